@@ -1,0 +1,123 @@
+"""The loaded cohort: two tidy tables, a validation report, and private file access.
+
+Tables returned here hold pseudonyms only. The real file paths (which in clinic folders
+carry record numbers) stay in a private mapping reached through :meth:`Cohort.audio_path`,
+and :meth:`Cohort.redact` replaces any raw identifier in a text by its pseudonym.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from core.errors import CohortError
+
+#: Columns of ``Cohort.recordings``, one row per usable recording.
+RECORDING_COLUMNS: tuple[str, ...] = (
+    "recording_id",  # "P07-pre-A" (+ "-t2" for a second take), unique
+    "patient_id",  # pseudonym "P07"
+    "phase",  # "pre" | "post"
+    "vowel",  # "A" | "I" | "U" | "E"
+    "take",  # 1.. (notebook clips, SVD pitch variants)
+    "source",  # path relative to the cohort root, identifiers replaced by pseudonyms
+    "duration_s",  # float
+    "sample_rate",  # int, Hz, as stored in the file
+    "channels",  # int, as stored (mixed down to mono on load)
+    "label",  # Int64: 0 well / 1 poor (or healthy / pathological); <NA> when unknown
+)
+
+#: Columns of ``Cohort.patients``, one row per patient (pseudonymous).
+PATIENT_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "sex",  # "F" | "M" | <NA>
+    "age",  # float
+    "side",  # "L" | "R" | "B" | <NA>
+    "cause",  # "palsy" | "atrophy" | other text
+    "technique",  # Injection Tech, e.g. "CT", "CTm"
+    "approach",  # Sub/Tran, normalised to "sub" | "tran"
+    "amount_r",  # float ml, <NA> if none
+    "amount_l",  # float ml
+    "injection_no",  # 次數
+    "total_injections",  # 總次數
+    "year",  # from the folder name or the Date column
+    "outcome",  # Int64 0/1/<NA>
+    "n_recordings",  # int
+)
+
+#: Columns of ``Cohort.problems``, one row per problem found while loading.
+PROBLEM_COLUMNS: tuple[str, ...] = (
+    "source",  # file path relative to the root (redacted) or "metadata.xlsx row 7"
+    "severity",  # "error" (item excluded) | "warning" (item kept, noted)
+    "reason",  # plain sentence
+)
+
+
+@dataclass
+class Cohort:
+    """A cohort folder loaded into pseudonymous tables.
+
+    Attributes
+    ----------
+    root : Path
+        The cohort folder.
+    layout : str
+        "study", "notebook" or "class_folders".
+    recordings : pd.DataFrame
+        One row per usable recording, columns :data:`RECORDING_COLUMNS`.
+    patients : pd.DataFrame
+        One row per patient, columns :data:`PATIENT_COLUMNS`.
+    problems : pd.DataFrame
+        Validation report, columns :data:`PROBLEM_COLUMNS`.
+    """
+
+    root: Path
+    layout: str
+    recordings: pd.DataFrame
+    patients: pd.DataFrame
+    problems: pd.DataFrame
+    _paths: dict[str, Path] = field(default_factory=dict, repr=False)
+    _identifiers: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def audio_path(self, recording_id: str) -> Path:
+        """Absolute path of a recording's audio file (for reading only; never display it)."""
+        try:
+            return self._paths[recording_id]
+        except KeyError:
+            raise CohortError(f"no recording {recording_id!r} in cohort {self.root.name!r}") from None
+
+    def redact(self, text: str) -> str:
+        """Replace every raw identifier (names, IDs, record numbers) in ``text`` by its pseudonym."""
+        if not self._identifiers:
+            return text
+        pattern = "|".join(re.escape(k) for k in sorted(self._identifiers, key=len, reverse=True))
+        return re.sub(pattern, lambda m: self._identifiers[m.group(0)], text)
+
+    def fingerprint(self) -> str:
+        """Hash of every usable recording's bytes and label: changes when the data change."""
+        digest = hashlib.sha256()
+        for rid in sorted(self._paths):
+            digest.update(rid.encode())
+            digest.update(file_digest(self._paths[rid]).encode())
+        labels = self.recordings.set_index("recording_id")["label"].astype("string").fillna("NA")
+        digest.update(labels.sort_index().to_json().encode())
+        return digest.hexdigest()[:16]
+
+    @property
+    def n_patients(self) -> int:
+        return int(self.patients.shape[0])
+
+
+_DIGEST_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, memoised on (path, size, mtime)."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGEST_CACHE:
+        _DIGEST_CACHE[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _DIGEST_CACHE[key]

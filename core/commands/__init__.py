@@ -1,0 +1,1 @@
+"""Sub-commands of ``python -m core``; one module each, each with ``register(subparsers)``."""

@@ -1,0 +1,467 @@
+"""Settings for every stage as frozen dataclasses, named presets, JSON and hashes.
+
+The "seed" preset is the study's method exactly (DESIGN.md §2); "quick" keeps the
+same science with fewer epochs and a small backbone so five folds finish in minutes
+on a laptop CPU. Every run folder stores ``ExperimentConfig.to_dict()`` and its hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal
+
+from core.errors import ConfigError
+
+VOWELS: tuple[str, ...] = ("A", "I", "U", "E")
+PHASES: tuple[str, ...] = ("pre", "post")
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """How a recording becomes an analysis signal.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Target rate in Hz; every file is resampled to it (mono, mean removed,
+        peak-normalised to 1).
+    """
+
+    sample_rate: int = 16_000
+
+    def validate(self) -> None:
+        if not 4_000 <= self.sample_rate <= 96_000:
+            raise ConfigError(f"audio.sample_rate={self.sample_rate} Hz; expected 4000..96000")
+
+
+@dataclass(frozen=True)
+class TrimConfig:
+    """Energy-threshold trimming of leading/trailing silence.
+
+    Parameters
+    ----------
+    enabled : bool
+        Trim or keep the whole clip.
+    threshold_db : float
+        Frames quieter than the loudest frame by more than this many dB are silence.
+    frame_s, hop_s : float
+        Analysis frame and hop of the energy envelope, in seconds.
+    """
+
+    enabled: bool = True
+    threshold_db: float = 40.0
+    frame_s: float = 0.02
+    hop_s: float = 0.005
+
+    def validate(self) -> None:
+        if not 1.0 <= self.threshold_db <= 120.0:
+            raise ConfigError(f"trim.threshold_db={self.threshold_db}; expected 1..120 dB")
+        if not 0 < self.hop_s <= self.frame_s <= 0.5:
+            raise ConfigError(
+                f"trim.frame_s={self.frame_s}, trim.hop_s={self.hop_s}; "
+                "expected 0 < hop_s <= frame_s <= 0.5 s"
+            )
+
+
+Position = Literal["start", "centre", "stable"]
+ShortPolicy = Literal["pad", "skip"]
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """Sliding windows cut from the kept span of the trimmed recording.
+
+    Parameters
+    ----------
+    span_s : float
+        Length of audio kept per recording (0.3 s in the study).
+    window_s : float
+        Length of one segment (0.05 s).
+    count : int
+        Number of segments per recording (10). The hop is the largest that fits
+        ``count`` windows inside ``span_s`` (444 samples at 16 kHz for the seed preset,
+        i.e. 44.5 % overlap; the study quotes 44.4 %).
+    position : {"start", "centre", "stable"}
+        Where the span sits inside the voiced region: its start, its centre, or the
+        span whose RMS envelope varies least.
+    short_policy : {"pad", "skip"}
+        A voiced region shorter than ``span_s`` is zero-padded at the end ("pad") or
+        skipped with a validation row ("skip").
+    """
+
+    span_s: float = 0.3
+    window_s: float = 0.05
+    count: int = 10
+    position: Position = "start"
+    short_policy: ShortPolicy = "pad"
+
+    def validate(self) -> None:
+        if not 0 < self.window_s <= self.span_s <= 30.0:
+            raise ConfigError(
+                f"window.window_s={self.window_s}, window.span_s={self.span_s}; "
+                "expected 0 < window_s <= span_s <= 30 s"
+            )
+        if not 1 <= self.count <= 1000:
+            raise ConfigError(f"window.count={self.count}; expected 1..1000")
+        if self.position not in ("start", "centre", "stable"):
+            raise ConfigError(f"window.position={self.position!r}; expected start, centre or stable")
+        if self.short_policy not in ("pad", "skip"):
+            raise ConfigError(f"window.short_policy={self.short_policy!r}; expected pad or skip")
+
+    @property
+    def overlap(self) -> float:
+        """Fractional overlap of consecutive windows implied by span, window and count."""
+        if self.count == 1:
+            return 0.0
+        hop = (self.span_s - self.window_s) / (self.count - 1)
+        return max(0.0, 1.0 - hop / self.window_s)
+
+
+@dataclass(frozen=True)
+class SpectrogramConfig:
+    """Mel and STFT matrices and the images made from them.
+
+    Parameters
+    ----------
+    n_fft, hop_length : int
+        FFT size and hop in samples (128, 16); halved together for segments shorter
+        than ``n_fft`` ("adaptive").
+    n_mels : int
+        Mel bands (64).
+    top_db : float
+        Dynamic range kept by ``power_to_db`` (80 dB).
+    frames : int
+        Time axis fixed to this many frames: longer is cut, shorter repeats the last
+        column (64).
+    image_size : int
+        Side of the square image fed to the backbone (224).
+    contrast_low_pct, contrast_high_pct : float
+        Percentiles of the dB matrix mapped to black and white (5, 95).
+    min_range_db : float
+        The contrast window is widened to at least this many dB (10).
+    """
+
+    n_fft: int = 128
+    hop_length: int = 16
+    n_mels: int = 64
+    top_db: float = 80.0
+    frames: int = 64
+    image_size: int = 224
+    contrast_low_pct: float = 5.0
+    contrast_high_pct: float = 95.0
+    min_range_db: float = 10.0
+
+    def validate(self) -> None:
+        if self.n_fft < 8 or self.n_fft & (self.n_fft - 1):
+            raise ConfigError(f"spectrogram.n_fft={self.n_fft}; expected a power of two >= 8")
+        if not 1 <= self.hop_length <= self.n_fft:
+            raise ConfigError(f"spectrogram.hop_length={self.hop_length}; expected 1..n_fft")
+        if not 8 <= self.n_mels <= 512:
+            raise ConfigError(f"spectrogram.n_mels={self.n_mels}; expected 8..512")
+        if not 8 <= self.frames <= 4096:
+            raise ConfigError(f"spectrogram.frames={self.frames}; expected 8..4096")
+        if not 32 <= self.image_size <= 1024:
+            raise ConfigError(f"spectrogram.image_size={self.image_size}; expected 32..1024")
+        if not 0 <= self.contrast_low_pct < self.contrast_high_pct <= 100:
+            raise ConfigError(
+                f"spectrogram contrast percentiles {self.contrast_low_pct}..{self.contrast_high_pct}; "
+                "expected 0 <= low < high <= 100"
+            )
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    """Which recordings enter the dataset.
+
+    Parameters
+    ----------
+    phases : tuple of {"pre", "post"}
+        Recording phases (the main model uses pre-op only).
+    vowels : tuple of {"A", "I", "U", "E"}
+        Vowels (the main model uses /a/ only).
+    """
+
+    phases: tuple[str, ...] = ("pre",)
+    vowels: tuple[str, ...] = ("A",)
+
+    def validate(self) -> None:
+        bad = [p for p in self.phases if p not in PHASES]
+        if bad or not self.phases:
+            raise ConfigError(f"selection.phases={self.phases}; expected a non-empty subset of {PHASES}")
+        bad = [v for v in self.vowels if v not in VOWELS]
+        if bad or not self.vowels:
+            raise ConfigError(f"selection.vowels={self.vowels}; expected a non-empty subset of {VOWELS}")
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Everything that turns a cohort into segment arrays; its hash keys the disk cache."""
+
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    trim: TrimConfig = field(default_factory=TrimConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    spectrogram: SpectrogramConfig = field(default_factory=SpectrogramConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+
+    def validate(self) -> None:
+        for f in fields(self):
+            getattr(self, f.name).validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+    def hash(self) -> str:
+        return config_hash(self.to_dict())
+
+
+SplitKind = Literal["patient", "segment_leaky"]
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Outer cross-validation and inner validation.
+
+    Parameters
+    ----------
+    kind : {"patient", "segment_leaky"}
+        "patient" keeps every segment of a patient on one side (default);
+        "segment_leaky" splits segments as the study's notebook did, for comparison only.
+    n_folds : int
+        Outer folds (5).
+    seed : int
+        Seed of the first repeat (42); repeat r uses ``seed + r``.
+    val_ratio : float
+        Fraction of the outer-train patients held out for validation (0.15).
+    repeats : int
+        Repeated CV runs for confidence intervals.
+    """
+
+    kind: SplitKind = "patient"
+    n_folds: int = 5
+    seed: int = 42
+    val_ratio: float = 0.15
+    repeats: int = 1
+
+    def validate(self) -> None:
+        if self.kind not in ("patient", "segment_leaky"):
+            raise ConfigError(f"split.kind={self.kind!r}; expected patient or segment_leaky")
+        if not 2 <= self.n_folds <= 20:
+            raise ConfigError(f"split.n_folds={self.n_folds}; expected 2..20")
+        if not 0.05 <= self.val_ratio <= 0.5:
+            raise ConfigError(f"split.val_ratio={self.val_ratio}; expected 0.05..0.5")
+        if not 1 <= self.repeats <= 100:
+            raise ConfigError(f"split.repeats={self.repeats}; expected 1..100")
+
+
+Inputs = Literal["dual", "mel", "stft"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The dual-input shared-backbone classifier.
+
+    Parameters
+    ----------
+    backbone : str
+        Name in :mod:`core.models` registry ("efficientnetb0" by default).
+    inputs : {"dual", "mel", "stft"}
+        Both branches through one shared backbone, or one branch only.
+    weights : str
+        "imagenet" (used when Keras has them cached, else random init and said so),
+        "random", or a path to a weights file.
+    head_units, l2, dropout
+        Dense 64 ReLU with L2 1e-4, Dropout 0.35, then Dense 1 sigmoid.
+    """
+
+    backbone: str = "efficientnetb0"
+    inputs: Inputs = "dual"
+    weights: str = "imagenet"
+    head_units: int = 64
+    l2: float = 1e-4
+    dropout: float = 0.35
+
+    def validate(self) -> None:
+        if self.inputs not in ("dual", "mel", "stft"):
+            raise ConfigError(f"model.inputs={self.inputs!r}; expected dual, mel or stft")
+        if not 1 <= self.head_units <= 4096:
+            raise ConfigError(f"model.head_units={self.head_units}; expected 1..4096")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"model.dropout={self.dropout}; expected 0 <= dropout < 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Two-stage training, early stopping and the decision threshold.
+
+    Parameters follow the study's hyper-parameter table (DESIGN.md §2).
+    """
+
+    warmup_epochs: int = 20
+    warmup_lr: float = 3e-4
+    finetune_epochs: int = 60
+    finetune_lr: float = 1e-5
+    unfreeze_ratio: float = 0.2
+    batch_size: int = 32
+    label_smoothing: float = 0.05
+    class_weight: bool = True
+    patience: int = 15
+    threshold_steps: int = 201
+    augment: bool = False
+    brightness: float = 0.08
+    contrast_low: float = 0.9
+    contrast_high: float = 1.1
+    patient_aggregation: Literal["mean", "median", "max"] = "mean"
+
+    def validate(self) -> None:
+        if self.warmup_epochs < 0 or self.finetune_epochs < 0:
+            raise ConfigError("train epochs must be >= 0")
+        if self.warmup_epochs + self.finetune_epochs == 0:
+            raise ConfigError("train.warmup_epochs + train.finetune_epochs must be > 0")
+        if not 0 <= self.unfreeze_ratio <= 1:
+            raise ConfigError(f"train.unfreeze_ratio={self.unfreeze_ratio}; expected 0..1")
+        if not 1 <= self.batch_size <= 4096:
+            raise ConfigError(f"train.batch_size={self.batch_size}; expected 1..4096")
+        if not 0 <= self.label_smoothing < 0.5:
+            raise ConfigError(f"train.label_smoothing={self.label_smoothing}; expected 0..0.5")
+        if self.threshold_steps < 2:
+            raise ConfigError(f"train.threshold_steps={self.threshold_steps}; expected >= 2")
+        if self.patient_aggregation not in ("mean", "median", "max"):
+            raise ConfigError(
+                f"train.patient_aggregation={self.patient_aggregation!r}; expected mean, median or max"
+            )
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole experiment: preprocessing, split, model and training."""
+
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: str = "seed"
+
+    def validate(self) -> None:
+        self.preprocess.validate()
+        self.split.validate()
+        self.model.validate()
+        self.train.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def hash(self) -> str:
+        return config_hash(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
+        """Rebuild a config from :meth:`to_dict` output; unknown keys are an error."""
+        return _from_dict(cls, data, "config")
+
+
+def config_hash(data: dict[str, Any]) -> str:
+    """Short stable hash (12 hex digits) of a JSON-able mapping."""
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {unknown}; known: {sorted(known)}")
+    kwargs: dict[str, Any] = {}
+    defaults = cls()
+    for name, value in data.items():
+        current = getattr(defaults, name)
+        if dataclasses.is_dataclass(current):
+            kwargs[name] = _from_dict(type(current), value, f"{where}.{name}")
+        elif isinstance(current, tuple):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def preset(name: str) -> ExperimentConfig:
+    """Return a named preset.
+
+    Parameters
+    ----------
+    name : {"seed", "quick"}
+        "seed" reproduces the study; "quick" is the same preprocessing and protocol
+        with a small backbone and few epochs, for a demo run in minutes on a CPU.
+    """
+    if name == "seed":
+        return ExperimentConfig(preset="seed")
+    if name == "quick":
+        return ExperimentConfig(
+            model=ModelConfig(backbone="small_cnn", weights="random"),
+            train=TrainConfig(
+                warmup_epochs=0,
+                finetune_epochs=30,
+                finetune_lr=1e-3,
+                unfreeze_ratio=1.0,
+                patience=10,
+            ),
+            preset="quick",
+        )
+    raise ConfigError(f"unknown preset {name!r}; expected one of {PRESETS}")
+
+
+PRESETS: tuple[str, ...] = ("seed", "quick")
+
+
+def with_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:
+    """Apply dotted overrides such as ``{"model.backbone": "resnet50"}``."""
+    data = config.to_dict()
+    for dotted, value in overrides.items():
+        node = data
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            if part not in node or not isinstance(node[part], dict):
+                raise ConfigError(f"unknown setting {dotted!r}")
+            node = node[part]
+        if parts[-1] not in node:
+            raise ConfigError(f"unknown setting {dotted!r}")
+        node[parts[-1]] = value
+    new = ExperimentConfig.from_dict(data)
+    new.validate()
+    return new
+
+
+__all__ = [
+    "AudioConfig",
+    "ExperimentConfig",
+    "ModelConfig",
+    "PRESETS",
+    "PHASES",
+    "PreprocessConfig",
+    "SelectionConfig",
+    "SpectrogramConfig",
+    "SplitConfig",
+    "TrainConfig",
+    "TrimConfig",
+    "VOWELS",
+    "WindowConfig",
+    "config_hash",
+    "preset",
+    "replace",
+    "with_overrides",
+]
