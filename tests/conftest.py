@@ -29,3 +29,39 @@ def demo_cohort_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "cohort"
     generate_cohort(out, patients=43, seed=0)
     return out
+
+
+def _synthetic_dataset(*, patients: int = 12, per_patient: int = 4, size: int = 32, seed: int = 0, strength: float = 60.0):
+    """A SegmentDataset whose poor patients (odd index) have a brighter band in both images."""
+    import numpy as np
+    import pandas as pd
+
+    from core.config import PreprocessConfig
+    from core.dataset import SegmentDataset
+
+    rng = np.random.default_rng(seed)
+    rows, mel, stft = [], [], []
+    for p in range(patients):
+        label = p % 2
+        for s in range(per_patient):
+            grey = rng.integers(0, 120, (size, size)).astype(np.float32)
+            if label:
+                grey[size // 4 : size // 2, :] += strength
+            image = np.clip(grey, 0, 255).astype(np.uint8)
+            mel.append(np.repeat(image[..., None], 3, axis=2))
+            stft.append(np.repeat(np.flipud(image)[..., None], 3, axis=2))
+            rows.append({"segment_id": len(rows), "recording_id": f"P{p:02d}-pre-A", "patient_id": f"P{p:02d}",
+                         "phase": "pre", "vowel": "A", "take": 1, "segment_index": s, "start_s": 0.05 * s,
+                         "end_s": 0.05 * s + 0.05, "padded": False, "label": label})
+    segments = pd.DataFrame(rows)
+    segments["label"] = segments["label"].astype("Int64")
+    n = len(segments)
+    return SegmentDataset(segments=segments, mel=np.stack(mel), stft=np.stack(stft),
+                          mel_db=np.zeros((n, 8, 8), np.float32), stft_db=np.zeros((n, 8, 8), np.float32),
+                          config=PreprocessConfig(), problems=pd.DataFrame(columns=["source", "severity", "reason"]))
+
+
+@pytest.fixture
+def synthetic_dataset():
+    """Factory of small synthetic SegmentDatasets (training tests; no audio, no TensorFlow)."""
+    return _synthetic_dataset

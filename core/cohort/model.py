@@ -81,6 +81,7 @@ class Cohort:
     problems: pd.DataFrame
     _paths: dict[str, Path] = field(default_factory=dict, repr=False)
     _identifiers: dict[str, str] = field(default_factory=dict, repr=False)
+    _raw_sources: dict[str, str] = field(default_factory=dict, repr=False)
 
     def audio_path(self, recording_id: str) -> Path:
         """Absolute path of a recording's audio file (for reading only; never display it)."""
@@ -89,11 +90,22 @@ class Cohort:
         except KeyError:
             raise CohortError(f"no recording {recording_id!r} in cohort {self.root.name!r}") from None
 
+    def voice_report_path(self, recording_id: str) -> Path | None:
+        """The Praat voice report (``.txt`` beside the wav) of a recording, or None if absent."""
+        report = self.audio_path(recording_id).with_suffix(".txt")
+        return report if report.is_file() else None
+
+    def raw_source(self, source: str) -> str:
+        """Raw relative path behind a redacted ``source`` (data steward's eyes only; never display it)."""
+        return self._raw_sources.get(source, source)
+
     def redact(self, text: str) -> str:
         """Replace every raw identifier (names, IDs, record numbers) in ``text`` by its pseudonym."""
         if not self._identifiers:
             return text
-        pattern = "|".join(re.escape(k) for k in sorted(self._identifiers, key=len, reverse=True))
+        # An identifier never matches inside a longer number ("1" is not in "15" or "1.5").
+        alternatives = "|".join(re.escape(k) for k in sorted(self._identifiers, key=len, reverse=True))
+        pattern = rf"(?<![\d.])(?:{alternatives})(?!\.?\d)"
         return re.sub(pattern, lambda m: self._identifiers[m.group(0)], text)
 
     def fingerprint(self) -> str:
@@ -121,3 +133,16 @@ def file_digest(path: Path) -> str:
     if key not in _DIGEST_CACHE:
         _DIGEST_CACHE[key] = hashlib.sha256(path.read_bytes()).hexdigest()
     return _DIGEST_CACHE[key]
+
+
+def folder_signature(root: Path) -> str:
+    """Cheap signature of a folder tree (names, sizes, mtimes): changes when any file does.
+
+    Used as a cache key by the dashboard so a cohort is reloaded only after its files change.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(Path(root).rglob("*")):
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts):
+            stat = path.stat()
+            digest.update(f"{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]

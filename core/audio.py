@@ -1,0 +1,373 @@
+"""Recordings as analysis signals: loading, energy trimming and sliding windows.
+
+The steps follow the study (DESIGN.md §2): every file becomes 16 kHz mono float32 with
+the mean removed and the peak at 1; leading and trailing silence is trimmed by frame
+energy relative to the loudest frame; a span of 0.3 s inside the voiced region is cut
+into 10 windows of 0.05 s. Positions are returned in samples of the resampled,
+untrimmed signal so pages can draw the kept region and every window on the waveform.
+
+Short-clip policy: when the voiced region is shorter than the span, ``"pad"`` places the
+span at the region's start and fills everything past the region's end with zeros (the
+affected windows are flagged ``padded``); ``"skip"`` returns a plan with no windows and
+a plain-language reason, which the dataset builder turns into a validation row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+from core.config import AudioConfig, PreprocessConfig, TrimConfig, WindowConfig
+from core.errors import AudioError, ConfigError
+
+#: A peak below this (about -90 dBFS, under one 16-bit step) after mean removal is silence.
+SILENCE_PEAK: float = 10 ** (-90 / 20)
+
+
+def load_audio(path: Path | str, *, config: AudioConfig | None = None, name: str | None = None) -> np.ndarray:
+    """Read any audio file as a mono, mean-free, peak-normalised signal at ``config.sample_rate``.
+
+    Channels are averaged and the signal is resampled with ``librosa.resample``
+    (soxr, high quality), which is what ``librosa.load(path, sr=16000)`` does.
+
+    Parameters
+    ----------
+    path : Path or str
+        Audio file (any rate, sample width and channel count soundfile reads).
+    config : AudioConfig, optional
+        Target sample rate (16 kHz by default).
+    name : str, optional
+        How the file is named in error messages (pass a redacted source path);
+        defaults to the file name.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+        The signal, ``mean(y) == 0`` and ``max(|y|) == 1``.
+
+    Raises
+    ------
+    AudioError
+        The file cannot be read, is empty, holds NaN/inf, or is silent.
+    """
+    config = config or AudioConfig()
+    path = Path(path)
+    name = name or path.name
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
+        # libsndfile messages quote the raw path, which may carry identifiers.
+        detail = str(exc).replace(str(path), name)
+        raise AudioError(f"{name}: cannot be read as audio ({detail})") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{name}: empty recording (0 samples)")
+    if not np.isfinite(data).all():
+        raise AudioError(f"{name}: holds NaN or infinite samples")
+    y = data.mean(axis=1, dtype=np.float32)
+    if rate != config.sample_rate:
+        y = librosa.resample(y, orig_sr=rate, target_sr=config.sample_rate, res_type="soxr_hq")
+    return normalise(y, name=name)
+
+
+def normalise(y: np.ndarray, *, name: str = "signal") -> np.ndarray:
+    """Remove the mean and scale the peak to 1.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono signal.
+    name : str
+        How the signal is named in error messages.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+        A new array, mean 0 and peak absolute value 1.
+
+    Raises
+    ------
+    AudioError
+        ``y`` is empty, holds NaN/inf, or its peak after mean removal is below
+        :data:`SILENCE_PEAK`.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1 or y.size == 0:
+        raise AudioError(f"{name}: empty recording (shape {y.shape}); expected a non-empty mono signal")
+    if not np.isfinite(y).all():
+        raise AudioError(f"{name}: holds NaN or infinite samples")
+    y = y - y.mean(dtype=np.float64).astype(np.float32)
+    peak = float(np.abs(y).max())
+    if peak < SILENCE_PEAK:
+        raise AudioError(f"{name}: silent (peak {peak:.1e} after mean removal; expected >= {SILENCE_PEAK:.1e})")
+    return y / np.float32(peak)
+
+
+def trim_region(y: np.ndarray, *, sr: int, config: TrimConfig | None = None) -> tuple[int, int]:
+    """Kept (voiced) region after energy-threshold trimming of leading/trailing silence.
+
+    Uses ``librosa.effects.trim``: frame RMS in dB relative to the loudest frame,
+    frames quieter than ``-threshold_db`` at either end are dropped.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono signal.
+    sr : int
+        Its sample rate in Hz.
+    config : TrimConfig, optional
+        Threshold and frame/hop of the energy envelope; ``enabled=False`` keeps all.
+
+    Returns
+    -------
+    region : tuple of (int, int)
+        ``(start, end)`` in samples, ``y[start:end]`` is kept; never empty for a
+        signal :func:`normalise` accepted.
+    """
+    config = config or TrimConfig()
+    n = int(y.shape[-1])
+    if not config.enabled or n == 0:
+        return 0, n
+    frame, hop = _envelope_lengths(sr, config)
+    _, (start, end) = librosa.effects.trim(
+        y, top_db=config.threshold_db, ref=np.max, frame_length=frame, hop_length=hop
+    )
+    if end <= start:
+        return 0, n
+    return int(start), int(end)
+
+
+def window_lengths(*, sr: int, config: WindowConfig | None = None) -> tuple[int, int, int]:
+    """Window, hop and span lengths in samples.
+
+    The hop is the largest integer that fits ``count`` windows inside the span:
+    ``(span - window) // (count - 1)``, i.e. 800, 444, 4800 for the seed preset at
+    16 kHz (44.5 % overlap; the study quotes 44.4 %).
+
+    Returns
+    -------
+    window_length, hop_length, span_length : int
+    """
+    config = config or WindowConfig()
+    window = max(1, round(config.window_s * sr))
+    span = max(window, round(config.span_s * sr))
+    hop = (span - window) // (config.count - 1) if config.count > 1 else 0
+    return window, hop, span
+
+
+def window_config_from_overlap(
+    overlap: float, *, span_s: float = 0.3, window_s: float = 0.05, **kwargs: object
+) -> WindowConfig:
+    """A :class:`WindowConfig` given the overlap instead of the count.
+
+    The count is ``round((span_s - window_s) / hop_s) + 1`` with
+    ``hop_s = window_s * (1 - overlap)``: rounded because quoted overlaps are rounded
+    (44.4 % gives 9 hops of 27.8 ms = 250.2 ms, i.e. 10 windows). The hop actually used
+    is then the largest that fits that count (see :func:`window_lengths`).
+
+    Parameters
+    ----------
+    overlap : float
+        Fraction in [0, 1) (0.444 in the study).
+    span_s, window_s : float
+        Span and window in seconds.
+    **kwargs
+        Other :class:`WindowConfig` fields (``position``, ``short_policy``).
+    """
+    if not 0 <= overlap < 1:
+        raise ConfigError(f"window overlap={overlap}; expected 0 <= overlap < 1")
+    hop_s = window_s * (1 - overlap)
+    count = round((span_s - window_s) / hop_s) + 1
+    config = WindowConfig(span_s=span_s, window_s=window_s, count=count, **kwargs)  # type: ignore[arg-type]
+    config.validate()
+    return config
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """Where the windows of one recording lie.
+
+    Attributes
+    ----------
+    region : tuple of (int, int)
+        Kept region ``(start, end)`` in samples of the untrimmed signal.
+    span : tuple of (int, int)
+        The span the windows are cut from; its end passes ``region[1]`` when padded.
+    starts, ends : np.ndarray [shape=(k,), dtype=int64]
+        Window boundaries in samples of the untrimmed signal (``k == count``, or 0
+        when skipped).
+    padded : np.ndarray [shape=(k,), dtype=bool]
+        True for windows that reach past the region's end (zeros there).
+    window_length, hop_length : int
+        In samples.
+    skipped : str or None
+        Reason the short-clip policy skipped the recording, else None.
+    """
+
+    region: tuple[int, int]
+    span: tuple[int, int]
+    starts: np.ndarray
+    ends: np.ndarray
+    padded: np.ndarray
+    window_length: int
+    hop_length: int
+    skipped: str | None = None
+
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+
+def plan_windows(
+    y: np.ndarray,
+    region: tuple[int, int],
+    *,
+    sr: int,
+    config: WindowConfig | None = None,
+    envelope: TrimConfig | None = None,
+) -> WindowPlan:
+    """Place the span inside the kept region and the windows inside the span.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono signal (used only by ``position="stable"``).
+    region : tuple of (int, int)
+        Kept region from :func:`trim_region`.
+    sr : int
+        Sample rate in Hz.
+    config : WindowConfig, optional
+        Span, window, count, position and short-clip policy.
+    envelope : TrimConfig, optional
+        Frame and hop of the RMS envelope searched by ``position="stable"``.
+
+    Returns
+    -------
+    plan : WindowPlan
+    """
+    config = config or WindowConfig()
+    window, hop, span_len = window_lengths(sr=sr, config=config)
+    start, end = int(region[0]), int(region[1])
+    voiced = end - start
+    short = voiced < span_len
+    if short and config.short_policy == "skip":
+        empty = np.zeros(0, dtype=np.int64)
+        reason = (
+            f"voiced region {voiced / sr:.3f} s is shorter than the {span_len / sr:.3f} s span "
+            "(short-clip policy: skip)"
+        )
+        return WindowPlan((start, end), (start, start), empty, empty, empty.astype(bool), window, hop, reason)
+    if short:
+        span_start = start
+    elif config.position == "start":
+        span_start = start
+    elif config.position == "centre":
+        span_start = start + (voiced - span_len) // 2
+    else:
+        span_start = _most_stable_start(y, start, end, span_len, sr=sr, envelope=envelope or TrimConfig())
+    starts = span_start + hop * np.arange(config.count, dtype=np.int64)
+    ends = starts + window
+    return WindowPlan(
+        region=(start, end),
+        span=(span_start, span_start + span_len),
+        starts=starts,
+        ends=ends,
+        padded=ends > end,
+        window_length=window,
+        hop_length=hop,
+    )
+
+
+def cut_segments(y: np.ndarray, plan: WindowPlan) -> np.ndarray:
+    """Cut the planned windows, with zeros past the kept region's end.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono signal the plan was made for.
+    plan : WindowPlan
+
+    Returns
+    -------
+    segments : np.ndarray [shape=(k, window_length), dtype=float32]
+    """
+    index = plan.starts[:, None] + np.arange(plan.window_length, dtype=np.int64)[None, :]
+    inside = index < plan.region[1]
+    segments = np.zeros(index.shape, dtype=np.float32)
+    segments[inside] = y[index[inside]]
+    return segments
+
+
+def _envelope_lengths(sr: int, config: TrimConfig) -> tuple[int, int]:
+    frame = max(1, round(config.frame_s * sr))
+    hop = max(1, round(config.hop_s * sr))
+    return frame, hop
+
+
+def _most_stable_start(
+    y: np.ndarray, start: int, end: int, span_len: int, *, sr: int, envelope: TrimConfig
+) -> int:
+    """Start of the span (on the envelope hop grid) whose RMS in dB has the smallest std."""
+    frame, hop = _envelope_lengths(sr, envelope)
+    voiced = y[start:end]
+    if voiced.shape[0] < frame or span_len < frame:
+        return start
+    rms = librosa.feature.rms(y=voiced, frame_length=frame, hop_length=hop, center=False)[0]
+    db = librosa.amplitude_to_db(rms, ref=1.0, top_db=None)
+    per_span = (span_len - frame) // hop + 1
+    if db.shape[0] <= per_span:
+        return start
+    spread = np.lib.stride_tricks.sliding_window_view(db, per_span).std(axis=-1)
+    return min(start + int(np.argmin(spread)) * hop, end - span_len)
+
+
+@dataclass(frozen=True)
+class RecordingCut:
+    """One recording loaded, trimmed and cut: everything a page needs to draw it.
+
+    Attributes
+    ----------
+    signal : np.ndarray [shape=(n,), dtype=float32]
+        The analysis signal (resampled, mean-free, peak 1).
+    sample_rate : int
+    plan : WindowPlan
+        Kept region, span and windows, in samples of ``signal``.
+    segments : np.ndarray [shape=(k, window_length), dtype=float32]
+        ``k == 0`` when the short-clip policy skipped the recording (see ``plan.skipped``).
+    """
+
+    signal: np.ndarray
+    sample_rate: int
+    plan: WindowPlan
+    segments: np.ndarray
+
+    @property
+    def region(self) -> tuple[int, int]:
+        return self.plan.region
+
+
+def cut_recording(path: Path | str, *, config: PreprocessConfig | None = None, name: str | None = None) -> RecordingCut:
+    """Load, trim and cut one audio file with the audio, trim and window settings of ``config``.
+
+    Parameters
+    ----------
+    path : Path or str
+        Audio file.
+    config : PreprocessConfig, optional
+        Seed preset by default.
+    name : str, optional
+        How the file is named in error messages (a redacted source path).
+
+    Raises
+    ------
+    AudioError
+        The file is unreadable, empty, NaN or silent (see :func:`load_audio`).
+    """
+    config = config or PreprocessConfig()
+    sr = config.audio.sample_rate
+    y = load_audio(path, config=config.audio, name=name)
+    region = trim_region(y, sr=sr, config=config.trim)
+    plan = plan_windows(y, region, sr=sr, config=config.window, envelope=config.trim)
+    return RecordingCut(signal=y, sample_rate=sr, plan=plan, segments=cut_segments(y, plan))

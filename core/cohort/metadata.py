@@ -1,0 +1,366 @@
+"""Metadata sheets: reading, header aliases, and parsing of the clinical cell values.
+
+The study's sheet (DESIGN.md §2) has Chinese and English headers typed by hand, so headers
+are matched after Unicode/case/space/punctuation folding against generous alias lists, and
+every cell parser accepts the messy forms seen in clinic spreadsheets. Parsers are pure:
+they return a value or raise :class:`~core.errors.CohortError` naming the value and what
+was expected; the loader turns that into a problem row.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+
+from core.errors import CohortError
+
+#: Canonical field → accepted headers (compared after :func:`normalise_header`).
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "type": ("type", "類型", "类型", "分類", "分类", "group"),
+    "date": ("date", "日期", "手術日期", "手术日期", "surgery date", "injection date", "visit date"),
+    "campus": ("院區", "院区", "campus", "site", "hospital", "branch"),
+    "name": ("姓名", "name", "patient name", "病人姓名", "患者姓名", "full name"),
+    "id": ("id", "patient id", "pid", "身分證", "身分證字號", "身份證", "身份证", "national id", "subject id"),
+    "record_no": (
+        "病歷號", "病歷號碼", "病历号", "病歷編號", "record no", "record number", "medical record",
+        "medical record number", "chart no", "chart number", "mrn", "病歷",
+    ),
+    "sex": ("sex", "gender", "性別", "性别"),
+    "age": ("age", "年齡", "年龄", "age years"),
+    "total_injections": ("總次數", "总次数", "total injections", "total", "total times", "n injections"),
+    "injection_no": ("次數", "次数", "injection no", "injection number", "injection", "times", "nth"),
+    "side": ("側性", "侧性", "側別", "患側", "side", "laterality", "lesion side"),
+    "cause": ("cause", "etiology", "aetiology", "diagnosis", "病因", "原因", "診斷", "诊断"),
+    "technique": ("injection tech", "injection technique", "technique", "tech", "注射技術", "注射技术", "技術"),
+    "approach": ("sub/tran", "sub tran", "subtran", "approach", "route", "注射路徑", "路徑"),
+    "amount_r": ("amount r", "amount right", "r amount", "right amount", "注射量r", "右側注射量", "右注射量", "劑量r"),
+    "inj_point_r": ("inj point r", "injection point r", "point r", "注射點r", "右注射點", "右側注射點"),
+    "amount_l": ("amount l", "amount left", "l amount", "left amount", "注射量l", "左側注射量", "左注射量", "劑量l"),
+    "inj_point_l": ("inj point l", "injection point l", "point l", "注射點l", "左注射點", "左側注射點"),
+    "outcome": ("outcome", "預後", "预后", "label", "result", "prognosis", "結果", "術後狀況", "well/poor"),
+}
+
+#: Headers of the notebook's label manifest (``sound.files``, ``outcome``).
+MANIFEST_ALIASES: dict[str, tuple[str, ...]] = {
+    "file": ("sound.files", "sound files", "sound file", "file", "files", "filename", "file name", "wav", "path"),
+    "outcome": HEADER_ALIASES["outcome"],
+}
+
+#: Fields that identify a person: read to join, never copied to a returned table.
+IDENTIFYING_FIELDS: tuple[str, ...] = ("name", "id", "record_no")
+
+SHEET_SUFFIXES: tuple[str, ...] = (".xlsx", ".xlsm", ".xls", ".csv")
+
+_FOLD = re.compile(r"[\s_\-./()\[\]:#,;'\"]+")
+
+
+def normalise_header(header: object) -> str:
+    """Fold a header for alias matching: NFKC, case-fold, drop spaces and punctuation."""
+    return _FOLD.sub("", unicodedata.normalize("NFKC", str(header)).casefold())
+
+
+def _alias_index(aliases: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    return {normalise_header(alias): key for key, names in aliases.items() for alias in (key, *names)}
+
+
+def match_headers(headers: list[object], aliases: dict[str, tuple[str, ...]]) -> dict[int, str]:
+    """Column position → canonical field, for the headers that match an alias (first wins)."""
+    index = _alias_index(aliases)
+    found: dict[int, str] = {}
+    for pos, header in enumerate(headers):
+        key = index.get(normalise_header(header))
+        if key is not None and key not in found.values():
+            found[pos] = key
+    return found
+
+
+def cell_text(value: object) -> str:
+    """A cell as clean text: NFKC, stripped; empty for NaN/None; integral floats lose ".0"."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer():
+            return str(int(value))
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    return "" if text.casefold() in ("nan", "none", "nat") else text
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A metadata sheet or label manifest with canonical column names.
+
+    Attributes
+    ----------
+    name : str
+        Display name used in problem rows ("metadata.xlsx").
+    rows : pd.DataFrame
+        One row per data row, columns = recognised canonical fields (text cells), plus
+        ``sheet_row``: the 1-based row number as a spreadsheet shows it.
+    """
+
+    name: str
+    rows: pd.DataFrame
+
+    def where(self, sheet_row: int) -> str:
+        """Problem-row source for one row: "metadata.xlsx row 7"."""
+        return f"{self.name} row {sheet_row}"
+
+
+def _read_raw_frames(path: Path) -> list[pd.DataFrame]:
+    """Every table in the file, all cells as objects, no header interpretation."""
+    if path.suffix.lower() == ".csv":
+        for encoding in ("utf-8-sig", "cp950", "latin-1"):
+            try:
+                return [pd.read_csv(path, header=None, dtype=str, keep_default_na=False, encoding=encoding)]
+            except UnicodeDecodeError:
+                continue
+    sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
+    return list(sheets.values())
+
+
+def read_sheet(path: Path, *, aliases: dict[str, tuple[str, ...]] = HEADER_ALIASES, display_name: str | None = None,
+               required_any: tuple[str, ...] = ()) -> Sheet:
+    """Read a .xlsx/.csv sheet and rename its columns to canonical fields.
+
+    The header row is the first of the first ten rows in which at least two headers match
+    an alias (clinic sheets sometimes carry a title line above the header).
+
+    Parameters
+    ----------
+    path : Path
+        The sheet file.
+    aliases : dict
+        Canonical field → accepted headers.
+    display_name : str, optional
+        Name used in problem rows (default: the file name).
+    required_any : tuple of str
+        At least one of these fields must be present, else :class:`CohortError`.
+
+    Raises
+    ------
+    CohortError
+        The file cannot be parsed or has no recognisable header row.
+    """
+    name = display_name or path.name
+    try:
+        frames = _read_raw_frames(path)
+    except Exception as exc:  # openpyxl/pandas raise many types for damaged files
+        raise CohortError(f"sheet {name} cannot be read ({type(exc).__name__}); expected a .xlsx or .csv table") from None
+    for frame in frames:
+        for header_pos in range(min(10, len(frame))):
+            columns = match_headers(list(frame.iloc[header_pos]), aliases)
+            if len(columns) < 2:
+                continue
+            if required_any and not set(required_any) & set(columns.values()):
+                continue
+            body = frame.iloc[header_pos + 1 :, list(columns)].map(cell_text)
+            body.columns = [columns[pos] for pos in columns]
+            body["sheet_row"] = [header_pos + 2 + i for i in range(len(body))]
+            body = body[(body.drop(columns="sheet_row") != "").any(axis=1)]
+            return Sheet(name=name, rows=body.reset_index(drop=True))
+    wanted = " or ".join(required_any) if required_any else "known column headers"
+    raise CohortError(f"sheet {name} has no header row with {wanted}; expected headers such as "
+                      f"{', '.join(list(aliases)[:6])}")
+
+
+def find_sheet(folder: Path) -> tuple[Path | None, str | None]:
+    """The metadata sheet in ``folder``: metadata.xlsx/.csv, else the only .xlsx/.csv there.
+
+    Returns
+    -------
+    path : Path or None
+        The sheet, or None when there is none or several candidates.
+    note : str or None
+        Why none was chosen when several candidates exist.
+    """
+    candidates = sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in SHEET_SUFFIXES and not p.name.startswith((".", "~$"))
+    )
+    named = [p for p in candidates if p.stem.casefold() == "metadata"]
+    if named:
+        return sorted(named, key=lambda p: SHEET_SUFFIXES.index(p.suffix.lower()))[0], None
+    if len(candidates) == 1:
+        return candidates[0], None
+    if candidates:
+        return None, f"{len(candidates)} sheets found and none is named metadata.xlsx/.csv; pass metadata= to choose"
+    return None, None
+
+
+class Amount(NamedTuple):
+    """An injected amount: the total in ml and the parts written in parentheses."""
+
+    total_ml: float | None
+    parts_ml: tuple[float, ...] = ()
+
+    @property
+    def consistent(self) -> bool:
+        """True when there are no parts or they add up to the total (within 0.001 ml)."""
+        return not self.parts_ml or self.total_ml is None or abs(sum(self.parts_ml) - self.total_ml) < 1e-3
+
+
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_AMOUNT = re.compile(rf"^(?P<total>{_NUMBER})?(?:\((?P<parts>[^()]*)\))?$")
+_EMPTY_MARKS = {"", "-", "--", "—", "–", "/", "n/a", "na", "nil", "none"}
+
+
+def parse_amount(value: object) -> Amount:
+    """Parse an injected-amount cell such as ``1``, ``0.8(0.3+0.5)`` or `` 0.5 ml``.
+
+    Parameters
+    ----------
+    value : object
+        A sheet cell: number, text, empty or NaN. Full-width characters, a decimal comma,
+        spaces and an "ml"/"cc" unit are accepted; a missing total is the sum of the parts.
+
+    Returns
+    -------
+    Amount
+        ``total_ml`` (None when the cell is empty) and the parenthesised ``parts_ml``;
+        ``consistent`` says whether the parts add up to the total.
+
+    Raises
+    ------
+    CohortError
+        The text is not an amount.
+
+    Examples
+    --------
+    >>> parse_amount("1(0.3+0.7)")
+    Amount(total_ml=1.0, parts_ml=(0.3, 0.7))
+    >>> parse_amount("").total_ml is None
+    True
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Amount(None if math.isnan(value) else float(value))
+    text = cell_text(value).casefold()
+    text = re.sub(r"\s+|ml|cc|毫升", "", text).replace("，", ",")
+    if text in _EMPTY_MARKS:
+        return Amount(None)
+    if "," in text and "." not in text and "+" not in text:
+        text = text.replace(",", ".")
+    match = _AMOUNT.match(text)
+    if not match or not (match["total"] or match["parts"]):
+        raise CohortError(f"amount {cell_text(value)!r} not understood; expected ml such as 1, 0.8 or 1(0.3+0.7)")
+    parts: tuple[float, ...] = ()
+    if match["parts"] is not None:
+        pieces = match["parts"].split("+")
+        if not all(re.fullmatch(_NUMBER, p) for p in pieces):
+            raise CohortError(f"amount {cell_text(value)!r} not understood; parts in parentheses must be ml "
+                              "joined by '+', e.g. 1(0.3+0.7)")
+        parts = tuple(float(p) for p in pieces)
+    total = float(match["total"]) if match["total"] else round(sum(parts), 6)
+    return Amount(total, parts)
+
+
+_OUTCOMES: dict[str, int] = {
+    "well": 0, "good": 0, "0": 0, "好": 0, "佳": 0, "良好": 0,
+    "poor": 1, "bad": 1, "1": 1, "差": 1, "不好": 1, "不佳": 1,
+}
+
+
+def parse_outcome(value: object) -> int | None:
+    """Outcome cell → 0 (well/good/0) or 1 (poor/bad/1); None when empty.
+
+    Raises
+    ------
+    CohortError
+        Any other text ("maybe", "2", ...).
+    """
+    text = cell_text(value).casefold()
+    if text in ("", "-", "na", "n/a"):
+        return None
+    text = re.sub(r"\.0+$", "", text)
+    if text in _OUTCOMES:
+        return _OUTCOMES[text]
+    raise CohortError(f"outcome {cell_text(value)!r} not understood; expected well/poor, good/bad or 0/1")
+
+
+_SIDES = {
+    "l": "L", "left": "L", "左": "L", "左側": "L", "lt": "L",
+    "r": "R", "right": "R", "右": "R", "右側": "R", "rt": "R",
+    "b": "B", "bilateral": "B", "both": "B", "bil": "B", "雙": "B", "雙側": "B", "双侧": "B", "l+r": "B", "lr": "B",
+}
+
+
+def parse_side(value: object) -> str | None:
+    """Side cell (L/R/left/right/B/bilateral, 左/右/雙側) → "L", "R", "B"; None when empty."""
+    text = cell_text(value).casefold().rstrip(".")
+    if not text:
+        return None
+    if text in _SIDES:
+        return _SIDES[text]
+    raise CohortError(f"side {cell_text(value)!r} not understood; expected L, R, left, right, B or bilateral")
+
+
+_SEXES = {"f": "F", "female": "F", "女": "F", "woman": "F", "m": "M", "male": "M", "男": "M", "man": "M"}
+
+
+def parse_sex(value: object) -> str | None:
+    """Sex cell (F/M, female/male, 女/男) → "F" or "M"; None when empty."""
+    text = cell_text(value).casefold()
+    if not text:
+        return None
+    if text in _SEXES:
+        return _SEXES[text]
+    raise CohortError(f"sex {cell_text(value)!r} not understood; expected F/M, female/male or 女/男")
+
+
+def parse_cause(value: object) -> str | None:
+    """Cause cell: VP/palsy/paralysis → "palsy", atro/atrophy → "atrophy", other text kept."""
+    text = cell_text(value)
+    folded = text.casefold()
+    if not folded:
+        return None
+    if folded.startswith("atro") or "萎縮" in folded or "萎缩" in folded:
+        return "atrophy"
+    if folded in ("vp", "vfp", "uvfp", "bvfp") or "pals" in folded or "paraly" in folded or "麻痺" in folded:
+        return "palsy"
+    return text
+
+
+def parse_approach(value: object) -> str | None:
+    """Sub/Tran cell → "sub" or "tran" (other text kept, lower-cased)."""
+    text = cell_text(value).casefold()
+    if not text:
+        return None
+    if text.startswith("sub"):
+        return "sub"
+    if text.startswith("tran"):
+        return "tran"
+    return text
+
+
+def parse_number(value: object, *, field: str) -> float | None:
+    """A numeric cell (age, counts) → float; None when empty."""
+    text = cell_text(value)
+    if not text:
+        return None
+    match = re.fullmatch(rf"({_NUMBER})\s*(?:y|yr|yrs|years?|歲|次)?", text.casefold())
+    if not match:
+        raise CohortError(f"{field} {text!r} not understood; expected a number")
+    return float(match.group(1))
+
+
+def parse_year(value: object) -> int | None:
+    """Year of a date cell ("2022/4/15", "2022-04-15 00:00:00", "111/4/15" in the ROC calendar)."""
+    text = cell_text(value)
+    if not text:
+        return None
+    match = re.search(r"(?<!\d)((?:19|20)\d{2})(?!\d)", text)
+    if match:
+        return int(match.group(1))
+    roc = re.match(r"^(1\d{2})[/.\-年]", text)
+    if roc:
+        return int(roc.group(1)) + 1911
+    raise CohortError(f"date {text!r} not understood; expected a date such as 2022/4/15")

@@ -1,0 +1,128 @@
+"""``python -m core explain``: precompute a run's explanations into its run folder.
+
+Examples::
+
+    python -m core explain --run 20250101-120000-demo
+    python -m core explain --run demo --fold 2 --methods gradcam,eigencam,integrated_gradients --faithfulness
+
+For every finished fold (or the one given; fold numbers as stored by the run, from 0),
+this caches under ``<run>/explain/fold<k>/``: the case picks (k per confusion cell),
+the maps of each method for those cases (Grad-CAM with ΔCAM by default), branch masking
+of the test segments with its per-fold summary, and the band/chunk occlusion table of
+the test segments. Pages then read instead of recomputing. A progress bar goes to
+stderr; with ``--json`` the last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from core.errors import ExplainError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``explain`` sub-command."""
+    parser = subparsers.add_parser(
+        "explain",
+        help="precompute a run's explanations (cases, CAMs, masking, occlusion) into its folder",
+        description="Pick cases per confusion cell, compute their maps, branch masking and band/time "
+        "occlusion for each finished fold of a run, and cache them in <run>/explain/.",
+    )
+    parser.add_argument("--run", required=True, metavar="RUN", help="run id, folder, or unique name")
+    parser.add_argument("--fold", metavar="K", help="one fold (number as stored by the run, from 0, or a key like r0f2)")
+    parser.add_argument("--repeat", type=int, default=0, help="repeat of --fold (default 0)")
+    parser.add_argument("--k", type=int, default=10, help="cases per confusion cell (default 10)")
+    parser.add_argument("--methods", default="gradcam",
+                        help="comma-separated map methods (default gradcam); 'all' for every method")
+    parser.add_argument("--baseline", choices=("black", "mean"), default="black",
+                        help="masking baseline: black image or the fold's training mean image")
+    parser.add_argument("--faithfulness", action="store_true",
+                        help="also deletion/insertion curves and the randomisation check for the cases")
+    parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
+    parser.add_argument("--cache-dir", metavar="DIR", help="array cache (default: $VOE_CACHE_DIR or ./.cache/voe)")
+    parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+class ProgressBar:
+    """Steps done out of the total, one line on stderr (redrawn in place on a terminal)."""
+
+    def __init__(self, total: int, *, stream: Any = sys.stderr, enabled: bool = True) -> None:
+        self.total, self.done = max(1, total), 0
+        self.stream, self.enabled = stream, enabled
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.started = time.perf_counter()
+
+    def __call__(self, label: str) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        bar = "#" * int(24 * self.done / self.total)
+        text = f"[{bar:<24}] {self.done}/{self.total} {label} {time.perf_counter() - self.started:5.0f}s"
+        end = "\n" if not self.tty or self.done >= self.total else ""
+        self.stream.write(("\r\033[K" if self.tty else "") + text + end)
+        self.stream.flush()
+
+
+def _methods(text: str) -> list[str]:
+    from core.explain import EXPLAINERS
+
+    if text.strip() == "all":
+        return list(EXPLAINERS)
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in EXPLAINERS]
+    if unknown or not methods:
+        raise ExplainError(f"--methods {text!r}: unknown {unknown}; expected a comma-separated subset of {sorted(EXPLAINERS)}")
+    return methods
+
+
+def run(args: argparse.Namespace) -> int:
+    """Precompute; 0 when every requested fold is cached."""
+    from core import runs
+    from core.explain.fold import FoldExplainer, fold_keys, load_fold, load_run_dataset
+    from core.models.runtime import tensorflow
+
+    methods = _methods(args.methods)
+    run_dir = runs.find_run(args.run, root=args.runs_dir)
+    keys = fold_keys(run_dir)
+    if args.fold is not None:
+        wanted = args.fold if not args.fold.isdigit() else runs.fold_key(int(args.fold), repeat=args.repeat)
+        if wanted not in keys:
+            raise ExplainError(f"run {run_dir.name}: no finished fold {wanted}; finished: {keys}")
+        keys = [wanted]
+    if not keys:
+        raise ExplainError(f"run {run_dir.name} has no finished fold to explain")
+    tensorflow()
+    steps_per_fold = 3 + len(methods) * (2 if args.faithfulness else 1)
+    bar = ProgressBar(len(keys) * steps_per_fold + 1, enabled=not args.quiet)
+    dataset = load_run_dataset(run_dir, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    bar("dataset")
+    done = []
+    for key in keys:
+        data = load_fold(run_dir, key, dataset=dataset)
+        explainer = FoldExplainer(data)
+        result = explainer.precompute(
+            k=args.k, methods=methods, baseline=args.baseline, faithfulness=args.faithfulness,
+            progress=lambda label, key=key: bar(f"{key} {label}"),
+        )
+        result["masking"] = explainer.masking_summary(baseline=args.baseline).iloc[0][
+            ["mel_branch_mean", "stft_branch_mean"]
+        ].to_dict()
+        done.append(result)
+    summary = {"run_dir": str(run_dir), "explain_dir": str(run_dir / "explain"), "folds": done,
+               "seconds": round(time.perf_counter() - bar.started, 1)}
+    if args.json:
+        print(json.dumps(summary, default=str))
+    else:
+        for item in done:
+            m = item["masking"]
+            print(f"{item['fold']}: {item['cases']} cases, {item['test_segments']} test segments; "
+                  f"mel_branch_mean {m['mel_branch_mean']:+.3f}, stft_branch_mean {m['stft_branch_mean']:+.3f}")
+        print(f"cached in {run_dir / 'explain'}")
+    return 0

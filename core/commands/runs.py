@@ -1,0 +1,59 @@
+"""``python -m core runs``: list runs; ``runs show RUN [--json]`` prints one run's summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``runs`` sub-command."""
+    parser = subparsers.add_parser(
+        "runs",
+        help="list training runs, or show one",
+        description="List the runs in the run store (status, split, weights, test AUROC), "
+        "or print one run's summary with 'runs show RUN'.",
+    )
+    parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    actions = parser.add_subparsers(dest="runs_action", metavar="ACTION")
+    show = actions.add_parser("show", help="summary of one run")
+    show.add_argument("run", metavar="RUN", help="run id, folder, or unique name")
+    show.add_argument("--runs-dir", dest="show_runs_dir", metavar="DIR", help="run store")
+    show.add_argument("--json", dest="show_json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core import runs
+
+    root = getattr(args, "show_runs_dir", None) or args.runs_dir
+    as_json = args.json or getattr(args, "show_json", False)
+    if args.runs_action == "show":
+        summary = runs.run_summary(runs.find_run(args.run, root=root))
+        if as_json:
+            print(json.dumps(summary, default=str))
+        else:
+            for key, value in summary.items():
+                print(f"{key:28s} {value}")
+        return 0
+    table = runs.list_runs(root)
+    if as_json:
+        print(json.dumps(table.to_dict(orient="records"), default=str))
+        return 0
+    if table.empty:
+        print(f"no runs under {runs.runs_root(root)}")
+        return 0
+    shown = table.assign(
+        patient_auroc=table.apply(lambda r: _pm(r["patient_auroc_mean"], r["patient_auroc_std"]), axis=1),
+        segment_auroc=table.apply(lambda r: _pm(r["segment_auroc_mean"], r["segment_auroc_std"]), axis=1),
+        folds=table["folds_done"].astype(str) + "/" + table["n_folds"].astype(str),
+    )[["run_id", "status", "preset", "backbone", "split", "weights", "patient_auroc", "segment_auroc", "folds"]]
+    print(shown.to_string(index=False))
+    return 0
+
+
+def _pm(mean: float | None, std: float | None) -> str:
+    if mean is None or mean != mean:
+        return "-"
+    return f"{mean:.3f}±{0.0 if std is None or std != std else std:.3f}"

@@ -1,0 +1,212 @@
+"""``python -m core train``: cross-validated training into a run folder, with a progress bar.
+
+Examples::
+
+    python -m core train --cohort demo_cohort --preset quick --name demo --json
+    python -m core train --cohort DIR --preset seed --backbone resnet50 --repeats 5 --name zoo
+    python -m core train --resume 20250101-120000-demo
+
+The progress bar goes to stderr; with ``--json`` the last stdout line is one JSON
+object (``run_dir``, ``status``, ``patient_auroc_mean``/``_std``,
+``segment_auroc_mean``/``_std``, ``weights``, ``seconds``, ...). SIGTERM cancels the run
+cleanly (status "cancelled"); ``--resume`` continues from the first unfinished fold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from core.config import PRESETS, preset, with_overrides
+from core.errors import ConfigError
+
+TRUTH_FILE = "demo_truth.json"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` sub-command."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train the outcome model with cross-validation into a run folder",
+        description="Build the segment dataset of a cohort, train the dual-input model with "
+        "patient-grouped cross-validation (two stages, cached frozen prefix), and store "
+        "metrics, predictions and one model per fold under runs/<date>-<name>/.",
+    )
+    parser.add_argument("--cohort", metavar="DIR", help="cohort folder (not needed with --resume)")
+    parser.add_argument("--preset", default="seed", choices=PRESETS, help="settings preset (default: seed)")
+    parser.add_argument("--name", help="short run name (folder suffix)")
+    parser.add_argument("--backbone", help="backbone: efficientnetb0, mobilenetv3small, mobilenetv3large, "
+                        "resnet50, inceptionv3, small_cnn")
+    parser.add_argument("--inputs", choices=("dual", "mel", "stft"), help="both branches or one")
+    parser.add_argument("--weights", help="imagenet, random, or a weights file")
+    parser.add_argument("--split", choices=("patient", "segment_leaky"),
+                        help="patient-grouped folds (default) or the notebook's leaky segment split")
+    parser.add_argument("--repeats", type=int, help="repeated cross-validation runs (seeds seed..seed+R-1)")
+    parser.add_argument("--folds", type=int, help="outer folds")
+    parser.add_argument("--seed", type=int, help="split seed of the first repeat")
+    parser.add_argument("--augment", action="store_true", help="brightness/contrast augmentation (uncached, slower)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any setting, e.g. --set train.finetune_epochs=10 (JSON values)")
+    parser.add_argument("--resume", metavar="RUN", help="continue a failed or cancelled run")
+    parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
+    parser.add_argument("--cache-dir", metavar="DIR", help="array cache (default: $VOE_CACHE_DIR or ./.cache/voe)")
+    parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    """The preset with the command-line overrides applied."""
+    overrides: dict[str, Any] = {}
+    for key, flag in (("model.backbone", "backbone"), ("model.inputs", "inputs"), ("model.weights", "weights"),
+                      ("split.kind", "split"), ("split.repeats", "repeats"), ("split.n_folds", "folds"),
+                      ("split.seed", "seed")):
+        if getattr(args, flag) is not None:
+            overrides[key] = getattr(args, flag)
+    if args.augment:
+        overrides["train.augment"] = True
+    for item in args.set:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}; expected KEY=VALUE")
+        try:
+            overrides[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = raw
+    if "model.backbone" in overrides:
+        from core.models.backbones import get_backbone
+
+        overrides["model.backbone"] = get_backbone(str(overrides["model.backbone"])).name
+    return with_overrides(preset(args.preset), overrides)
+
+
+class ProgressBar:
+    """A one-line text bar on stderr (redrawn in place on a terminal, one line per fold otherwise)."""
+
+    def __init__(self, config: Any, *, stream: Any = sys.stderr, enabled: bool = True) -> None:
+        self.stream = stream
+        self.enabled = enabled
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.epochs = config.train.warmup_epochs + config.train.finetune_epochs
+        self.started = time.perf_counter()
+
+    def __call__(self, event: Any) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.started
+        if event.kind == "cache":
+            self._line(f"cached frozen-prefix features in {event.metrics.get('seconds', 0):.1f} s", final=True)
+        elif event.kind == "epoch":
+            m = event.metrics
+            done = (event.fold_index + m["epoch"] / max(self.epochs, 1)) / max(event.n_folds, 1)
+            bar = "#" * int(done * 24)
+            text = (f"[{bar:<24}] fold {event.fold_index + 1}/{event.n_folds} {event.stage} "
+                    f"{event.epoch}/{event.epochs} loss {m['loss']:.3f} val_auroc {m['val_auroc']:.3f} "
+                    f"{elapsed:5.0f}s")
+            if self.tty:
+                self._line(text, final=False)
+        elif event.kind == "fold_end":
+            m = event.metrics
+            self._line(f"fold {event.fold} done: test AUROC segment {m['segment_auroc']:.3f} patient "
+                       f"{m['patient_auroc']:.3f}, best epoch {m['best_epoch']}, {m['seconds']:.0f} s", final=True)
+
+    def _line(self, text: str, *, final: bool) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K" + text + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    from core.training import RunCancelled
+
+    raise RunCancelled("cancelled")
+
+
+def oracle_auroc(cohort_dir: str | Path | None) -> float | None:
+    """The demo generator's best achievable patient AUROC, when the cohort is a demo."""
+    if not cohort_dir:
+        return None
+    truth = Path(cohort_dir) / TRUTH_FILE
+    try:
+        return float(json.loads(truth.read_text())["oracle_patient_auroc"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or resume); 0 when complete, 1 when failed, 130 when cancelled."""
+    from core import runs
+    from core.training import RunCancelled, resume_run, start_run
+
+    cache = Path(args.cache_dir) if args.cache_dir else None
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    run_dir: Path | None = None
+    code = 0
+    try:
+        if args.resume:
+            found = runs.find_run(args.resume, root=args.runs_dir)
+            manifest = runs.read_manifest(found)
+            from core.config import ExperimentConfig
+
+            bar = ProgressBar(ExperimentConfig.from_dict(manifest["config"]), enabled=not args.quiet)
+            run_dir = resume_run(found, root=args.runs_dir, cache_dir=cache, progress=bar)
+            cohort_dir = manifest["data"].get("cohort_dir")
+        else:
+            if not args.cohort or not args.name:
+                raise ConfigError("train needs --cohort DIR and --name NAME (or --resume RUN)")
+            config = build_config(args)
+            bar = ProgressBar(config, enabled=not args.quiet)
+            before = set(runs.runs_root(args.runs_dir).glob("*")) if runs.runs_root(args.runs_dir).is_dir() else set()
+            cohort_dir = args.cohort
+            try:
+                run_dir = start_run(args.cohort, config, name=args.name, root=args.runs_dir, cache_dir=cache, progress=bar)
+            except BaseException:
+                created = sorted(set(runs.runs_root(args.runs_dir).glob("*")) - before)
+                run_dir = created[-1] if created else None
+                raise
+    except RunCancelled:
+        code = 130
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:
+        if run_dir is None:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        code = 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if run_dir is None:
+        return code
+    summary = runs.run_summary(run_dir)
+    summary["oracle_patient_auroc"] = oracle_auroc(cohort_dir)
+    if args.json:
+        print(json.dumps(summary, default=str))
+    else:
+        print(_describe(summary))
+    return code
+
+
+def _describe(summary: dict[str, Any]) -> str:
+    def fmt(mean: Any, std: Any) -> str:
+        return "n/a" if mean is None else f"{mean:.3f} ± {0.0 if std is None else std:.3f}"
+
+    lines = [
+        f"run {summary['run_id']} ({summary['status']}), split {summary['split']}, weights {summary['weights']}",
+        f"  test AUROC patient {fmt(summary['patient_auroc_mean'], summary['patient_auroc_std'])}, "
+        f"segment {fmt(summary['segment_auroc_mean'], summary['segment_auroc_std'])} "
+        f"over {summary['folds_done']}/{summary['n_folds']} folds, {summary['seconds'] or 0:.0f} s",
+    ]
+    if summary.get("oracle_patient_auroc") is not None:
+        lines.append(f"  demo generator's best achievable patient AUROC: {summary['oracle_patient_auroc']:.3f}")
+    if summary.get("weights_reason"):
+        lines.append(f"  note: {summary['weights_reason']}")
+    if summary.get("leaky"):
+        lines.append("  LEAKY: segments of one patient were split across train and test (comparison only)")
+    return "\n".join(lines)

@@ -1,0 +1,398 @@
+"""Explanations of one fold of a stored run, computed once and cached in the run folder.
+
+:func:`load_fold` gathers what a fold's explanations need from the run store (the
+fold's model, its test predictions and threshold, its training segments) and the
+segment images rebuilt from the run's cohort and preprocessing config (the data
+fingerprint must match the run's). :class:`FoldExplainer` answers the pages' and the
+CLI's questions — case picks, maps of a method for some segments, branch masking,
+occlusion tables and their aggregates, faithfulness, plain-language summaries — each
+through :class:`ExplainStore`, so nothing is computed twice for the same model file
+and settings.
+
+Scopes follow the study: masking and occlusion cover the fold's TEST segments; maps
+and faithfulness cover the segments asked for (by default the case picks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.errors import ExplainError, RunError
+from core.explain.cases import pick_cases, select_segments
+from core.explain.faithfulness import deletion_insertion, faithfulness_summary, randomisation_check
+from core.explain.gradcam import delta_cam
+from core.explain.masking import branch_masking, masking_summary, mean_image
+from core.explain.occlusion import aggregate_occlusion, occlusion_table
+from core.explain.regions import ImageAxes
+from core.explain.staged import StagedModel
+from core.explain.store import ExplainStore
+from core.explain.summary import Summary, summarise
+
+#: Methods whose two branches share units, so ΔCAM is stored beside their maps.
+DELTA_METHODS: tuple[str, ...] = ("gradcam", "gradcampp")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class FoldData:
+    """Everything a fold's explanations are computed from.
+
+    Attributes
+    ----------
+    run_dir : Path
+    fold_key : str
+        e.g. "r0f1".
+    model : StagedModel
+    segments : pd.DataFrame
+        The dataset's segment table (``segment_id`` = row position).
+    mel, stft : np.ndarray [shape=(N, S, S, 3), dtype=uint8]
+        Images of every segment of the dataset.
+    predictions : pd.DataFrame
+        The fold's test predictions: ``segment_id, patient_id, label, prob``.
+    train_ids : np.ndarray [shape=(m,), dtype=int]
+        The fold's training segments (for the training-mean baseline).
+    threshold : float
+        The fold's segment-level decision threshold (chosen on validation).
+    axes : ImageAxes
+    model_key : str
+        Identifies the model file's version (size and modification time).
+    """
+
+    run_dir: Path
+    fold_key: str
+    model: StagedModel
+    segments: pd.DataFrame
+    mel: np.ndarray
+    stft: np.ndarray
+    predictions: pd.DataFrame
+    train_ids: np.ndarray
+    threshold: float
+    axes: ImageAxes
+    model_key: str
+
+
+def fold_keys(run: str | Path, *, root: str | Path | None = None) -> list[str]:
+    """Keys of a run's finished folds, in training order."""
+    from core import runs
+
+    return list(runs.read_manifest(runs.find_run(run, root=root)).get("folds_done", []))
+
+
+def load_fold(
+    run: str | Path,
+    fold: int | str,
+    *,
+    repeat: int = 0,
+    root: str | Path | None = None,
+    cache_dir: Path | None = None,
+    dataset: Any = None,
+) -> FoldData:
+    """Load one fold of a run for explanation.
+
+    Parameters
+    ----------
+    run : str or Path
+        Run folder, id or unique name.
+    fold : int or str
+        Fold number as stored by the run (0-based) or its key ("r0f1").
+    repeat : int
+    root, cache_dir : Path, optional
+        Run store and preprocessing cache.
+    dataset : SegmentDataset, optional
+        Reuse an already built dataset (several folds of one run).
+
+    Raises
+    ------
+    RunError
+        When the run, fold, model or predictions are missing, or the cohort changed.
+    """
+    from core import runs
+    from core.config import ExperimentConfig
+
+    run_dir = runs.find_run(run, root=root)
+    manifest = runs.read_manifest(run_dir)
+    key = runs.fold_key(fold, repeat=repeat)
+    if key not in manifest.get("folds_done", []):
+        raise RunError(f"run {run_dir.name}: fold {key} is not finished; finished: {manifest.get('folds_done', [])}")
+    config = ExperimentConfig.from_dict(manifest["config"])
+    if dataset is None:
+        dataset = load_run_dataset(run_dir, cache_dir=cache_dir)
+    run_table = runs.load_run(run_dir)
+    rep, number = _parse_key(key)
+    preds = run_table.segment_predictions
+    preds = preds[(preds["repeat"] == rep) & (preds["fold"] == number)]
+    test = preds[preds["part"] == "test"][["segment_id", "patient_id", "label", "prob"]].reset_index(drop=True)
+    if test.empty:
+        raise RunError(f"run {run_dir.name}: no test predictions for fold {key}")
+    folds = run_table.folds
+    row = folds[(folds["repeat"] == rep) & (folds["fold"] == number) & (folds["level"] == "segment") & (folds["part"] == "test")]
+    if row.empty:
+        raise RunError(f"run {run_dir.name}: no segment-level threshold for fold {key} in folds.csv")
+    model_path = run_dir / "models" / f"{key}.keras"
+    model = runs.load_fold_model(run_dir, key)
+    stat = model_path.stat()
+    return FoldData(
+        run_dir=run_dir,
+        fold_key=key,
+        model=model,
+        segments=dataset.segments,
+        mel=dataset.mel,
+        stft=dataset.stft,
+        predictions=test,
+        train_ids=preds.loc[preds["part"] == "train", "segment_id"].to_numpy(dtype=int),
+        threshold=float(row["threshold"].iloc[0]),
+        axes=ImageAxes.from_config(config.preprocess),
+        model_key=hashlib.sha1(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12],
+    )
+
+
+def load_run_dataset(run_dir: Path, *, cache_dir: Path | None = None) -> Any:
+    """The segment dataset a run was trained on, rebuilt from its cohort (fingerprint checked)."""
+    from core import runs
+    from core.config import ExperimentConfig
+    from core.training import load_training_data
+
+    manifest = runs.read_manifest(run_dir)
+    config = ExperimentConfig.from_dict(manifest["config"])
+    cohort_dir = manifest["data"]["cohort_dir"]
+    if not Path(cohort_dir).is_dir():
+        raise RunError(f"run {run_dir.name}: its cohort folder {cohort_dir} is gone; the images cannot be rebuilt")
+    dataset, data = load_training_data(cohort_dir, config, cache_dir=cache_dir)
+    if data["fingerprint"] != manifest["data"]["fingerprint"]:
+        raise RunError(f"run {run_dir.name}: the cohort at {cohort_dir} changed since training (fingerprint differs)")
+    return dataset
+
+
+def _parse_key(key: str) -> tuple[int, int]:
+    try:
+        rep, number = key[1:].split("f")
+        return int(rep), int(number)
+    except ValueError:
+        raise RunError(f"fold key {key!r}; expected e.g. 'r0f1'") from None
+
+
+class FoldExplainer:
+    """Cached explanations of one fold.
+
+    Parameters
+    ----------
+    data : FoldData
+    store : ExplainStore, optional
+        Default: the run folder's.
+    """
+
+    def __init__(self, data: FoldData, *, store: ExplainStore | None = None) -> None:
+        self.data = data
+        self.store = store or ExplainStore(data.run_dir)
+        self.fold = int(_parse_key(data.fold_key)[1])
+
+    def _params(self, **params: Any) -> dict[str, Any]:
+        return {"fold": self.data.fold_key, "model": self.data.model_key, **params}
+
+    def _pair(self, ids: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        ids = np.asarray(ids, dtype=int)
+        n = self.data.segments.shape[0]
+        if ids.size and (ids.min() < 0 or ids.max() >= n):
+            raise ExplainError(f"segment ids {ids[(ids < 0) | (ids >= n)][:5].tolist()} outside 0..{n - 1}")
+        branches = tuple(self.data.model.branches)
+        mel = np.asarray(self.data.mel[ids]) if "mel" in branches else None
+        stft = np.asarray(self.data.stft[ids]) if "stft" in branches else None
+        return mel, stft
+
+    def cases(self, *, k: int = 10) -> pd.DataFrame:
+        """k test segments per confusion cell (:func:`core.explain.pick_cases`)."""
+        return self.store.table(
+            self.fold, "cases", self._params(k=k, threshold=self.data.threshold),
+            lambda: pick_cases(self.data.predictions, threshold=self.data.threshold, k=k),
+        )
+
+    def maps(self, method: str, segment_ids: Sequence[int], **params: Any) -> dict[str, np.ndarray]:
+        """A method's maps for some segments, cached per segment.
+
+        Returns
+        -------
+        arrays : dict
+            ``segment_id`` [shape=(n,)], ``prob`` [shape=(n,)], ``heatmap_<branch>``
+            [shape=(n, S, S), float16 in [0, 1]], ``raw_<branch>`` [shape=(n, h, w),
+            float32]; for Grad-CAM and Grad-CAM++ of a dual model also ``delta``
+            [shape=(n, S, S), float16 in [-1, 1]] and ``delta_scale`` [shape=(n,)].
+        """
+        from core.explain import get_explainer
+
+        explainer = get_explainer(method, **params)
+        ids = [int(i) for i in segment_ids]
+        if not ids:
+            raise ExplainError(f"no segment given for {method} maps")
+        name = f"maps_{method}"
+        keys = {i: self._params(**explainer.params(), segment_id=i) for i in ids}
+        missing = [i for i in ids if not self.store.has(self.fold, name, keys[i], kind="arrays")]
+        if missing:
+            mel, stft = self._pair(np.array(missing))
+            explanation = explainer.explain(self.data.model, mel, stft)
+            delta = None
+            if method in DELTA_METHODS and set(explanation) == {"mel", "stft"}:
+                delta = delta_cam(explanation["mel"], explanation["stft"])
+            for j, i in enumerate(missing):
+                arrays: dict[str, np.ndarray] = {"segment_id": np.array([i]), "prob": explanation[next(iter(explanation))].prob[j : j + 1]}
+                for b, e in explanation.items():
+                    arrays[f"heatmap_{b}"] = e.heatmap[j : j + 1].astype(np.float16)
+                    arrays[f"raw_{b}"] = e.raw[j : j + 1]
+                if delta is not None:
+                    arrays["delta"] = delta[0][j : j + 1].astype(np.float16)
+                    arrays["delta_scale"] = delta[1][j : j + 1]
+                self.store.save_arrays(self.fold, name, keys[i], arrays)
+        parts = [self.store.load_arrays(self.fold, name, keys[i]) for i in ids]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def masking(self, *, baseline: str = "black") -> pd.DataFrame:
+        """Branch masking of every test segment.
+
+        Parameters
+        ----------
+        baseline : {"black", "mean"}
+            All-zero image, or the mean image of the fold's training segments per branch.
+        """
+        if baseline not in ("black", "mean"):
+            raise ExplainError(f"masking baseline={baseline!r}; expected black or mean")
+
+        def compute() -> pd.DataFrame:
+            ids = self.data.predictions["segment_id"].to_numpy(dtype=int)
+            mel, stft = self._pair(ids)
+            base: Any = "black"
+            if baseline == "mean":
+                base = {b: mean_image(np.asarray({"mel": self.data.mel, "stft": self.data.stft}[b])[self.data.train_ids])
+                        for b in self.data.model.branches}
+            table = branch_masking(self.data.model, mel, stft, baseline=base, segment_ids=ids)
+            return table.merge(self.data.predictions[["segment_id", "patient_id", "label"]], on="segment_id")
+
+        return self.store.table(self.fold, "masking", self._params(baseline=baseline), compute)
+
+    def masking_summary(self, *, baseline: str = "black") -> pd.DataFrame:
+        """The study's per-fold row (``mel_branch_mean``, ``stft_branch_mean``)."""
+        return masking_summary(self.masking(baseline=baseline), fold=self.fold).assign(
+            fold_key=self.data.fold_key, baseline=baseline
+        )
+
+    def occlusion(self, *, bands: int = 10, chunks: int = 10, fill: str | float = "mean") -> pd.DataFrame:
+        """Occlusion Δprob of every band and chunk of every test segment (long table)."""
+
+        def compute() -> pd.DataFrame:
+            ids = self.data.predictions["segment_id"].to_numpy(dtype=int)
+            table = []
+            # Groups of test segments, so memory stays bounded on a large fold.
+            for start in range(0, ids.size, 16):
+                part = ids[start : start + 16]
+                mel, stft = self._pair(part)
+                table.append(
+                    occlusion_table(self.data.model, mel, stft, bands=bands, chunks=chunks, fill=fill,
+                                    axes=self.data.axes, segment_ids=part)
+                )
+            return pd.concat(table, ignore_index=True)
+
+        return self.store.table(self.fold, "occlusion", self._params(bands=bands, chunks=chunks, fill=fill), compute)
+
+    def occlusion_summary(
+        self,
+        *,
+        segment_id: int | None = None,
+        patient_id: str | None = None,
+        cell: str | None = None,
+        **params: Any,
+    ) -> pd.DataFrame:
+        """Occlusion aggregated over one scope: a segment, a patient, a confusion cell, or the fold."""
+        ids = select_segments(
+            self.data.predictions, threshold=self.data.threshold, segment_id=segment_id, patient_id=patient_id, cell=cell
+        )
+        table = self.occlusion(**params)
+        scope = (
+            f"segment {segment_id}" if segment_id is not None else f"patient {patient_id}" if patient_id is not None
+            else cell if cell is not None else f"fold {self.data.fold_key}"
+        )
+        return aggregate_occlusion(table[table["segment_id"].isin(ids)], scope=scope)
+
+    def faithfulness(
+        self, method: str, segment_ids: Sequence[int], *, steps: int = 20, random_orders: int = 2, **params: Any
+    ) -> pd.DataFrame:
+        """Deletion/insertion AUCs vs random and the randomisation correlation, per segment and branch."""
+        from core.explain import get_explainer
+
+        ids = np.asarray([int(i) for i in segment_ids])
+        explainer = get_explainer(method, **params)
+
+        def compute() -> pd.DataFrame:
+            mel, stft = self._pair(ids)
+            explanation = explainer.explain(self.data.model, mel, stft)
+            curves = deletion_insertion(
+                self.data.model, mel, stft, {b: e.heatmap for b, e in explanation.items()},
+                steps=steps, random_orders=random_orders, target=explainer.target, segment_ids=ids,
+            )
+            sanity = randomisation_check(self.data.model, mel, stft, explainer, segment_ids=ids, trained=explanation)
+            return curves.merge(sanity[["segment_id", "branch", "spearman", "differs"]], on=["segment_id", "branch"])
+
+        key = self._params(method=method, **explainer.params(), steps=steps, random_orders=random_orders,
+                           segments=ids.tolist())
+        return self.store.table(self.fold, f"faithfulness_{method}", key, compute)
+
+    def faithfulness_summary(self, method: str, segment_ids: Sequence[int], **params: Any) -> pd.DataFrame:
+        """One row per branch of :meth:`faithfulness` (see :func:`core.explain.faithfulness_summary`)."""
+        table = self.faithfulness(method, segment_ids, **params)
+        return faithfulness_summary(table, table[["segment_id", "branch", "spearman"]], method=method)
+
+    def summary(self, *, segment_id: int | None = None, patient_id: str | None = None, **params: Any) -> Summary:
+        """Plain-language summary of one test segment or one patient's test segments."""
+        if (segment_id is None) == (patient_id is None):
+            raise ExplainError("summary of exactly one of segment_id or patient_id")
+        ids = select_segments(self.data.predictions, segment_id=segment_id, patient_id=patient_id)
+        preds = self.data.predictions.set_index("segment_id").loc[ids]
+        masking = self.masking(baseline=params.pop("baseline", "black"))
+        occlusion = self.occlusion(**params)
+        subject = f"segment {segment_id}" if segment_id is not None else f"patient {patient_id}"
+        return summarise(
+            prob=preds["prob"].to_numpy(),
+            threshold=self.data.threshold,
+            masking=masking[masking["segment_id"].isin(ids)],
+            occlusion=occlusion[occlusion["segment_id"].isin(ids)],
+            subject=subject,
+        )
+
+    def precompute(
+        self,
+        *,
+        k: int = 10,
+        methods: Sequence[str] = ("gradcam",),
+        baseline: str = "black",
+        faithfulness: bool = False,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Case picks, their maps per method, masking and occlusion tables (and faithfulness).
+
+        Returns
+        -------
+        done : dict
+            Counts of what is now cached.
+        """
+        say = progress or (lambda _: None)
+        cases = self.cases(k=k)
+        say("cases")
+        ids = cases["segment_id"].drop_duplicates().to_numpy(dtype=int)
+        for method in methods:
+            self.maps(method, ids)
+            say(f"maps {method}")
+        self.masking(baseline=baseline)
+        say("masking")
+        self.occlusion()
+        say("occlusion")
+        if faithfulness:
+            for method in methods:
+                self.faithfulness(method, ids)
+                say(f"faithfulness {method}")
+        return {"fold": self.data.fold_key, "cases": int(ids.size), "test_segments": int(self.data.predictions.shape[0]),
+                "methods": list(methods), "faithfulness": bool(faithfulness)}

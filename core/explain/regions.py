@@ -1,0 +1,169 @@
+"""Frequency bands and time chunks of a spectrogram image, with their boundaries in Hz and ms.
+
+Images have the lowest frequency at the bottom (row S-1). Band 0 is the LOWEST band
+(bottom rows) and band K-1 the highest; chunk 0 is the earliest time (left columns).
+The rows (columns) are split into K near-equal parts of ``round(S * i / K)`` pixels.
+
+Boundaries come from the frequency and time each image row and column shows
+(:func:`core.spectrogram.image_row_hz`, :func:`core.spectrogram.image_column_ms`):
+an inner boundary lies halfway between the two pixels either side of it, the outer
+boundaries are 0 Hz and sr/2 (the image spans the whole spectrum) and the first
+column's start clipped at 0 ms. Time columns past the segment's real frames repeat
+its last frame (the time axis is padded to a fixed number of frames);
+``signal_fraction`` says how much of a chunk is real signal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.config import PreprocessConfig
+from core.errors import ExplainError
+
+AXES: tuple[str, ...] = ("frequency", "time")
+
+
+def band_rows(size: int, k: int) -> list[tuple[int, int]]:
+    """Image rows ``[start, stop)`` of K frequency bands, band 0 the lowest (bottom).
+
+    Parameters
+    ----------
+    size : int
+        Image side S.
+    k : int
+        Number of bands, 1..S.
+
+    Returns
+    -------
+    rows : list of (int, int), length K
+    """
+    edges = _edges(size, k)
+    return [(size - int(edges[i + 1]), size - int(edges[i])) for i in range(k)]
+
+
+def chunk_columns(size: int, k: int) -> list[tuple[int, int]]:
+    """Image columns ``[start, stop)`` of K time chunks, chunk 0 the earliest (left).
+
+    Returns
+    -------
+    columns : list of (int, int), length K
+    """
+    edges = _edges(size, k)
+    return [(int(edges[i]), int(edges[i + 1])) for i in range(k)]
+
+
+def _edges(size: int, k: int) -> np.ndarray:
+    if not 1 <= k <= size:
+        raise ExplainError(f"{k} regions on an image of {size} pixels; expected 1..{size}")
+    return np.rint(np.linspace(0, size, k + 1)).astype(int)
+
+
+@dataclass(frozen=True)
+class ImageAxes:
+    """What each image row and column shows, per branch.
+
+    Attributes
+    ----------
+    row_hz : dict of str to np.ndarray [shape=(S,)]
+        Frequency of each row, row 0 = top = highest.
+    column_ms : dict of str to np.ndarray [shape=(S,)]
+        Time of each column from the segment's start.
+    real_columns : dict of str to np.ndarray [shape=(S,), dtype=bool]
+        True where the column shows a frame computed from the signal (not padding).
+    nyquist_hz : float
+        sr / 2.
+    """
+
+    row_hz: dict[str, np.ndarray]
+    column_ms: dict[str, np.ndarray]
+    real_columns: dict[str, np.ndarray]
+    nyquist_hz: float
+
+    @classmethod
+    def from_config(cls, config: PreprocessConfig) -> ImageAxes:
+        """Axes of the images a preprocessing config produces."""
+        from core import spectrogram
+
+        sr = config.audio.sample_rate
+        n_samples = int(round(config.window.window_s * sr))
+        spec = config.spectrogram
+        size = spec.image_size
+        row_hz, column_ms, real = {}, {}, {}
+        for kind in ("mel", "stft"):
+            row_hz[kind] = spectrogram.image_row_hz(kind, sr=sr, n_samples=n_samples, config=spec)
+            column_ms[kind] = spectrogram.image_column_ms(kind, sr=sr, n_samples=n_samples, config=spec)
+            frames = spectrogram.real_frames(kind, n_samples=n_samples, config=spec)
+            # Frame coordinate each column samples under cv2.INTER_LINEAR (as the images were made).
+            source = (np.arange(size) + 0.5) * (spec.frames / size) - 0.5
+            real[kind] = source <= frames - 1
+        return cls(row_hz=row_hz, column_ms=column_ms, real_columns=real, nyquist_hz=sr / 2)
+
+    @property
+    def size(self) -> int:
+        return int(next(iter(self.row_hz.values())).shape[0])
+
+
+def region_table(size: int, *, bands: int = 10, chunks: int = 10, axes: ImageAxes | None = None) -> pd.DataFrame:
+    """The regions occlusion removes, one row per (branch, axis, region).
+
+    Parameters
+    ----------
+    size : int
+        Image side S.
+    bands, chunks : int
+        K frequency bands and K time chunks.
+    axes : ImageAxes, optional
+        Physical axes; without it the Hz/ms columns are NaN.
+
+    Returns
+    -------
+    regions : pd.DataFrame
+        Columns ``branch, axis, region, start, stop`` (pixel rows for "frequency",
+        columns for "time"), ``low_hz, high_hz`` (frequency rows), ``start_ms, end_ms,
+        signal_fraction`` (time rows).
+    """
+    if axes is not None and axes.size != size:
+        raise ExplainError(f"image axes are for {axes.size}-pixel images, the images have {size}")
+    rows = []
+    for branch in ("mel", "stft"):
+        for i, (start, stop) in enumerate(band_rows(size, bands)):
+            low, high = _band_hz(axes, branch, start, stop) if axes else (np.nan, np.nan)
+            rows.append(dict(branch=branch, axis="frequency", region=i, start=start, stop=stop, low_hz=low, high_hz=high))
+        for i, (start, stop) in enumerate(chunk_columns(size, chunks)):
+            if axes:
+                begin, end = _chunk_ms(axes, branch, start, stop)
+                fraction = float(axes.real_columns[branch][start:stop].mean())
+            else:
+                begin = end = fraction = np.nan
+            rows.append(
+                dict(branch=branch, axis="time", region=i, start=start, stop=stop, start_ms=begin, end_ms=end,
+                     signal_fraction=fraction)
+            )
+    table = pd.DataFrame(rows)
+    for column in ("low_hz", "high_hz", "start_ms", "end_ms", "signal_fraction"):
+        if column not in table:
+            table[column] = np.nan
+    return table[["branch", "axis", "region", "start", "stop", "low_hz", "high_hz", "start_ms", "end_ms", "signal_fraction"]]
+
+
+def _pixel_edges(values: np.ndarray) -> np.ndarray:
+    mid = (values[:-1] + values[1:]) / 2
+    first = values[0] - (mid[0] - values[0]) if values.size > 1 else values[0]
+    last = values[-1] + (values[-1] - mid[-1]) if values.size > 1 else values[-1]
+    return np.concatenate([[first], mid, [last]])
+
+
+def _band_hz(axes: ImageAxes, branch: str, start: int, stop: int) -> tuple[float, float]:
+    # Rows run top (high) to bottom (low); the outer edges are pinned to 0 Hz and sr/2.
+    edges = _pixel_edges(axes.row_hz[branch])
+    edges[0], edges[-1] = axes.nyquist_hz, 0.0
+    return float(edges[stop]), float(edges[start])
+
+
+def _chunk_ms(axes: ImageAxes, branch: str, start: int, stop: int) -> tuple[float, float]:
+    edges = _pixel_edges(axes.column_ms[branch])
+    edges[0] = max(edges[0], 0.0)
+    return float(edges[start]), float(edges[stop])

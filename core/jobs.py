@@ -1,0 +1,242 @@
+"""Background training: one ``python -m core train`` subprocess at a time, polled through files.
+
+The dashboard never trains in its own process. :func:`launch` starts the CLI in a new
+session (so it survives page reruns and can be cancelled as a group) and takes a lock
+file ``<runs root>/.training.lock`` created with ``O_EXCL``: a second launch while one
+is alive is refused with a :class:`JobError` that says which run is busy. A lock left
+by a dead process is stale and removed. The page polls :func:`status`, which reads the
+run's ``progress.json`` and manifest; :func:`cancel` sends SIGTERM, which the CLI turns
+into a clean "cancelled" status.
+
+This module imports neither TensorFlow nor Keras.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from core import runs
+from core.errors import RunError
+
+LOCK_NAME = ".training.lock"
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+class JobError(RunError):
+    """A training job cannot be started, found or cancelled."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """A launched training subprocess.
+
+    Attributes
+    ----------
+    pid : int
+    name : str
+        Run name given to ``train --name``.
+    runs_dir : str
+        Run store the job writes into.
+    log : str
+        File receiving the subprocess' stdout and stderr.
+    started : float
+        ``time.time()`` at launch.
+    argv : list of str
+        The command line (no personal data: cohort folder, preset, name, settings).
+    """
+
+    pid: int
+    name: str
+    runs_dir: str
+    log: str
+    started: float
+    argv: list[str]
+
+
+def _lock_path(runs_dir: str | Path | None) -> Path:
+    return runs.runs_root(runs_dir) / LOCK_NAME
+
+
+def _alive(pid: int) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
+    return runs.process_alive(pid)
+
+
+def active_job(runs_dir: str | Path | None = None) -> Job | None:
+    """The job holding the lock, or None (a stale lock of a dead process is removed)."""
+    path = _lock_path(runs_dir)
+    try:
+        job = Job(**json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError):
+        path.unlink(missing_ok=True)
+        return None
+    if _alive(job.pid):
+        return job
+    path.unlink(missing_ok=True)
+    return None
+
+
+def launch(
+    *,
+    cohort: str | Path,
+    name: str,
+    preset: str = "quick",
+    runs_dir: str | Path | None = None,
+    options: list[str] | None = None,
+    cache_dir: str | Path | None = None,
+) -> Job:
+    """Start ``python -m core train`` in the background.
+
+    Parameters
+    ----------
+    cohort : path
+        Cohort folder.
+    name : str
+        Run name.
+    preset : {"seed", "quick"}
+    runs_dir : path, optional
+        Run store (default: ``$VOE_RUNS_DIR`` or ``./runs``).
+    options : list of str, optional
+        Extra ``train`` arguments, e.g. ``["--backbone", "resnet50", "--repeats", "3"]``.
+    cache_dir : path, optional
+
+    Raises
+    ------
+    JobError
+        When another training job is running (its run name and pid are in the message).
+    """
+    root = runs.runs_root(runs_dir).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    current = active_job(root)
+    if current is not None:
+        raise JobError(
+            f"training run {current.name!r} is already in progress (pid {current.pid}); "
+            "wait for it to finish or cancel it before starting another"
+        )
+    argv = [sys.executable, "-m", "core", "train", "--cohort", str(cohort), "--preset", preset,
+            "--name", name, "--json", "--runs-dir", str(root), *(options or [])]
+    if cache_dir is not None:
+        argv += ["--cache-dir", str(cache_dir)]
+    lock = root / LOCK_NAME
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        raise JobError("another training run started at the same moment; try again when it finishes") from None
+    log = root / f".train-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    try:
+        with open(log, "wb") as out:
+            child = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=Path(__file__).resolve().parents[1],
+                start_new_session=True,
+            )
+        _CHILDREN[child.pid] = child
+        job = Job(pid=child.pid, name=name, runs_dir=str(root), log=str(log), started=time.time(), argv=argv[1:])
+        os.write(fd, json.dumps(asdict(job)).encode())
+    except BaseException:
+        os.close(fd)
+        lock.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return job
+
+
+def run_dir_of(job: Job) -> Path | None:
+    """The run folder the job created (matched by pid), or None before it exists."""
+    root = Path(job.runs_dir)
+    if not root.is_dir():
+        return None
+    for run_dir in sorted(root.iterdir(), reverse=True):
+        manifest_path = run_dir / runs.MANIFEST
+        if manifest_path.is_file() and manifest_path.stat().st_mtime >= job.started - 1:
+            try:
+                if int(runs.read_manifest(run_dir).get("pid", -1)) == job.pid:
+                    return run_dir
+            except RunError:
+                continue
+    return None
+
+
+def status(job: Job) -> dict[str, Any]:
+    """What a page shows while polling.
+
+    Returns
+    -------
+    state : dict
+        ``alive`` (bool), ``run_dir`` (str or None), ``status`` (the run's effective
+        status, "starting" before the folder exists), ``progress`` (latest event from
+        ``progress.json``), ``log_tail`` (last lines of the job's log).
+    """
+    alive = _alive(job.pid)
+    run_dir = run_dir_of(job)
+    state = "starting" if alive else "failed"
+    progress: dict[str, Any] = {}
+    if run_dir is not None:
+        state = runs.effective_status(runs.read_manifest(run_dir))
+        progress = runs.read_progress(run_dir)
+    if not alive:
+        active_job(job.runs_dir)  # clears the finished job's lock
+    return {
+        "alive": alive,
+        "run_dir": str(run_dir) if run_dir else None,
+        "status": state,
+        "progress": progress,
+        "log_tail": _tail(Path(job.log)),
+    }
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.replace("\r", "\n").splitlines()[-lines:])
+
+
+def cancel(job: Job, *, timeout: float = 30.0) -> bool:
+    """Ask the job to stop (SIGTERM to its process group) and wait up to ``timeout`` seconds.
+
+    Returns
+    -------
+    stopped : bool
+        True when the process is gone (its run is then "cancelled").
+    """
+    if not _alive(job.pid):
+        return True
+    try:
+        os.killpg(job.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not _alive(job.pid):
+            active_job(job.runs_dir)
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def wait(job: Job, *, timeout: float | None = None, poll: float = 0.5) -> dict[str, Any]:
+    """Block until the job ends (or ``timeout``); return its last :func:`status`."""
+    deadline = None if timeout is None else time.time() + timeout
+    while _alive(job.pid) and (deadline is None or time.time() < deadline):
+        time.sleep(poll)
+    return status(job)
+
+
+__all__ = ["Job", "JobError", "active_job", "cancel", "launch", "run_dir_of", "status", "wait"]

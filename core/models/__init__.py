@@ -1,0 +1,19 @@
+"""Models as explicit stages: the backbone registry and the dual-input classifier.
+
+Importing this package does not import TensorFlow; building or loading a model does.
+"""
+
+from core.models.backbones import BACKBONES, BackboneSpec, backbone_names, get_backbone, resolve_weights
+from core.models.dual import BRANCHES, DualModel, ModelInfo, build_model
+
+__all__ = [
+    "BACKBONES",
+    "BRANCHES",
+    "BackboneSpec",
+    "DualModel",
+    "ModelInfo",
+    "backbone_names",
+    "build_model",
+    "get_backbone",
+    "resolve_weights",
+]

@@ -1,0 +1,396 @@
+"""Mel and STFT matrices and the images made from them, for many segments at once.
+
+Faithful to the study (DESIGN.md §2) and written out as the librosa calls it made:
+
+- Mel: ``librosa.feature.melspectrogram(y=seg, sr=sr, n_fft=128, hop_length=16,
+  n_mels=64)`` with librosa's defaults (Hann window, ``center=True`` with zero padding,
+  power 2, Slaney mel filters from 0 Hz to sr/2), then
+  ``librosa.power_to_db(M, ref=1.0, top_db=80)``. We keep ``center=True`` because the
+  notebook called melspectrogram with its defaults.
+- STFT: ``np.abs(librosa.stft(seg, n_fft=128, hop_length=16, center=False)) ** 2``, then
+  the same ``power_to_db(ref=1.0, top_db=80)``.
+- ``top_db`` is applied per segment (``power_to_db`` on one segment clips at that
+  segment's own maximum), although the arrays are computed for all segments in one call.
+- The time axis is fixed to ``frames`` columns: longer is cut, shorter repeats the last
+  column. Segments shorter than ``n_fft`` halve ``n_fft`` and ``hop_length`` together
+  until the FFT fits ("adaptive").
+- Images: the dB matrix is mapped linearly to grey from its 5th to its 95th percentile
+  (the window widened symmetrically to at least ``min_range_db``), rounded to uint8,
+  flipped so low frequencies are at the bottom, resized to ``image_size`` squared with
+  ``cv2.resize`` (bilinear) and tiled to 3 channels, uint8 0..255. Backbone-specific
+  scaling (:func:`to_backbone_input`) happens inside the model.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import warnings
+from typing import Any, Literal
+
+import cv2
+import librosa
+import numpy as np
+
+from core.config import SpectrogramConfig
+from core.errors import ConfigError
+
+Kind = Literal["mel", "stft"]
+
+#: Shortest FFT the adaptive rule goes down to.
+MIN_N_FFT: int = 8
+
+
+def fft_params(n_samples: int, *, config: SpectrogramConfig | None = None) -> tuple[int, int]:
+    """FFT size and hop for segments of ``n_samples``, halved together while the FFT is longer.
+
+    Parameters
+    ----------
+    n_samples : int
+        Segment length in samples.
+    config : SpectrogramConfig, optional
+
+    Returns
+    -------
+    n_fft, hop_length : int
+    """
+    config = config or SpectrogramConfig()
+    if n_samples < MIN_N_FFT:
+        raise ConfigError(f"segment of {n_samples} samples; expected at least {MIN_N_FFT} (longer window_s)")
+    n_fft, hop = config.n_fft, config.hop_length
+    while n_fft > n_samples:
+        n_fft //= 2
+        hop = max(1, hop // 2)
+    return n_fft, hop
+
+
+def mel_db(segments: np.ndarray, *, sr: int, config: SpectrogramConfig | None = None) -> np.ndarray:
+    """Mel power in dB of every segment, fixed to ``config.frames`` columns.
+
+    Parameters
+    ----------
+    segments : np.ndarray [shape=(n, L)]
+        Equal-length segments.
+    sr : int
+        Sample rate in Hz.
+    config : SpectrogramConfig, optional
+
+    Returns
+    -------
+    mel : np.ndarray [shape=(n, n_mels, frames), dtype=float32]
+        Row 0 is the lowest band.
+    """
+    config = config or SpectrogramConfig()
+    segments = _as_batch(segments)
+    n_fft, hop = fft_params(segments.shape[1], config=config)
+    if segments.shape[0] == 0:
+        return np.zeros((0, config.n_mels, config.frames), dtype=np.float32)
+    power = np.abs(librosa.stft(segments, n_fft=n_fft, hop_length=hop, center=True)) ** 2
+    basis = _mel_basis(sr, n_fft, config.n_mels)
+    # One matrix product over all frames of all segments (faster than a batched matmul).
+    n, bins, frames = power.shape
+    flat = power.transpose(1, 0, 2).reshape(bins, n * frames)
+    mel = (basis @ flat).reshape(config.n_mels, n, frames).transpose(1, 0, 2)
+    return fix_frames(_power_to_db(mel, top_db=config.top_db), frames=config.frames)
+
+
+def stft_db(segments: np.ndarray, *, config: SpectrogramConfig | None = None) -> np.ndarray:
+    """STFT power (``center=False``) in dB of every segment, fixed to ``config.frames`` columns.
+
+    Parameters
+    ----------
+    segments : np.ndarray [shape=(n, L)]
+        Equal-length segments.
+    config : SpectrogramConfig, optional
+
+    Returns
+    -------
+    stft : np.ndarray [shape=(n, n_fft // 2 + 1, frames), dtype=float32]
+        Row 0 is 0 Hz; ``n_fft`` is the adaptive one from :func:`fft_params`.
+    """
+    config = config or SpectrogramConfig()
+    segments = _as_batch(segments)
+    n_fft, hop = fft_params(segments.shape[1], config=config)
+    if segments.shape[0] == 0:
+        return np.zeros((0, n_fft // 2 + 1, config.frames), dtype=np.float32)
+    power = np.abs(librosa.stft(segments, n_fft=n_fft, hop_length=hop, center=False)) ** 2
+    return fix_frames(_power_to_db(power, top_db=config.top_db), frames=config.frames)
+
+
+def fix_frames(db: np.ndarray, *, frames: int) -> np.ndarray:
+    """Cut or extend the last axis to ``frames`` columns, extending by repeating the last column.
+
+    Parameters
+    ----------
+    db : np.ndarray [shape=(..., rows, t)]
+
+    Returns
+    -------
+    db : np.ndarray [shape=(..., rows, frames), dtype=float32]
+    """
+    t = db.shape[-1]
+    if t >= frames:
+        return np.ascontiguousarray(db[..., :frames], dtype=np.float32)
+    pad = [(0, 0)] * (db.ndim - 1) + [(0, frames - t)]
+    return np.pad(db, pad, mode="edge").astype(np.float32, copy=False)
+
+
+def contrast_limits(db: np.ndarray, *, config: SpectrogramConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-segment dB values mapped to black and white.
+
+    Parameters
+    ----------
+    db : np.ndarray [shape=(n, rows, cols)]
+    config : SpectrogramConfig, optional
+        Percentiles (5, 95) and the minimum window (10 dB).
+
+    Returns
+    -------
+    low, high : np.ndarray [shape=(n,), dtype=float32]
+        ``high - low >= min_range_db``, widened symmetrically around the middle.
+    """
+    config = config or SpectrogramConfig()
+    flat = db.reshape(db.shape[0], -1)
+    low, high = np.percentile(flat, [config.contrast_low_pct, config.contrast_high_pct], axis=1)
+    mid = (low + high) / 2
+    half = np.maximum(high - low, config.min_range_db) / 2
+    return (mid - half).astype(np.float32), (mid + half).astype(np.float32)
+
+
+def to_grey_images(db: np.ndarray, *, config: SpectrogramConfig | None = None) -> np.ndarray:
+    """Grey images of dB matrices: contrast, low frequencies at the bottom, resized.
+
+    Parameters
+    ----------
+    db : np.ndarray [shape=(n, rows, cols)]
+        Row 0 is the lowest frequency.
+    config : SpectrogramConfig, optional
+
+    Returns
+    -------
+    grey : np.ndarray [shape=(n, S, S), dtype=uint8]
+        S = ``config.image_size``; row 0 is the highest frequency.
+    """
+    config = config or SpectrogramConfig()
+    size = config.image_size
+    out = np.empty((db.shape[0], size, size), dtype=np.uint8)
+    if db.shape[0] == 0:
+        return out
+    low, high = contrast_limits(db, config=config)
+    scale = (255.0 / (high - low))[:, None, None]
+    grey = np.clip((db[:, ::-1, :] - low[:, None, None]) * scale, 0.0, 255.0)
+    # uint8 before resizing, as the study's PNG was; cv2's uint8 path is ~4x faster than float.
+    grey = np.rint(grey).astype(np.uint8)
+    for i in range(grey.shape[0]):
+        cv2.resize(grey[i], (size, size), dst=out[i], interpolation=cv2.INTER_LINEAR)
+    return out
+
+
+def tile_channels(grey: np.ndarray) -> np.ndarray:
+    """Grey images as 3-channel images without copying.
+
+    Parameters
+    ----------
+    grey : np.ndarray [shape=(n, S, S)]
+
+    Returns
+    -------
+    images : np.ndarray [shape=(n, S, S, 3)]
+        A read-only broadcast view of ``grey`` (``np.array(images)`` gives a writeable copy).
+    """
+    return np.broadcast_to(grey[..., None], (*grey.shape, 3))
+
+
+def to_images(db: np.ndarray, *, config: SpectrogramConfig | None = None) -> np.ndarray:
+    """3-channel uint8 images of dB matrices (:func:`to_grey_images` then :func:`tile_channels`).
+
+    Returns
+    -------
+    images : np.ndarray [shape=(n, S, S, 3), dtype=uint8]
+        Read-only broadcast view.
+    """
+    return tile_channels(to_grey_images(db, config=config))
+
+
+def matrix_row_hz(kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None) -> np.ndarray:
+    """Frequency of each dB-matrix row (row 0 = lowest).
+
+    Mel rows are the filters' centre frequencies (``librosa.mel_frequencies``); STFT
+    rows are the FFT bin frequencies.
+
+    Returns
+    -------
+    hz : np.ndarray [shape=(rows,), dtype=float64]
+    """
+    config = config or SpectrogramConfig()
+    n_fft, _ = fft_params(n_samples, config=config)
+    if kind == "mel":
+        return librosa.mel_frequencies(config.n_mels + 2, fmin=0.0, fmax=sr / 2)[1:-1]
+    if kind == "stft":
+        return librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    raise ConfigError(f"spectrogram kind={kind!r}; expected mel or stft")
+
+
+def matrix_column_ms(
+    kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None
+) -> np.ndarray:
+    """Centre time of each dB-matrix column, in ms from the segment's start.
+
+    Mel frames (``center=True``) are centred on ``t * hop``; STFT frames
+    (``center=False``) on ``t * hop + n_fft / 2``. Columns past the segment's real
+    frame count (which repeat its last frame) continue the same grid.
+
+    Returns
+    -------
+    ms : np.ndarray [shape=(frames,), dtype=float64]
+    """
+    config = config or SpectrogramConfig()
+    n_fft, hop = fft_params(n_samples, config=config)
+    if kind not in ("mel", "stft"):
+        raise ConfigError(f"spectrogram kind={kind!r}; expected mel or stft")
+    offset = 0.0 if kind == "mel" else n_fft / 2
+    return (np.arange(config.frames) * hop + offset) / sr * 1000.0
+
+
+def real_frames(kind: Kind, *, n_samples: int, config: SpectrogramConfig | None = None) -> int:
+    """Number of columns computed from the signal before the time axis was fixed."""
+    config = config or SpectrogramConfig()
+    n_fft, hop = fft_params(n_samples, config=config)
+    if kind == "mel":
+        return 1 + n_samples // hop
+    return 1 + (n_samples - n_fft) // hop
+
+
+def image_row_hz(kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None) -> np.ndarray:
+    """Frequency shown by each image row (row 0 = top = highest frequency).
+
+    Returns
+    -------
+    hz : np.ndarray [shape=(S,), dtype=float64]
+    """
+    config = config or SpectrogramConfig()
+    hz = matrix_row_hz(kind, sr=sr, n_samples=n_samples, config=config)
+    source = _source_coordinates(hz.shape[0], config.image_size)
+    return np.interp(hz.shape[0] - 1 - source, np.arange(hz.shape[0]), hz)
+
+
+def image_column_ms(
+    kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None
+) -> np.ndarray:
+    """Time shown by each image column, in ms from the segment's start.
+
+    Returns
+    -------
+    ms : np.ndarray [shape=(S,), dtype=float64]
+    """
+    config = config or SpectrogramConfig()
+    ms = matrix_column_ms(kind, sr=sr, n_samples=n_samples, config=config)
+    source = _source_coordinates(ms.shape[0], config.image_size)
+    return np.interp(source, np.arange(ms.shape[0]), ms)
+
+
+#: Backbone name prefixes (lower case, without "_" or "-") → ``keras.applications`` module.
+_BACKBONE_FAMILIES: tuple[tuple[str, str], ...] = (
+    ("efficientnetv2", "efficientnet_v2"),
+    ("efficientnet", "efficientnet"),
+    ("inceptionresnetv2", "inception_resnet_v2"),
+    ("inception", "inception_v3"),
+    ("mobilenetv3", "mobilenet_v3"),
+    ("mobilenetv2", "mobilenet_v2"),
+    ("mobilenet", "mobilenet"),
+    ("resnet50v2", "resnet_v2"),
+    ("resnet101v2", "resnet_v2"),
+    ("resnet152v2", "resnet_v2"),
+    ("resnet", "resnet"),
+    ("densenet", "densenet"),
+    ("convnext", "convnext"),
+    ("xception", "xception"),
+    ("nasnet", "nasnet"),
+    ("vgg16", "vgg16"),
+    ("vgg19", "vgg19"),
+)
+
+#: Backbones without a Keras family: images are scaled to [0, 1].
+UNIT_SCALED_BACKBONES: tuple[str, ...] = ("smallcnn",)
+
+
+def backbone_family(backbone_name: str) -> str | None:
+    """``keras.applications`` module whose ``preprocess_input`` suits a backbone.
+
+    Returns
+    -------
+    family : str or None
+        e.g. "efficientnet", "resnet"; None for backbones scaled to [0, 1]
+        (:data:`UNIT_SCALED_BACKBONES`).
+    """
+    key = backbone_name.lower().replace("_", "").replace("-", "")
+    if key in UNIT_SCALED_BACKBONES:
+        return None
+    for prefix, family in _BACKBONE_FAMILIES:
+        if key.startswith(prefix):
+            return family
+    known = [p for p, _ in _BACKBONE_FAMILIES] + list(UNIT_SCALED_BACKBONES)
+    raise ConfigError(f"backbone {backbone_name!r} has no known input preprocessing; expected a name starting with one of {known}")
+
+
+def to_backbone_input(images: Any, backbone_name: str) -> Any:
+    """Scale 0..255 images the way a backbone's ImageNet weights expect.
+
+    Uses ``keras.applications.<family>.preprocess_input``: identity for EfficientNet
+    (it rescales inside the model), "caffe" (BGR, mean subtracted) for ResNet, [-1, 1]
+    for Inception/MobileNet, as Keras defines. Works on NumPy arrays (never written
+    in place: Keras' caffe mode would otherwise modify a float input) and on
+    backend/symbolic tensors inside a model.
+
+    Parameters
+    ----------
+    images : np.ndarray or tensor [shape=(n, S, S, 3)]
+        0..255, uint8 or float.
+    backbone_name : str
+        e.g. "efficientnetb0", "resnet50", "mobilenetv2", "inceptionv3", "small_cnn".
+
+    Returns
+    -------
+    x : same kind as ``images`` [shape=(n, S, S, 3), dtype=float32]
+    """
+    family = backbone_family(backbone_name)
+    if isinstance(images, np.ndarray):
+        x: Any = images.astype(np.float32)
+    else:
+        import keras
+
+        x = keras.ops.cast(images, "float32")
+    if family is None:
+        return x / 255.0
+    module = importlib.import_module(f"keras.applications.{family}")
+    return module.preprocess_input(x)
+
+
+def _as_batch(segments: np.ndarray) -> np.ndarray:
+    segments = np.asarray(segments, dtype=np.float32)
+    if segments.ndim != 2:
+        raise ConfigError(f"segments of shape {segments.shape}; expected (n_segments, n_samples)")
+    return segments
+
+
+@functools.lru_cache(maxsize=16)
+def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    with warnings.catch_warnings():
+        # The study's 64 mels on a 128-point FFT leave some filters empty; that is the method.
+        warnings.filterwarnings("ignore", message="Empty filters detected", category=UserWarning)
+        basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
+    basis.setflags(write=False)
+    return basis
+
+
+def _power_to_db(power: np.ndarray, *, top_db: float) -> np.ndarray:
+    """``librosa.power_to_db(ref=1.0, top_db=top_db)`` applied to each segment separately."""
+    db = librosa.power_to_db(power, ref=1.0, top_db=None)
+    floor = db.max(axis=(-2, -1), keepdims=True) - top_db
+    return np.maximum(db, floor)
+
+
+def _source_coordinates(n_source: int, n_dest: int) -> np.ndarray:
+    """Source index sampled by each destination pixel under ``cv2.INTER_LINEAR``."""
+    source = (np.arange(n_dest) + 0.5) * (n_source / n_dest) - 0.5
+    return np.clip(source, 0, n_source - 1)

@@ -1,0 +1,23 @@
+"""Voice Outcome Explorer: `streamlit run streamlit_app.py`.
+
+Builds the navigation; each page lives in pages/, draws the shared sidebar through
+pages/_common.py and only shows what core computes.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.set_page_config(page_title="Voice Outcome Explorer", page_icon="assets/logo.svg", layout="wide")
+
+PAGES = {
+    "Data": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("pages/cohort.py", title="Cohort", icon=":material/groups:"),
+        st.Page("pages/audio.py", title="Audio", icon=":material/graphic_eq:"),
+    ],
+}
+
+navigation = st.navigation(PAGES)
+st.sidebar.image("assets/logo.svg", width=56)
+navigation.run()

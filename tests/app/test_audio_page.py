@@ -1,0 +1,28 @@
+"""Audio page: a demo recording is trimmed and cut, and the sliders re-cut it."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_audio_page_slices_and_reslices(app: AppTest) -> None:
+    at = app.switch_page("pages/audio.py").run()
+    assert not at.exception, at.exception
+    assert _metrics(at)["Segments"] == "10"
+    assert _metrics(at)["Window / hop"] == "50.0 / 27.8 ms"
+    assert len(at.get("audio")) == 2  # the recording and the chosen segment
+
+    at.slider(key="a_count").set_value(5).run()
+    assert not at.exception, at.exception
+    assert _metrics(at)["Segments"] == "5"
+    # 5 windows of 50 ms in 300 ms: hop (300 - 50) / 4 = 62.5 ms, so no overlap.
+    assert _metrics(at)["Window / hop"] == "50.0 / 62.5 ms"
+
+    at.selectbox(key="a_vowel").set_value("I").run()
+    at.slider(key="a_segment").set_value(3).run()
+    assert not at.exception, at.exception
+    assert at.caption[-1].value.startswith("Segment 3:")

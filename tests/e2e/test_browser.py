@@ -1,0 +1,98 @@
+"""A real browser visits every page of `streamlit run streamlit_app.py` on the demo cohort.
+
+Needs Debian's chromium (`apt-get install -y chromium`); skipped without it unless
+VOE_REQUIRE_E2E=1 (as in CI), where its absence is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: url path → text that must appear on that page
+PAGES: dict[str, str] = {
+    "": "Voice Outcome Explorer",
+    "cohort": "Validation report",
+    "audio": "Sliding windows",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Path):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("VOE_REQUIRE_E2E") == "1":
+            pytest.fail(f"chromium not found at {CHROMIUM}; CI must install it")
+        pytest.skip("chromium is not installed")
+    work = tmp_path_factory.mktemp("e2e")
+    demo = work / "demo_cohort"
+    shutil.copytree(demo_cohort_dir, demo)
+    env = dict(os.environ, VOE_DEMO_DIR=str(demo), VOE_RUNS_DIR=str(work / "runs"), VOE_CACHE_DIR=str(work / "cache"))
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"streamlit did not start: {proc.stdout.read().decode()[-2000:]}")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chrome = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield chrome
+        chrome.close()
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page_renders_without_error(server: str, browser, path: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/{path}", wait_until="networkidle")
+    page.get_by_text(PAGES[path], exact=False).first.wait_for(timeout=60_000)
+    # Let the script finish: the "running" indicator disappears when the run completes.
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{path or 'overview'}.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    page.close()

@@ -1,0 +1,61 @@
+"""Background training jobs: one at a time, stale locks, status polling, cancel."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from core import jobs, runs
+
+
+def test_a_second_launch_while_one_runs_is_refused(tmp_path) -> None:
+    lock = tmp_path / jobs.LOCK_NAME
+    job = {"pid": os.getpid(), "name": "busy", "runs_dir": str(tmp_path), "log": "", "started": time.time(), "argv": []}
+    lock.write_text(json.dumps(job))
+    with pytest.raises(jobs.JobError, match="'busy' is already in progress"):
+        jobs.launch(cohort=tmp_path, name="second", runs_dir=tmp_path)
+    assert jobs.active_job(tmp_path).name == "busy"
+
+
+def test_a_stale_lock_of_a_dead_process_is_cleared(tmp_path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    job = {"pid": child.pid, "name": "gone", "runs_dir": str(tmp_path), "log": "", "started": time.time(), "argv": []}
+    (tmp_path / jobs.LOCK_NAME).write_text(json.dumps(job))
+    assert jobs.active_job(tmp_path) is None
+    assert not (tmp_path / jobs.LOCK_NAME).exists()
+
+
+def test_a_job_that_fails_to_start_releases_the_lock_and_shows_its_log(tmp_path) -> None:
+    job = jobs.launch(cohort=tmp_path / "missing", name="bad", runs_dir=tmp_path)
+    state = jobs.wait(job, timeout=120)
+    assert not state["alive"] and state["status"] == "failed" and state["run_dir"] is None
+    assert "error" in state["log_tail"].lower()
+    assert jobs.active_job(tmp_path) is None
+
+
+@pytest.mark.slow
+def test_launch_poll_and_cancel_a_real_run(tmp_path) -> None:
+    from core.demo import generate_cohort
+
+    cohort = tmp_path / "cohort"
+    generate_cohort(cohort, patients=10, seed=4)
+    job = jobs.launch(cohort=cohort, name="cancel me", runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache",
+                      options=["--folds", "2", "--set", "train.finetune_epochs=200", "--set", "train.patience=200"])
+    with pytest.raises(jobs.JobError):
+        jobs.launch(cohort=cohort, name="refused", runs_dir=tmp_path / "runs")
+    deadline = time.time() + 300
+    while time.time() < deadline and jobs.status(job)["progress"].get("kind") != "epoch":
+        time.sleep(0.5)
+    state = jobs.status(job)
+    assert state["alive"] and state["status"] == "running" and state["progress"]["stage"] == "finetune"
+    assert jobs.cancel(job, timeout=60)
+    final = jobs.status(job)
+    assert final["status"] == "cancelled"
+    assert runs.read_manifest(final["run_dir"])["status"] == "cancelled"
+    assert jobs.active_job(tmp_path / "runs") is None
