@@ -16,6 +16,10 @@ PAGES = {
         st.Page("pages/cohort.py", title="Cohort", icon=":material/groups:"),
         st.Page("pages/audio.py", title="Audio", icon=":material/graphic_eq:"),
     ],
+    "Model": [
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/results.py", title="Results", icon=":material/leaderboard:"),
+    ],
 }
 
 navigation = st.navigation(PAGES)

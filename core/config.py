@@ -446,6 +446,42 @@ def with_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> Exper
     return new
 
 
+def hyperparameter_table(config: ExperimentConfig) -> list[dict[str, str]]:
+    """The study's hyper-parameter table (name, meaning, value) for a config.
+
+    Returns
+    -------
+    list of dict
+        Rows with keys ``name``, ``meaning``, ``value``, in the study's order.
+    """
+    s, m, t = config.split, config.model, config.train
+    size = config.preprocess.spectrogram.image_size
+    return [
+        {"name": "IMG_H, IMG_W", "meaning": "input image size", "value": f"{size} × {size}"},
+        {"name": "N_FOLDS", "meaning": "outer cross-validation folds", "value": str(s.n_folds)},
+        {"name": "SEED", "meaning": "random seed of the split", "value": str(s.seed)},
+        {"name": "SPLIT", "meaning": "what the folds keep apart", "value": "patients" if s.kind == "patient" else "segments (leaky)"},
+        {"name": "REPEATS", "meaning": "repeated cross-validation runs", "value": str(s.repeats)},
+        {"name": "BATCH_SIZE", "meaning": "samples per gradient step", "value": str(t.batch_size)},
+        {"name": "VAL_RATIO_IN_TRAIN", "meaning": "inner validation share of the outer train part", "value": f"{s.val_ratio:g}"},
+        {"name": "BACKBONE", "meaning": "shared feature extractor", "value": f"{m.backbone} ({m.weights})"},
+        {"name": "INPUTS", "meaning": "branches fed to the backbone", "value": m.inputs},
+        {"name": "EPOCHS_WARMUP", "meaning": "stage 1 epochs, backbone frozen", "value": str(t.warmup_epochs)},
+        {"name": "EPOCHS_FINETUNE", "meaning": "stage 2 epochs, last layers trainable", "value": str(t.finetune_epochs)},
+        {"name": "LR_WARMUP", "meaning": "stage 1 learning rate (Adam)", "value": f"{t.warmup_lr:g}"},
+        {"name": "LR_FINETUNE", "meaning": "stage 2 learning rate (Adam)", "value": f"{t.finetune_lr:g}"},
+        {"name": "WEIGHT_DECAY_L2", "meaning": "L2 on the head's Dense layer", "value": f"{m.l2:g}"},
+        {"name": "HEAD_UNITS", "meaning": "Dense units of the head", "value": str(m.head_units)},
+        {"name": "DROPOUT", "meaning": "head dropout", "value": f"{m.dropout:g}"},
+        {"name": "PATIENCE", "meaning": "early-stopping patience (val AUROC)", "value": str(t.patience)},
+        {"name": "unfreeze_ratio", "meaning": "backbone share trainable in stage 2", "value": f"{t.unfreeze_ratio:g}"},
+        {"name": "label_smoothing", "meaning": "BCE label smoothing", "value": f"{t.label_smoothing:g}"},
+        {"name": "class_weight[0]", "meaning": "loss weight of class 0", "value": "n_pos / n_neg of the training part" if t.class_weight else "1"},
+        {"name": "THR_SWEEP_STEPS", "meaning": "thresholds swept on validation (F1)", "value": str(t.threshold_steps)},
+        {"name": "augmentation", "meaning": "brightness / contrast jitter", "value": f"±{t.brightness:g} / {t.contrast_low:g}–{t.contrast_high:g}" if t.augment else "off"},
+    ]
+
+
 __all__ = [
     "AudioConfig",
     "ExperimentConfig",
@@ -461,6 +497,7 @@ __all__ = [
     "VOWELS",
     "WindowConfig",
     "config_hash",
+    "hyperparameter_table",
     "preset",
     "replace",
     "with_overrides",

@@ -240,3 +240,34 @@ def wait(job: Job, *, timeout: float | None = None, poll: float = 0.5) -> dict[s
 
 
 __all__ = ["Job", "JobError", "active_job", "cancel", "launch", "run_dir_of", "status", "wait"]
+
+
+def progress_text(state: dict[str, Any]) -> tuple[float, str]:
+    """Fraction done (0..1) and a one-line description of a :func:`status` result.
+
+    Epochs of both stages count equally; a fold is done after its planned epochs
+    (early stopping makes the bar jump ahead, never back).
+    """
+    if not state["alive"] and state["status"] in ("complete", "failed", "cancelled"):
+        return (1.0 if state["status"] == "complete" else 0.0), f"Run {state['status']}"
+    event = state.get("progress") or {}
+    if not event or not state.get("run_dir"):
+        return 0.0, "Starting: loading TensorFlow and building the segment dataset…"
+    train = runs.read_manifest(state["run_dir"])["config"]["train"]
+    warmup, finetune = int(train["warmup_epochs"]), int(train["finetune_epochs"])
+    n_folds = max(int(event.get("n_folds", 1)), 1)
+    fold_index = int(event.get("fold_index", 0))
+    epoch = int(event.get("epoch", 0))
+    stage = event.get("stage", "")
+    done_in_fold = {"warmup": epoch, "finetune": warmup + epoch}.get(stage, 0)
+    if event.get("kind") == "fold_end":
+        done_in_fold = warmup + finetune
+    fraction = min(1.0, (fold_index + done_in_fold / max(warmup + finetune, 1)) / n_folds)
+    where = f"fold {fold_index + 1} of {n_folds}"
+    if event.get("kind") == "cache":
+        return fraction, f"{where}: computing the frozen backbone's features once for all epochs"
+    if stage:
+        auroc = (event.get("metrics") or {}).get("val_auroc")
+        tail = f" · val AUROC {auroc:.3f}" if isinstance(auroc, (int, float)) and auroc == auroc else ""
+        return fraction, f"{where} · {stage} epoch {epoch} of {event.get('epochs', '?')}{tail}"
+    return fraction, where

@@ -114,7 +114,8 @@ def create_run(
     config : dict
         ``ExperimentConfig.to_dict()``.
     name : str
-        Short name; the folder is ``<YYYYmmdd-HHMMSS>-<name>``.
+        Short name; the folder is ``<YYYYmmdd-HHMMSS>-<name>`` (``-leaky`` appended for
+        the segment-level split, so the label travels with the folder name).
     config_hash : str
     data : dict
         Data description: ``fingerprint``, ``cohort_dir``, ``n_segments``, ``n_patients``,
@@ -126,11 +127,13 @@ def create_run(
     base = runs_root(root)
     base.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = base / f"{stamp}-{_slug(name)}"
+    leaky = config.get("split", {}).get("kind") == "segment_leaky"
+    slug = _slug(name) + ("-leaky" if leaky and not _slug(name).endswith("leaky") else "")
+    run_dir = base / f"{stamp}-{slug}"
     suffix = 1
     while run_dir.exists():
         suffix += 1
-        run_dir = base / f"{stamp}-{_slug(name)}-{suffix}"
+        run_dir = base / f"{stamp}-{slug}-{suffix}"
     (run_dir / "models").mkdir(parents=True)
     now = time.time()
     manifest = {
@@ -144,7 +147,7 @@ def create_run(
         "config": config,
         "config_hash": config_hash,
         "preset": config.get("preset", ""),
-        "leaky": config.get("split", {}).get("kind") == "segment_leaky",
+        "leaky": leaky,
         "data": data,
         "packages": package_versions(),
         "folds": folds,
@@ -264,6 +267,8 @@ def save_fold(run_dir: str | Path, result: Any) -> None:
         weights_reason=info.weights_reason,
         model={k: v for k, v in info.to_dict().items() if k != "trainable_layers"},
         cached=bool(result.cached),
+        training_path="cached frozen-prefix features" if result.cached
+        else "uncached: whole model every batch (input augmentation on)",
     )
 
 
@@ -356,6 +361,7 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
         "folds_done": len(manifest.get("folds_done", [])),
         "n_folds": len(manifest.get("folds", [])),
         "cached": manifest.get("cached"),
+        "training_path": manifest.get("training_path", ""),
         "seconds": manifest.get("timings", {}).get("seconds"),
         "error": manifest.get("error", ""),
     }

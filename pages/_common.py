@@ -10,7 +10,8 @@ from core.cohort import Cohort, load_cohort
 from core.cohort.model import folder_signature
 from core.demo import TRUTH_FILE
 from core.errors import CoreError
-from core.workspace import demo_dir, ensure_demo_cohort
+from core.runs import Run, list_runs, load_run
+from core.workspace import demo_dir, ensure_demo_cohort, runs_dir
 
 DEMO = "Demo cohort (synthetic)"
 FOLDER = "A folder on this machine"
@@ -70,3 +71,41 @@ def current_cohort() -> Cohort | None:
     except CoreError as exc:
         st.error(f"This cohort cannot be loaded: {exc}")
         return None
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _load_run(run_dir: str, stamp: float) -> Run:
+    return load_run(run_dir)
+
+
+def pick_run(*, finished_only: bool = True) -> Run | None:
+    """Draw the run picker in the sidebar and return the chosen run (or None, saying why)."""
+    table = list_runs(runs_dir())
+    if finished_only:
+        table = table[table["folds_done"] > 0]
+    st.sidebar.markdown("### Run")
+    if table.empty:
+        st.info("No trained run yet. Start one on the Train page: the quick preset trains the demo run in a few minutes.")
+        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        return None
+    labels = {
+        row.run_id: f"{row.run_id} · {row.status}" + (" · leaky" if row.split != "patient" else "")
+        for row in table.itertuples()
+    }
+    run_id = st.sidebar.selectbox("Run", list(labels), format_func=labels.get, key="run_id")
+    run_dir = table.loc[table["run_id"] == run_id, "run_dir"].iloc[0]
+    manifest = Path(run_dir) / "manifest.json"
+    return _load_run(run_dir, manifest.stat().st_mtime)
+
+
+def run_notices(run: Run) -> None:
+    """Say plainly what a reader must know before trusting a run's numbers."""
+    if run.leaky:
+        st.warning("Leaky split: segments of one patient sit in train and test (the study's notebook). "
+                   "These scores are optimistic; compare with a patient-split run.")
+    if run.manifest.get("weights") == "random" and run.manifest["config"]["model"]["weights"] == "imagenet":
+        st.info("ImageNet weights were not available on this machine, so the backbone started from random "
+                f"initialisation. {run.manifest.get('weights_reason', '')}")
+    if run.status != "complete":
+        st.warning(f"This run is {run.status}: {len(run.manifest.get('folds_done', []))} of "
+                   f"{len(run.manifest.get('folds', []))} folds finished.")

@@ -65,3 +65,26 @@ def _synthetic_dataset(*, patients: int = 12, per_patient: int = 4, size: int = 
 def synthetic_dataset():
     """Factory of small synthetic SegmentDatasets (training tests; no audio, no TensorFlow)."""
     return _synthetic_dataset
+
+
+@pytest.fixture(scope="session")
+def demo_runs_root(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Path) -> Path:
+    """A run store holding one small finished run on the demo cohort.
+
+    Small CNN, 64 px images, 3 patient folds, 3 epochs: real training on real demo
+    spectrograms in well under a minute, for the pages and the explainers to read.
+    """
+    from core.config import preset, with_overrides
+    from core.training import start_run
+
+    root = tmp_path_factory.mktemp("runs")
+    config = with_overrides(
+        preset("quick"),
+        {
+            "split.n_folds": 3,
+            "train.finetune_epochs": 3,
+            "preprocess.spectrogram.image_size": 64,
+        },
+    )
+    start_run(demo_cohort_dir, config, name="fixture", root=root, cache_dir=tmp_path_factory.mktemp("cache"))
+    return root

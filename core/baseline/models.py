@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
@@ -86,7 +87,7 @@ class BaselineConfig:
     models: tuple[str, ...] = MODELS
     features: str = "clinical"
     inner_folds: int = 5
-    n_trees: int = 300
+    n_trees: int = 200
     seed: int = 0
     threshold_steps: int = 201
     n_boot: int = 2000
@@ -141,14 +142,15 @@ class ModelResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def make_pipeline(model: str, *, seed: int = 0, n_trees: int = 300) -> tuple[Pipeline, dict[str, list[Any]]]:
+def make_pipeline(model: str, *, seed: int = 0, n_trees: int = 200) -> tuple[Pipeline, dict[str, list[Any]]]:
     """A baseline pipeline and its hyper-parameter grid.
 
     Parameters
     ----------
     model : {"logreg", "random_forest", "svm"}
-        Logistic regression (L1 or L2), random forest, or RBF support-vector machine
-        with Platt-scaled probabilities; all weight the classes as balanced.
+        Logistic regression (L1 or L2), random forest, or RBF support-vector machine;
+        all weight the classes as balanced. The SVM's "probability" is the logistic of
+        its margin (see :func:`positive_scores`).
     seed : int
     n_trees : int
 
@@ -166,7 +168,7 @@ def make_pipeline(model: str, *, seed: int = 0, n_trees: int = 300) -> tuple[Pip
         estimator = RandomForestClassifier(n_estimators=n_trees, class_weight="balanced", random_state=seed)
         grid = {"model__max_depth": [2, None], "model__min_samples_leaf": [1, 3]}
     elif model == "svm":
-        estimator = SVC(kernel="rbf", probability=True, class_weight="balanced", random_state=seed)
+        estimator = SVC(kernel="rbf", class_weight="balanced", random_state=seed)
         grid = {"model__C": [0.1, 1.0, 10.0], "model__gamma": ["scale", 0.01]}
     else:
         raise ConfigError(f"baseline model {model!r}; expected one of {MODELS}")
@@ -269,11 +271,12 @@ def cross_validate_model(
                               error_score="raise")
         search.fit(x_train, y_train)
         best = search.best_estimator_
-        oof = cross_val_predict(clone(best), x_train, y_train, cv=inner, method="predict_proba")[:, 1]
+        method = "predict_proba" if hasattr(best, "predict_proba") else "decision_function"
+        oof = _to_probability(cross_val_predict(clone(best), x_train, y_train, cv=inner, method=method))
         parts = {
-            "train": (train_ids, y_train, best.predict_proba(x_train)[:, 1]),
+            "train": (train_ids, y_train, positive_scores(best, x_train)),
             "val": (train_ids, y_train, oof),
-            "test": (test_ids, y_test, best.predict_proba(x_test)[:, 1]),
+            "test": (test_ids, y_test, positive_scores(best, x_test)),
         }
         fold_rows = pd.concat(
             [pd.DataFrame({"repeat": int(repeat), "fold": int(fold), "part": part, "patient_id": ids,
@@ -339,6 +342,28 @@ def pooled_test_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
     return pooled.reset_index()
 
 
+def positive_scores(pipeline: Pipeline, features: pd.DataFrame) -> np.ndarray:
+    """Probability of "poor" per row; for a model without probabilities, the logistic of its margin.
+
+    Platt scaling (``SVC(probability=True)``) runs its own 5-fold split, which on a few
+    dozen patients can flatten or even invert the ranking; the logistic of the margin
+    keeps the SVM's ranking (its AUROC) and still maps to [0, 1] for the threshold sweep,
+    which is chosen on validation probabilities anyway.
+
+    Returns
+    -------
+    prob : np.ndarray [shape=(n_rows,)]
+    """
+    if hasattr(pipeline, "predict_proba"):
+        return pipeline.predict_proba(features)[:, 1]
+    return _to_probability(pipeline.decision_function(features))
+
+
+def _to_probability(scores: np.ndarray) -> np.ndarray:
+    scores = np.asarray(scores, dtype=float)
+    return scores[:, 1] if scores.ndim == 2 else expit(scores)
+
+
 def _inner_cv(y: np.ndarray, config: BaselineConfig, *, seed: int) -> StratifiedKFold:
     smaller = int(min((y == 0).sum(), (y == 1).sum()))
     if smaller < 2:
@@ -396,5 +421,6 @@ __all__ = [
     "make_pipeline",
     "model_summary",
     "pooled_test_predictions",
+    "positive_scores",
     "outer_folds",
 ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from core.models.backbones import (
 )
 from core.models.runtime import tensorflow
 
+_WARNED: set[tuple[str, str]] = set()
 BRANCHES: dict[str, tuple[str, ...]] = {"dual": ("mel", "stft"), "mel": ("mel",), "stft": ("stft",)}
 
 
@@ -349,6 +351,9 @@ def build_model(
 
     spec = get_backbone(config.backbone)
     choice: WeightsChoice = resolve_weights(spec, config.weights)
+    if choice.source == "random" and config.weights != "random" and (spec.name, choice.reason) not in _WARNED:
+        _WARNED.add((spec.name, choice.reason))
+        logging.getLogger(__name__).warning("%s", choice.reason)
     keras.utils.set_random_seed(backbone_seed)
     base = build_backbone(spec, image_size=image_size, weights_path=choice.path)
     split = stage_split(base, unfreeze_ratio=unfreeze_ratio)

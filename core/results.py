@@ -1,0 +1,180 @@
+"""Tables and curves the Results page shows for one or more runs.
+
+Everything is derived from a run's stored predictions and per-fold metrics
+(:class:`core.runs.Run`), so a page never recomputes a model output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_curve
+
+from core.errors import RunError
+from core.metrics import binary_metrics
+from core.runs import Run
+
+#: The study's per-fold table: column title → (metric key, shown as percent).
+STUDY_COLUMNS: dict[str, tuple[str, bool]] = {
+    "ACC (%)": ("acc", True),
+    "Precision (%)": ("precision", True),
+    "Recall (%)": ("recall", True),
+    "Specificity (%)": ("specificity", True),
+    "F1": ("f1", False),
+    "AUROC (%)": ("auroc", True),
+    "Best epoch": ("best_epoch", False),
+    "Threshold": ("threshold", False),
+}
+
+
+def fold_label(repeat: int, fold: int, *, repeats: int) -> str:
+    """"Fold 3" (one repeat) or "R2 fold 3" (repeated CV), 1-based as the study numbered them."""
+    return f"Fold {fold + 1}" if repeats == 1 else f"R{repeat + 1} fold {fold + 1}"
+
+
+def per_fold(run: Run, *, level: str, part: str) -> pd.DataFrame:
+    """The study's per-fold metrics for one level and part, numeric.
+
+    Parameters
+    ----------
+    run : Run
+    level : {"segment", "patient"}
+    part : {"train", "val", "test"}
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per fold in order, columns ``fold`` (label) and the metric keys of
+        :data:`STUDY_COLUMNS` (ratios in 0..1).
+    """
+    if run.folds.empty:
+        raise RunError(f"run {run.path.name} has no finished fold yet")
+    table = run.folds[(run.folds["level"] == level) & (run.folds["part"] == part)].sort_values(["repeat", "fold"])
+    repeats = int(run.folds["repeat"].nunique())
+    keys = [key for key, _ in STUDY_COLUMNS.values()]
+    out = table[keys].reset_index(drop=True)
+    out.insert(0, "fold", [fold_label(r, f, repeats=repeats) for r, f in zip(table["repeat"], table["fold"], strict=True)])
+    return out
+
+
+def study_table(run: Run, *, level: str, part: str) -> pd.DataFrame:
+    """:func:`per_fold` formatted like the study's slides, with a "Mean ± Std" row.
+
+    Percent columns read "77.67%", the summary row "77.67% ± 6.47%" (std with ddof=1).
+    """
+    numeric = per_fold(run, level=level, part=part)
+    rows = []
+    for _, row in numeric.iterrows():
+        rows.append({"Fold": row["fold"], **{title: _fmt(row[key], pct) for title, (key, pct) in STUDY_COLUMNS.items()}})
+    summary = {"Fold": "Mean ± Std"}
+    for title, (key, pct) in STUDY_COLUMNS.items():
+        values = numeric[key].astype(float)
+        summary[title] = f"{_fmt(values.mean(), pct)} ± {_fmt(values.std(ddof=1), pct)}" if len(values) > 1 else _fmt(values.mean(), pct)
+    rows.append(summary)
+    return pd.DataFrame(rows)
+
+
+def _fmt(value: float, pct: bool) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "n/a"
+    return f"{100 * value:.2f}%" if pct else f"{value:.2f}"
+
+
+def predictions(run: Run, *, level: str) -> pd.DataFrame:
+    """Stored predictions of a level: ``repeat, fold, part, patient_id, label, prob`` (+ segment columns)."""
+    table = run.patient_predictions if level == "patient" else run.segment_predictions
+    if table.empty:
+        raise RunError(f"run {run.path.name} has no {level} predictions yet")
+    return table
+
+
+def thresholds(run: Run, *, level: str) -> pd.DataFrame:
+    """Validation-chosen threshold of every fold: ``repeat, fold, threshold``."""
+    rows = run.folds[(run.folds["level"] == level) & (run.folds["part"] == "test")]
+    return rows[["repeat", "fold", "threshold"]].reset_index(drop=True)
+
+
+def confusion(run: Run, *, level: str, repeat: int, fold: int, threshold: float, part: str = "test") -> dict[str, float]:
+    """Confusion counts and metrics of one fold's part at a given threshold.
+
+    Returns
+    -------
+    dict
+        :func:`core.metrics.binary_metrics` output (``tn, fp, fn, tp`` and the metrics).
+    """
+    table = predictions(run, level=level)
+    chosen = table[(table["repeat"] == repeat) & (table["fold"] == fold) & (table["part"] == part)]
+    return binary_metrics(chosen["label"].to_numpy(), chosen["prob"].to_numpy(), threshold=threshold)
+
+
+def roc_points(run: Run, *, level: str, part: str = "test") -> pd.DataFrame:
+    """ROC curve of every fold: ``fold, fpr, tpr`` rows (folds with one class are left out)."""
+    table = predictions(run, level=level)
+    table = table[table["part"] == part]
+    repeats = int(table["repeat"].nunique())
+    frames = []
+    for (repeat, fold), group in table.groupby(["repeat", "fold"], sort=True):
+        if group["label"].nunique() < 2:
+            continue
+        fpr, tpr, _ = roc_curve(group["label"].astype(int), group["prob"])
+        frames.append(pd.DataFrame({"fold": fold_label(repeat, fold, repeats=repeats), "fpr": fpr, "tpr": tpr}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["fold", "fpr", "tpr"])
+
+
+def calibration_points(run: Run, *, level: str, part: str = "test", bins: int = 5) -> pd.DataFrame:
+    """Reliability curve of the pooled predictions of a part, in equal-count bins.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per bin: ``predicted`` (mean probability), ``observed`` (share of
+        poor outcomes), ``n``.
+    """
+    table = predictions(run, level=level)
+    table = table[table["part"] == part]
+    codes = pd.qcut(table["prob"].rank(method="first"), q=min(bins, len(table)), labels=False)
+    grouped = table.assign(bin=codes).groupby("bin")
+    return pd.DataFrame(
+        {"predicted": grouped["prob"].mean(), "observed": grouped["label"].mean(), "n": grouped.size()}
+    ).reset_index(drop=True)
+
+
+def learning_curves(run: Run) -> pd.DataFrame:
+    """Per-epoch curves in long form: ``fold, epoch, stage, part, metric, value``."""
+    if run.epochs.empty:
+        raise RunError(f"run {run.path.name} has no epochs recorded yet")
+    repeats = int(run.epochs["repeat"].nunique())
+    value_columns = [c for c in run.epochs.columns if c.split("_", 1)[0] in ("train", "val", "test")]
+    long = run.epochs.melt(id_vars=["repeat", "fold", "epoch", "stage"], value_vars=value_columns, var_name="series")
+    long[["part", "metric"]] = long["series"].str.split("_", n=1, expand=True)
+    long["fold"] = [fold_label(r, f, repeats=repeats) for r, f in zip(long["repeat"], long["fold"], strict=True)]
+    return long[["fold", "epoch", "stage", "part", "metric", "value"]]
+
+
+def compare_runs(runs: list[Run], *, level: str = "patient") -> pd.DataFrame:
+    """Test metrics (mean ± std over folds) of several runs side by side.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per run: ``run, split, inputs, backbone, weights`` and
+        ``<metric>_mean`` / ``<metric>_std`` for ACC … AUROC.
+    """
+    rows = []
+    for run in runs:
+        if run.folds.empty:
+            continue
+        test = per_fold(run, level=level, part="test")
+        row = {
+            "run": run.path.name,
+            "split": "segment-level (leaky)" if run.leaky else "patient",
+            "inputs": run.manifest["config"]["model"]["inputs"],
+            "backbone": run.manifest["config"]["model"]["backbone"],
+            "weights": run.manifest.get("weights", ""),
+            "folds": len(test),
+        }
+        for key in ("acc", "precision", "recall", "specificity", "f1", "auroc"):
+            row[f"{key}_mean"] = float(test[key].mean())
+            row[f"{key}_std"] = float(test[key].std(ddof=1)) if len(test) > 1 else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)

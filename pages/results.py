@@ -1,0 +1,103 @@
+"""Results: the study's per-fold tables, confusion matrices, ROC, learning and calibration
+curves for one run, and several runs side by side."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import results
+from core.errors import CoreError
+from core.runs import list_runs, load_run
+from core.workspace import runs_dir
+from pages._common import pick_run, run_notices
+
+st.title("Results")
+run = pick_run()
+if run is None:
+    st.stop()
+run_notices(run)
+
+level = st.segmented_control("Level", ["patient", "segment"], default="patient", key="r_level",
+                             help="patient = mean of a patient's segment probabilities; segment = every 50 ms segment.")
+level = level or "patient"
+
+try:
+    test_table = results.study_table(run, level=level, part="test")
+    train_table = results.study_table(run, level=level, part="train")
+except CoreError as exc:
+    st.info(str(exc))
+    st.stop()
+
+st.subheader(f"Test ({level} level)")
+st.dataframe(test_table, hide_index=True, width="stretch")
+st.subheader(f"Train ({level} level)")
+st.dataframe(train_table, hide_index=True, width="stretch")
+numeric = results.per_fold(run, level=level, part="test")
+st.download_button("Download per-fold test metrics (CSV)", numeric.to_csv(index=False), f"{run.path.name}-{level}-test.csv", "text/csv")
+
+summary = run.summary
+ci_boot = summary.get("patient_auroc_ci_bootstrap") or [None, None]
+ci_rep = summary.get("patient_auroc_ci_repeats") or [None, None]
+c1, c2, c3 = st.columns(3)
+c1.metric("Patient AUROC (mean over folds)", f"{summary['patient_auroc_mean']:.3f}" if summary.get("patient_auroc_mean") is not None else "n/a")
+if ci_boot[0] is not None:
+    c2.metric("95 % CI, bootstrap over patients", f"{ci_boot[0]:.3f} – {ci_boot[1]:.3f}")
+if ci_rep[0] is not None:
+    c3.metric("95 % CI over repeats", f"{ci_rep[0]:.3f} – {ci_rep[1]:.3f}")
+
+st.subheader("Confusion matrices")
+thresholds = results.thresholds(run, level=level)
+shift = st.slider("Threshold shift from each fold's validation-chosen threshold", -0.5, 0.5, 0.0, 0.01, key="r_shift",
+                  help="0 = the F1-best threshold chosen on each fold's validation patients, as the study did.")
+cols = st.columns(min(5, len(thresholds)))
+for i, row in thresholds.iterrows():
+    threshold = float(np.clip(row["threshold"] + shift, 0.0, 1.0))
+    counts = results.confusion(run, level=level, repeat=int(row["repeat"]), fold=int(row["fold"]), threshold=threshold)
+    matrix = np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]])
+    fig = px.imshow(matrix, text_auto=True, color_continuous_scale="Blues", x=["well", "poor"], y=["well", "poor"],
+                    labels={"x": "predicted", "y": "true", "color": "count"})
+    fig.update_layout(height=240, margin=dict(t=30, b=0, l=0, r=0), coloraxis_showscale=False,
+                      title=f"{results.fold_label(int(row['repeat']), int(row['fold']), repeats=int(thresholds['repeat'].nunique()))} · t={threshold:.2f}")
+    cols[i % len(cols)].plotly_chart(fig, width="stretch", key=f"cm{i}")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("ROC (test)")
+    roc = results.roc_points(run, level=level)
+    fig = px.line(roc, x="fpr", y="tpr", color="fold", labels={"fpr": "false-positive rate", "tpr": "true-positive rate"})
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="chance"))
+    fig.update_layout(height=360, margin=dict(t=10, b=10))
+    st.plotly_chart(fig, width="stretch")
+with right:
+    st.subheader("Calibration (test, pooled)")
+    calibration = results.calibration_points(run, level=level)
+    fig = px.line(calibration, x="predicted", y="observed", markers=True, hover_data=["n"],
+                  labels={"predicted": "mean predicted P(poor)", "observed": "observed share poor"})
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="perfect"))
+    fig.update_layout(height=360, margin=dict(t=10, b=10), xaxis_range=[0, 1], yaxis_range=[0, 1])
+    st.plotly_chart(fig, width="stretch")
+
+st.subheader("Learning curves")
+metric = st.segmented_control("Metric", ["loss", "acc", "auroc"], default="auroc", key="r_metric") or "auroc"
+curves = results.learning_curves(run)
+chosen = curves[curves["metric"] == metric]
+fig = px.line(chosen, x="epoch", y="value", color="fold", line_dash="part", labels={"value": metric, "epoch": "epoch"})
+fig.update_layout(height=380, margin=dict(t=10, b=10))
+st.plotly_chart(fig, width="stretch")
+st.caption("Test curves are drawn for inspection only: epochs and thresholds are chosen on validation.")
+
+st.subheader("Compare runs")
+others = list_runs(runs_dir())
+others = others[others["folds_done"] > 0]
+picked = st.multiselect("Runs", others["run_id"].tolist(), default=[run.path.name], key="r_compare")
+if picked:
+    table = results.compare_runs([load_run(r) for r in picked], level=level)
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.download_button("Download comparison (CSV)", table.to_csv(index=False), "compare.csv", "text/csv")
+    bars = table.melt(id_vars=["run", "split"], value_vars=["acc_mean", "f1_mean", "auroc_mean"], var_name="metric")
+    fig = px.bar(bars, x="metric", y="value", color="run", barmode="group", hover_data=["split"], range_y=[0, 1])
+    fig.update_layout(height=320, margin=dict(t=10, b=10))
+    st.plotly_chart(fig, width="stretch")
