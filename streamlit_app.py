@@ -1,7 +1,7 @@
 """Voice Outcome Explorer: `streamlit run streamlit_app.py`.
 
 Builds the navigation; each page lives in pages/, draws the shared sidebar through
-pages/_common.py and only shows what core computes.
+pages/shared/sidebar.py and only shows what core computes.
 """
 
 from __future__ import annotations
@@ -23,5 +23,5 @@ PAGES = {
 }
 
 navigation = st.navigation(PAGES)
-st.sidebar.image("assets/logo.svg", width=56)
+st.logo("assets/logo.svg", size="large")
 navigation.run()

@@ -221,7 +221,7 @@ class _Trainer:
         optimizer = self.keras.optimizers.Adam(learning_rate=lr)
         optimizer.build(variables)
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(reduce_retracing=True, autograph=False)
         def step(inputs: list[Any], y: Any, w: Any) -> Any:
             with tf.GradientTape() as tape:
                 prob = forward(inputs)

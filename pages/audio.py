@@ -11,7 +11,7 @@ from core.audio import load_audio
 from core.config import AudioConfig, SpectrogramConfig, TrimConfig, WindowConfig
 from core.errors import CoreError
 from core.recording_view import overview_spectrogram, segment_spectrograms, slice_recording, waveform_envelope
-from pages._common import current_cohort
+from pages.shared.sidebar import current_cohort
 
 SR = AudioConfig().sample_rate
 

@@ -6,7 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.cohort.summary import outcome_balance
-from pages._common import current_cohort
+from pages.shared.sidebar import current_cohort
 
 st.title("Voice Outcome Explorer")
 st.caption(

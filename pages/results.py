@@ -12,7 +12,7 @@ from core import results
 from core.errors import CoreError
 from core.runs import list_runs, load_run
 from core.workspace import runs_dir
-from pages._common import pick_run, run_notices
+from pages.shared.sidebar import pick_run, run_notices
 
 st.title("Results")
 run = pick_run()

@@ -13,7 +13,7 @@ from core.models.backbones import BACKBONES
 from core.results import learning_curves
 from core.runs import load_run
 from core.workspace import runs_dir
-from pages._common import current_cohort
+from pages.shared.sidebar import current_cohort
 
 st.title("Train")
 cohort = current_cohort()

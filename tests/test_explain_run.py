@@ -100,12 +100,20 @@ def test_masking_occlusion_and_summary(fold):
 
 def test_faithfulness_table(fold):
     ids = fold.cases(k=3)["segment_id"].to_numpy()[:2]
+    mel, stft = np.asarray(fold.data.mel[ids]), np.asarray(fold.data.stft[ids])
+    before = fold.data.model.predict(mel, stft)
     table = fold.faithfulness("gradcam", ids, steps=5, random_orders=1)
+    # The randomisation check permuted the model's weights and put them back.
+    np.testing.assert_array_equal(fold.data.model.predict(mel, stft), before)
     assert table.shape[0] == 2 * len(ids)
     assert {"deletion_auc", "insertion_auc", "deletion_gain", "spearman"} <= set(table.columns)
     assert table[["deletion_auc", "insertion_auc"]].apply(lambda c: c.between(0, 1)).all().all()
-    summary = fold.faithfulness_summary("gradcam", ids, steps=5, random_orders=1)
-    assert set(summary["branch"]) == {"mel", "stft"}
+    overview = fold.faithfulness_overview(["gradcam", "saliency"], ids, steps=5, random_orders=1)
+    assert overview.shape[0] == 4 and set(overview["method"]) == {"gradcam", "saliency"}
+    gradcam = overview[overview["method"] == "gradcam"].set_index("branch")
+    mel_rows = table[table["branch"] == "mel"]
+    assert gradcam.loc["mel", "deletion_gain"] == pytest.approx(mel_rows["deletion_gain"].mean())
+    assert gradcam.loc["mel", "spearman_randomised"] == pytest.approx(mel_rows["spearman"].mean(), nan_ok=True)
 
 
 def test_cli_precomputes_into_the_run_folder(tiny_run, capsys):
@@ -122,4 +130,10 @@ def test_cli_precomputes_into_the_run_folder(tiny_run, capsys):
     assert {"cases", "maps_gradcam", "maps_eigencam", "masking", "occlusion"} <= names
     masking = pd.read_csv(next(folder.glob("masking-*.csv")))
     assert out["folds"][0]["masking"]["mel_branch_mean"] == pytest.approx(masking["delta_mel"].mean())
+    from core.explain import cached_masking_table
+
+    table = cached_masking_table(run_dir)
+    assert "r0f0" in set(table["fold_key"])
+    row = table[table["fold_key"] == "r0f0"].iloc[0]
+    assert row["mel_branch_mean"] == pytest.approx(masking["delta_mel"].mean())
     assert main(["explain", "--run", run_dir.name, "--runs-dir", str(root), "--fold", "7"]) == 2

@@ -4,7 +4,13 @@
 (``agreement``).
 """
 
-from core.acoustics.agreement import Agreement, agreement_pairs, report_agreement, report_values
+from core.acoustics.agreement import (
+    Agreement,
+    agreement_pairs,
+    recording_agreement,
+    report_agreement,
+    report_values,
+)
 from core.acoustics.cepstral import CEPSTRAL_KEYS, CepstralSettings, cepstral_peak_prominence
 from core.acoustics.spectral import SpectralSettings, spectral_keys, spectral_statistics
 from core.acoustics.table import (
@@ -27,6 +33,7 @@ __all__ = [
     "cepstral_peak_prominence",
     "group_keys",
     "measure_recording",
+    "recording_agreement",
     "recording_features",
     "recording_measures",
     "report_agreement",

@@ -21,7 +21,7 @@ import pandas as pd
 from core.acoustics.table import AcousticSettings, recording_features
 from core.cohort.model import PROBLEM_COLUMNS, Cohort
 from core.errors import CoreError
-from core.praat.report import MEASURE_KEYS, MEASURES, read_voice_report
+from core.praat.report import MEASURE_KEYS, MEASURES, Measure, read_voice_report
 
 #: Columns of :attr:`Agreement.pairs`.
 PAIR_COLUMNS: tuple[str, ...] = (
@@ -136,6 +136,39 @@ def report_agreement(
     return Agreement(pairs=pairs, summary=summarize_agreement(pairs), problems=problems, tolerance=tolerance)
 
 
+def recording_agreement(
+    cohort: Cohort,
+    recording_id: str,
+    *,
+    settings: AcousticSettings | None = None,
+    cache_dir: Path | None = None,
+    tolerance: float = 0.01,
+) -> pd.DataFrame:
+    """One recording's report beside its recomputation (for a page that shows one recording).
+
+    Returns
+    -------
+    table : pd.DataFrame
+        One row per measure in report order: ``measure, label, unit`` and the
+        :data:`PAIR_COLUMNS` from ``reported`` on; ``reported`` is NaN and ``status``
+        "no report" when the recording has none.
+    """
+    settings = replace(settings or AcousticSettings(), span="report")
+    reported, _ = report_values(cohort, recording_ids=[recording_id])
+    recomputed = recording_features(
+        cohort, recording_ids=[recording_id], groups=("praat",), settings=settings, cache_dir=cache_dir
+    )
+    if reported.empty:
+        reported = pd.DataFrame({"recording_id": [recording_id], **dict.fromkeys(MEASURE_KEYS, [math.nan])})
+    pairs = agreement_pairs(reported, recomputed, tolerance=tolerance).drop(columns="recording_id")
+    if cohort.voice_report_path(recording_id) is None:
+        pairs["status"] = "no report"
+    units = {m.key: (m.label, _display_unit(m)) for m in MEASURES}
+    pairs.insert(1, "label", pairs["measure"].map(lambda k: units[k][0]))
+    pairs.insert(2, "unit", pairs["measure"].map(lambda k: units[k][1]))
+    return pairs
+
+
 def agreement_pairs(reported: pd.DataFrame, recomputed: pd.DataFrame, *, tolerance: float = 0.01) -> pd.DataFrame:
     """Long table of reported versus recomputed values.
 
@@ -186,7 +219,7 @@ def summarize_agreement(pairs: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             "measure": measure.key,
             "label": measure.label,
-            "unit": measure.unit.replace("seconds", "ms" if measure.scale == 1e3 else "µs"),
+            "unit": _display_unit(measure),
             "n_compared": n,
             "n_both_undefined": int((chosen["status"] == "both undefined").sum()),
             "n_undefined_mismatch": int(chosen["status"].str.startswith("undefined in").sum()),
@@ -199,5 +232,12 @@ def summarize_agreement(pairs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
-__all__ = ["Agreement", "PAIR_COLUMNS", "SUMMARY_COLUMNS", "agreement_pairs", "report_agreement", "report_values",
-           "summarize_agreement"]
+def _display_unit(measure: Measure) -> str:
+    """The unit of the measure's key (Praat prints periods in seconds; the keys hold ms and µs)."""
+    if measure.unit == "seconds":
+        return "ms" if measure.scale == 1e3 else "µs"
+    return measure.unit
+
+
+__all__ = ["Agreement", "PAIR_COLUMNS", "SUMMARY_COLUMNS", "agreement_pairs", "report_agreement", "recording_agreement",
+           "report_values", "summarize_agreement"]

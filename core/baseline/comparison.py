@@ -331,7 +331,7 @@ def write_comparison(run_dir: str | Path, comparison: BaselineComparison) -> Pat
     folder.mkdir(parents=True, exist_ok=True)
     for attribute, name in _FILES.items():
         atomic_write_csv(folder / name, getattr(comparison, attribute))
-    atomic_write_json(folder / "summary.json", comparison.summary)
+    atomic_write_json(folder / "summary.json", jsonable(comparison.summary))
     return folder
 
 
@@ -388,6 +388,19 @@ def _model_row(
     return row, entry
 
 
+def jsonable(value: Any) -> Any:
+    """A copy of nested dicts/lists with NaN and numpy scalars turned into JSON values (NaN → None)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, (float, np.floating)):
+        return None if np.isnan(value) else float(value)
+    return value
+
+
 def _clean(value: Any) -> float | None:
     if value is None:
         return None
@@ -401,6 +414,7 @@ __all__ = [
     "MODEL_COLUMNS",
     "compare_models",
     "compare_with_run",
+    "jsonable",
     "load_comparison",
     "patient_features",
     "run_folds",

@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.baseline.comparison import compare_with_run, write_comparison
+    from core.baseline.comparison import compare_with_run, jsonable, write_comparison
     from core.baseline.models import BaselineConfig
     from core.runs import find_run
     from core.workspace import cache_dir as default_cache_dir
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     comparison.summary["output_dir"] = str(folder)
     _print_table(comparison.summary)
     if args.json:
-        print(json.dumps(comparison.summary, default=str))
+        print(json.dumps(jsonable(comparison.summary), allow_nan=False))
     return 0
 
 

@@ -20,7 +20,9 @@ Tables: :func:`branch_masking` / :func:`masking_summary` (the study's
 ``mel_branch_mean``, ``stft_branch_mean``), :func:`occlusion_table` /
 :func:`aggregate_occlusion`, :func:`pick_cases`, :func:`delta_cam`,
 :func:`deletion_insertion`, :func:`randomisation_check`, :func:`summarise`.
-Cached results per run: :class:`ExplainStore`.
+Cached results per run: :class:`ExplainStore`; one stored fold's explanations (what the
+pages and ``python -m core explain`` use): :func:`load_fold` + :class:`FoldExplainer`,
+and the per-fold masking table from the cache: :func:`cached_masking_table`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from core.explain.faithfulness import (
     faithfulness_summary,
     randomisation_check,
 )
+from core.explain.fold import FoldData, FoldExplainer, cached_masking_table, load_fold
 from core.explain.gradcam import GradCam, delta_cam
 from core.explain.gradcampp import GradCamPlusPlus
 from core.explain.integrated_gradients import IntegratedGradients
@@ -85,6 +88,8 @@ __all__ = [
     "EigenCam",
     "ExplainStore",
     "Explainer",
+    "FoldData",
+    "FoldExplainer",
     "GradCam",
     "GradCamPlusPlus",
     "ImageAxes",
@@ -99,6 +104,7 @@ __all__ = [
     "aggregate_occlusion",
     "band_rows",
     "branch_masking",
+    "cached_masking_table",
     "chunk_columns",
     "confusion_cells",
     "delta_cam",
@@ -106,6 +112,7 @@ __all__ = [
     "explain_and_check",
     "faithfulness_summary",
     "get_explainer",
+    "load_fold",
     "masking_summary",
     "mean_image",
     "occlusion_probabilities",

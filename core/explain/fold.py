@@ -79,6 +79,38 @@ class FoldData:
     model_key: str
 
 
+def model_key(run_dir: Path, fold_key: str) -> str:
+    """Identifies the version of a fold's model file (its size and modification time)."""
+    path = Path(run_dir) / "models" / f"{fold_key}.keras"
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise RunError(f"run {Path(run_dir).name}: no model for fold {fold_key}") from None
+    return hashlib.sha1(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+
+
+def cached_masking_table(run: str | Path, *, baseline: str = "black", root: str | Path | None = None) -> pd.DataFrame:
+    """The study's per-fold masking table from what is cached, without loading any model.
+
+    Returns
+    -------
+    table : pd.DataFrame
+        One row per fold whose masking for the current model file is cached (see
+        :meth:`FoldExplainer.masking_summary`); empty when none is.
+    """
+    from core import runs
+
+    run_dir = runs.find_run(run, root=root)
+    store = ExplainStore(run_dir)
+    rows = []
+    for key in fold_keys(run_dir):
+        fold = _parse_key(key)[1]
+        table = store.load_table(fold, "masking", {"fold": key, "model": model_key(run_dir, key), "baseline": baseline})
+        if table is not None:
+            rows.append(masking_summary(table, fold=fold).assign(fold_key=key, baseline=baseline))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
 def fold_keys(run: str | Path, *, root: str | Path | None = None) -> list[str]:
     """Keys of a run's finished folds, in training order."""
     from core import runs
@@ -136,9 +168,7 @@ def load_fold(
     row = folds[(folds["repeat"] == rep) & (folds["fold"] == number) & (folds["level"] == "segment") & (folds["part"] == "test")]
     if row.empty:
         raise RunError(f"run {run_dir.name}: no segment-level threshold for fold {key} in folds.csv")
-    model_path = run_dir / "models" / f"{key}.keras"
     model = runs.load_fold_model(run_dir, key)
-    stat = model_path.stat()
     return FoldData(
         run_dir=run_dir,
         fold_key=key,
@@ -150,7 +180,7 @@ def load_fold(
         train_ids=preds.loc[preds["part"] == "train", "segment_id"].to_numpy(dtype=int),
         threshold=float(row["threshold"].iloc[0]),
         axes=ImageAxes.from_config(config.preprocess),
-        model_key=hashlib.sha1(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12],
+        model_key=model_key(run_dir, key),
     )
 
 
@@ -345,6 +375,10 @@ class FoldExplainer:
         """One row per branch of :meth:`faithfulness` (see :func:`core.explain.faithfulness_summary`)."""
         table = self.faithfulness(method, segment_ids, **params)
         return faithfulness_summary(table, table[["segment_id", "branch", "spearman"]], method=method)
+
+    def faithfulness_overview(self, methods: Sequence[str], segment_ids: Sequence[int], **params: Any) -> pd.DataFrame:
+        """:meth:`faithfulness_summary` of several methods in one table, so users see which map to believe."""
+        return pd.concat([self.faithfulness_summary(m, segment_ids, **params) for m in methods], ignore_index=True)
 
     def summary(self, *, segment_id: int | None = None, patient_id: str | None = None, **params: Any) -> Summary:
         """Plain-language summary of one test segment or one patient's test segments."""

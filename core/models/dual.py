@@ -178,12 +178,19 @@ class DualModel:
     def _fn(self, name: str) -> Any:
         if name not in self._fns:
             tf = tensorflow()
-            stage = {
-                "prefix": lambda x: self.prefix_model(tf.cast(x, tf.float32), training=False),
-                "tail": lambda x: self.tail_model(x, training=False),
-                "pooled": lambda x: tf.reduce_mean(self.tail_model(x, training=False), axis=[1, 2]),
-            }[name]
-            self._fns[name] = tf.function(stage, reduce_retracing=True)
+
+            def prefix(x: Any) -> Any:
+                return self.prefix_model(tf.cast(x, tf.float32), training=False)
+
+            def tail(x: Any) -> Any:
+                return self.tail_model(x, training=False)
+
+            def pooled(x: Any) -> Any:
+                return tf.reduce_mean(self.tail_model(x, training=False), axis=[1, 2])
+
+            stage = {"prefix": prefix, "tail": tail, "pooled": pooled}[name]
+            # autograph off: plain tensor code needs no conversion, and conversion of closures is fragile
+            self._fns[name] = tf.function(stage, reduce_retracing=True, autograph=False)
         return self._fns[name]
 
     def run_stage(self, name: str, x: np.ndarray, *, batch_size: int = 64) -> np.ndarray:

@@ -204,6 +204,7 @@ def parse_voice_report(text: str, *, source: str = "voice report", strict: bool 
         start = 0
     preamble = " ".join(lines[:start]).casefold()
     values: dict[str, float] = {}
+    seen: set[str] = set()
     details: dict[str, str] = {}
     selection: tuple[float, float] | None = None
     duration = math.nan
@@ -224,9 +225,10 @@ def parse_voice_report(text: str, *, source: str = "voice report", strict: bool 
             problems.append(f"{where}: {_quote(line)} is not a voice-report line (expected a measure such as "
                             "'Jitter (local): 0.486%', a section such as 'Pitch:', or a blank line)")
             continue
-        if measure.key in values:
+        if measure.key in seen:
             problems.append(f"{where}: '{measure.label}' appears twice; expected once")
             continue
+        seen.add(measure.key)
         try:
             values[measure.key], detail = _measure_value(measure, rest.strip())
         except ValueError as exc:
@@ -235,7 +237,7 @@ def parse_voice_report(text: str, *, source: str = "voice report", strict: bool 
         if detail is not None:
             details[measure.key] = detail
     if start is not None and lines:
-        missing = [m.label for m in MEASURES if m.key not in values]
+        missing = [m.label for m in MEASURES if m.key not in seen]
         if missing and len(missing) < len(MEASURES):
             problems.append(f"{source}: missing line(s) {missing}")
         elif missing:

@@ -27,6 +27,8 @@ PAGES: dict[str, str] = {
     "": "Voice Outcome Explorer",
     "cohort": "Validation report",
     "audio": "Sliding windows",
+    "train": "Hyper-parameters of this run",
+    "results": "No trained run yet",
 }
 
 
@@ -82,17 +84,34 @@ def browser():
         chrome.close()
 
 
+@pytest.fixture(scope="module")
+def opened(server: str, browser) -> str:
+    """Open the app's root once, as `streamlit run` does: the entry script registers the
+    navigation, after which every page's URL resolves (Streamlit falls back to the bare
+    pages/ folder for a deep link into a server that never ran its entry script)."""
+    page = browser.new_page()
+    page.goto(server, wait_until="networkidle")
+    page.get_by_text("Voice Outcome Explorer").first.wait_for(timeout=60_000)
+    page.close()
+    return server
+
+
 @pytest.mark.parametrize("path", list(PAGES))
-def test_page_renders_without_error(server: str, browser, path: str) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{server}/{path}", wait_until="networkidle")
+def test_page_renders_without_error(opened: str, browser, path: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    page.goto(f"{opened}/{path}", wait_until="networkidle")
     page.get_by_text(PAGES[path], exact=False).first.wait_for(timeout=60_000)
     # Let the script finish: the "running" indicator disappears when the run completes.
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
     )
+    charts = page.locator(".js-plotly-plot")
+    for i in range(charts.count()):
+        charts.nth(i).locator(".main-svg").first.wait_for(timeout=30_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{path or 'overview'}.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    # The sections of st.navigation, not Streamlit's bare pages/ listing.
+    assert page.locator('[data-testid="stNavSectionHeader"]').count() >= 2
     page.close()
