@@ -20,6 +20,9 @@ PAGES = {
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/results.py", title="Results", icon=":material/leaderboard:"),
     ],
+    "Explain": [
+        st.Page("pages/explain.py", title="Explain", icon=":material/visibility:"),
+    ],
 }
 
 navigation = st.navigation(PAGES)

@@ -87,12 +87,16 @@ def cepstral_peak_prominence(
     Returns
     -------
     measures : dict
-        ``cpp_db`` and ``cpps_db``; NaN when the selection is too short for one frame.
+        ``cpp_db`` and ``cpps_db``; NaN when the selection is shorter than one analysis
+        window (``3 / pitch_floor_hz``, 50 ms by default).
     """
     settings = settings or CepstralSettings()
     settings.validate()
     if selection is not None:
         sound = sound.extract_part(from_time=selection[0], to_time=selection[1], preserve_times=True)
+    # Shorter than one analysis window (3 periods of the floor), Praat pads a single frame: no measure.
+    if sound.duration < 3.0 / settings.pitch_floor_hz:
+        return dict.fromkeys(CEPSTRAL_KEYS, math.nan)
     try:
         cepstrogram = call(
             sound, "To PowerCepstrogram", settings.pitch_floor_hz, settings.time_step_s,

@@ -262,7 +262,7 @@ class FoldExplainer:
         if not ids:
             raise ExplainError(f"no segment given for {method} maps")
         name = f"maps_{method}"
-        keys = {i: self._params(**explainer.params(), segment_id=i) for i in ids}
+        keys = {i: self._params(method_params=explainer.params(), segment_id=i) for i in ids}
         missing = [i for i in ids if not self.store.has(self.fold, name, keys[i], kind="arrays")]
         if missing:
             mel, stft = self._pair(np.array(missing))
@@ -367,8 +367,8 @@ class FoldExplainer:
             sanity = randomisation_check(self.data.model, mel, stft, explainer, segment_ids=ids, trained=explanation)
             return curves.merge(sanity[["segment_id", "branch", "spearman", "differs"]], on=["segment_id", "branch"])
 
-        key = self._params(method=method, **explainer.params(), steps=steps, random_orders=random_orders,
-                           segments=ids.tolist())
+        key = self._params(method=method, method_params=explainer.params(), steps=steps,
+                           random_orders=random_orders, segments=ids.tolist())
         return self.store.table(self.fold, f"faithfulness_{method}", key, compute)
 
     def faithfulness_summary(self, method: str, segment_ids: Sequence[int], **params: Any) -> pd.DataFrame:

@@ -1,0 +1,149 @@
+"""Explain: pick a fold, a confusion cell and a segment; see where each branch looked,
+what occluding bands and time chunks does, how much each branch matters, and which map
+to believe."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.errors import CoreError
+from core.explain import EXPLAINERS, FoldExplainer, cached_masking_table, load_fold
+from core.explain.fold import fold_keys, model_key
+from core.workspace import cache_dir
+from pages.shared.sidebar import pick_run, run_notices
+
+METHOD_NAMES = {
+    "gradcam": "Grad-CAM",
+    "gradcampp": "Grad-CAM++",
+    "eigencam": "EigenCAM",
+    "ablationcam": "AblationCAM",
+    "saliency": "Gradient saliency",
+    "smoothgrad": "SmoothGrad",
+    "integrated_gradients": "Integrated Gradients",
+    "occlusion": "Occlusion map",
+}
+
+st.title("Explain")
+run = pick_run()
+if run is None:
+    st.stop()
+run_notices(run)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _explainer(run_dir: str, key: str, version: str) -> FoldExplainer:
+    return FoldExplainer(load_fold(run_dir, key, cache_dir=cache_dir()))
+
+
+keys = fold_keys(run.path)
+c1, c2, c3 = st.columns([1, 1, 2])
+key = c1.selectbox("Fold", keys, format_func=lambda k: f"fold {int(k.split('f')[1]) + 1}" + (f" (repeat {int(k[1:].split('f')[0]) + 1})" if not k.startswith("r0") else ""), key="e_fold")
+try:
+    with st.spinner("Loading the fold's model and images…"):
+        explainer = _explainer(str(run.path), key, model_key(run.path, key))
+except CoreError as exc:
+    st.error(f"This fold cannot be explained: {exc}")
+    st.stop()
+
+cases = explainer.cases(k=10)
+cell = c2.segmented_control("Confusion cell", ["TP", "TN", "FP", "FN"], default="TP", key="e_cell") or "TP"
+in_cell = cases[cases["cell"] == cell]
+if in_cell["fallback"].any():
+    c3.caption(f"No {cell} segment in this fold: the closest by probability are shown instead, as the study did.")
+labels = {int(r.segment_id): f"segment {int(r.segment_id)} · {r.patient_id} · P(poor) {r.prob:.2f}" for r in in_cell.itertuples()}
+segment_id = c3.selectbox("Segment", list(labels), format_func=labels.get, key="e_segment")
+if segment_id is None:
+    st.info("No segment in this cell.")
+    st.stop()
+
+m1, m2 = st.columns([2, 1])
+method = m1.radio("Method", [m for m in METHOD_NAMES if m in EXPLAINERS], format_func=METHOD_NAMES.get, horizontal=True, key="e_method")
+opacity = m2.slider("Map opacity", 0.0, 1.0, 0.5, 0.05, key="e_opacity")
+
+with st.spinner(f"Computing {METHOD_NAMES[method]}…"):
+    maps = explainer.maps(method, [segment_id])
+axes = explainer.data.axes
+row = explainer.data.segments.iloc[segment_id]
+st.caption(
+    f"{row['recording_id']} · segment {int(row['segment_index']) + 1} ({row['start_s'] * 1000:.0f}–{row['end_s'] * 1000:.0f} ms) · "
+    f"true outcome {'poor' if row['label'] == 1 else 'well'} · P(poor) = {float(maps['prob'][0]):.3f} · "
+    f"fold threshold {explainer.data.threshold:.2f}"
+)
+
+
+def overlay(image: np.ndarray, heat: np.ndarray, branch: str, *, signed: bool = False) -> go.Figure:
+    x, y = axes.column_ms[branch], axes.row_hz[branch]
+    fig = go.Figure(go.Heatmap(z=image[..., 0].astype(float), x=x, y=y, colorscale="gray", showscale=False, hoverinfo="skip"))
+    fig.add_trace(go.Heatmap(
+        z=heat.astype(float), x=x, y=y, opacity=opacity, zmin=-1 if signed else 0, zmax=1,
+        colorscale="RdBu_r" if signed else "Inferno", colorbar=dict(title="ΔCAM" if signed else "importance"),
+        hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:.2f}<extra></extra>",
+    ))
+    fig.update_layout(height=360, margin=dict(t=30, b=10), xaxis_title="time (ms)", yaxis_title="frequency (Hz)")
+    return fig
+
+
+branches = [b for b in ("mel", "stft") if f"heatmap_{b}" in maps]
+images = {"mel": explainer.data.mel, "stft": explainer.data.stft}
+columns = st.columns(len(branches) + (1 if "delta" in maps else 0))
+for column, branch in zip(columns, branches, strict=False):
+    fig = overlay(np.asarray(images[branch][segment_id]), maps[f"heatmap_{branch}"][0], branch)
+    fig.update_layout(title=f"{branch.upper()} · {METHOD_NAMES[method]}")
+    column.plotly_chart(fig, width="stretch", key=f"map_{branch}")
+if "delta" in maps:
+    fig = overlay(np.asarray(images["mel"][segment_id]), maps["delta"][0], "mel", signed=True)
+    fig.update_layout(title="ΔCAM = mel − STFT (red: mel looked here more)")
+    columns[-1].plotly_chart(fig, width="stretch", key="map_delta")
+    st.caption(f"Both CAMs are divided by the larger of their two peaks (scale {float(maps['delta_scale'][0]):.3g}), so ΔCAM lies in [−1, 1].")
+
+st.subheader("In plain words")
+try:
+    st.markdown(explainer.summary(segment_id=segment_id).text)
+except CoreError as exc:
+    st.info(str(exc))
+
+st.subheader("Occlusion: what happens when a band or a time chunk is hidden")
+scope = st.segmented_control("Scope", ["segment", "patient", "cell", "fold"], default="segment", key="e_scope") or "segment"
+scope_args = {
+    "segment": {"segment_id": segment_id},
+    "patient": {"patient_id": row["patient_id"]},
+    "cell": {"cell": cell},
+    "fold": {},
+}[scope]
+with st.spinner("Occluding 10 bands and 10 chunks per branch for the fold's test segments (cached after the first time)…"):
+    occlusion = explainer.occlusion_summary(**scope_args)
+occlusion["where"] = [
+    f"{r.low_hz:.0f}–{r.high_hz:.0f} Hz" if r.axis == "band" else f"{r.start_ms:.1f}–{r.end_ms:.1f} ms"
+    for r in occlusion.itertuples()
+]
+left, right = st.columns(2)
+for column, axis, title in ((left, "band", "Frequency bands"), (right, "chunk", "Time chunks")):
+    part = occlusion[occlusion["axis"] == axis]
+    fig = px.bar(part, x="where", y="mean_delta", color="branch", barmode="group", error_y="std_delta",
+                 labels={"mean_delta": "Δ P(poor) when hidden", "where": ""}, title=title)
+    fig.update_layout(height=360, margin=dict(t=40, b=10))
+    column.plotly_chart(fig, width="stretch", key=f"occ_{axis}")
+st.download_button("Download occlusion table (CSV)", occlusion.to_csv(index=False), "occlusion.csv", "text/csv")
+
+st.subheader("Branch masking per fold")
+baseline = st.radio("Masked branch replaced by", ["black", "mean"], horizontal=True, key="e_baseline",
+                    format_func={"black": "a black image", "mean": "the training mean image"}.get)
+with st.spinner("Masking each branch of every test segment…"):
+    explainer.masking_summary(baseline=baseline)
+table = cached_masking_table(run.path, baseline=baseline)
+st.dataframe(table, hide_index=True, width="stretch")
+st.caption("mel_branch_mean = mean Δ P(poor) when the mel image is masked (the study's table); folds appear once computed.")
+
+st.subheader("Which map to believe")
+st.caption("Deletion/insertion: remove or add pixels in order of importance; a faithful map moves the probability faster than a random order. "
+           "Randomisation: a map that barely changes when the model's weights are randomised shows the image, not the model.")
+picked = st.multiselect("Methods", list(METHOD_NAMES), default=["gradcam", "saliency"], format_func=METHOD_NAMES.get, key="e_faith_methods")
+if st.button("Check faithfulness on this cell's cases", key="e_faith"):
+    ids = in_cell["segment_id"].astype(int).tolist()[:5]
+    with st.spinner(f"Deletion/insertion and randomisation for {len(ids)} segment(s)…"):
+        st.session_state["faithfulness"] = explainer.faithfulness_overview(picked, ids)
+if "faithfulness" in st.session_state:
+    st.dataframe(st.session_state["faithfulness"], hide_index=True, width="stretch")

@@ -1,0 +1,35 @@
+"""Explain page on the fixture run: maps, ΔCAM, occlusion, masking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+
+@pytest.fixture
+def explain_page(app_env: Path, monkeypatch: pytest.MonkeyPatch, demo_runs_root: Path) -> AppTest:
+    monkeypatch.setenv("VOE_RUNS_DIR", str(demo_runs_root))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"), default_timeout=300)
+    at.run()
+    at.switch_page("pages/explain.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_explain_page_draws_maps_occlusion_and_masking(explain_page: AppTest) -> None:
+    at = explain_page
+    titles = [s.value for s in at.subheader]
+    assert titles[:3] == ["In plain words", "Occlusion: what happens when a band or a time chunk is hidden", "Branch masking per fold"]
+    assert "P(poor) =" in at.caption[0].value or any("P(poor) =" in c.value for c in at.caption)
+    masking = at.dataframe[0].value
+    assert {"mel_branch_mean", "stft_branch_mean"} <= set(masking.columns)
+    assert len(masking) == 1  # the shown fold's row is computed on first view
+
+    at.radio(key="e_method").set_value("eigencam").run()
+    assert not at.exception, at.exception
+    at.segmented_control(key="e_cell").set_value("TN").run()
+    assert not at.exception, at.exception
+    at.segmented_control(key="e_scope").set_value("fold").run()
+    assert not at.exception, at.exception
