@@ -5,8 +5,12 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
+from core import jobs
 from core.cohort.summary import outcome_balance
-from pages.shared.sidebar import current_cohort
+from core.errors import CoreError
+from core.runs import list_runs
+from core.workspace import runs_dir
+from pages.shared.sidebar import current_cohort, pick_run, run_notices
 
 st.title("Voice Outcome Explorer")
 st.caption(
@@ -46,3 +50,37 @@ if cohort is not None:
         )
         st.page_link("pages/cohort.py", label="Browse patients and the validation report", icon=":material/groups:")
         st.page_link("pages/audio.py", label="Listen to a recording and slice it", icon=":material/graphic_eq:")
+
+    st.subheader("Model")
+    finished = list_runs(runs_dir())
+    finished = finished[finished["folds_done"] > 0]
+    if finished.empty:
+        busy = jobs.active_job(runs_dir())
+        if busy is not None:
+            st.info(f"Run {busy.name!r} is training.")
+            st.page_link("pages/train.py", label="Follow it on the Train page", icon=":material/model_training:")
+        else:
+            st.markdown("No run yet. One click trains the demo run: quick preset (small CNN), "
+                        "5 patient-grouped folds, a few minutes on a laptop CPU.")
+            if st.button("Train the demo run (quick preset)", type="primary", key="o_train_demo"):
+                try:
+                    st.session_state["job"] = jobs.launch(cohort=cohort.root, name="demo", preset="quick", runs_dir=runs_dir())
+                except CoreError as exc:
+                    st.error(str(exc))
+                else:
+                    st.switch_page("pages/train.py")
+    else:
+        run = pick_run()
+        if run is not None:
+            run_notices(run)
+            summary = run.summary
+            cols = st.columns(4)
+
+            def _pm(mean: float | None, std: float | None) -> str:
+                return "n/a" if mean is None else f"{mean:.3f} ± {std:.3f}" if std is not None else f"{mean:.3f}"
+
+            cols[0].metric("Patient AUROC (test, mean ± std)", _pm(summary["patient_auroc_mean"], summary["patient_auroc_std"]))
+            cols[1].metric("Segment AUROC (test, mean ± std)", _pm(summary["segment_auroc_mean"], summary["segment_auroc_std"]))
+            cols[2].metric("Folds", f"{summary['folds_done']} of {summary['n_folds']}")
+            cols[3].metric("Backbone", f"{summary['backbone']} ({summary['weights'] or 'n/a'})")
+            st.page_link("pages/results.py", label="All metrics on the Results page", icon=":material/leaderboard:")

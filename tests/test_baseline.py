@@ -93,7 +93,7 @@ def synthetic_patients(n: int = 40, *, seed: int = 0) -> tuple[pd.DataFrame, pd.
     ids = [f"P{i:02d}" for i in range(1, n + 1)]
     labels = pd.Series(np.r_[np.zeros(n // 2, int), np.ones(n - n // 2, int)], index=ids)
     features = pd.DataFrame({
-        "signal": labels.to_numpy() * 2.0 + rng.normal(0, 0.7, n),
+        "signal": labels.to_numpy() * 2.0 + rng.normal(0, 1.0, n),
         "noise_a": rng.normal(0, 1, n),
         "noise_b": rng.normal(5, 2, n),
     }, index=ids)

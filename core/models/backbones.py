@@ -215,15 +215,47 @@ def build_backbone(spec: BackboneSpec, *, image_size: int, weights_path: Path | 
     return base
 
 
+_ROW_COORDINATE: Any = None
+
+
+def row_coordinate_layer() -> Any:
+    """The (registered) Keras layer class appending a row-position channel (CoordConv)."""
+    global _ROW_COORDINATE
+    if _ROW_COORDINATE is not None:
+        return _ROW_COORDINATE
+    import keras
+
+    @keras.saving.register_keras_serializable(package="voe")
+    class RowCoordinate(keras.layers.Layer):
+        """Append a channel holding each row's position, 0 (top, high frequency) .. 1 (bottom)."""
+
+        def call(self, x: Any) -> Any:
+            shape = keras.ops.shape(x)
+            rows = keras.ops.linspace(0.0, 1.0, shape[1])
+            plane = keras.ops.broadcast_to(keras.ops.reshape(rows, (1, -1, 1, 1)), (shape[0], shape[1], shape[2], 1))
+            return keras.ops.concatenate([x, keras.ops.cast(plane, x.dtype)], axis=-1)
+
+        def compute_output_shape(self, input_shape: tuple) -> tuple:
+            return (*input_shape[:-1], input_shape[-1] + 1)
+
+    _ROW_COORDINATE = RowCoordinate
+    return RowCoordinate
+
+
 def _small_cnn(shape: tuple[int, int, int]) -> Any:
-    """Four 3x3 conv blocks; a weightless average pool first brings 224 px down to ~74 px."""
+    """Four 3x3 conv blocks on a 4x average-pooled image with a row-position channel.
+
+    Spectrogram rows are frequencies, and global average pooling would otherwise throw
+    away which band a feature came from; the extra channel (CoordConv) keeps it.
+    """
     import keras
     from keras import layers
 
-    pool = max(1, shape[0] // 64)
+    pool = max(1, shape[0] // 56)
     inputs = keras.Input(shape, name="image")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
     x = layers.AveragePooling2D(pool, name="downsample")(x)
+    x = row_coordinate_layer()(name="row_coordinate")(x)
     for i, filters in enumerate((16, 32, 64)):
         x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i + 1}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)

@@ -31,6 +31,7 @@ from core.config import ModelConfig
 from core.errors import ConfigError, RunError
 from core.models.backbones import (
     WeightsChoice,
+    row_coordinate_layer,
     build_backbone,
     get_backbone,
     resolve_weights,
@@ -318,6 +319,7 @@ class DualModel:
         if not path.is_file() or not side.is_file():
             raise RunError(f"model file {path} or its sidecar {side.name} is missing")
         _registered_preprocess()
+        row_coordinate_layer()
         try:
             model = keras.models.load_model(path, compile=False, safe_mode=True)
             info = ModelInfo.from_dict(json.loads(side.read_text()))

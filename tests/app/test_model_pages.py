@@ -50,3 +50,14 @@ def test_results_page_without_runs_points_to_training(app: AppTest) -> None:
     at = app.switch_page("pages/results.py").run()
     assert not at.exception, at.exception
     assert any("No trained run yet" in i.value for i in at.info)
+
+
+def test_overview_shows_headline_metrics_of_the_run(app_with_run: AppTest) -> None:
+    metrics = {m.label: m.value for m in app_with_run.metric}
+    auroc, _, std = metrics["Patient AUROC (test, mean ± std)"].partition(" ± ")
+    assert 0.0 <= float(auroc) <= 1.0 and float(std) >= 0.0
+    assert metrics["Folds"] == "3 of 3"
+
+
+def test_overview_offers_the_one_click_demo_run(app: AppTest) -> None:
+    assert any(b.label == "Train the demo run (quick preset)" for b in app.button)
