@@ -7,10 +7,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.acoustics.agreement import recording_agreement
 from core.audio import load_audio
 from core.config import AudioConfig, SpectrogramConfig, TrimConfig, WindowConfig
 from core.errors import CoreError
 from core.recording_view import overview_spectrogram, segment_spectrograms, slice_recording, waveform_envelope
+from core.workspace import cache_dir
 from pages.shared.sidebar import current_cohort
 
 SR = AudioConfig().sample_rate
@@ -106,3 +108,24 @@ if len(plan):
         figure.update_layout(title=f"{name.upper()} (dB)", height=340, margin=dict(t=40, b=10),
                              xaxis_title="time (ms)", yaxis_title="frequency (Hz)")
         column.plotly_chart(figure, width="stretch")
+
+st.subheader("Praat voice report")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _agreement(root: str, recording_id: str):
+    return recording_agreement(cohort, recording_id, cache_dir=cache_dir())
+
+
+try:
+    with st.spinner("Reading the Praat report and recomputing its measures with parselmouth…"):
+        agreement = _agreement(str(cohort.root), row["recording_id"])
+except CoreError as exc:
+    st.info(f"No voice measures for this recording: {exc}")
+else:
+    if agreement["reported"].isna().all():
+        st.caption("No Praat report beside this recording: the values below are recomputed from the audio.")
+    else:
+        st.caption("The report written by the clinic's Praat beside the recording, and the same measure recomputed "
+                   "from the audio with the report's settings.")
+    st.dataframe(agreement, hide_index=True, width="stretch")

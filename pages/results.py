@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import results
+from core.baseline.comparison import load_comparison
 from core.errors import CoreError
 from core.runs import list_runs, load_run
 from core.workspace import runs_dir
@@ -101,3 +102,24 @@ if picked:
     fig = px.bar(bars, x="metric", y="value", color="run", barmode="group", hover_data=["split"], range_y=[0, 1])
     fig.update_layout(height=320, margin=dict(t=10, b=10))
     st.plotly_chart(fig, width="stretch")
+
+st.subheader("Does the CNN beat jitter, shimmer and HNR?")
+comparison = load_comparison(run.path)
+if comparison is None:
+    st.info("The classical acoustic baseline has not been run for this run yet: "
+            f"`python -m core baseline --run {run.path.name}` trains it on the same patient folds.")
+else:
+    info = comparison.summary
+    b1, b2, b3 = st.columns(3)
+    b1.metric("CNN patient AUROC", f"{info['cnn_patient_auroc_mean']:.3f}" if info.get("cnn_patient_auroc_mean") is not None else "n/a")
+    b2.metric(f"Best baseline ({info.get('best_model', '?')})", f"{info['patient_auroc_mean']:.3f}" if info.get("patient_auroc_mean") is not None else "n/a")
+    b3.metric("DeLong p (CNN vs best baseline)", f"{info['delong_p']:.3f}" if info.get("delong_p") is not None else "n/a")
+    st.dataframe(comparison.models, hide_index=True, width="stretch")
+    st.markdown("**Single measures (ROC as clinical papers report them)**")
+    st.dataframe(comparison.feature_roc, hide_index=True, width="stretch")
+    if not comparison.importance.empty:
+        top = comparison.importance.sort_values("importance", key=abs, ascending=False).groupby("model").head(8)
+        fig = px.bar(top, x="importance", y="feature", color="model", orientation="h", error_x="importance_sd")
+        fig.update_layout(height=420, margin=dict(t=10, b=10))
+        st.plotly_chart(fig, width="stretch")
+    st.download_button("Download baseline comparison (CSV)", comparison.models.to_csv(index=False), "baseline.csv", "text/csv")

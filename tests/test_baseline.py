@@ -142,6 +142,7 @@ def test_nested_cv_keeps_test_patients_out_and_learns_the_signal():
     assert result.importance.iloc[0]["feature"] == "signal" and result.importance.iloc[0]["importance"] > 0
 
 
+@pytest.mark.slow
 def test_every_model_runs_and_noise_alone_predicts_nothing():
     features, labels = synthetic_patients(40, seed=1)
     folds = fold_series(labels)
@@ -226,18 +227,16 @@ def test_compare_models_pairs_each_baseline_with_the_cnn():
     assert comparison.feature_roc["feature"].iloc[0] == "hnr_db"
 
 
-def make_fake_run(cohort_dir: Path, root: Path, *, leaky: bool = False) -> Path:
+def make_fake_run(cohort_dir: Path, root: Path) -> Path:
     """A finished run folder without TensorFlow: patient folds from core.splits, noisy probabilities."""
     from core import runs
     from core.cohort import load_cohort
-    from core.config import preset, with_overrides
+    from core.config import preset
     from core.metrics import fold_metrics
     from core.splits import make_folds
 
     cohort = load_cohort(cohort_dir)
     config = preset("quick")
-    if leaky:
-        config = with_overrides(config, {"split.kind": "segment_leaky"})
     patients = cohort.patients[["patient_id", "outcome"]].rename(columns={"outcome": "label"})
     folds = make_folds(patients, config.split)
     rng = np.random.default_rng(0)
@@ -282,14 +281,28 @@ def test_cli_writes_the_comparison_into_the_run_folder(demo_cohort_dir, tmp_path
     assert not any(h in written for h in hospital_ids)
 
 
-def test_a_leaky_run_or_a_run_without_predictions_is_refused(demo_cohort_dir, tmp_path):
+def test_a_leaky_run_or_a_run_without_predictions_is_refused(tmp_path):
     from core import runs
     from core.baseline import compare_with_run, run_folds
+    from core.config import preset, with_overrides
 
-    leaky = make_fake_run(demo_cohort_dir, tmp_path / "runs", leaky=True)
+    config = with_overrides(preset("quick"), {"split.kind": "segment_leaky"})
+    leaky = runs.create_run(config.to_dict(), name="leaky", config_hash=config.hash(), data={}, folds=["r0f0"],
+                            root=tmp_path)
     with pytest.raises(RunError, match="leaky"):
-        compare_with_run(leaky, runs_root=tmp_path / "runs")
+        compare_with_run(leaky, runs_root=tmp_path)
     with pytest.raises(RunError, match="no patient predictions"):
         run_folds(pd.DataFrame(), run_name="empty")
     assert load_comparison(leaky) is None
-    assert runs.read_manifest(leaky)["leaky"] is True
+
+
+def test_resampled_aurocs_equal_sklearn_on_each_resample():
+    from core.baseline.compare import resampled_aurocs
+
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 2, 30)
+    score = np.round(y + rng.normal(0, 1, 30), 1)  # rounding makes ties
+    draws = rng.integers(0, 30, size=(50, 30))
+    draws[0] = np.flatnonzero(y == 1)[0]  # a resample of one class
+    expected = [roc_auc_score(y[d], score[d]) if np.unique(y[d]).size == 2 else np.nan for d in draws]
+    np.testing.assert_allclose(resampled_aurocs(y, score, draws), expected)

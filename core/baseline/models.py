@@ -401,7 +401,9 @@ def _mean_importance(per_fold: list[pd.DataFrame]) -> pd.DataFrame:
     table = pd.concat(per_fold, ignore_index=True)
     grouped = table.groupby("feature", sort=False)
     out = grouped.agg(importance=("importance", "mean"), importance_sd=("importance", "std"), kind=("kind", "first"))
-    order = out["importance"].abs().sort_values(ascending=False).index
+    # A coefficient matters by its size whatever its sign; an AUROC drop below 0 means the feature hurt.
+    signed = out["kind"].str.startswith("coefficient")
+    order = out["importance"].abs().where(signed, out["importance"]).sort_values(ascending=False).index
     return out.loc[order].reset_index()
 
 

@@ -164,8 +164,12 @@ class StagedRunner:
     def __init__(self, model: StagedModel, *, batch_size: int = 64) -> None:
         import tensorflow as tf
 
-        self.model = model
         self.branches: tuple[str, ...] = check_model(model)
+        # A weak reference, so the runner cache (keyed weakly by model) never keeps a model alive.
+        try:
+            self._model_ref: Any = weakref.ref(model)
+        except TypeError:
+            self._model_ref = lambda: model
         self.batch_size = int(batch_size)
         self._maps_fn = tf.function(self._maps_impl, reduce_retracing=True)
         self._head_fn = tf.function(self._head_impl, reduce_retracing=True)
@@ -174,6 +178,13 @@ class StagedRunner:
             b: tf.function(self._make_input_grad(b), reduce_retracing=True) for b in self.branches
         }
         self._compiled: dict[str, Any] = {}
+
+    @property
+    def model(self) -> StagedModel:
+        model = self._model_ref()
+        if model is None:
+            raise ExplainError("the model of this runner no longer exists; get a new runner with runner_for(model)")
+        return model
 
     def compiled(self, name: str, build: Any) -> Any:
         """A method module's own compiled pass over this model, built once by ``build(runner)``."""

@@ -19,8 +19,11 @@ prefix/tail cut at the last layer, at or before the first trainable one, whose s
 output is the only tensor that later layers read (EfficientNet's residual adds make
 most positions invalid). For EfficientNetB0 at 224x224: 237 layers, the study's index
 is 189 (``block6b_drop``), the cut is layer 175 (``block6a_project_bn``, output
-7x7x192), the tail holds 61 layers of which 13 (the rest of block6b's main path) are
-frozen and 33 of the 48 from index 189 are trainable (the other 15 are BatchNorm).
+7x7x192), and the tail holds layers 176..236 (61 layers). Layers 176..188 (block6b's
+main path) stay frozen as in the study; of the 48 layers from 189 on, 16 carry trainable
+weights (the convolutions, depthwise convolutions and squeeze-excite convolutions of
+block6c, block6d, block7a and ``top_conv``: 2.29 M parameters), 10 are BatchNorm (kept
+frozen) and 22 have no weights.
 """
 
 from __future__ import annotations
@@ -253,13 +256,14 @@ def _small_cnn(shape: tuple[int, int, int]) -> Any:
 
     pool = max(1, shape[0] // 56)
     inputs = keras.Input(shape, name="image")
-    x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inputs)
     x = layers.AveragePooling2D(pool, name="downsample")(x)
     x = row_coordinate_layer()(name="row_coordinate")(x)
     for i, filters in enumerate((16, 32, 64)):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i + 1}")(x)
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_initializer="he_normal",
+                          name=f"conv{i + 1}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
-    x = layers.Conv2D(64, 3, padding="same", activation="relu", name="conv4")(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu", kernel_initializer="he_normal", name="conv4")(x)
     return keras.Model(inputs, x, name="small_cnn")
 
 

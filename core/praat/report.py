@@ -181,8 +181,8 @@ def parse_voice_report(text: str, *, source: str = "voice report", strict: bool 
     source : str
         How the report is named in problems (pass a redacted path or a recording id).
     strict : bool
-        Raise on the first report with problems (True) or return them in
-        ``VoiceReport.problems`` (False).
+        Raise when the report has any problem (True), or return the problems in
+        ``VoiceReport.problems`` with every readable value (False).
 
     Returns
     -------
@@ -236,7 +236,7 @@ def parse_voice_report(text: str, *, source: str = "voice report", strict: bool 
             continue
         if detail is not None:
             details[measure.key] = detail
-    if start is not None and lines:
+    if lines:
         missing = [m.label for m in MEASURES if m.key not in seen]
         if missing and len(missing) < len(MEASURES):
             problems.append(f"{source}: missing line(s) {missing}")

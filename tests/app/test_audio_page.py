@@ -25,4 +25,9 @@ def test_audio_page_slices_and_reslices(app: AppTest) -> None:
     at.selectbox(key="a_vowel").set_value("I").run()
     at.slider(key="a_segment").set_value(3).run()
     assert not at.exception, at.exception
-    assert at.caption[-1].value.startswith("Segment 3:")
+    assert any(c.value.startswith("Segment 3:") for c in at.caption)
+    report = at.dataframe[-1].value
+    jitter = report[report["measure"] == "jitter_local_pct"]
+    assert len(jitter) == 1
+    assert float(jitter["reported"].iloc[0]) > 0
+    assert abs(float(jitter["recomputed"].iloc[0]) / float(jitter["reported"].iloc[0]) - 1) < 0.01

@@ -1,0 +1,60 @@
+"""``python -m core report``: a run's lab-meeting slides as one self-contained HTML file.
+
+Examples::
+
+    python -m core report --run 20250101-120000-demo --out report.html
+    python -m core report --run demo --cohort /data/voice-study --out slides/demo.html
+
+The cohort (for the duration table and the outcome balance) defaults to the folder the
+run was trained on, when it still exists. Explanations appear when ``python -m core
+explain`` has cached them; nothing heavy is computed here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``report`` sub-command."""
+    parser = subparsers.add_parser(
+        "report",
+        help="write a run's lab-meeting slides as one self-contained HTML file",
+        description="Cohort, method, per-fold results, ROC/confusion and cached explanations of a run, "
+        "as slides in one HTML file with no external resources.",
+    )
+    parser.add_argument("--run", required=True, metavar="RUN", help="run id, folder, or unique name")
+    parser.add_argument("--cohort", metavar="DIR", help="the run's cohort folder (default: the one in its manifest)")
+    parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
+    parser.add_argument("--out", required=True, metavar="FILE", help="HTML file to write")
+    parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report; 0 on success."""
+    from core.cohort import load_cohort
+    from core.errors import CohortError
+    from core.report import render_html, report_title, slides
+    from core.runs import load_run
+
+    loaded = load_run(args.run, root=args.runs_dir)
+    folder = args.cohort or loaded.manifest.get("data", {}).get("cohort_dir")
+    cohort = None
+    if folder and Path(folder).is_dir():
+        cohort = load_cohort(Path(folder))
+    elif args.cohort:
+        raise CohortError(f"cohort folder {args.cohort} does not exist")
+    deck = slides(loaded, cohort)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_html(deck, title=report_title(loaded)), encoding="utf-8")
+    size = out.stat().st_size
+    if args.json:
+        print(json.dumps({"out": str(out), "bytes": size, "slides": len(deck), "titles": [s.title for s in deck],
+                          "cohort": cohort is not None}))
+    else:
+        print(f"wrote {len(deck)} slides to {out} ({size / 1e6:.1f} MB)")
+    return 0

@@ -1,0 +1,457 @@
+"""Lab-meeting slides of a run, as data, and their export to one self-contained HTML file.
+
+:func:`slides` builds a list of :class:`Slide` (title, bullets, plotly figures, tables):
+the run, the cohort (size, balance, the study's duration table), preprocessing, model
+and protocol (the study's hyper-parameter table), per-fold results at patient and
+segment level, ROC and pooled confusion, the key explanations that are already cached in
+the run's explain store (branch masking per fold, occlusion aggregated over the test
+segments; nothing heavy is computed here), and the caveats a reader must know.
+
+:func:`export_html` renders them into ONE HTML file: plotly's JavaScript inlined once,
+tables as HTML, a small stylesheet with large fonts, arrow-key navigation, one slide per
+printed page, and no external URL to load.
+
+Bullets are plain text with two inline marks: ``**bold**`` and ```code```.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from core import results
+from core.cohort.model import Cohort
+from core.cohort.summary import duration_table, outcome_balance
+from core.config import ExperimentConfig, hyperparameter_table
+from core.errors import CoreError
+from core.runs import Run
+
+#: Occlusion settings read from the explain store (those of ``python -m core explain``).
+OCCLUSION_SETTINGS: dict[str, Any] = {"bands": 10, "chunks": 10, "fill": "mean"}
+
+COLOURS: dict[str, str] = {"well": "#2a9d8f", "poor": "#e76f51", "unknown": "#adb5bd"}
+
+
+class Table(NamedTuple):
+    """A captioned table of a slide."""
+
+    caption: str
+    frame: pd.DataFrame
+
+
+@dataclass
+class Slide:
+    """One slide.
+
+    Attributes
+    ----------
+    title : str
+    bullets : list of str
+        Short lines (``**bold**`` and ```code``` allowed).
+    figures : list of plotly.graph_objects.Figure
+    tables : list of Table
+    """
+
+    title: str
+    bullets: list[str] = field(default_factory=list)
+    figures: list[go.Figure] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+
+
+def slides(run: Run, cohort: Cohort | None = None) -> list[Slide]:
+    """The lab-meeting slides of a run.
+
+    Parameters
+    ----------
+    run : Run
+    cohort : Cohort, optional
+        The run's cohort, for the duration table and balance; when absent or not the
+        run's (fingerprint differs) the counts come from the run's manifest.
+
+    Returns
+    -------
+    list of Slide
+        Title, cohort, preprocessing, model and protocol, patient-level results, ROC and
+        confusion, segment-level results, explanations, caveats.
+    """
+    config = ExperimentConfig.from_dict(run.manifest["config"])
+    return [
+        _title_slide(run, config),
+        _cohort_slide(run, cohort),
+        _preprocessing_slide(config),
+        _model_slide(run, config),
+        *_results_slides(run),
+        _explanation_slide(run),
+        _caveats_slide(run),
+    ]
+
+
+def _split_words(run: Run) -> str:
+    return "segment-level split (leaky)" if run.leaky else "patient-grouped split"
+
+
+def _title_slide(run: Run, config: ExperimentConfig) -> Slide:
+    manifest = run.manifest
+    summary = run.summary
+    auroc = summary.get("patient_auroc_mean")
+    bullets = [
+        f"Run `{run.path.name}` · status **{run.status}** · created {manifest.get('created', '?')}",
+        f"Preset **{config.preset}**: {config.model.backbone} backbone, {config.model.inputs} input "
+        f"(Mel + STFT through one shared backbone)" if config.model.inputs == "dual"
+        else f"Preset **{config.preset}**: {config.model.backbone} backbone, {config.model.inputs} input only",
+        f"{config.split.n_folds}-fold cross-validation, {_split_words(run)}, {config.split.repeats} repeat(s)",
+    ]
+    if auroc is not None:
+        std = summary.get("patient_auroc_std")
+        bullets.append(f"Patient-level test AUROC **{auroc:.3f}**" + (f" ± {std:.3f}" if std is not None else "") + " (mean ± SD over folds)")
+    bullets.append("Research tool, not a diagnosis.")
+    return Slide(title="Predicting voice outcome after injection laryngoplasty", bullets=bullets)
+
+
+def _cohort_slide(run: Run, cohort: Cohort | None) -> Slide:
+    data = run.manifest.get("data", {})
+    slide = Slide(title="Cohort")
+    matches = cohort is not None and (not data.get("fingerprint") or cohort.fingerprint() == data["fingerprint"])
+    well, poor = int(data.get("patients_well", 0)), int(data.get("patients_poor", 0))
+    slide.bullets.append(
+        f"**{data.get('n_patients', well + poor)} patients** trained on: {well} well, {poor} poor "
+        f"({data.get('segments_well', 0)} / {data.get('segments_poor', 0)} segments)"
+    )
+    if cohort is not None and matches:
+        slide.bullets.append(
+            f"Cohort of {cohort.n_patients} patients, {cohort.recordings.shape[0]} recordings "
+            f"({cohort.layout} layout); identifiers replaced by pseudonyms on loading"
+        )
+        balance = outcome_balance(cohort)
+        slide.figures.append(_balance_figure(balance["outcome"].tolist(), balance["patients"].tolist()))
+        slide.tables.append(Table("Recording durations (ms), as the study reported them", duration_table(cohort)))
+    else:
+        if cohort is not None:
+            slide.bullets.append("The loaded cohort is not the one this run was trained on; counts come from the run.")
+        else:
+            slide.bullets.append("Duration table: give the run's cohort (`--cohort DIR`) to include it.")
+        slide.figures.append(_balance_figure(["well", "poor"], [well, poor]))
+    if data.get("problems"):
+        slide.bullets.append(f"{data['problems']} recording(s) gave no segment and were left out")
+    return slide
+
+
+def _balance_figure(outcomes: list[str], counts: list[int]) -> go.Figure:
+    fig = go.Figure(go.Bar(x=outcomes, y=counts, text=counts, textposition="auto",
+                           marker_color=[COLOURS.get(o, COLOURS["unknown"]) for o in outcomes]))
+    fig.update_layout(title="Patients per outcome", yaxis_title="patients", height=380, margin=dict(t=50, b=30),
+                      font=dict(size=18))
+    return fig
+
+
+def _preprocessing_slide(config: ExperimentConfig) -> Slide:
+    p = config.preprocess
+    w, s = p.window, p.spectrogram
+    hop_ms = (w.span_s - w.window_s) / (w.count - 1) * 1000 if w.count > 1 else 0.0
+    trim = f"energy trimming of silence ({p.trim.threshold_db:g} dB below the loudest frame)" if p.trim.enabled else "no trimming"
+    return Slide(
+        title="Preprocessing",
+        bullets=[
+            f"Recordings: {', '.join(p.selection.phases)}-op, vowel(s) {', '.join(p.selection.vowels)}",
+            f"Audio resampled to {p.audio.sample_rate} Hz mono, mean removed, peak-normalised; {trim}",
+            f"Keep {w.span_s * 1000:g} ms at the {w.position} of the voiced part → {w.count} windows of "
+            f"{w.window_s * 1000:g} ms (hop {hop_ms:.1f} ms, {w.overlap * 100:.1f} % overlap)",
+            f"Mel: n_fft {s.n_fft}, hop {s.hop_length}, {s.n_mels} mels, power 2, dB (top {s.top_db:g} dB), "
+            f"{s.frames} frames; STFT: same n_fft/hop, center=False",
+            f"Images: {s.contrast_low_pct:g}th–{s.contrast_high_pct:g}th percentile contrast (≥ {s.min_range_db:g} dB), "
+            f"grey → {s.image_size} × {s.image_size} → 3 channels",
+        ],
+    )
+
+
+def _model_slide(run: Run, config: ExperimentConfig) -> Slide:
+    m, t, sp = config.model, config.train, config.split
+    weights = run.manifest.get("weights") or m.weights
+    bullets = [
+        f"{'Two inputs (Mel, STFT) through ONE shared' if m.inputs == 'dual' else 'One input (' + m.inputs + ') through a'} "
+        f"{m.backbone} backbone ({weights} weights), global average pooling, Dense {m.head_units} ReLU, "
+        f"Dropout {m.dropout:g}, sigmoid",
+        f"Stage 1: backbone frozen, {t.warmup_epochs} epochs, Adam {t.warmup_lr:g}; stage 2: last "
+        f"{t.unfreeze_ratio * 100:.0f} % trainable, {t.finetune_epochs} epochs, Adam {t.finetune_lr:g}",
+        f"Outer {sp.n_folds}-fold CV ({_split_words(run)}, seed {sp.seed}); inner validation {sp.val_ratio * 100:.0f} % "
+        "of the outer train part; early stopping and threshold (F1-best) on validation only",
+        f"Patient probability = {t.patient_aggregation} of its segments' probabilities",
+    ]
+    return Slide(title="Model and protocol", bullets=bullets,
+                 tables=[Table("Hyper-parameters", pd.DataFrame(hyperparameter_table(config)))])
+
+
+def _results_slides(run: Run) -> list[Slide]:
+    try:
+        patient = results.study_table(run, level="patient", part="test")
+        segment = results.study_table(run, level="segment", part="test")
+    except CoreError as exc:
+        return [Slide(title="Results", bullets=[f"No results yet: {exc}"])]
+    summary = run.summary
+    bullets = [f"Test folds; thresholds chosen on each fold's validation patients ({_split_words(run)})"]
+    ci_boot = summary.get("patient_auroc_ci_bootstrap") or [None, None]
+    ci_rep = summary.get("patient_auroc_ci_repeats") or [None, None]
+    if ci_boot[0] is not None:
+        bullets.append(f"Patient AUROC 95 % CI, bootstrap over patients: {ci_boot[0]:.3f} – {ci_boot[1]:.3f}")
+    if ci_rep[0] is not None:
+        bullets.append(f"Patient AUROC 95 % CI over repeats: {ci_rep[0]:.3f} – {ci_rep[1]:.3f}")
+    per_fold = Slide(title="Results per fold (patient level, test)", bullets=bullets,
+                     tables=[Table("The study's per-fold table, patient level", patient)])
+    curves = Slide(title="ROC and confusion (patient level, test)",
+                   bullets=["ROC per fold; confusion pooled over folds, each at its validation-chosen threshold"],
+                   figures=[_roc_figure(run), _confusion_figure(run)])
+    segments = Slide(title="Results per fold (segment level, test)",
+                     bullets=["Every 50 ms segment counted on its own (the study's notebook level)"],
+                     tables=[Table("The study's per-fold table, segment level", segment)])
+    return [per_fold, curves, segments]
+
+
+def _roc_figure(run: Run) -> go.Figure:
+    roc = results.roc_points(run, level="patient")
+    fig = go.Figure()
+    for fold, part in roc.groupby("fold", sort=False):
+        fig.add_trace(go.Scatter(x=part["fpr"], y=part["tpr"], mode="lines", name=fold))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="chance"))
+    fig.update_layout(title="ROC per fold", xaxis_title="false-positive rate", yaxis_title="true-positive rate",
+                      height=440, margin=dict(t=50, b=40), font=dict(size=16))
+    return fig
+
+
+def confusion_counts(run: Run, *, level: str = "patient") -> np.ndarray:
+    """Test confusion matrix pooled over folds, each fold at its validation-chosen threshold.
+
+    Returns
+    -------
+    np.ndarray [shape=(2, 2), dtype=int]
+        ``[[tn, fp], [fn, tp]]``.
+    """
+    matrix = np.zeros((2, 2), dtype=int)
+    for row in results.thresholds(run, level=level).itertuples():
+        counts = results.confusion(run, level=level, repeat=int(row.repeat), fold=int(row.fold), threshold=float(row.threshold))
+        matrix += np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]], dtype=int)
+    return matrix
+
+
+def _confusion_figure(run: Run) -> go.Figure:
+    matrix = confusion_counts(run)
+    fig = go.Figure(go.Heatmap(z=matrix, x=["well", "poor"], y=["well", "poor"], text=matrix, texttemplate="%{text}",
+                               textfont=dict(size=28), colorscale="Blues", showscale=False))
+    fig.update_layout(title="Confusion (pooled)", xaxis_title="predicted", yaxis_title="true", height=440,
+                      margin=dict(t=50, b=40), font=dict(size=16), yaxis_autorange="reversed")
+    return fig
+
+
+def cached_occlusion(run: Run) -> pd.DataFrame:
+    """Occlusion tables of the run's folds cached for the current model files, concatenated.
+
+    Only entries made with :data:`OCCLUSION_SETTINGS` for each fold's current model
+    file count; nothing is computed.
+
+    Returns
+    -------
+    pd.DataFrame
+        Rows of :func:`core.explain.occlusion_table` with a ``fold_key`` column; empty
+        when none is cached.
+    """
+    from core.explain.fold import model_key
+    from core.explain.store import ExplainStore
+
+    store = ExplainStore(run.path)
+    entries = store.entries()
+    frames = []
+    for entry in entries[entries["name"] == "occlusion"].itertuples():
+        params = entry.params
+        key = params.get("fold", "")
+        if any(params.get(k) != v for k, v in OCCLUSION_SETTINGS.items()):
+            continue
+        try:
+            current = model_key(run.path, key)
+        except CoreError:
+            continue
+        if params.get("model") != current:
+            continue
+        table = store.load_table(int(entry.fold), "occlusion", params)
+        if table is not None:
+            frames.append(table.assign(fold_key=key))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _explanation_slide(run: Run) -> Slide:
+    from core.explain import aggregate_occlusion, cached_masking_table
+
+    slide = Slide(title="Key explanations")
+    masking = cached_masking_table(run.path)
+    occlusion = cached_occlusion(run)
+    hint = f"run `python -m core explain --run {run.path.name}`"
+    if masking.empty:
+        slide.bullets.append(f"Branch masking: not computed yet, {hint}")
+    else:
+        columns = [c for c in ("fold_key", "mel_branch_mean", "stft_branch_mean", "n_segments") if c in masking.columns]
+        slide.bullets.append(
+            "Branch masking: mean Δ P(poor) when one branch's image is replaced by black "
+            f"(mel {masking['mel_branch_mean'].mean():+.3f}, STFT {masking['stft_branch_mean'].mean():+.3f} over "
+            f"{len(masking)} fold(s)); positive = the branch pushed towards poor"
+        )
+        slide.tables.append(Table("Branch masking per fold (the study's table)", masking[columns]))
+    if occlusion.empty:
+        slide.bullets.append(f"Occlusion of frequency bands and time chunks: not computed yet, {hint}")
+    else:
+        folds = occlusion["fold_key"].nunique()
+        summary = aggregate_occlusion(occlusion, scope="all cached folds")
+        top = summary[summary["rank"] <= 3].sort_values(["branch", "axis", "rank"])
+        top = top.assign(where=[_where(r) for r in top.itertuples()])
+        slide.bullets.append(
+            f"Occlusion over the test segments of {folds} fold(s): regions whose hiding lowers P(poor) most"
+        )
+        slide.tables.append(Table("Top 3 regions per branch and axis (mean Δ P(poor) when hidden)",
+                                  top[["branch", "axis", "rank", "where", "mean_delta", "std_delta", "n_segments"]]))
+        slide.figures.append(_occlusion_figure(summary))
+    return slide
+
+
+def _where(row: Any) -> str:
+    if row.axis == "frequency":
+        return f"{row.low_hz:.0f}–{row.high_hz:.0f} Hz" if not pd.isna(row.low_hz) else f"band {int(row.region) + 1}"
+    return f"{row.start_ms:.1f}–{row.end_ms:.1f} ms" if not pd.isna(row.start_ms) else f"chunk {int(row.region) + 1}"
+
+
+def _occlusion_figure(summary: pd.DataFrame) -> go.Figure:
+    bands = summary[summary["axis"] == "frequency"]
+    fig = go.Figure()
+    for branch, part in bands.groupby("branch", sort=True):
+        fig.add_trace(go.Bar(x=[_where(r) for r in part.itertuples()], y=part["mean_delta"], name=branch,
+                             error_y=dict(type="data", array=part["std_delta"])))
+    fig.update_layout(title="Frequency bands: Δ P(poor) when hidden", barmode="group", yaxis_title="Δ P(poor)",
+                      height=440, margin=dict(t=50, b=40), font=dict(size=16))
+    return fig
+
+
+def _caveats_slide(run: Run) -> Slide:
+    bullets = []
+    if run.leaky:
+        bullets.append("**Leaky split**: segments of one patient sit in train and test (the study's notebook); "
+                       "the scores are optimistic")
+    weights = run.manifest.get("weights")
+    if weights == "random" and run.manifest["config"]["model"].get("weights") == "imagenet":
+        bullets.append("ImageNet weights were not available: the backbone started from random initialisation")
+    if run.status != "complete":
+        bullets.append(f"Run {run.status}: {len(run.manifest.get('folds_done', []))} of "
+                       f"{len(run.manifest.get('folds', []))} folds finished")
+    bullets.append(f"Small cohort ({run.manifest.get('data', {}).get('n_patients', '?')} patients): wide intervals; "
+                   "external validation is still needed")
+    bullets.append("Research tool, not a diagnosis")
+    return Slide(title="Caveats", bullets=bullets)
+
+
+def inline(text: str) -> str:
+    """HTML of a bullet: escaped, with ``**bold**`` and ```code``` marks rendered."""
+    escaped = html.escape(text)
+    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
+
+
+CSS = """
+:root { --ink: #12355b; --accent: #e76f51; --muted: #5c6b7a; }
+* { box-sizing: border-box; }
+html { scroll-snap-type: y mandatory; }
+body { margin: 0; font-family: "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink); background: #f4f6f8; }
+section.slide { scroll-snap-align: start; min-height: 100vh; padding: 3.5vh 5vw 6vh; background: #fff;
+  border-bottom: 6px solid var(--accent); position: relative; }
+section.slide h1 { font-size: 2.8rem; margin: 0 0 1.2rem; }
+section.slide ul { font-size: 1.6rem; line-height: 1.45; margin: 0 0 1.2rem; padding-left: 1.6em; }
+code { background: #eef1f4; padding: 0 .25em; border-radius: 4px; font-size: .9em; }
+.figures { display: flex; flex-wrap: wrap; gap: 1.5rem; }
+.figure { flex: 1 1 520px; min-width: 420px; }
+table.data { border-collapse: collapse; font-size: 1.15rem; margin: .4rem 0 1.4rem; }
+table.data th, table.data td { border-bottom: 1px solid #d5dbe1; padding: .35rem .8rem; text-align: left; }
+table.data th { background: #eef1f4; }
+.caption { font-size: 1.2rem; color: var(--muted); margin-top: .8rem; }
+footer { position: absolute; bottom: 1.5vh; right: 5vw; font-size: 1.1rem; color: var(--muted); }
+@media print {
+  html { scroll-snap-type: none; }
+  section.slide { page-break-after: always; min-height: auto; border: none; }
+}
+"""
+
+NAVIGATION = """
+document.addEventListener("keydown", function (event) {
+  var step = {ArrowRight: 1, PageDown: 1, ArrowLeft: -1, PageUp: -1}[event.key];
+  if (!step) { return; }
+  var slides = Array.prototype.slice.call(document.querySelectorAll("section.slide"));
+  var current = slides.findIndex(function (s) { return s.getBoundingClientRect().top >= -5; });
+  var next = Math.min(slides.length - 1, Math.max(0, (current < 0 ? slides.length - 1 : current) + step));
+  slides[next].scrollIntoView({behavior: "smooth"});
+  event.preventDefault();
+});
+"""
+
+
+def _number(value: float) -> str:
+    # Small numbers (Δprob, thresholds) keep three decimals; durations in ms one.
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def render_html(deck: list[Slide], *, title: str) -> str:
+    """One self-contained HTML document of slides (plotly's JavaScript inlined once)."""
+    from plotly.offline import get_plotlyjs
+
+    needs_plotly = any(s.figures for s in deck)
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style>",
+    ]
+    if needs_plotly:
+        parts.append(f'<script type="text/javascript">{get_plotlyjs()}</script>')
+    parts += ["</head>", "<body>"]
+    for number, slide in enumerate(deck, start=1):
+        parts.append(f'<section class="slide" id="slide-{number}">')
+        parts.append(f"<h1>{html.escape(slide.title)}</h1>")
+        if slide.bullets:
+            parts.append("<ul>" + "".join(f"<li>{inline(b)}</li>" for b in slide.bullets) + "</ul>")
+        if slide.figures:
+            parts.append('<div class="figures">')
+            for fig in slide.figures:
+                figure = fig.to_html(full_html=False, include_plotlyjs=False,
+                                     config={"displaylogo": False, "responsive": True})
+                parts.append(f'<div class="figure">{figure}</div>')
+            parts.append("</div>")
+        for table in slide.tables:
+            parts.append(f'<div class="caption">{html.escape(table.caption)}</div>')
+            parts.append(table.frame.to_html(index=False, classes="data", border=0, na_rep="–",
+                                             float_format=_number))
+        parts.append(f"<footer>{number} / {len(deck)}</footer>")
+        parts.append("</section>")
+    parts += [f"<script>{NAVIGATION}</script>", "</body>", "</html>"]
+    return "\n".join(parts)
+
+
+def report_title(run: Run) -> str:
+    """Title of a run's report document: run id, "lab meeting", today's date."""
+    return f"{run.path.name} · lab meeting · {dt.date.today().isoformat()}"
+
+
+def export_html(run: Run, cohort: Cohort | None = None) -> str:
+    """The run's slides (:func:`slides`) as one self-contained HTML document."""
+    return render_html(slides(run, cohort), title=report_title(run))
+
+
+__all__ = [
+    "OCCLUSION_SETTINGS",
+    "Slide",
+    "Table",
+    "cached_occlusion",
+    "confusion_counts",
+    "export_html",
+    "inline",
+    "render_html",
+    "report_title",
+    "slides",
+]

@@ -1,0 +1,172 @@
+"""Patient: one patient's facts, recordings, held-out probability of a poor outcome, and why.
+
+For doctors: large, calm and printable. Every number comes from core.patient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import patient
+from core.audio import load_audio
+from core.config import AudioConfig
+from core.errors import CoreError
+from core.explain import FoldExplainer
+from core.explain.fold import model_key
+from core.workspace import cache_dir
+from pages.shared.sidebar import current_cohort, pick_run, run_notices
+
+SR = AudioConfig().sample_rate
+
+st.markdown(
+    """<style>
+    [data-testid="stMetricValue"] { font-size: 4rem; }
+    .voe-calm p, .voe-calm li { font-size: 1.25rem; line-height: 1.6; }
+    @media print { [data-testid="stSidebar"], header, [data-testid="stToolbar"] { display: none !important; } }
+    </style>""",
+    unsafe_allow_html=True,
+)
+st.title("Patient")
+st.info(
+    "Research tool, not a diagnosis. The probability comes from models trained on a small study cohort; "
+    "it has not been validated for clinical decisions.",
+    icon=":material/info:",
+)
+
+cohort = current_cohort()
+if cohort is None:
+    st.stop()
+run = pick_run()
+if run is None:
+    st.stop()
+run_notices(run)
+
+try:
+    in_run = patient.patient_ids(run)
+except CoreError as exc:
+    st.error(f"This run cannot be shown per patient: {exc}")
+    st.stop()
+known = set(cohort.patients["patient_id"].astype(str))
+choices = [p for p in in_run if p in known]
+if not choices:
+    st.error("None of this run's patients is in the chosen cohort. Choose the cohort the run was trained on in the sidebar.")
+    st.stop()
+
+left, right = st.columns([1, 2])
+patient_id = left.selectbox("Patient", choices, key="p_patient")
+include_validation = right.toggle(
+    "Also count fold models that used this patient for validation", key="p_validation",
+    help="Those models did not train on the patient either, but chose their best epoch and threshold with them.",
+)
+
+try:
+    facts = patient.patient_facts(cohort, patient_id)
+    recordings = patient.patient_recordings(cohort, patient_id)
+    probability = patient.patient_probability(run, patient_id, include_validation=include_validation)
+except CoreError as exc:
+    st.error(f"This patient cannot be shown: {exc}")
+    st.stop()
+
+top_left, top_right = st.columns([1, 2], gap="large")
+with top_left:
+    st.subheader("Facts")
+    st.table(facts.set_index("fact"), border="horizontal")
+with top_right:
+    st.subheader("Probability of a poor outcome")
+    st.metric(
+        "Mean over the fold models that did not train on this patient", f"{probability.mean:.2f}",
+        help="Patient probability = mean of the segment probabilities of the pre-op /a/ recording.",
+    )
+    spread = (f"Spread across {probability.n_models} models: {probability.low:.2f} – {probability.high:.2f} "
+              f"(SD {probability.sd:.2f})") if probability.n_models > 1 else "One model held this patient out: no spread."
+    st.markdown(f"**{spread}**")
+    table = probability.table
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=table["prob"], y=["model"] * len(table), mode="markers", name="fold model",
+        marker=dict(size=18, color=np.where(table["part"] == "test", "#12355b", "#8da9c4")),
+        text=[f"{k} ({p})" for k, p in zip(table["fold_key"], table["part"], strict=True)],
+        hovertemplate="%{text}: %{x:.2f}<extra></extra>",
+    ))
+    fig.add_trace(go.Scatter(
+        x=table["threshold"], y=["threshold"] * len(table), mode="markers", name="fold threshold",
+        marker=dict(size=16, symbol="line-ns-open", color="#e76f51", line=dict(width=3)),
+        hovertemplate="threshold %{x:.2f}<extra></extra>",
+    ))
+    fig.add_vline(x=probability.mean, line=dict(color="#12355b", dash="dot"), annotation_text=f"mean {probability.mean:.2f}")
+    fig.update_layout(height=200, margin=dict(t=30, b=30, l=10, r=10), xaxis=dict(range=[0, 1], title="probability of a poor outcome"),
+                      showlegend=False, font=dict(size=15))
+    st.plotly_chart(fig, width="stretch", key="p_spread")
+    st.markdown(f'<div class="voe-calm"><p>{probability.text}</p></div>', unsafe_allow_html=True)
+    with st.expander("Per fold model"):
+        st.dataframe(table, hide_index=True, width="stretch")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _signal(root: str, recording_id: str) -> np.ndarray:
+    return load_audio(cohort.audio_path(recording_id), name=recording_id)
+
+
+st.subheader("Recordings")
+columns = st.columns(4)
+for i, row in enumerate(recordings.itertuples()):
+    with columns[i % 4]:
+        st.markdown(f"**{row.phase}-op · vowel {row.vowel}**" + (f" (take {row.take})" if row.take > 1 else ""))
+        try:
+            st.audio(_signal(str(cohort.root), row.recording_id), sample_rate=SR)
+        except CoreError as exc:
+            st.caption(f"Cannot be played: {exc}")
+        st.caption(f"{row.duration_s:.1f} s")
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _explainer(run_dir: str, key: str, version: str, cohort_root: str) -> FoldExplainer:
+    dataset = patient.run_dataset(run, cohort, cache_dir=cache_dir())
+    return patient.fold_explainer(run, key, dataset=dataset)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _explanation(run_dir: str, key: str, version: str, patient_id: str, threshold: float,
+                 _explainer: FoldExplainer) -> patient.PatientExplanation:
+    return patient.explain_patient(_explainer, patient_id, threshold=threshold)
+
+
+def overlay(image: np.ndarray, heat: np.ndarray, *, hz: np.ndarray, ms: np.ndarray, title: str) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=image.astype(float), x=ms, y=hz, colorscale="gray", showscale=False, hoverinfo="skip"))
+    fig.add_trace(go.Heatmap(z=heat.astype(float), x=ms, y=hz, opacity=0.45, zmin=0, zmax=1, colorscale="Inferno",
+                             colorbar=dict(title="where the model looked"),
+                             hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:.2f}<extra></extra>"))
+    fig.update_layout(title=title, height=380, margin=dict(t=40, b=10), xaxis_title="time (ms)", yaxis_title="frequency (Hz)")
+    return fig
+
+
+st.subheader("Why the model thinks so")
+key = patient.explain_fold(run, patient_id)
+threshold = float(probability.table.loc[probability.table["fold_key"] == key, "threshold"].iloc[0])
+try:
+    with st.spinner("Loading the fold model and explaining this patient's segments (cached after the first time)…"):
+        version = model_key(run.path, key)
+        explainer = _explainer(str(run.path), key, version, str(cohort.root))
+        explanation = _explanation(str(run.path), key, version, patient_id, threshold, explainer)
+except CoreError as exc:
+    st.error(f"The explanation cannot be shown: {exc}")
+    st.stop()
+
+st.markdown(f'<div class="voe-calm"><p>{explanation.summary.text}</p></div>', unsafe_allow_html=True)
+row = explanation.segments[explanation.segments["segment_id"] == explanation.segment_id].iloc[0]
+images = [(b, getattr(explanation, b), getattr(explanation, f"heatmap_{b}")) for b in ("mel", "stft")]
+images = [(b, image, heat) for b, image, heat in images if image is not None and heat is not None]
+for column, (branch, image, heat) in zip(st.columns(len(images)), images, strict=True):
+    column.plotly_chart(
+        overlay(image, heat, hz=explanation.row_hz[branch], ms=explanation.column_ms[branch],
+                title=f"{'Mel' if branch == 'mel' else 'STFT'} image · Grad-CAM"),
+        width="stretch", key=f"p_cam_{branch}",
+    )
+st.caption(
+    f"The most typical 50 ms segment of {row['recording_id']} (segment {int(row['segment_index']) + 1}, "
+    f"{row['start_s'] * 1000:.0f}–{row['end_s'] * 1000:.0f} ms): probability {explanation.segment_prob:.2f}, "
+    f"the closest to this patient's mean. Model of fold {key}; masking and occlusion {explanation.source}. "
+    "Print this page with your browser (Ctrl+P)."
+)

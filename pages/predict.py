@@ -1,0 +1,135 @@
+"""Predict: upload or record a sustained vowel, check it, and ask every fold model of a run.
+
+The audio stays in memory; core.predict reads it through a temporary file it deletes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.config import ExperimentConfig
+from core.errors import CoreError
+from core.explain.regions import ImageAxes
+from core.predict import NOT_A_DIAGNOSIS, Ensemble, predict_recording
+from pages.shared.sidebar import pick_run, run_notices
+
+VERDICT_COLOURS = {"pass": "#d8f3dc", "warn": "#fff3bf", "fail": "#ffc9c9"}
+
+st.markdown('<style>[data-testid="stMetricValue"] { font-size: 4rem; }</style>', unsafe_allow_html=True)
+st.title("Predict")
+st.warning(NOT_A_DIAGNOSIS, icon=":material/info:")
+
+run = pick_run()
+if run is None:
+    st.stop()
+run_notices(run)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _ensemble(run_dir: str, stamp: int) -> Ensemble:
+    return Ensemble.from_run(run)
+
+
+config = ExperimentConfig.from_dict(run.manifest["config"])
+selection = config.preprocess.selection
+vowels = " or ".join(f"/{v.lower()}/" for v in selection.vowels)
+st.markdown(
+    f"Record a **sustained vowel {vowels}** for about three seconds in a quiet room, as the run's training "
+    f"recordings ({', '.join(selection.phases)}-op). Every one of the run's {len(run.manifest.get('folds_done', []))} "
+    "fold models gives its probability of a poor outcome."
+)
+
+upload_tab, record_tab = st.tabs(["Upload a file", "Record now"])
+uploaded = upload_tab.file_uploader("A recording (WAV or FLAC)", type=["wav", "flac"], key="u_file")
+recorded = record_tab.audio_input("Record", key="u_record")
+audio = uploaded if uploaded is not None else recorded
+if audio is None:
+    st.info("Upload a recording or record one to get a prediction.")
+    st.stop()
+
+data = audio.getvalue()
+suffix = Path(audio.name or "recording.wav").suffix.lower() or ".wav"
+st.audio(data)
+try:
+    with st.spinner("Loading the run's fold models…"):
+        ensemble = _ensemble(str(run.path), (run.path / "manifest.json").stat().st_mtime_ns)
+except CoreError as exc:
+    st.error(f"This run cannot predict: {exc}")
+    st.stop()
+digest = hashlib.sha256(data).hexdigest()
+# Only the latest result is kept, keyed by a hash: the audio itself is never stored.
+cached = st.session_state.get("u_result")
+if cached is None or cached[0] != (digest, str(run.path)):
+    try:
+        with st.spinner("Checking the recording and asking every fold model…"):
+            prediction = predict_recording(data, ensemble=ensemble, suffix=suffix)
+    except CoreError as exc:
+        st.error(f"This recording cannot be analysed: {exc}")
+        st.stop()
+    st.session_state["u_result"] = ((digest, str(run.path)), prediction)
+else:
+    prediction = cached[1]
+
+st.subheader("Quality checks")
+checks = prediction.quality.checks.style.map(lambda v: f"background-color: {VERDICT_COLOURS.get(v, 'white')}", subset=["verdict"])
+st.dataframe(checks, hide_index=True, width="stretch")
+if not prediction.ok:
+    st.error("This recording cannot be used: " + "; ".join(prediction.quality.failures) + ".")
+    st.stop()
+
+result = prediction.result
+st.subheader("Prediction")
+left, right = st.columns([1, 2], gap="large")
+left.metric("Probability of a poor outcome", f"{result.mean:.2f}",
+            help="Mean over the fold models of the recording's probability (mean of its segments).")
+left.markdown(f"**{result.n_poor} of {result.n_models}** models reach their threshold · "
+              f"spread {result.low:.2f} – {result.high:.2f} (SD {result.sd:.2f})")
+with right:
+    st.markdown(result.verdict)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=result.per_model["prob"], y=["model"] * result.n_models, mode="markers",
+                             marker=dict(size=18, color="#12355b"), text=result.per_model["fold_key"],
+                             hovertemplate="%{text}: %{x:.2f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=result.per_model["threshold"], y=["threshold"] * result.n_models, mode="markers",
+                             marker=dict(size=16, symbol="line-ns-open", color="#e76f51", line=dict(width=3)),
+                             hovertemplate="threshold %{x:.2f}<extra></extra>"))
+    fig.add_vline(x=result.mean, line=dict(color="#12355b", dash="dot"), annotation_text=f"mean {result.mean:.2f}")
+    fig.update_layout(height=200, margin=dict(t=30, b=30, l=10, r=10), showlegend=False, font=dict(size=15),
+                      xaxis=dict(range=[0, 1], title="probability of a poor outcome"))
+    st.plotly_chart(fig, width="stretch", key="u_spread")
+
+with st.expander("Per fold model and per segment"):
+    st.dataframe(result.per_model, hide_index=True, width="stretch")
+    st.dataframe(result.segments, hide_index=True, width="stretch")
+
+st.subheader("Where the model looked")
+axes = ImageAxes.from_config(config.preprocess)
+
+
+def overlay(image: np.ndarray, heat: np.ndarray, branch: str) -> go.Figure:
+    x, y = axes.column_ms[branch], axes.row_hz[branch]
+    fig = go.Figure(go.Heatmap(z=image.astype(float), x=x, y=y, colorscale="gray", showscale=False, hoverinfo="skip"))
+    fig.add_trace(go.Heatmap(z=heat.astype(float), x=x, y=y, opacity=0.45, zmin=0, zmax=1, colorscale="Inferno",
+                             colorbar=dict(title="Grad-CAM"),
+                             hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:.2f}<extra></extra>"))
+    fig.update_layout(title=f"{'Mel' if branch == 'mel' else 'STFT'} image · Grad-CAM", height=380,
+                      margin=dict(t=40, b=10), xaxis_title="time (ms)", yaxis_title="frequency (Hz)")
+    return fig
+
+
+shown = [(b, getattr(result, b), getattr(result, f"heatmap_{b}")) for b in ("mel", "stft")]
+shown = [(b, image, heat) for b, image, heat in shown if image is not None and heat is not None]
+for column, (branch, image, heat) in zip(st.columns(len(shown)), shown, strict=True):
+    column.plotly_chart(overlay(image, heat, branch), width="stretch", key=f"u_cam_{branch}")
+segment = result.segments.iloc[result.segment]
+st.caption(
+    f"Segment {result.segment + 1} ({segment['start_s'] * 1000:.0f}–{segment['end_s'] * 1000:.0f} ms), the closest "
+    f"to the mean probability, explained by the model of fold {result.explained_by} (the closest to the ensemble mean)."
+)
+st.download_button("Download the per-model table (CSV)", result.per_model.to_csv(index=False),
+                   "prediction.csv", "text/csv", key="u_download")

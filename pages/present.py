@@ -1,0 +1,91 @@
+"""Present: a run's lab-meeting slides, one at a time in big font, and the HTML report to download.
+
+Previous / Next buttons answer the left and right arrow keys (Streamlit button shortcuts).
+"""
+
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+
+from core import report
+from core.cohort import Cohort
+from core.errors import CoreError
+from pages.shared.sidebar import current_cohort, pick_run, run_notices
+
+st.markdown(
+    """<style>
+    .voe-slide h2 { font-size: 2.6rem; }
+    .voe-slide li { font-size: 1.55rem; line-height: 1.5; }
+    [data-testid="stTable"] td, [data-testid="stTable"] th { font-size: 1.1rem; }
+    </style>""",
+    unsafe_allow_html=True,
+)
+
+run = pick_run()
+if run is None:
+    st.title("Present")
+    st.stop()
+cohort = current_cohort()
+run_notices(run)
+
+
+def _stamp() -> str:
+    """Changes when the run or its cached explanations change, so the slides are rebuilt."""
+    explain = run.path / "explain"
+    latest = max((p.stat().st_mtime_ns for p in explain.rglob("*.json")), default=0) if explain.is_dir() else 0
+    return f"{(run.path / 'manifest.json').stat().st_mtime_ns}:{latest}"
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _deck(run_dir: str, stamp: str, cohort_root: str | None, _cohort: Cohort | None) -> list[report.Slide]:
+    return report.slides(run, _cohort)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _html(run_dir: str, stamp: str, cohort_root: str | None, _cohort: Cohort | None) -> str:
+    return report.export_html(run, _cohort)
+
+
+root = str(cohort.root) if cohort is not None else None
+stamp = _stamp()
+try:
+    with st.spinner("Building the slides…"):
+        deck = _deck(str(run.path), stamp, root, cohort)
+except CoreError as exc:
+    st.error(f"The slides cannot be built: {exc}")
+    st.stop()
+
+state = "present_slide"
+st.session_state[state] = min(max(int(st.session_state.get(state, 0)), 0), len(deck) - 1)
+
+
+def _move(step: int) -> None:
+    st.session_state[state] = min(max(st.session_state[state] + step, 0), len(deck) - 1)
+
+
+index = st.session_state[state]
+bar = st.columns([1.3, 1, 2.5, 2], vertical_alignment="center")
+bar[0].button("◀ Previous", key="present_prev", on_click=_move, args=(-1,), disabled=index == 0,
+              shortcut="Left", width="stretch")
+bar[1].button("Next ▶", key="present_next", on_click=_move, args=(1,), disabled=index == len(deck) - 1,
+              shortcut="Right", width="stretch")
+bar[2].markdown(f"**Slide {index + 1} of {len(deck)}** · {run.path.name}")
+bar[3].download_button(
+    "Download the HTML report", data=lambda: _html(str(run.path), stamp, root, cohort),
+    file_name=f"{run.path.name}-report.html", mime="text/html", key="present_download", width="stretch",
+    on_click="ignore", help="All slides in one self-contained HTML file (works offline, prints one slide per page).",
+)
+
+slide = deck[index]
+with st.container(border=True):
+    bullets = "\n".join(f"<li>{report.inline(b)}</li>" for b in slide.bullets)
+    st.markdown(f'<div class="voe-slide"><h2>{html.escape(slide.title)}</h2><ul>{bullets}</ul></div>',
+                unsafe_allow_html=True)
+    if slide.figures:
+        for column, (i, fig) in zip(st.columns(len(slide.figures)), enumerate(slide.figures), strict=True):
+            column.plotly_chart(fig, width="stretch", key=f"present_fig_{index}_{i}")
+    for table in slide.tables:
+        st.caption(table.caption)
+        st.table(table.frame, hide_index=True)
