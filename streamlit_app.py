@@ -22,6 +22,11 @@ PAGES = {
     ],
     "Explain": [
         st.Page("pages/explain.py", title="Explain", icon=":material/visibility:"),
+        st.Page("pages/patient.py", title="Patient", icon=":material/person:"),
+    ],
+    "Share": [
+        st.Page("pages/present.py", title="Present", icon=":material/slideshow:"),
+        st.Page("pages/predict.py", title="Predict", icon=":material/upload_file:"),
     ],
 }
 

@@ -239,9 +239,6 @@ def wait(job: Job, *, timeout: float | None = None, poll: float = 0.5) -> dict[s
     return status(job)
 
 
-__all__ = ["Job", "JobError", "active_job", "cancel", "launch", "run_dir_of", "status", "wait"]
-
-
 def progress_text(state: dict[str, Any]) -> tuple[float, str]:
     """Fraction done (0..1) and a one-line description of a :func:`status` result.
 
@@ -271,3 +268,6 @@ def progress_text(state: dict[str, Any]) -> tuple[float, str]:
         tail = f" · val AUROC {auroc:.3f}" if isinstance(auroc, (int, float)) and auroc == auroc else ""
         return fraction, f"{where} · {stage} epoch {epoch} of {event.get('epochs', '?')}{tail}"
     return fraction, where
+
+
+__all__ = ["Job", "JobError", "active_job", "cancel", "launch", "progress_text", "run_dir_of", "status", "wait"]

@@ -257,6 +257,8 @@ def explain_fold(run: Run, patient_id: str) -> str:
 def run_dataset(run: Run, cohort: Cohort, *, cache_dir: Path | None = None) -> Any:
     """The run's segment dataset rebuilt from an already loaded cohort (no second load).
 
+    ``cache_dir`` defaults to the workspace's preprocessing cache, as training's does.
+
     Raises
     ------
     RunError
@@ -264,6 +266,7 @@ def run_dataset(run: Run, cohort: Cohort, *, cache_dir: Path | None = None) -> A
     """
     from core.config import ExperimentConfig
     from core.dataset import build_dataset
+    from core.workspace import cache_dir as default_cache_dir
 
     expected = run.manifest.get("data", {}).get("fingerprint")
     if expected and cohort.fingerprint() != expected:
@@ -272,7 +275,7 @@ def run_dataset(run: Run, cohort: Cohort, *, cache_dir: Path | None = None) -> A
             "choose the run's cohort in the sidebar"
         )
     config = ExperimentConfig.from_dict(run.manifest["config"])
-    return build_dataset(cohort, config.preprocess, cache_dir=cache_dir)
+    return build_dataset(cohort, config.preprocess, cache_dir=cache_dir or default_cache_dir())
 
 
 def fold_explainer(run: Run, key: str, *, dataset: Any = None, cache_dir: Path | None = None) -> FoldExplainer:
@@ -396,14 +399,14 @@ def _patient_tables(explainer: FoldExplainer, ids: np.ndarray) -> tuple[pd.DataF
     """Masking and occlusion rows of some test segments: from the fold's cache, else computed for them only."""
     store, fold = explainer.store, explainer.fold
     # Same parameters as FoldExplainer.masking/occlusion, so `python -m core explain` results are found.
-    masking = store.load_table(fold, "masking", explainer._params(baseline=MASKING_BASELINE))
-    occlusion = store.load_table(fold, "occlusion", explainer._params(**OCCLUSION_PARAMS))
+    masking = store.load_table(fold, "masking", explainer.cache_params(baseline=MASKING_BASELINE))
+    occlusion = store.load_table(fold, "occlusion", explainer.cache_params(**OCCLUSION_PARAMS))
     if masking is not None and occlusion is not None:
         return masking[masking["segment_id"].isin(ids)], occlusion[occlusion["segment_id"].isin(ids)], "cached fold tables"
     data = explainer.data
     mel = np.asarray(data.mel[ids]) if "mel" in data.model.branches else None
     stft = np.asarray(data.stft[ids]) if "stft" in data.model.branches else None
-    key = explainer._params(segments=[int(i) for i in ids])
+    key = explainer.cache_params(segments=[int(i) for i in ids])
     masking = store.table(
         fold, "patient_masking", {**key, "baseline": MASKING_BASELINE},
         lambda: branch_masking(data.model, mel, stft, baseline=MASKING_BASELINE, segment_ids=ids),

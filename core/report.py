@@ -27,6 +27,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core import results
+from core.audio import window_lengths
 from core.cohort.model import Cohort
 from core.cohort.summary import duration_table, outcome_balance
 from core.config import ExperimentConfig, hyperparameter_table
@@ -154,7 +155,9 @@ def _balance_figure(outcomes: list[str], counts: list[int]) -> go.Figure:
 def _preprocessing_slide(config: ExperimentConfig) -> Slide:
     p = config.preprocess
     w, s = p.window, p.spectrogram
-    hop_ms = (w.span_s - w.window_s) / (w.count - 1) * 1000 if w.count > 1 else 0.0
+    window, hop, _ = window_lengths(sr=p.audio.sample_rate, config=w)
+    hop_ms = hop / p.audio.sample_rate * 1000
+    overlap = max(0.0, 1 - hop / window) if w.count > 1 else 0.0
     trim = f"energy trimming of silence ({p.trim.threshold_db:g} dB below the loudest frame)" if p.trim.enabled else "no trimming"
     return Slide(
         title="Preprocessing",
@@ -162,7 +165,7 @@ def _preprocessing_slide(config: ExperimentConfig) -> Slide:
             f"Recordings: {', '.join(p.selection.phases)}-op, vowel(s) {', '.join(p.selection.vowels)}",
             f"Audio resampled to {p.audio.sample_rate} Hz mono, mean removed, peak-normalised; {trim}",
             f"Keep {w.span_s * 1000:g} ms at the {w.position} of the voiced part → {w.count} windows of "
-            f"{w.window_s * 1000:g} ms (hop {hop_ms:.1f} ms, {w.overlap * 100:.1f} % overlap)",
+            f"{w.window_s * 1000:g} ms (hop {hop_ms:.2f} ms, {overlap * 100:.1f} % overlap)",
             f"Mel: n_fft {s.n_fft}, hop {s.hop_length}, {s.n_mels} mels, power 2, dB (top {s.top_db:g} dB), "
             f"{s.frames} frames; STFT: same n_fft/hop, center=False",
             f"Images: {s.contrast_low_pct:g}th–{s.contrast_high_pct:g}th percentile contrast (≥ {s.min_range_db:g} dB), "

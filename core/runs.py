@@ -301,7 +301,8 @@ def compute_summary(run_dir: str | Path, *, n_boot: int = 1000) -> dict[str, Any
         ``<level>_<metric>_mean`` / ``_std`` for level in segment, patient and every
         metric; ``patient_auroc_ci_repeats`` (percentile 95 % interval of the repeats'
         mean patient AUROC, NaN with one repeat); ``patient_auroc_ci_bootstrap``
-        (patients resampled from the pooled test predictions, seed 0); ``folds_done``;
+        (patients resampled from the pooled test predictions, seed 0; left out when
+        ``n_boot`` is 0); ``folds_done``;
         ``best_epoch_mean``.
     """
     from core.metrics import METRIC_COLUMNS, summarize
@@ -320,7 +321,7 @@ def compute_summary(run_dir: str | Path, *, n_boot: int = 1000) -> dict[str, Any
     per_repeat = patient_test.groupby("repeat")["auroc"].mean()
     summary["patient_auroc_ci_repeats"] = list(percentile_ci(per_repeat.to_numpy())) if len(per_repeat) > 1 else [None, None]
     patients_path = Path(run_dir) / "predictions_patients.csv"
-    if patients_path.is_file():
+    if n_boot > 0 and patients_path.is_file():
         patients = pd.read_csv(patients_path)
         pooled = patients[patients["part"] == "test"]
         low, high = bootstrap_ci(pooled, n_boot=n_boot, seed=0)
@@ -339,7 +340,8 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
     """The one-object summary printed by ``train --json`` and ``runs show --json``."""
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
-    summary = manifest.get("summary") or compute_summary(run_dir)
+    # a run still in progress gets a light summary (no bootstrap) so listing stays fast
+    summary = manifest.get("summary") or compute_summary(run_dir, n_boot=0)
     return {
         "run_dir": str(run_dir),
         "run_id": manifest["run_id"],

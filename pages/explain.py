@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
 from core.errors import CoreError
 from core.explain import EXPLAINERS, FoldExplainer, cached_masking_table, load_fold
 from core.explain.fold import fold_keys, model_key
 from core.workspace import cache_dir
+from pages.shared.charts import cam_overlay
 from pages.shared.sidebar import pick_run, run_notices
 
 METHOD_NAMES = {
@@ -74,28 +74,16 @@ st.caption(
 )
 
 
-def overlay(image: np.ndarray, heat: np.ndarray, branch: str, *, signed: bool = False) -> go.Figure:
-    x, y = axes.column_ms[branch], axes.row_hz[branch]
-    fig = go.Figure(go.Heatmap(z=image[..., 0].astype(float), x=x, y=y, colorscale="gray", showscale=False, hoverinfo="skip"))
-    fig.add_trace(go.Heatmap(
-        z=heat.astype(float), x=x, y=y, opacity=opacity, zmin=-1 if signed else 0, zmax=1,
-        colorscale="RdBu_r" if signed else "Inferno", colorbar=dict(title="ΔCAM" if signed else "importance"),
-        hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:.2f}<extra></extra>",
-    ))
-    fig.update_layout(height=360, margin=dict(t=30, b=10), xaxis_title="time (ms)", yaxis_title="frequency (Hz)")
-    return fig
-
-
 branches = [b for b in ("mel", "stft") if f"heatmap_{b}" in maps]
 images = {"mel": explainer.data.mel, "stft": explainer.data.stft}
 columns = st.columns(len(branches) + (1 if "delta" in maps else 0))
 for column, branch in zip(columns, branches, strict=False):
-    fig = overlay(np.asarray(images[branch][segment_id]), maps[f"heatmap_{branch}"][0], branch)
-    fig.update_layout(title=f"{branch.upper()} · {METHOD_NAMES[method]}")
+    fig = cam_overlay(np.asarray(images[branch][segment_id]), maps[f"heatmap_{branch}"][0], hz=axes.row_hz[branch],
+                      ms=axes.column_ms[branch], title=f"{branch.upper()} · {METHOD_NAMES[method]}", opacity=opacity)
     column.plotly_chart(fig, width="stretch", key=f"map_{branch}")
 if "delta" in maps:
-    fig = overlay(np.asarray(images["mel"][segment_id]), maps["delta"][0], "mel", signed=True)
-    fig.update_layout(title="ΔCAM = mel − STFT (red: mel looked here more)")
+    fig = cam_overlay(np.asarray(images["mel"][segment_id]), maps["delta"][0], hz=axes.row_hz["mel"], ms=axes.column_ms["mel"],
+                      title="ΔCAM = mel − STFT (red: mel looked here more)", opacity=opacity, signed=True, colorbar="ΔCAM")
     columns[-1].plotly_chart(fig, width="stretch", key="map_delta")
     st.caption(f"Both CAMs are divided by the larger of their two peaks (scale {float(maps['delta_scale'][0]):.3g}), so ΔCAM lies in [−1, 1].")
 
@@ -116,11 +104,11 @@ scope_args = {
 with st.spinner("Occluding 10 bands and 10 chunks per branch for the fold's test segments (cached after the first time)…"):
     occlusion = explainer.occlusion_summary(**scope_args)
 occlusion["where"] = [
-    f"{r.low_hz:.0f}–{r.high_hz:.0f} Hz" if r.axis == "band" else f"{r.start_ms:.1f}–{r.end_ms:.1f} ms"
+    f"{r.low_hz:.0f}–{r.high_hz:.0f} Hz" if r.axis == "frequency" else f"{r.start_ms:.1f}–{r.end_ms:.1f} ms"
     for r in occlusion.itertuples()
 ]
 left, right = st.columns(2)
-for column, axis, title in ((left, "band", "Frequency bands"), (right, "chunk", "Time chunks")):
+for column, axis, title in ((left, "frequency", "Frequency bands"), (right, "time", "Time chunks")):
     part = occlusion[occlusion["axis"] == axis]
     fig = px.bar(part, x="where", y="mean_delta", color="branch", barmode="group", error_y="std_delta",
                  labels={"mean_delta": "Δ P(poor) when hidden", "where": ""}, title=title)

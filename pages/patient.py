@@ -16,6 +16,7 @@ from core.errors import CoreError
 from core.explain import FoldExplainer
 from core.explain.fold import model_key
 from core.workspace import cache_dir
+from pages.shared.charts import cam_overlay
 from pages.shared.sidebar import current_cohort, pick_run, run_notices
 
 SR = AudioConfig().sample_rate
@@ -61,6 +62,9 @@ include_validation = right.toggle(
     help="Those models did not train on the patient either, but chose their best epoch and threshold with them.",
 )
 
+if run.leaky:
+    st.warning(f"In this leaky run every fold model trained on some of {patient_id}'s segments, so none of these "
+               "probabilities is a true held-out prediction.")
 try:
     facts = patient.patient_facts(cohort, patient_id)
     recordings = patient.patient_recordings(cohort, patient_id)
@@ -133,15 +137,6 @@ def _explanation(run_dir: str, key: str, version: str, patient_id: str, threshol
     return patient.explain_patient(_explainer, patient_id, threshold=threshold)
 
 
-def overlay(image: np.ndarray, heat: np.ndarray, *, hz: np.ndarray, ms: np.ndarray, title: str) -> go.Figure:
-    fig = go.Figure(go.Heatmap(z=image.astype(float), x=ms, y=hz, colorscale="gray", showscale=False, hoverinfo="skip"))
-    fig.add_trace(go.Heatmap(z=heat.astype(float), x=ms, y=hz, opacity=0.45, zmin=0, zmax=1, colorscale="Inferno",
-                             colorbar=dict(title="where the model looked"),
-                             hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:.2f}<extra></extra>"))
-    fig.update_layout(title=title, height=380, margin=dict(t=40, b=10), xaxis_title="time (ms)", yaxis_title="frequency (Hz)")
-    return fig
-
-
 st.subheader("Why the model thinks so")
 key = patient.explain_fold(run, patient_id)
 threshold = float(probability.table.loc[probability.table["fold_key"] == key, "threshold"].iloc[0])
@@ -160,8 +155,8 @@ images = [(b, getattr(explanation, b), getattr(explanation, f"heatmap_{b}")) for
 images = [(b, image, heat) for b, image, heat in images if image is not None and heat is not None]
 for column, (branch, image, heat) in zip(st.columns(len(images)), images, strict=True):
     column.plotly_chart(
-        overlay(image, heat, hz=explanation.row_hz[branch], ms=explanation.column_ms[branch],
-                title=f"{'Mel' if branch == 'mel' else 'STFT'} image · Grad-CAM"),
+        cam_overlay(image, heat, hz=explanation.row_hz[branch], ms=explanation.column_ms[branch],
+                    title=f"{'Mel' if branch == 'mel' else 'STFT'} image · Grad-CAM", colorbar="where the model looked"),
         width="stretch", key=f"p_cam_{branch}",
     )
 st.caption(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -16,6 +15,7 @@ from core.config import ExperimentConfig
 from core.errors import CoreError
 from core.explain.regions import ImageAxes
 from core.predict import NOT_A_DIAGNOSIS, Ensemble, predict_recording
+from pages.shared.charts import cam_overlay
 from pages.shared.sidebar import pick_run, run_notices
 
 VERDICT_COLOURS = {"pass": "#d8f3dc", "warn": "#fff3bf", "fail": "#ffc9c9"}
@@ -111,21 +111,12 @@ st.subheader("Where the model looked")
 axes = ImageAxes.from_config(config.preprocess)
 
 
-def overlay(image: np.ndarray, heat: np.ndarray, branch: str) -> go.Figure:
-    x, y = axes.column_ms[branch], axes.row_hz[branch]
-    fig = go.Figure(go.Heatmap(z=image.astype(float), x=x, y=y, colorscale="gray", showscale=False, hoverinfo="skip"))
-    fig.add_trace(go.Heatmap(z=heat.astype(float), x=x, y=y, opacity=0.45, zmin=0, zmax=1, colorscale="Inferno",
-                             colorbar=dict(title="Grad-CAM"),
-                             hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:.2f}<extra></extra>"))
-    fig.update_layout(title=f"{'Mel' if branch == 'mel' else 'STFT'} image · Grad-CAM", height=380,
-                      margin=dict(t=40, b=10), xaxis_title="time (ms)", yaxis_title="frequency (Hz)")
-    return fig
-
-
 shown = [(b, getattr(result, b), getattr(result, f"heatmap_{b}")) for b in ("mel", "stft")]
 shown = [(b, image, heat) for b, image, heat in shown if image is not None and heat is not None]
 for column, (branch, image, heat) in zip(st.columns(len(shown)), shown, strict=True):
-    column.plotly_chart(overlay(image, heat, branch), width="stretch", key=f"u_cam_{branch}")
+    figure = cam_overlay(image, heat, hz=axes.row_hz[branch], ms=axes.column_ms[branch],
+                         title=f"{'Mel' if branch == 'mel' else 'STFT'} image · Grad-CAM", colorbar="Grad-CAM")
+    column.plotly_chart(figure, width="stretch", key=f"u_cam_{branch}")
 segment = result.segments.iloc[result.segment]
 st.caption(
     f"Segment {result.segment + 1} ({segment['start_s'] * 1000:.0f}–{segment['end_s'] * 1000:.0f} ms), the closest "

@@ -23,11 +23,12 @@ st.markdown(
     unsafe_allow_html=True,
 )
 
+# The cohort is optional here: without the run's own, the slides take its counts from the run.
+cohort = current_cohort()
 run = pick_run()
 if run is None:
     st.title("Present")
     st.stop()
-cohort = current_cohort()
 run_notices(run)
 
 

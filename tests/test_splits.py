@@ -105,7 +105,7 @@ def test_mixed_labels_within_a_patient_is_an_error() -> None:
         labelled_patients(segments)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(
     n_well=st.integers(5, 14),
     n_poor=st.integers(5, 14),

@@ -53,10 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 class ProgressBar:
     """Steps done out of the total, one line on stderr (redrawn in place on a terminal)."""
 
-    def __init__(self, total: int, *, stream: Any = sys.stderr, enabled: bool = True) -> None:
+    def __init__(self, total: int, *, stream: Any = None, enabled: bool = True) -> None:
         self.total, self.done = max(1, total), 0
-        self.stream, self.enabled = stream, enabled
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.stream, self.enabled = stream or sys.stderr, enabled
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.started = time.perf_counter()
 
     def __call__(self, label: str) -> None:

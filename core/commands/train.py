@@ -88,10 +88,10 @@ def build_config(args: argparse.Namespace) -> Any:
 class ProgressBar:
     """A one-line text bar on stderr (redrawn in place on a terminal, one line per fold otherwise)."""
 
-    def __init__(self, config: Any, *, stream: Any = sys.stderr, enabled: bool = True) -> None:
-        self.stream = stream
+    def __init__(self, config: Any, *, stream: Any = None, enabled: bool = True) -> None:
+        self.stream = stream or sys.stderr
         self.enabled = enabled
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.epochs = config.train.warmup_epochs + config.train.finetune_epochs
         self.started = time.perf_counter()
 

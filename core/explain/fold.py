@@ -224,7 +224,8 @@ class FoldExplainer:
         self.store = store or ExplainStore(data.run_dir)
         self.fold = int(_parse_key(data.fold_key)[1])
 
-    def _params(self, **params: Any) -> dict[str, Any]:
+    def cache_params(self, **params: Any) -> dict[str, Any]:
+        """The cache key of a stored table or map of this fold: fold, model version and settings."""
         return {"fold": self.data.fold_key, "model": self.data.model_key, **params}
 
     def _pair(self, ids: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -240,7 +241,7 @@ class FoldExplainer:
     def cases(self, *, k: int = 10) -> pd.DataFrame:
         """k test segments per confusion cell (:func:`core.explain.pick_cases`)."""
         return self.store.table(
-            self.fold, "cases", self._params(k=k, threshold=self.data.threshold),
+            self.fold, "cases", self.cache_params(k=k, threshold=self.data.threshold),
             lambda: pick_cases(self.data.predictions, threshold=self.data.threshold, k=k),
         )
 
@@ -262,7 +263,7 @@ class FoldExplainer:
         if not ids:
             raise ExplainError(f"no segment given for {method} maps")
         name = f"maps_{method}"
-        keys = {i: self._params(method_params=explainer.params(), segment_id=i) for i in ids}
+        keys = {i: self.cache_params(method_params=explainer.params(), segment_id=i) for i in ids}
         missing = [i for i in ids if not self.store.has(self.fold, name, keys[i], kind="arrays")]
         if missing:
             mel, stft = self._pair(np.array(missing))
@@ -303,7 +304,7 @@ class FoldExplainer:
             table = branch_masking(self.data.model, mel, stft, baseline=base, segment_ids=ids)
             return table.merge(self.data.predictions[["segment_id", "patient_id", "label"]], on="segment_id")
 
-        return self.store.table(self.fold, "masking", self._params(baseline=baseline), compute)
+        return self.store.table(self.fold, "masking", self.cache_params(baseline=baseline), compute)
 
     def masking_summary(self, *, baseline: str = "black") -> pd.DataFrame:
         """The study's per-fold row (``mel_branch_mean``, ``stft_branch_mean``)."""
@@ -327,7 +328,7 @@ class FoldExplainer:
                 )
             return pd.concat(table, ignore_index=True)
 
-        return self.store.table(self.fold, "occlusion", self._params(bands=bands, chunks=chunks, fill=fill), compute)
+        return self.store.table(self.fold, "occlusion", self.cache_params(bands=bands, chunks=chunks, fill=fill), compute)
 
     def occlusion_summary(
         self,
@@ -367,7 +368,7 @@ class FoldExplainer:
             sanity = randomisation_check(self.data.model, mel, stft, explainer, segment_ids=ids, trained=explanation)
             return curves.merge(sanity[["segment_id", "branch", "spearman", "differs"]], on=["segment_id", "branch"])
 
-        key = self._params(method=method, method_params=explainer.params(), steps=steps,
+        key = self.cache_params(method=method, method_params=explainer.params(), steps=steps,
                            random_orders=random_orders, segments=ids.tolist())
         return self.store.table(self.fold, f"faithfulness_{method}", key, compute)
 

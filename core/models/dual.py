@@ -31,10 +31,10 @@ from core.config import ModelConfig
 from core.errors import ConfigError, RunError
 from core.models.backbones import (
     WeightsChoice,
-    row_coordinate_layer,
     build_backbone,
     get_backbone,
     resolve_weights,
+    row_coordinate_layer,
     stage_split,
 )
 from core.models.runtime import tensorflow

@@ -28,7 +28,11 @@ PAGES: dict[str, str] = {
     "cohort": "Validation report",
     "audio": "Sliding windows",
     "train": "Hyper-parameters of this run",
-    "results": "No trained run yet",
+    "results": "Test (patient level)",
+    "explain": "In plain words",
+    "patient": "Why the model thinks so",
+    "present": "Slide 1 of",
+    "predict": "A recording (WAV or FLAC)",
 }
 
 
@@ -39,7 +43,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Path):
+def server(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Path, demo_runs_root: Path):
     if not Path(CHROMIUM).exists():
         if os.environ.get("VOE_REQUIRE_E2E") == "1":
             pytest.fail(f"chromium not found at {CHROMIUM}; CI must install it")
@@ -47,6 +51,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Path):
     work = tmp_path_factory.mktemp("e2e")
     demo = work / "demo_cohort"
     shutil.copytree(demo_cohort_dir, demo)
+    shutil.copytree(demo_runs_root, work / "runs")
     env = dict(os.environ, VOE_DEMO_DIR=str(demo), VOE_RUNS_DIR=str(work / "runs"), VOE_CACHE_DIR=str(work / "cache"))
     port = _free_port()
     proc = subprocess.Popen(
