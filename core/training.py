@@ -48,6 +48,7 @@ import pandas as pd
 from core.config import ExperimentConfig
 from core.errors import TrainingError
 from core.metrics import epoch_point, fold_metrics
+from core.models.backbones import get_backbone, resolve_weights
 from core.models.dual import DualModel, build_model
 from core.models.runtime import tensorflow
 from core.splits import Fold
@@ -516,6 +517,10 @@ def execute_run(
     if manifest["config_hash"] != config.hash():
         raise TrainingError(f"run {run_dir.name}: config hash {config.hash()} differs from {manifest['config_hash']}")
     folds = make_folds(dataset.segments, config.split)
+    if not manifest.get("weights"):
+        # known before any fold finishes, so a cancelled or failed run still says it
+        choice = resolve_weights(get_backbone(config.model.backbone), config.model.weights)
+        runs.update_manifest(run_dir, weights=choice.source, weights_reason=choice.reason)
     done = set(manifest["folds_done"])
     todo = [f for f in folds if f.key not in done]
     already = float(manifest["timings"].get("seconds", 0.0))

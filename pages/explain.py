@@ -110,9 +110,11 @@ occlusion["where"] = [
 left, right = st.columns(2)
 for column, axis, title in ((left, "frequency", "Frequency bands"), (right, "time", "Time chunks")):
     part = occlusion[occlusion["axis"] == axis]
-    fig = px.bar(part, x="where", y="mean_delta", color="branch", barmode="group", error_y="std_delta",
+    # One panel per branch: the mel and STFT bands cover different frequencies.
+    fig = px.bar(part, x="where", y="mean_delta", color="branch", facet_col="branch", error_y="std_delta",
                  labels={"mean_delta": "Δ P(poor) when hidden", "where": ""}, title=title)
-    fig.update_layout(height=360, margin=dict(t=40, b=10))
+    fig.update_xaxes(matches=None, showticklabels=True)
+    fig.update_layout(height=380, margin=dict(t=60, b=10), showlegend=False)
     column.plotly_chart(fig, width="stretch", key=f"occ_{axis}")
 st.download_button("Download occlusion table (CSV)", occlusion.to_csv(index=False), "occlusion.csv", "text/csv")
 
