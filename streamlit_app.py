@@ -6,6 +6,8 @@ pages/shared/sidebar.py and only shows what core computes.
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 st.set_page_config(page_title="Voice Outcome Explorer", page_icon="assets/logo.svg", layout="wide")
@@ -30,6 +32,20 @@ PAGES = {
     ],
 }
 
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_up_tensorflow() -> threading.Thread:
+    """Import TensorFlow once per server in the background, so the first visit to a page
+    that loads a model does not wait for it (the import takes about 4 s on two cores)."""
+    from core.models.runtime import tensorflow
+
+    thread = threading.Thread(target=tensorflow, name="voe-tensorflow-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+_warm_up_tensorflow()
 navigation = st.navigation(PAGES)
 st.logo("assets/logo.svg", size="large")
 navigation.run()

@@ -113,6 +113,7 @@ def test_page_renders_without_error(opened: str, browser, path: str) -> None:
     charts = page.locator(".js-plotly-plot")
     for i in range(charts.count()):
         charts.nth(i).locator(".main-svg").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(2000)  # tables and charts paint after the script finishes
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{path or 'overview'}.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
