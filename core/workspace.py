@@ -10,6 +10,7 @@ what               default                 environment variable
 demo cohort        ``./demo_cohort``       ``VOE_DEMO_DIR``
 array cache        ``./.cache/voe``        ``VOE_CACHE_DIR``
 runs               ``./runs``              ``VOE_RUNS_DIR``
+uploaded cohorts   ``./.cache/voe/uploads``  ``VOE_CACHE_DIR``
 =================  ======================  =====================
 """
 
@@ -28,6 +29,11 @@ def demo_dir() -> Path:
 def cache_dir() -> Path:
     """Folder of the preprocessing cache (spectrogram arrays per recording)."""
     return Path(os.environ.get("VOE_CACHE_DIR", Path.cwd() / ".cache" / "voe")).resolve()
+
+
+def uploads_dir() -> Path:
+    """Folder where cohorts uploaded as zip files are unpacked (one sub-folder per upload)."""
+    return cache_dir() / "uploads"
 
 
 def runs_dir() -> Path:

@@ -8,13 +8,15 @@ import streamlit as st
 
 from core.cohort import Cohort, load_cohort
 from core.cohort.model import folder_signature
+from core.cohort.upload import extract_cohort_zip
 from core.demo import TRUTH_FILE
 from core.errors import CoreError
 from core.runs import Run, list_runs, load_run
-from core.workspace import demo_dir, ensure_demo_cohort, runs_dir
+from core.workspace import demo_dir, ensure_demo_cohort, runs_dir, uploads_dir
 
 DEMO = "Demo cohort (synthetic)"
 FOLDER = "A folder on this machine"
+UPLOAD = "Upload a zip file"
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -36,8 +38,18 @@ def _ensure_demo() -> Path:
 def cohort_sidebar() -> None:
     """Draw the cohort picker in the sidebar and remember the choice in session state."""
     st.sidebar.markdown("### Cohort")
-    source = st.sidebar.radio("Source", [DEMO, FOLDER], key="cohort_source", label_visibility="collapsed")
-    if source == FOLDER:
+    source = st.sidebar.radio("Source", [DEMO, FOLDER, UPLOAD], key="cohort_source", label_visibility="collapsed")
+    if source == UPLOAD:
+        upload = st.sidebar.file_uploader("Zipped cohort folder", type=["zip"], key="cohort_zip")
+        st.session_state["cohort_root"] = None
+        if upload is not None:
+            try:
+                root = extract_cohort_zip(upload.getvalue(), dest_root=uploads_dir(), name=upload.name)
+            except CoreError as exc:
+                st.sidebar.error(str(exc))
+            else:
+                st.session_state["cohort_root"] = str(root)
+    elif source == FOLDER:
         text = st.sidebar.text_input(
             "Cohort folder",
             key="cohort_folder",
@@ -60,7 +72,7 @@ def current_cohort() -> Cohort | None:
     cohort_sidebar()
     root = st.session_state.get("cohort_root")
     if not root:
-        st.info("Choose a cohort folder in the sidebar.")
+        st.info("Choose a cohort folder, or upload one as a zip file, in the sidebar.")
         return None
     if not Path(root).is_dir():
         st.error(f"The folder {root!r} does not exist or is not a folder.")

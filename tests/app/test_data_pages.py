@@ -29,3 +29,10 @@ def test_folder_source_rejects_missing_folder(app: AppTest) -> None:
     at.sidebar.text_input(key="cohort_folder").input("/nonexistent/voices").run()
     assert not at.exception, at.exception
     assert any("does not exist" in e.value for e in at.error)
+
+
+def test_upload_source_waits_for_a_zip(app: AppTest) -> None:
+    at = app.switch_page("pages/cohort.py").run()
+    at.sidebar.radio(key="cohort_source").set_value("Upload a zip file").run()
+    assert not at.exception, at.exception
+    assert any("upload one as a zip file" in i.value for i in at.info)
