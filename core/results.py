@@ -65,7 +65,7 @@ def study_table(run: Run, *, level: str, part: str) -> pd.DataFrame:
     numeric = per_fold(run, level=level, part=part)
     rows = []
     for _, row in numeric.iterrows():
-        rows.append({"Fold": row["fold"], **{title: _fmt(row[key], pct) for title, (key, pct) in STUDY_COLUMNS.items()}})
+        rows.append({"Fold": row["fold"], **{title: _fmt_cell(row[key], key, pct) for title, (key, pct) in STUDY_COLUMNS.items()}})
     summary = {"Fold": "Mean ± Std"}
     for title, (key, pct) in STUDY_COLUMNS.items():
         values = numeric[key].astype(float)
@@ -78,6 +78,13 @@ def _fmt(value: float, pct: bool) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "n/a"
     return f"{100 * value:.2f}%" if pct else f"{value:.2f}"
+
+
+def _fmt_cell(value: float, key: str, pct: bool) -> str:
+    """One fold's cell: best epochs are whole numbers, the rest as :func:`_fmt`."""
+    if key == "best_epoch" and value is not None and not np.isnan(value):
+        return str(int(value))
+    return _fmt(value, pct)
 
 
 def predictions(run: Run, *, level: str) -> pd.DataFrame:

@@ -39,6 +39,8 @@ def test_results_page_shows_fold_tables_and_reacts_to_level(app_with_run: AppTes
     test_table = at.dataframe[0].value
     assert list(test_table["Fold"]) == ["Fold 1", "Fold 2", "Fold 3", "Mean ± Std"]
     assert test_table["AUROC (%)"].iloc[0].endswith("%")
+    assert test_table["Best epoch"].iloc[0].isdigit()
+    assert " ± " in test_table["AUROC (%)"].iloc[-1]
     at.segmented_control(key="r_level").set_value("segment").run()
     assert not at.exception, at.exception
     assert at.subheader[0].value == "Test (segment level)"
