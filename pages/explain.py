@@ -101,7 +101,7 @@ scope_args = {
     "cell": {"cell": cell},
     "fold": {},
 }[scope]
-with st.spinner("Occluding 10 bands and 10 chunks per branch for the fold's test segments (cached after the first time)…"):
+with st.spinner("Occluding 10 bands and 10 chunks per branch (cached after the first time)…"):
     occlusion = explainer.occlusion_summary(**scope_args)
 occlusion["where"] = [
     f"{r.low_hz:.0f}–{r.high_hz:.0f} Hz" if r.axis == "frequency" else f"{r.start_ms:.1f}–{r.end_ms:.1f} ms"

@@ -74,6 +74,24 @@ def test_cases_maps_and_cache(fold):
     assert [f.stat().st_mtime_ns for f in files] == stamps
 
 
+def test_one_segment_occlusion_needs_no_fold_table(tiny_run):
+    from core.explain.fold import FoldExplainer, load_fold
+
+    run_dir, _, cache = tiny_run
+    fresh = FoldExplainer(load_fold(run_dir, 0, cache_dir=cache))
+    segment = int(fresh.data.predictions["segment_id"].iloc[0])
+    alone = fresh.segment_occlusion(segment)
+    assert alone.shape[0] == 2 * 20 and set(alone["segment_id"]) == {segment}
+    names = set(fresh.store.entries(fresh.fold)["name"])
+    assert "occlusion_segment" in names and "occlusion" not in names  # the fold was not computed
+    summary = fresh.occlusion_summary(segment_id=segment)
+    assert (summary["n_segments"] == 1).all()
+    full = fresh.occlusion()
+    from_fold = full[full["segment_id"] == segment].reset_index(drop=True)
+    np.testing.assert_allclose(alone["delta"].to_numpy(), from_fold["delta"].to_numpy(), atol=1e-6)
+    pd.testing.assert_frame_equal(fresh.segment_occlusion(segment), from_fold, check_dtype=False)
+
+
 def test_masking_occlusion_and_summary(fold):
     masking = fold.masking()
     assert masking.shape[0] == fold.data.predictions.shape[0]

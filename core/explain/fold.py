@@ -330,6 +330,25 @@ class FoldExplainer:
 
         return self.store.table(self.fold, "occlusion", self.cache_params(bands=bands, chunks=chunks, fill=fill), compute)
 
+    def segment_occlusion(
+        self, segment_id: int, *, bands: int = 10, chunks: int = 10, fill: str | float = "mean"
+    ) -> pd.DataFrame:
+        """Occlusion rows of one test segment: taken from the fold's table when it is cached,
+        else computed for that segment alone (one batched call) and cached, so a page shows
+        one segment without waiting for the whole fold."""
+        params = self.cache_params(bands=bands, chunks=chunks, fill=fill)
+        full = self.store.load_table(self.fold, "occlusion", params)
+        if full is not None:
+            return full[full["segment_id"] == int(segment_id)].reset_index(drop=True)
+        ids = np.array([int(segment_id)])
+
+        def compute() -> pd.DataFrame:
+            mel, stft = self._pair(ids)
+            return occlusion_table(self.data.model, mel, stft, bands=bands, chunks=chunks, fill=fill,
+                                   axes=self.data.axes, segment_ids=ids)
+
+        return self.store.table(self.fold, "occlusion_segment", {**params, "segment_id": int(segment_id)}, compute)
+
     def occlusion_summary(
         self,
         *,
@@ -342,7 +361,7 @@ class FoldExplainer:
         ids = select_segments(
             self.data.predictions, threshold=self.data.threshold, segment_id=segment_id, patient_id=patient_id, cell=cell
         )
-        table = self.occlusion(**params)
+        table = self.segment_occlusion(segment_id, **params) if segment_id is not None else self.occlusion(**params)
         scope = (
             f"segment {segment_id}" if segment_id is not None else f"patient {patient_id}" if patient_id is not None
             else cell if cell is not None else f"fold {self.data.fold_key}"
@@ -388,7 +407,7 @@ class FoldExplainer:
         ids = select_segments(self.data.predictions, segment_id=segment_id, patient_id=patient_id)
         preds = self.data.predictions.set_index("segment_id").loc[ids]
         masking = self.masking(baseline=params.pop("baseline", "black"))
-        occlusion = self.occlusion(**params)
+        occlusion = self.segment_occlusion(segment_id, **params) if segment_id is not None else self.occlusion(**params)
         subject = f"segment {segment_id}" if segment_id is not None else f"patient {patient_id}"
         return summarise(
             prob=preds["prob"].to_numpy(),
