@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
+from core.atomic import atomic_write
 from core.audio import WindowPlan, cut_recording, window_lengths
 from core.cohort.model import Cohort, file_digest
 from core.config import PreprocessConfig, config_hash
@@ -278,21 +279,18 @@ def _write_entry(path: Path, entry: _Entry) -> None:
     One file holds consecutive ``.npy`` records (header, reason, windows, images, dB):
     read back with plain ``np.load`` calls on one handle, without zip overhead.
     """
-    tmp_name = None
+
+    def write(handle: BinaryIO) -> None:
+        np.save(handle, np.array([CACHE_FORMAT, entry.mel_db.shape[1]], dtype=np.int64))
+        np.save(handle, np.array(entry.reason))
+        np.save(handle, np.stack([entry.starts, entry.ends, entry.padded.astype(np.int64)], axis=1))
+        np.save(handle, np.stack([entry.mel_grey, entry.stft_grey], axis=1))
+        np.save(handle, np.concatenate([entry.mel_db, entry.stft_db], axis=1))
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, np.array([CACHE_FORMAT, entry.mel_db.shape[1]], dtype=np.int64))
-            np.save(handle, np.array(entry.reason))
-            np.save(handle, np.stack([entry.starts, entry.ends, entry.padded.astype(np.int64)], axis=1))
-            np.save(handle, np.stack([entry.mel_grey, entry.stft_grey], axis=1))
-            np.save(handle, np.concatenate([entry.mel_db, entry.stft_db], axis=1))
-        os.replace(tmp_name, path)
+        atomic_write(path, write, binary=True)
     except OSError as exc:
         _log.warning("segment cache entry not written (%s)", type(exc).__name__)
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
 
 
 def _assemble(

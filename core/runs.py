@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.atomic import atomic_write_text
 from core.errors import RunError
 from core.metrics import bootstrap_ci, percentile_ci
 
@@ -52,14 +53,6 @@ def runs_root(root: str | Path | None = None) -> Path:
     if root is not None:
         return Path(root)
     return Path(os.environ.get(RUNS_ENV) or Path.cwd() / "runs")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def atomic_write_json(path: Path, data: Any) -> None:

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -28,6 +26,7 @@ import pandas as pd
 
 from core.acoustics.cepstral import CEPSTRAL_KEYS, CepstralSettings, cepstral_peak_prominence
 from core.acoustics.spectral import SpectralSettings, spectral_keys, spectral_statistics
+from core.atomic import atomic_write
 from core.audio import normalise, trim_region
 from core.cohort.model import Cohort, file_digest
 from core.config import TrimConfig, config_hash
@@ -369,10 +368,7 @@ def _write_cache(cache_dir: Path | None, group: str, settings: AcousticSettings,
     path.parent.mkdir(parents=True, exist_ok=True)
     current = _read_cache(cache_dir, group, settings)
     merged = pd.concat([current[~current.index.isin(table.index)], table])
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        merged.to_csv(stream, index_label="key")
-    os.replace(tmp, path)
+    atomic_write(path, lambda stream: merged.to_csv(stream, index_label="key"))
 
 
 def _assemble(

@@ -11,8 +11,6 @@ system), so a reader never sees half a file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.atomic import atomic_write
 from core.config import config_hash
 from core.errors import RunError
 
@@ -34,19 +33,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def _atomic_write(path: Path, write: Callable[[Any], None], *, binary: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": "", "encoding": "utf-8"})) as fh:
-            write(fh)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; cached results are as readable as the run's other files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ExplainStore:
@@ -77,7 +63,7 @@ class ExplainStore:
 
     def _write_sidecar(self, data_path: Path, name: str, params: dict[str, Any]) -> None:
         meta = {"name": name, "key": data_path.stem.rsplit("-", 1)[1], "file": data_path.name, "params": _jsonable(params)}
-        _atomic_write(data_path.with_suffix(".json"), lambda fh: json.dump(meta, fh, indent=2, sort_keys=True), binary=False)
+        atomic_write(data_path.with_suffix(".json"), lambda fh: json.dump(meta, fh, indent=2, sort_keys=True))
 
     def has(self, fold: int, name: str, params: dict[str, Any], *, kind: str = "table") -> bool:
         return self.path(fold, name, params, ".csv" if kind == "table" else ".npz").is_file()
@@ -85,7 +71,7 @@ class ExplainStore:
     def save_table(self, fold: int, name: str, params: dict[str, Any], table: pd.DataFrame) -> Path:
         """Write a table; returns its path."""
         path = self.path(fold, name, params, ".csv")
-        _atomic_write(path, lambda fh: table.to_csv(fh, index=False), binary=False)
+        atomic_write(path, lambda fh: table.to_csv(fh, index=False))
         self._write_sidecar(path, name, params)
         return path
 
@@ -102,7 +88,7 @@ class ExplainStore:
     def save_arrays(self, fold: int, name: str, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
         """Write named arrays (compressed ``.npz``); returns its path."""
         path = self.path(fold, name, params, ".npz")
-        _atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays), binary=True)
+        atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays), binary=True)
         self._write_sidecar(path, name, params)
         return path
 
