@@ -10,9 +10,10 @@ import streamlit as st
 
 from core.errors import CoreError
 from core.explain import EXPLAINERS, FoldExplainer, cached_masking_table, load_fold
+from core.explain.cases import confusion_cells
 from core.explain.fold import fold_keys, model_key
 from core.workspace import cache_dir
-from pages.shared.charts import cam_overlay
+from pages.shared.charts import cam_overlay, picked_segment, probability_strip
 from pages.shared.sidebar import pick_run, run_notices
 
 METHOD_NAMES = {
@@ -49,11 +50,27 @@ except CoreError as exc:
     st.stop()
 
 cases = explainer.cases(k=10)
-cell = c2.segmented_control("Confusion cell", ["TP", "TN", "FP", "FN"], default="TP", key="e_cell") or "TP"
+predictions = explainer.data.predictions
+cells = confusion_cells(predictions, threshold=explainer.data.threshold)
+cell_of = dict(zip(predictions["segment_id"].astype(int), cells, strict=True))
+with st.expander("Pick any test segment on the probability plot", expanded=True):
+    event = st.plotly_chart(probability_strip(predictions, cells, threshold=explainer.data.threshold), width="stretch",
+                            on_select="rerun", selection_mode="points", key=f"e_strip_{key}")
+    st.caption("Click a point to explain that segment; double-click the plot to clear. The lists below hold the study's 10 cases per cell.")
+clicked = picked_segment(event)
+if clicked is not None and clicked in cell_of and clicked != st.session_state.get("e_clicked"):
+    st.session_state["e_clicked"] = clicked  # a new click: show its cell and select it once
+    st.session_state["e_cell"] = cell_of[clicked]
+    st.session_state["e_segment"] = clicked
+st.session_state.setdefault("e_cell", "TP")
+cell = c2.segmented_control("Confusion cell", ["TP", "TN", "FP", "FN"], key="e_cell") or "TP"
 in_cell = cases[cases["cell"] == cell]
 if in_cell["fallback"].any():
     c3.caption(f"No {cell} segment in this fold: the closest by probability are shown instead, as the study did.")
 labels = {int(r.segment_id): f"segment {int(r.segment_id)} · {r.patient_id} · P(poor) {r.prob:.2f}" for r in in_cell.itertuples()}
+if clicked is not None and cell_of.get(clicked) == cell and clicked not in labels:
+    r = predictions.set_index("segment_id").loc[clicked]
+    labels = {clicked: f"segment {clicked} · {r['patient_id']} · P(poor) {r['prob']:.2f} (picked on the plot)", **labels}
 segment_id = c3.selectbox("Segment", list(labels), format_func=labels.get, key="e_segment")
 if segment_id is None:
     st.info("No segment in this cell.")
@@ -101,8 +118,16 @@ scope_args = {
     "cell": {"cell": cell},
     "fold": {},
 }[scope]
+bar_slot = st.empty()
+
+
+def _occluded(done: int, total: int) -> None:
+    bar_slot.progress(done / total, text=f"Occluding 10 bands and 10 chunks per branch: {done} of {total} segment(s) (cached after the first time)")
+
+
 with st.spinner("Occluding 10 bands and 10 chunks per branch (cached after the first time)…"):
-    occlusion = explainer.occlusion_summary(**scope_args)
+    occlusion = explainer.occlusion_summary(on_segments=_occluded, **scope_args)
+bar_slot.empty()
 occlusion["where"] = [
     f"{r.low_hz:.0f}–{r.high_hz:.0f} Hz" if r.axis == "frequency" else f"{r.start_ms:.1f}–{r.end_ms:.1f} ms"
     for r in occlusion.itertuples()

@@ -92,6 +92,34 @@ def test_one_segment_occlusion_needs_no_fold_table(tiny_run):
     pd.testing.assert_frame_equal(fresh.segment_occlusion(segment), from_fold, check_dtype=False)
 
 
+def test_a_scope_occludes_only_its_own_segments(tiny_run, tmp_path):
+    from core.explain.fold import FoldExplainer, load_fold
+    from core.explain.store import ExplainStore
+
+    run_dir, _, cache = tiny_run
+    data = load_fold(run_dir, 0, cache_dir=cache)
+    ex = FoldExplainer(data, store=ExplainStore(tmp_path / "a"))
+    preds = data.predictions
+    patient = preds["patient_id"].value_counts().index[0]
+    ids = preds.loc[preds["patient_id"] == patient, "segment_id"].to_numpy(dtype=int)
+    calls: list[tuple[int, int]] = []
+    summary = ex.occlusion_summary(patient_id=patient, on_segments=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (len(ids), len(ids)) and (summary["n_segments"] == len(ids)).all()
+    entries = ex.store.entries(ex.fold)
+    assert set(entries["name"]) == {"occlusion_segment"} and len(entries) == len(ids)
+    # Occluded in one batched group, a segment gives what it gives alone.
+    alone = FoldExplainer(data, store=ExplainStore(tmp_path / "b")).segment_occlusion(int(ids[-1]))
+    grouped = ex.occlusion_of([int(ids[-1])])
+    np.testing.assert_allclose(grouped["delta"].to_numpy(), alone["delta"].to_numpy(), atol=1e-6)
+    # The fold's table then occludes only the other segments, and agrees with the patient's rows.
+    calls.clear()
+    full = ex.occlusion(on_segments=lambda done, total: calls.append((done, total)))
+    assert calls[-1][1] == preds.shape[0] - len(ids)
+    assert sorted(full["segment_id"].unique()) == sorted(preds["segment_id"])
+    mine = ex.occlusion_of(ids[::-1])
+    assert mine["segment_id"].drop_duplicates().tolist() == ids[::-1].tolist()
+
+
 def test_masking_occlusion_and_summary(fold):
     masking = fold.masking()
     assert masking.shape[0] == fold.data.predictions.shape[0]

@@ -39,6 +39,8 @@ from core.explain.summary import Summary, summarise
 DELTA_METHODS: tuple[str, ...] = ("gradcam", "gradcampp")
 
 Progress = Callable[[str], None]
+#: ``on_segments(done, total)``: segments computed so far out of those missing from the cache.
+SegmentProgress = Callable[[int, int], None]
 
 
 @dataclass
@@ -312,42 +314,85 @@ class FoldExplainer:
             fold_key=self.data.fold_key, baseline=baseline
         )
 
-    def occlusion(self, *, bands: int = 10, chunks: int = 10, fill: str | float = "mean") -> pd.DataFrame:
+    def occlusion(
+        self, *, bands: int = 10, chunks: int = 10, fill: str | float = "mean", on_segments: SegmentProgress | None = None
+    ) -> pd.DataFrame:
         """Occlusion Δprob of every band and chunk of every test segment (long table)."""
+        params = self.cache_params(bands=bands, chunks=chunks, fill=fill)
+        ids = self.data.predictions["segment_id"].to_numpy(dtype=int)
+        return self.store.table(
+            self.fold, "occlusion", params,
+            lambda: self._occlusion_rows(ids, params, keep_segments=False, on_segments=on_segments),
+        )
 
-        def compute() -> pd.DataFrame:
-            ids = self.data.predictions["segment_id"].to_numpy(dtype=int)
-            table = []
-            # Groups of test segments, so memory stays bounded on a large fold.
-            for start in range(0, ids.size, 16):
-                part = ids[start : start + 16]
-                mel, stft = self._pair(part)
-                table.append(
-                    occlusion_table(self.data.model, mel, stft, bands=bands, chunks=chunks, fill=fill,
-                                    axes=self.data.axes, segment_ids=part)
-                )
-            return pd.concat(table, ignore_index=True)
+    def occlusion_of(
+        self,
+        segment_ids: Sequence[int],
+        *,
+        bands: int = 10,
+        chunks: int = 10,
+        fill: str | float = "mean",
+        on_segments: SegmentProgress | None = None,
+    ) -> pd.DataFrame:
+        """Occlusion rows of some test segments, computing only what no cache holds.
 
-        return self.store.table(self.fold, "occlusion", self.cache_params(bands=bands, chunks=chunks, fill=fill), compute)
+        Rows come from the fold's table when it is cached; otherwise each segment's rows
+        come from its own cache entry, and the missing segments are occluded in batched
+        groups and cached one by one. A patient or a confusion cell therefore costs its
+        own segments, never the whole fold.
+
+        Parameters
+        ----------
+        segment_ids : sequence of int
+        bands, chunks : int
+        fill : {"mean", "black"} or float
+        on_segments : callable, optional
+            ``on_segments(done, total)`` after each computed group (for a progress bar).
+
+        Returns
+        -------
+        table : pd.DataFrame
+            :func:`core.explain.occlusion_table` rows, segments in the order asked.
+        """
+        ids = np.asarray([int(i) for i in segment_ids], dtype=int)
+        params = self.cache_params(bands=bands, chunks=chunks, fill=fill)
+        full = self.store.load_table(self.fold, "occlusion", params)
+        if full is not None:
+            order = {int(i): k for k, i in enumerate(ids)}
+            rows = full[full["segment_id"].isin(order)]
+            return rows.sort_values("segment_id", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+        return self._occlusion_rows(ids, params, keep_segments=True, on_segments=on_segments)
+
+    def _occlusion_rows(
+        self, ids: np.ndarray, params: dict[str, Any], *, keep_segments: bool, on_segments: SegmentProgress | None
+    ) -> pd.DataFrame:
+        def entry(i: int) -> dict[str, Any]:
+            return {**params, "segment_id": int(i)}
+
+        tables = {int(i): self.store.load_table(self.fold, "occlusion_segment", entry(i)) for i in ids}
+        missing = [i for i, t in tables.items() if t is None]
+        settings = {k: params[k] for k in ("bands", "chunks", "fill")}
+        # Groups of 16 segments: one batched call each, memory bounded on a large fold.
+        for start in range(0, len(missing), 16):
+            part = np.asarray(missing[start : start + 16])
+            mel, stft = self._pair(part)
+            table = occlusion_table(self.data.model, mel, stft, axes=self.data.axes, segment_ids=part, **settings)
+            for i in part:
+                rows = table[table["segment_id"] == i].reset_index(drop=True)
+                tables[int(i)] = rows
+                if keep_segments:
+                    self.store.save_table(self.fold, "occlusion_segment", entry(i), rows)
+            if on_segments is not None:
+                on_segments(min(start + 16, len(missing)), len(missing))
+        if not tables:
+            raise ExplainError(f"fold {self.data.fold_key}: no test segment to occlude")
+        return pd.concat([tables[int(i)] for i in ids], ignore_index=True)
 
     def segment_occlusion(
         self, segment_id: int, *, bands: int = 10, chunks: int = 10, fill: str | float = "mean"
     ) -> pd.DataFrame:
-        """Occlusion rows of one test segment: taken from the fold's table when it is cached,
-        else computed for that segment alone (one batched call) and cached, so a page shows
-        one segment without waiting for the whole fold."""
-        params = self.cache_params(bands=bands, chunks=chunks, fill=fill)
-        full = self.store.load_table(self.fold, "occlusion", params)
-        if full is not None:
-            return full[full["segment_id"] == int(segment_id)].reset_index(drop=True)
-        ids = np.array([int(segment_id)])
-
-        def compute() -> pd.DataFrame:
-            mel, stft = self._pair(ids)
-            return occlusion_table(self.data.model, mel, stft, bands=bands, chunks=chunks, fill=fill,
-                                   axes=self.data.axes, segment_ids=ids)
-
-        return self.store.table(self.fold, "occlusion_segment", {**params, "segment_id": int(segment_id)}, compute)
+        """Occlusion rows of one test segment (:meth:`occlusion_of` of that segment)."""
+        return self.occlusion_of([segment_id], bands=bands, chunks=chunks, fill=fill)
 
     def occlusion_summary(
         self,
@@ -355,13 +400,22 @@ class FoldExplainer:
         segment_id: int | None = None,
         patient_id: str | None = None,
         cell: str | None = None,
+        on_segments: SegmentProgress | None = None,
         **params: Any,
     ) -> pd.DataFrame:
-        """Occlusion aggregated over one scope: a segment, a patient, a confusion cell, or the fold."""
+        """Occlusion aggregated over one scope: a segment, a patient, a confusion cell, or the fold.
+
+        Only the scope's segments are occluded (and cached); the fold scope fills the
+        fold's table.
+        """
         ids = select_segments(
             self.data.predictions, threshold=self.data.threshold, segment_id=segment_id, patient_id=patient_id, cell=cell
         )
-        table = self.segment_occlusion(segment_id, **params) if segment_id is not None else self.occlusion(**params)
+        whole = segment_id is None and patient_id is None and cell is None
+        if whole:
+            table = self.occlusion(on_segments=on_segments, **params)
+        else:
+            table = self.occlusion_of(ids, on_segments=on_segments, **params)
         scope = (
             f"segment {segment_id}" if segment_id is not None else f"patient {patient_id}" if patient_id is not None
             else cell if cell is not None else f"fold {self.data.fold_key}"
@@ -407,7 +461,7 @@ class FoldExplainer:
         ids = select_segments(self.data.predictions, segment_id=segment_id, patient_id=patient_id)
         preds = self.data.predictions.set_index("segment_id").loc[ids]
         masking = self.masking(baseline=params.pop("baseline", "black"))
-        occlusion = self.segment_occlusion(segment_id, **params) if segment_id is not None else self.occlusion(**params)
+        occlusion = self.occlusion_of(ids, **params)
         subject = f"segment {segment_id}" if segment_id is not None else f"patient {patient_id}"
         return summarise(
             prob=preds["prob"].to_numpy(),

@@ -15,15 +15,18 @@ The cut
 -------
 The study froze ``base.layers[:int(len(base.layers) * 0.8)]`` and trained the rest
 (BatchNorm excluded). :func:`stage_split` keeps that trainable set exactly and puts the
-prefix/tail cut at the last layer, at or before the first trainable one, whose single
+prefix/tail cut at the last layer before the first layer that trains whose single
 output is the only tensor that later layers read (EfficientNet's residual adds make
-most positions invalid). For EfficientNetB0 at 224x224: 237 layers, the study's index
-is 189 (``block6b_drop``), the cut is layer 175 (``block6a_project_bn``, output
-7x7x192), and the tail holds layers 176..236 (61 layers). Layers 176..188 (block6b's
-main path) stay frozen as in the study; of the 48 layers from 189 on, 16 carry trainable
-weights (the convolutions, depthwise convolutions and squeeze-excite convolutions of
-block6c, block6d, block7a and ``top_conv``: 2.29 M parameters), 10 are BatchNorm (kept
-frozen) and 22 have no weights.
+most positions invalid). Layers between the study's index and the first trainable layer
+have no weights or are BatchNorm, so they are frozen all the same and may join the
+prefix. For EfficientNetB0 at 224x224: 237 layers, the study's index is 189
+(``block6b_drop``), the first trainable layer is 191 (``block6c_expand_conv``), the cut
+is layer 190 (``block6b_add``, output 7x7x192), and the tail holds layers 191..236
+(46 layers). Of the 48 layers from 189 on, 16 carry trainable weights (the
+convolutions, depthwise convolutions and squeeze-excite convolutions of block6c,
+block6d, block7a and ``top_conv``: 2.29 M parameters), 10 are BatchNorm (kept frozen)
+and 22 have no weights. The whole of block6b is in the cached prefix: an epoch never
+recomputes it.
 """
 
 from __future__ import annotations
@@ -303,8 +306,8 @@ class StageSplit:
     frozen_until : int
         ``int(n_layers * (1 - unfreeze_ratio))``: layers before it stay frozen.
     cut : int
-        Index of the last prefix layer (valid single-tensor boundary, ``cut < frozen_until``
-        unless only weightless layers lie between).
+        Index of the last prefix layer: a valid single-tensor boundary before the first
+        trainable layer (or inside the weightless leading layers).
     cut_layer : str
         Its name.
     n_trainable_layers : int
@@ -332,7 +335,17 @@ def stage_split(base: Any, *, unfreeze_ratio: float) -> StageSplit:
     weightless_lead = 0
     while weightless_lead < n - 1 and not base.layers[weightless_lead].weights:
         weightless_lead += 1
-    limit = max(frozen_until - 1, weightless_lead - 1)
+    # layers between frozen_until and the first trainable one (weightless or BatchNorm)
+    # are frozen all the same, so the cut may sit right before that first trainable layer
+    first_trainable = next(
+        (
+            i
+            for i in range(frozen_until, n)
+            if base.layers[i].weights and not isinstance(base.layers[i], keras.layers.BatchNormalization)
+        ),
+        n - 1,
+    )
+    limit = max(min(first_trainable, n - 1) - 1, weightless_lead - 1)
     cuts = [c for c in valid_cuts(base) if c <= limit]
     cut = cuts[-1] if cuts else 0
     trainable = sum(

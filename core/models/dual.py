@@ -189,9 +189,17 @@ class DualModel:
             def pooled(x: Any) -> Any:
                 return tf.reduce_mean(self.tail_model(x, training=False), axis=[1, 2])
 
-            stage = {"prefix": prefix, "tail": tail, "pooled": pooled}[name]
+            def prob(*xs: Any) -> Any:
+                return self.head(*(self.tail_model(x, training=False) for x in xs))
+
+            stage = {"prefix": prefix, "tail": tail, "pooled": pooled, "prob": prob}[name]
             # autograph off: plain tensor code needs no conversion, and conversion of closures is fragile
-            self._fns[name] = tf.function(stage, reduce_retracing=True, autograph=False)
+            if name == "prefix":  # uint8 or float images: let the first calls decide
+                self._fns[name] = tf.function(stage, reduce_retracing=True, autograph=False)
+            else:  # prefix outputs of any batch size: one trace, also for a short last batch
+                spec = tf.TensorSpec((None, *self.info.prefix_shape), tf.float32)
+                n_inputs = len(self.branches) if name == "prob" else 1
+                self._fns[name] = tf.function(stage, input_signature=[spec] * n_inputs, autograph=False)
         return self._fns[name]
 
     def run_stage(self, name: str, x: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
@@ -201,6 +209,28 @@ class DualModel:
             probe = fn(x[:1] if len(x) else np.zeros((1, *x.shape[1:]), x.dtype))
             return np.zeros((0, *probe.shape[1:]), np.float32)
         return np.concatenate([fn(x[i : i + batch_size]).numpy() for i in range(0, len(x), batch_size)])
+
+    def predict_prefix(self, *prefixes: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Probabilities from cached prefix outputs: tail and head in one graph per batch.
+
+        The feature maps stay inside the graph (no copy of ``[n, h, w, c]`` maps to numpy
+        and back), which is what makes per-epoch evaluation cheap.
+
+        Parameters
+        ----------
+        *prefixes : np.ndarray [shape=(n, *prefix_shape), dtype=float32]
+            One prefix output array per branch, in :attr:`branches` order.
+        batch_size : int
+
+        Returns
+        -------
+        prob : np.ndarray [shape=(n,), dtype=float32]
+        """
+        if len(prefixes) != len(self.branches):
+            raise ConfigError(f"model with branches {self.branches} needs {len(self.branches)} prefix arrays")
+        fn, n = self._fn("prob"), len(prefixes[0])
+        out = [fn(*(p[i : i + batch_size] for p in prefixes)).numpy() for i in range(0, n, batch_size)]
+        return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
 
     def _inputs(self, mel: np.ndarray | None, stft: np.ndarray | None) -> list[np.ndarray]:
         given = {"mel": mel, "stft": stft}
@@ -232,12 +262,6 @@ class DualModel:
             for images in self._inputs(mel, stft)
         )
 
-    def head_numpy(self, *maps: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """:meth:`head` in inference mode over numpy maps, batched; returns ``[n]`` float32."""
-        n = len(maps[0])
-        out = [self.head(*(m[i : i + batch_size] for m in maps)).numpy() for i in range(0, n, batch_size)]
-        return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
-
     def predict(
         self, mel: np.ndarray | None = None, stft: np.ndarray | None = None, *, batch_size: int = 64
     ) -> np.ndarray:
@@ -255,8 +279,8 @@ class DualModel:
         arrays = self._inputs(mel, stft)
         out = []
         for i in range(0, len(arrays[0]), batch_size):
-            maps = [self._fn("tail")(self._fn("prefix")(a[i : i + batch_size])) for a in arrays]
-            out.append(self.head(*maps).numpy())
+            prefixes = [self._fn("prefix")(a[i : i + batch_size]) for a in arrays]
+            out.append(self._fn("prob")(*prefixes).numpy())
         return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
 
     def set_stage(self, stage: str) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 
@@ -37,3 +40,61 @@ def cam_overlay(
     ))
     fig.update_layout(title=title, height=370, margin=dict(t=40, b=10), xaxis_title="time (ms)", yaxis_title="frequency (Hz)")
     return fig
+
+
+CELL_COLOURS = {"TP": "#c0392b", "FN": "#e67e22", "TN": "#2471a3", "FP": "#7fb3d5"}
+
+
+def probability_strip(predictions: pd.DataFrame, cells: pd.Series, *, threshold: float) -> go.Figure:
+    """Every test segment of a fold as a point: P(poor) across, true outcome up, colour = confusion cell.
+
+    Each point carries its ``segment_id`` as ``customdata``, so a click can pick it
+    (see :func:`picked_segment`). Points of one outcome are spread vertically by a fixed
+    offset per segment id, only so that they do not hide each other.
+
+    Parameters
+    ----------
+    predictions : pd.DataFrame
+        ``segment_id, patient_id, label, prob`` of the fold's test segments.
+    cells : pd.Series
+        "TP", "TN", "FP" or "FN" per row of ``predictions``.
+    threshold : float
+        The fold's threshold, drawn as a vertical line.
+    """
+    table = predictions.assign(cell=cells.to_numpy())
+    spread = ((table["segment_id"].to_numpy() * 0.6180339887) % 1.0 - 0.5) * 0.5
+    table = table.assign(y=table["label"].to_numpy(dtype=float) + spread)
+    fig = go.Figure()
+    for cell, colour in CELL_COLOURS.items():
+        part = table[table["cell"] == cell]
+        if part.empty:
+            continue
+        fig.add_trace(go.Scatter(
+            x=part["prob"], y=part["y"], mode="markers", name=cell, marker=dict(color=colour, size=9, line=dict(width=0.5, color="white")),
+            customdata=np.stack([part["segment_id"].to_numpy(), part["patient_id"].astype(str).to_numpy()], axis=1),
+            hovertemplate="segment %{customdata[0]} · %{customdata[1]}<br>P(poor) %{x:.3f}<extra>" + cell + "</extra>",
+        ))
+    fig.add_vline(x=threshold, line_dash="dash", line_color="grey", annotation_text=f"threshold {threshold:.2f}")
+    # Zoom to where the points are (an untrained model's probabilities crowd near 0.5).
+    values = np.append(table["prob"].to_numpy(dtype=float), threshold)
+    pad = max(0.02, 0.08 * float(np.ptp(values)))
+    fig.update_layout(
+        height=240, margin=dict(t=30, b=10),
+        xaxis=dict(title="P(poor)", range=[max(0.0, values.min() - pad) - 0.005, min(1.0, values.max() + pad) + 0.005]),
+        yaxis=dict(tickvals=[0, 1], ticktext=["well", "poor"], title="true outcome", range=[-0.5, 1.5]),
+        legend=dict(orientation="h", y=1.15), clickmode="event+select",
+    )
+    return fig
+
+
+def picked_segment(event: Any) -> int | None:
+    """The segment id of the first point picked on :func:`probability_strip`, or None."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for point in points or []:
+        data = point.get("customdata") if isinstance(point, dict) else None
+        if data is not None and len(data):
+            return int(data[0])
+    return None

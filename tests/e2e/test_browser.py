@@ -121,3 +121,30 @@ def test_page_renders_without_error(opened: str, browser, path: str) -> None:
     # The sections of st.navigation, not Streamlit's bare pages/ listing.
     assert page.locator('[data-testid="stNavSectionHeader"]').count() >= 2
     page.close()
+
+
+def test_clicking_a_point_explains_that_segment(opened: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    page.goto(f"{opened}/explain", wait_until="networkidle")
+    page.get_by_text("In plain words").first.wait_for(timeout=60_000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_function("() => (document.querySelector('.js-plotly-plot') || {}).calcdata !== undefined", timeout=30_000)
+    # The last trace's first point: its segment id and where Plotly drew it.
+    target = page.evaluate(
+        """() => {
+            const gd = document.querySelector('.js-plotly-plot');
+            const t = gd.calcdata.length - 1, point = gd.calcdata[t][0];
+            const area = gd.querySelector('.nsewdrag').getBoundingClientRect();
+            return {id: Number(gd._fullData[t].customdata[point.i][0]),
+                    x: area.left + gd._fullLayout.xaxis.l2p(point.x), y: area.top + gd._fullLayout.yaxis.l2p(point.y)};
+        }"""
+    )
+    page.mouse.click(target["x"], target["y"])  # Plotly's drag layer hit-tests it, as for a user's mouse
+    page.wait_for_function(
+        "(text) => [...document.querySelectorAll('[data-testid=stSelectbox] input')].some(e => e.value.includes(text))",
+        arg=f"segment {target['id']} ·",
+        timeout=60_000,
+    )
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
