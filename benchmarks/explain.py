@@ -15,8 +15,8 @@ segments are the data. Timed, after one warm-up call of each path (tracing):
   the 40 occluded images and the intact pair go through the shared backbone in ONE call
   (42 images) and the head recombines each variant with the intact other branch;
 - ``occlusion_unbatched_s``: the same 40 occluded pairs, one forward call each through
-  the model's own ``predict(mel, stft)`` (a full pair through the backbone per call, 80
-  images; the naive loop, as in the study's notebook);
+  Keras' ``model.predict([mel, stft])`` of the end-to-end model (a full pair through the
+  backbone per call, 80 images; the naive loop, as in the study's notebook);
 - ``batching_ratio`` = unbatched / batched;
 - ``occlusion_unbatched_compiled_s`` / ``batching_ratio_compiled``: the one-call-per-pair
   loop through our own compiled backbone function instead, i.e. the gain of batching
@@ -108,9 +108,18 @@ def measure(model: Any, mel: np.ndarray, stft: np.ndarray, *, repeats: int) -> d
 
         return run
 
-    # The naive way: the model's own predict, once per occluded pair (as the study's loop did).
-    own_predict = getattr(model, "predict", None) or runner.predict
-    unbatched = one_call_each(own_predict)
+    # The naive way: Keras' predict of the end-to-end model, once per occluded pair (as the
+    # study's notebook did); a staged test model without a Keras model uses the runner.
+    keras_model = getattr(model, "keras_model", None)
+    if keras_model is not None:
+        def keras_predict(mel_pair: np.ndarray, stft_pair: np.ndarray) -> np.ndarray:
+            inputs = [x for b, x in (("mel", mel_pair), ("stft", stft_pair)) if b in model.branches]
+            return keras_model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0).reshape(-1)
+
+        naive = keras_predict
+    else:
+        naive = runner.predict
+    unbatched = one_call_each(naive)
     # The same, but each call through our compiled backbone function (pure batching gain).
     unbatched_compiled = one_call_each(runner.predict)
     batched_prob = occlusion_probabilities(runner, one_mel, one_stft)[1]
@@ -118,7 +127,7 @@ def measure(model: Any, mel: np.ndarray, stft: np.ndarray, *, repeats: int) -> d
     agree = float(max(np.abs(batched_flat - unbatched()).max(), np.abs(batched_flat - unbatched_compiled()).max()))
     unbatched_s = median_time(unbatched, 3)
     compiled_s = median_time(unbatched_compiled, 3)
-    log(f"  occlusion, 40 calls of model.predict: {unbatched_s:.3f} s; 40 compiled single calls: {compiled_s:.3f} s "
+    log(f"  occlusion, 40 calls of Keras predict: {unbatched_s:.3f} s; 40 compiled single calls: {compiled_s:.3f} s "
         f"(max |Δp| vs batched {agree:.1e})")
 
     branch_masking(runner, mel[:2], stft[:2])

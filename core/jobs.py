@@ -264,10 +264,61 @@ def progress_text(state: dict[str, Any]) -> tuple[float, str]:
     if event.get("kind") == "cache":
         return fraction, f"{where}: computing the frozen backbone's features once for all epochs"
     if stage:
-        auroc = (event.get("metrics") or {}).get("val_auroc")
+        metrics = event.get("metrics") or {}
+        auroc = metrics.get("val_auroc")
         tail = f" · val AUROC {auroc:.3f}" if isinstance(auroc, (int, float)) and auroc == auroc else ""
+        left = time_left(metrics, stage=stage, epoch=epoch, warmup=warmup, finetune=finetune,
+                         folds_after=n_folds - fold_index - 1)
+        if left is not None:
+            tail += f" · at most {_minutes(left)} left (early stopping often ends sooner)"
         return fraction, f"{where} · {stage} epoch {epoch} of {event.get('epochs', '?')}{tail}"
     return fraction, where
 
 
-__all__ = ["Job", "JobError", "active_job", "cancel", "launch", "progress_text", "run_dir_of", "status", "wait"]
+def time_left(
+    metrics: dict[str, Any], *, stage: str, epoch: int, warmup: int, finetune: int, folds_after: int
+) -> float | None:
+    """Upper bound of a run's remaining seconds from the epoch times of the current fold.
+
+    Counts every planned epoch (early stopping can only make it shorter): the rest of
+    this fold's fine-tuning, then all epochs of the folds after it, at this fold's median
+    epoch time per stage. None until the current fold has timed a fine-tune epoch
+    (warm-up epochs on cached features say nothing about fine-tuning).
+
+    Parameters
+    ----------
+    metrics : dict
+        An epoch event's metrics, with ``finetune_epoch_s`` and ``warmup_epoch_s``.
+    stage : {"warmup", "finetune"}
+    epoch : int
+        Epoch within the stage (1-based).
+    warmup, finetune : int
+        Planned epochs per stage.
+    folds_after : int
+        Folds still to train after the current one.
+    """
+    per_finetune = metrics.get("finetune_epoch_s")
+    if stage != "finetune" or not isinstance(per_finetune, (int, float)):
+        return None
+    per_warmup = float(metrics.get("warmup_epoch_s") or 0.0)
+    return max(0, finetune - epoch) * per_finetune + folds_after * (warmup * per_warmup + finetune * per_finetune)
+
+
+def _minutes(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    return f"{round(seconds / 60)} min"
+
+
+__all__ = [
+    "Job",
+    "JobError",
+    "active_job",
+    "cancel",
+    "launch",
+    "progress_text",
+    "run_dir_of",
+    "status",
+    "time_left",
+    "wait",
+]

@@ -79,8 +79,9 @@ class ProgressEvent:
     epoch, epochs : int
         Epoch within the stage (1-based) and the stage's planned epochs.
     metrics : dict
-        For "epoch": loss and train/val/test loss, acc, auroc; for "fold_end": the fold's
-        test AUROCs and best epoch.
+        For "epoch": the history row (loss, train/val/test loss, acc, auroc, seconds) plus
+        ``warmup_epoch_s`` / ``finetune_epoch_s``, the median epoch time of each stage so
+        far in this fold; for "fold_end": the fold's test AUROCs, best epoch and seconds.
     """
 
     kind: str
@@ -382,6 +383,7 @@ def train_fold(
     bounds = np.cumsum([0] + [len(r) for r in parts.values()])
     history: list[dict[str, Any]] = []
     best = {"auroc": -np.inf, "epoch": 0, "state": model.get_trainable_state()}
+    stage_seconds: dict[str, list[float]] = {}  # for the time-left estimate of the progress events
     plan = [("warmup", train_cfg.warmup_epochs, train_cfg.warmup_lr), ("finetune", train_cfg.finetune_epochs, train_cfg.finetune_lr)]
     for stage, epochs, lr in plan:
         if epochs == 0:
@@ -405,7 +407,9 @@ def train_fold(
                 row.update({f"{part}_{name}": value for name, value in point.items()})
             row["seconds"] = time.perf_counter() - tick
             history.append(row)
-            emit(ProgressEvent("epoch", fold.key, fold_index, n_folds, stage, stage_epoch, epochs, dict(row)))
+            stage_seconds.setdefault(stage, []).append(row["seconds"])
+            timing = {f"{name}_epoch_s": float(np.median(times)) for name, times in stage_seconds.items()}
+            emit(ProgressEvent("epoch", fold.key, fold_index, n_folds, stage, stage_epoch, epochs, {**row, **timing}))
             val_auroc = row["val_auroc"] if not np.isnan(row["val_auroc"]) else -np.inf
             wait += 1
             if val_auroc > stage_best or stage_epoch == 1:

@@ -54,8 +54,23 @@ def test_launch_poll_and_cancel_a_real_run(tmp_path) -> None:
         time.sleep(0.5)
     state = jobs.status(job)
     assert state["alive"] and state["status"] == "running" and state["progress"]["stage"] == "finetune"
+    metrics = state["progress"]["metrics"]
+    assert metrics["finetune_epoch_s"] > 0
+    fraction, text = jobs.progress_text(state)
+    assert 0 <= fraction < 1 and "fold 1 of 2 · finetune epoch" in text and "left" in text
     assert jobs.cancel(job, timeout=60)
     final = jobs.status(job)
     assert final["status"] == "cancelled"
     assert runs.read_manifest(final["run_dir"])["status"] == "cancelled"
     assert jobs.active_job(tmp_path / "runs") is None
+
+
+def test_time_left_counts_every_planned_epoch_at_this_folds_pace() -> None:
+    pace = {"finetune_epoch_s": 5.0, "warmup_epoch_s": 0.05}
+    # 50 fine-tune epochs left in this fold, then two whole folds of 20 + 60 epochs
+    left = jobs.time_left(pace, stage="finetune", epoch=10, warmup=20, finetune=60, folds_after=2)
+    assert left == pytest.approx(50 * 5.0 + 2 * (20 * 0.05 + 60 * 5.0))
+    assert jobs.time_left(pace, stage="finetune", epoch=60, warmup=20, finetune=60, folds_after=0) == 0
+    # warm-up epochs on cached features say nothing about fine-tuning
+    assert jobs.time_left({"warmup_epoch_s": 0.05}, stage="warmup", epoch=3, warmup=20, finetune=60, folds_after=4) is None
+    assert jobs.time_left({}, stage="finetune", epoch=1, warmup=20, finetune=60, folds_after=4) is None

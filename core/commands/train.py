@@ -24,6 +24,7 @@ from typing import Any
 
 from core.config import PRESETS, preset, with_overrides
 from core.errors import ConfigError
+from core.jobs import time_left
 
 TRUTH_FILE = "demo_truth.json"
 
@@ -92,7 +93,8 @@ class ProgressBar:
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.epochs = config.train.warmup_epochs + config.train.finetune_epochs
+        self.warmup, self.finetune = config.train.warmup_epochs, config.train.finetune_epochs
+        self.epochs = self.warmup + self.finetune
         self.started = time.perf_counter()
 
     def __call__(self, event: Any) -> None:
@@ -108,6 +110,10 @@ class ProgressBar:
             text = (f"[{bar:<24}] fold {event.fold_index + 1}/{event.n_folds} {event.stage} "
                     f"{event.epoch}/{event.epochs} loss {m['loss']:.3f} val_auroc {m['val_auroc']:.3f} "
                     f"{elapsed:5.0f}s")
+            left = time_left(m, stage=event.stage, epoch=event.epoch, warmup=self.warmup, finetune=self.finetune,
+                             folds_after=event.n_folds - event.fold_index - 1)
+            if left is not None:
+                text += f" (at most {left / 60:.0f} min left)"
             if self.tty:
                 self._line(text, final=False)
         elif event.kind == "fold_end":
