@@ -133,9 +133,9 @@ def test_clicking_a_point_explains_that_segment(opened: str, browser) -> None:
     target = page.evaluate(
         """() => {
             const gd = document.querySelector('.js-plotly-plot');
-            const t = gd.calcdata.length - 1, point = gd.calcdata[t][0];
+            const t = gd.calcdata.length - 1, point = gd.calcdata[t][0];  // points keep the data's order
             const area = gd.querySelector('.nsewdrag').getBoundingClientRect();
-            return {id: Number(gd._fullData[t].customdata[point.i][0]),
+            return {id: Number(gd.data[t].customdata[0][0]),
                     x: area.left + gd._fullLayout.xaxis.l2p(point.x), y: area.top + gd._fullLayout.yaxis.l2p(point.y)};
         }"""
     )
