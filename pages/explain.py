@@ -53,11 +53,11 @@ cases = explainer.cases(k=10)
 predictions = explainer.data.predictions
 cells = confusion_cells(predictions, threshold=explainer.data.threshold)
 cell_of = dict(zip(predictions["segment_id"].astype(int), cells, strict=True))
-with st.expander("Pick any test segment on the probability plot", expanded=True):
-    event = st.plotly_chart(probability_strip(predictions, cells, threshold=explainer.data.threshold), width="stretch",
-                            on_select="rerun", selection_mode="points", key=f"e_strip_{key}")
-    st.caption("Click a point to explain that segment; double-click the plot to clear. The lists below hold the study's 10 cases per cell.")
-clicked = picked_segment(event)
+strip_box = st.expander("Pick any test segment on the probability plot", expanded=True)  # drawn below, once the segment is known
+strip_key = f"e_strip_{key}"
+clicked = picked_segment(st.session_state.get(strip_key))  # the plot's selection from the previous interaction
+if clicked is None:
+    st.session_state.pop("e_clicked", None)  # selection cleared: the same point may be picked again
 if clicked is not None and clicked in cell_of and clicked != st.session_state.get("e_clicked"):
     st.session_state["e_clicked"] = clicked  # a new click: show its cell and select it once
     st.session_state["e_cell"] = cell_of[clicked]
@@ -72,6 +72,11 @@ if clicked is not None and cell_of.get(clicked) == cell and clicked not in label
     r = predictions.set_index("segment_id").loc[clicked]
     labels = {clicked: f"segment {clicked} · {r['patient_id']} · P(poor) {r['prob']:.2f} (picked on the plot)", **labels}
 segment_id = c3.selectbox("Segment", list(labels), format_func=labels.get, key="e_segment")
+with strip_box:
+    st.plotly_chart(probability_strip(predictions, cells, threshold=explainer.data.threshold, current=segment_id),
+                    width="stretch", on_select="rerun", selection_mode="points", key=strip_key)
+    st.caption("Click a point to explain that segment (the ringed one is shown below); double-click the plot to clear. "
+               "The lists above hold the study's 10 cases per cell.")
 if segment_id is None:
     st.info("No segment in this cell.")
     st.stop()

@@ -45,7 +45,9 @@ def cam_overlay(
 CELL_COLOURS = {"TP": "#c0392b", "FN": "#e67e22", "TN": "#2471a3", "FP": "#7fb3d5"}
 
 
-def probability_strip(predictions: pd.DataFrame, cells: pd.Series, *, threshold: float) -> go.Figure:
+def probability_strip(
+    predictions: pd.DataFrame, cells: pd.Series, *, threshold: float, current: int | None = None
+) -> go.Figure:
     """Every test segment of a fold as a point: P(poor) across, true outcome up, colour = confusion cell.
 
     Each point carries its ``segment_id`` as ``customdata``, so a click can pick it
@@ -60,11 +62,20 @@ def probability_strip(predictions: pd.DataFrame, cells: pd.Series, *, threshold:
         "TP", "TN", "FP" or "FN" per row of ``predictions``.
     threshold : float
         The fold's threshold, drawn as a vertical line.
+    current : int, optional
+        Segment id to ring (the one being explained). The ring is the first trace, drawn
+        under the points, so a click still lands on the point.
     """
     table = predictions.assign(cell=cells.to_numpy())
     spread = ((table["segment_id"].to_numpy() * 0.6180339887) % 1.0 - 0.5) * 0.5
     table = table.assign(y=table["label"].to_numpy(dtype=float) + spread)
     fig = go.Figure()
+    ring = table[table["segment_id"] == current] if current is not None else table.iloc[:0]
+    if not ring.empty:
+        fig.add_trace(go.Scatter(
+            x=ring["prob"], y=ring["y"], mode="markers", name="shown", hoverinfo="skip", showlegend=False,
+            marker=dict(symbol="circle-open", size=20, color="black", line=dict(width=2)),
+        ))
     for cell, colour in CELL_COLOURS.items():
         part = table[table["cell"] == cell]
         if part.empty:

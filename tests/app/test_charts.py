@@ -30,6 +30,11 @@ def test_strip_has_one_trace_per_cell_with_segment_ids() -> None:
     # poor outcomes sit around 1, well around 0, never on the other's side
     assert all(0.5 < y < 1.5 for y in by_cell["TP"].y) and all(-0.5 < y < 0.5 for y in by_cell["TN"].y)
     assert fig.layout.shapes[0].x0 == 0.5
+    ringed = probability_strip(preds, cells, threshold=0.5, current=40)
+    ring = ringed.data[0]
+    assert ring.name == "shown" and list(ring.x) == [0.77] and ring.customdata is None
+    assert [t.name for t in ringed.data[1:]] == [t.name for t in fig.data]  # the ring sits under the points
+    assert len(probability_strip(preds, cells, threshold=0.5, current=999).data) == len(fig.data)
 
 
 def test_picked_segment_reads_the_first_point() -> None:

@@ -128,23 +128,27 @@ def test_clicking_a_point_explains_that_segment(opened: str, browser) -> None:
     page.goto(f"{opened}/explain", wait_until="networkidle")
     page.get_by_text("In plain words").first.wait_for(timeout=60_000)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-    page.wait_for_function("() => (document.querySelector('.js-plotly-plot') || {}).calcdata !== undefined", timeout=30_000)
+    # The probability strip is the chart whose traces carry segment ids.
+    strip = "[...document.querySelectorAll('.js-plotly-plot')].find(gd => gd.calcdata && gd.data.some(t => t.customdata))"
+    page.wait_for_function(f"() => {strip} !== undefined", timeout=30_000)
     # The last trace's first point: its segment id and where Plotly drew it.
-    target = page.evaluate(
-        """() => {
-            const gd = document.querySelector('.js-plotly-plot');
-            const t = gd.calcdata.length - 1, point = gd.calcdata[t][0];  // points keep the data's order
-            const area = gd.querySelector('.nsewdrag').getBoundingClientRect();
-            return {id: Number(gd.data[t].customdata[0][0]),
-                    x: area.left + gd._fullLayout.xaxis.l2p(point.x), y: area.top + gd._fullLayout.yaxis.l2p(point.y)};
-        }"""
-    )
-    page.mouse.click(target["x"], target["y"])  # Plotly's drag layer hit-tests it, as for a user's mouse
-    page.wait_for_function(
-        "(text) => [...document.querySelectorAll('[data-testid=stSelectbox] input')].some(e => e.value.includes(text))",
-        arg=f"segment {target['id']} ·",
-        timeout=60_000,
-    )
+    locate = f"""() => {{
+        const gd = {strip};
+        const t = gd.calcdata.length - 1, point = gd.calcdata[t][0];  // points keep the data's order
+        const area = gd.querySelector('.nsewdrag').getBoundingClientRect();
+        return {{id: Number(gd.data[t].customdata[0][0]),
+                x: area.left + gd._fullLayout.xaxis.l2p(point.x), y: area.top + gd._fullLayout.yaxis.l2p(point.y)}};
+    }}"""
+    shows = "(text) => [...document.querySelectorAll('[data-testid=stSelectbox] input')].some(e => e.value.includes(text))"
+    for attempt in range(3):  # a click that lands while the chart redraws is lost, for a user too
+        target = page.evaluate(locate)
+        page.mouse.click(target["x"], target["y"])  # Plotly's drag layer hit-tests it, as for a user's mouse
+        try:
+            page.wait_for_function(shows, arg=f"segment {target['id']} ·", timeout=20_000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
