@@ -16,6 +16,7 @@ This module imports neither TensorFlow nor Keras.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 import numpy as np
@@ -288,9 +289,53 @@ def epoch_point(y_true: np.ndarray, prob: np.ndarray, *, label_smoothing: float 
     }
 
 
+@dataclass(frozen=True)
+class ModelSpread:
+    """How several fold models see one subject (a patient, a new recording).
+
+    Attributes
+    ----------
+    mean, sd, low, high : float
+        Mean, standard deviation (ddof=0; 0 for one model), minimum and maximum of the
+        models' probabilities of a poor outcome.
+    threshold : float
+        Mean of the models' validation-chosen thresholds.
+    n_models, n_poor : int
+        Models, and models whose probability reaches their own threshold.
+    """
+
+    mean: float
+    sd: float
+    low: float
+    high: float
+    threshold: float
+    n_models: int
+    n_poor: int
+
+    @staticmethod
+    def of(prob: np.ndarray, thresholds: np.ndarray) -> dict[str, float | int]:
+        """The spread's fields from per-model probabilities and thresholds [shape=(m,)].
+
+        Returned as keyword arguments, for the dataclasses that extend :class:`ModelSpread`.
+        """
+        prob = np.asarray(prob, dtype=float)
+        thresholds = np.asarray(thresholds, dtype=float)
+        spread = ModelSpread(
+            mean=float(prob.mean()),
+            sd=float(prob.std()),
+            low=float(prob.min()),
+            high=float(prob.max()),
+            threshold=float(thresholds.mean()),
+            n_models=int(prob.size),
+            n_poor=int((prob >= thresholds).sum()),
+        )
+        return asdict(spread)
+
+
 __all__ = [
     "COUNT_COLUMNS",
     "METRIC_COLUMNS",
+    "ModelSpread",
     "aggregate_patients",
     "auroc",
     "best_threshold",

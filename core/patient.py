@@ -32,6 +32,7 @@ from core.explain.fold import FoldExplainer, load_fold
 from core.explain.masking import branch_masking
 from core.explain.occlusion import occlusion_table
 from core.explain.summary import Summary, summarise
+from core.metrics import ModelSpread
 from core.runs import Run, fold_key
 
 OUTCOMES: dict[int, str] = {0: "well", 1: "poor"}
@@ -176,31 +177,20 @@ def fold_predictions(run: Run, patient_id: str, *, include_validation: bool = Fa
 
 
 @dataclass(frozen=True)
-class PatientProbability:
+class PatientProbability(ModelSpread):
     """The probability of a poor outcome across the held-out fold models.
 
     Attributes
     ----------
+    mean, sd, low, high, threshold, n_models, n_poor
+        See :class:`core.metrics.ModelSpread`, over the rows of ``table``.
     table : pd.DataFrame
         :func:`fold_predictions` rows the numbers are computed from.
-    mean, sd, low, high : float
-        Mean, standard deviation (ddof=0; 0 for one model), minimum and maximum of ``prob``.
-    threshold : float
-        Mean of the models' validation-chosen thresholds.
-    n_models, n_poor : int
-        Models, and models whose probability reaches their own threshold.
     label : int or None
         The recorded outcome (0 well / 1 poor), None when unknown.
     """
 
     table: pd.DataFrame
-    mean: float
-    sd: float
-    low: float
-    high: float
-    threshold: float
-    n_models: int
-    n_poor: int
     label: int | None
 
     @property
@@ -228,17 +218,10 @@ class PatientProbability:
 def patient_probability(run: Run, patient_id: str, *, include_validation: bool = False) -> PatientProbability:
     """Mean and spread of the patient's held-out probabilities (see :func:`fold_predictions`)."""
     table = fold_predictions(run, patient_id, include_validation=include_validation)
-    prob = table["prob"].to_numpy(dtype=float)
     labels = table["label"].dropna()
     return PatientProbability(
+        **ModelSpread.of(table["prob"].to_numpy(dtype=float), table["threshold"].to_numpy(dtype=float)),
         table=table,
-        mean=float(prob.mean()),
-        sd=float(prob.std()),
-        low=float(prob.min()),
-        high=float(prob.max()),
-        threshold=float(table["threshold"].mean()),
-        n_models=int(prob.size),
-        n_poor=int((table["predicted"] == "poor").sum()),
         label=int(labels.iloc[0]) if not labels.empty else None,
     )
 

@@ -39,6 +39,7 @@ from core.audio import cut_recording, load_audio, trim_region, window_lengths
 from core.cohort.validation import CLIP_FRACTION, SILENCE_PEAK, inspect_audio
 from core.config import ExperimentConfig, PreprocessConfig
 from core.errors import AudioError, CoreError, RunError
+from core.metrics import ModelSpread
 from core.runs import Run, load_fold_model
 from core.spectrogram import mel_db, stft_db, tile_channels, to_grey_images
 
@@ -336,22 +337,20 @@ class Ensemble:
 
 
 @dataclass(frozen=True)
-class EnsemblePrediction:
+class EnsemblePrediction(ModelSpread):
     """The ensemble's answer for one recording.
 
     Attributes
     ----------
+    mean, sd, low, high, threshold, n_models, n_poor
+        See :class:`core.metrics.ModelSpread`, over the models' recording-level
+        probabilities.
     per_model : pd.DataFrame
         ``fold_key, prob, threshold, predicted`` per model: ``prob`` aggregates the
         segments as the run aggregated patients.
     segments : pd.DataFrame
         ``segment, start_s, end_s, padded, prob_mean, prob_sd``: each segment's mean and
         SD over models.
-    mean, sd, low, high : float
-        Over the models' recording-level probabilities (SD with ddof=0).
-    threshold : float
-        Mean of the models' thresholds.
-    n_models, n_poor : int
     verdict : str
         Plain-language sentence, ending with :data:`NOT_A_DIAGNOSIS`.
     segment : int
@@ -368,13 +367,6 @@ class EnsemblePrediction:
 
     per_model: pd.DataFrame
     segments: pd.DataFrame
-    mean: float
-    sd: float
-    low: float
-    high: float
-    threshold: float
-    n_models: int
-    n_poor: int
     verdict: str
     segment: int
     explained_by: str
@@ -466,19 +458,13 @@ def predict_images(images: RecordingImages, *, ensemble: Ensemble, explain: bool
         maps = {f"heatmap_{b}": e.heatmap[0] for b, e in explanation.items()}
         if set(explanation) == {"mel", "stft"}:
             maps["delta"] = delta_cam(explanation["mel"], explanation["stft"])[0][0]
-    n_poor = int(poor.sum())
+    spread = ModelSpread.of(per_model_prob, thresholds)
     return EnsemblePrediction(
+        **spread,
         per_model=per_model,
         segments=segments,
-        mean=mean,
-        sd=float(per_model_prob.std()),
-        low=float(per_model_prob.min()),
-        high=float(per_model_prob.max()),
-        threshold=float(thresholds.mean()),
-        n_models=len(keys),
-        n_poor=n_poor,
-        verdict=verdict_text(mean=mean, low=float(per_model_prob.min()), high=float(per_model_prob.max()),
-                             n_models=len(keys), n_poor=n_poor),
+        verdict=verdict_text(mean=spread["mean"], low=spread["low"], high=spread["high"],
+                             n_models=spread["n_models"], n_poor=spread["n_poor"]),
         segment=typical,
         explained_by=chosen,
         mel=np.asarray(images.mel[typical])[..., 0].copy() if "mel" in branches else None,
