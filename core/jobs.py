@@ -1,19 +1,19 @@
 """Background training: one ``python -m core train`` subprocess at a time, polled through files.
 
-The dashboard never trains in its own process. :func:`launch` starts the CLI in a new
-session (so it survives page reruns and can be cancelled as a group) and takes a lock
-file ``<runs root>/.training.lock`` created with ``O_EXCL``: a second launch while one
-is alive is refused with a :class:`JobError` that says which run is busy. A lock left
-by a dead process is stale and removed. The page polls :func:`status`, which reads the
-run's ``progress.json`` and manifest; :func:`cancel` sends SIGTERM, which the CLI turns
-into a clean "cancelled" status.
+The dashboard never trains in its own process. :func:`launch` takes the run store's
+training lock (:mod:`core.locks`, the same OS lock that ``python -m core train`` and
+``train --resume`` take in a terminal), starts the CLI in a new session (so it survives
+page reruns and can be cancelled as a group) and hands the locked file to it: the lock
+lives exactly as long as the training process, and a second launch, from any page,
+session or terminal, is refused with a :class:`JobError` naming the busy run. The
+page polls :func:`status`, which reads the run's ``progress.json`` and manifest;
+:func:`cancel` sends SIGTERM, which the CLI turns into a clean "cancelled" status.
 
 This module imports neither TensorFlow nor Keras.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from core import runs
+from core import locks, runs
 from core.errors import RunError
 
-LOCK_NAME = ".training.lock"
+LOCK_NAME = locks.TRAINING_LOCK
 _CHILDREN: dict[int, subprocess.Popen] = {}
 
 
@@ -73,19 +73,17 @@ def _alive(pid: int) -> bool:
 
 
 def active_job(runs_dir: str | Path | None = None) -> Job | None:
-    """The job holding the lock, or None (a stale lock of a dead process is removed)."""
-    path = _lock_path(runs_dir)
+    """The training that holds the run store's lock now (launched here or in a terminal), or None."""
+    root = runs.runs_root(runs_dir)
+    note = locks.holder(root / LOCK_NAME)
+    if note is None:
+        return None
     try:
-        job = Job(**json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        return None
-    except (ValueError, TypeError):
-        path.unlink(missing_ok=True)
-        return None
-    if _alive(job.pid):
-        return job
-    path.unlink(missing_ok=True)
-    return None
+        return Job(**{k: note[k] for k in ("pid", "name", "runs_dir", "log", "started", "argv")})
+    except (KeyError, TypeError):
+        # started by ``python -m core train`` in a terminal: no log file to follow
+        return Job(pid=int(note.get("pid", -1)), name=str(note.get("what", "?")), runs_dir=str(root), log="",
+                   started=float(note.get("since", 0.0)), argv=[])
 
 
 def launch(
@@ -119,21 +117,15 @@ def launch(
     """
     root = runs.runs_root(runs_dir).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    current = active_job(root)
-    if current is not None:
-        raise JobError(
-            f"training run {current.name!r} is already in progress (pid {current.pid}); "
-            "wait for it to finish or cancel it before starting another"
-        )
     argv = [sys.executable, "-m", "core", "train", "--cohort", str(cohort), "--preset", preset,
             "--name", name, "--json", "--runs-dir", str(root), *(options or [])]
     if cache_dir is not None:
         argv += ["--cache-dir", str(cache_dir)]
-    lock = root / LOCK_NAME
+    lock = locks.FileLock(root / LOCK_NAME)
     try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        raise JobError("another training run started at the same moment; try again when it finishes") from None
+        lock.acquire(wait=1.0, note={"what": name, "runs_dir": str(root)})
+    except locks.LockBusy as exc:
+        raise JobError(str(locks.busy_training(exc.holder))) from None
     log = root / f".train-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     try:
         with open(log, "wb") as out:
@@ -144,15 +136,14 @@ def launch(
                 stdin=subprocess.DEVNULL,
                 cwd=Path(__file__).resolve().parents[1],
                 start_new_session=True,
+                pass_fds=(lock.fd,),
+                env={**os.environ, locks.LOCK_FD_ENV: str(lock.fd)},
             )
         _CHILDREN[child.pid] = child
         job = Job(pid=child.pid, name=name, runs_dir=str(root), log=str(log), started=time.time(), argv=argv[1:])
-        os.write(fd, json.dumps(asdict(job)).encode())
-    except BaseException:
-        os.close(fd)
-        lock.unlink(missing_ok=True)
-        raise
-    os.close(fd)
+        lock.write_note(asdict(job))
+    finally:
+        lock.release()  # closes this process's copy; the child's inherited copy keeps the lock
     return job
 
 
@@ -187,10 +178,8 @@ def status(job: Job) -> dict[str, Any]:
     state = "starting" if alive else "failed"
     progress: dict[str, Any] = {}
     if run_dir is not None:
-        state = runs.effective_status(runs.read_manifest(run_dir))
+        state = runs.effective_status(runs.read_manifest(run_dir), run_dir)
         progress = runs.read_progress(run_dir)
-    if not alive:
-        active_job(job.runs_dir)  # clears the finished job's lock
     return {
         "alive": alive,
         "run_dir": str(run_dir) if run_dir else None,
@@ -225,7 +214,6 @@ def cancel(job: Job, *, timeout: float = 30.0) -> bool:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if not _alive(job.pid):
-            active_job(job.runs_dir)
             return True
         time.sleep(0.2)
     return False

@@ -41,6 +41,8 @@ import pandas as pd
 from core.atomic import atomic_write_text
 from core.errors import RunError
 from core.metrics import bootstrap_ci, percentile_ci
+from core.model_files import check_model_file, damaged_folds, record_model_file
+from core.run_health import process_alive, run_state
 
 RUNS_ENV = "VOE_RUNS_DIR"
 STATUSES = ("running", "complete", "failed", "cancelled")
@@ -187,29 +189,13 @@ def claim_run(run_dir: str | Path) -> dict[str, Any]:
     return update_manifest(run_dir, status="running", pid=os.getpid(), host=socket.gethostname(), error="")
 
 
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
+def effective_status(manifest: dict[str, Any], run_dir: str | Path | None = None) -> str:
+    """The status to show: "running" only while a process really trains the run.
 
-
-def effective_status(manifest: dict[str, Any]) -> str:
-    """The status to show: "running" only while the writing process is alive on this host."""
-    status = manifest.get("status", "failed")
-    if status != "running":
-        return status
-    same_host = manifest.get("host") == socket.gethostname()
-    if same_host and not process_alive(int(manifest.get("pid", -1))):
-        return "failed"
-    return "running"
+    See :func:`core.run_health.run_state` (claim lock, process id, heartbeat); pass
+    ``run_dir`` so the run's claim can be checked.
+    """
+    return run_state(manifest, run_dir)[0]
 
 
 def _append_csv(path: Path, table: pd.DataFrame, *, replace_fold: tuple[int, int]) -> None:
@@ -247,7 +233,8 @@ def save_fold(run_dir: str | Path, result: Any) -> None:
     how = manifest["config"].get("train", {}).get("patient_aggregation", "mean")
     patients = aggregate_patients(segments[["repeat", "fold", "part", "patient_id", "label", "prob"]], how=how)
     _append_csv(run_dir / "predictions_patients.csv", patients, replace_fold=key)
-    result.model.save(run_dir / "models" / f"{fold.key}.keras")
+    model_file = result.model.save(run_dir / "models" / f"{fold.key}.keras")
+    record_model_file(run_dir, fold.key, model_file)
     done = [k for k in manifest["folds_done"] if k != fold.key] + [fold.key]
     timings = manifest["timings"]
     timings["folds"][fold.key] = result.seconds
@@ -329,17 +316,24 @@ def _float(value: Any) -> float | None:
     return None if np.isnan(value) else value
 
 
-def run_summary(run_dir: str | Path) -> dict[str, Any]:
-    """The one-object summary printed by ``train --json`` and ``runs show --json``."""
+def run_summary(run_dir: str | Path, *, verify_models: bool = False) -> dict[str, Any]:
+    """The one-object summary printed by ``train --json`` and ``runs show --json``.
+
+    ``error`` is the manifest's error or why a "running" run is shown as failed;
+    ``damaged_folds`` maps each fold whose model file is missing or changed to the
+    reason (sizes only, or SHA-256 too with ``verify_models``).
+    """
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
     # a run still in progress gets a light summary (no bootstrap) so listing stays fast
     summary = manifest.get("summary") or compute_summary(run_dir, n_boot=0)
+    status, reason = run_state(manifest, run_dir)
+    damaged = damaged_folds(run_dir, manifest, full=verify_models)
     return {
         "run_dir": str(run_dir),
         "run_id": manifest["run_id"],
         "name": manifest["name"],
-        "status": effective_status(manifest),
+        "status": status,
         "preset": manifest.get("preset", ""),
         "backbone": manifest["config"].get("model", {}).get("backbone", ""),
         "inputs": manifest["config"].get("model", {}).get("inputs", ""),
@@ -358,7 +352,8 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
         "cached": manifest.get("cached"),
         "training_path": manifest.get("training_path", ""),
         "seconds": manifest.get("timings", {}).get("seconds"),
-        "error": manifest.get("error", ""),
+        "error": reason,
+        "damaged_folds": damaged,
     }
 
 
@@ -449,7 +444,7 @@ def load_run(run: str | Path, *, root: str | Path | None = None) -> Run:
     return Run(
         path=path,
         manifest=manifest,
-        status=effective_status(manifest),
+        status=effective_status(manifest, path),
         epochs=table("epochs.csv"),
         folds=table("folds.csv"),
         segment_predictions=table("predictions_segments.csv"),
@@ -463,13 +458,28 @@ def fold_key(fold: int | str, *, repeat: int = 0) -> str:
 
 
 def load_fold_model(run: str | Path, fold: int | str, *, repeat: int = 0, root: str | Path | None = None) -> Any:
-    """The saved :class:`core.models.dual.DualModel` of one fold (imports TensorFlow)."""
+    """The saved :class:`core.models.dual.DualModel` of one fold (imports TensorFlow).
+
+    Raises
+    ------
+    RunError
+        When the file is missing, or its size or SHA-256 differs from the one recorded
+        when the fold was saved ("damaged"), or Keras cannot read it.
+    """
     from core.models.dual import DualModel
 
-    path = find_run(run, root=root) / "models" / f"{fold_key(fold, repeat=repeat)}.keras"
+    run_dir = find_run(run, root=root)
+    key = fold_key(fold, repeat=repeat)
+    path = run_dir / "models" / f"{key}.keras"
     if not path.is_file():
-        raise RunError(f"run {Path(run).name}: no model for fold {fold_key(fold, repeat=repeat)}")
-    return DualModel.load(path)
+        raise RunError(f"run {run_dir.name}: no model for fold {key}")
+    problem = check_model_file(run_dir, key, full=True)
+    if problem:
+        raise RunError(f"run {run_dir.name}: the model of fold {key} is damaged ({problem})")
+    try:
+        return DualModel.load(path)
+    except RunError:
+        raise RunError(f"run {run_dir.name}: the model of fold {key} cannot be read (damaged file)") from None
 
 
 def write_progress(run_dir: str | Path, event: dict[str, Any]) -> None:

@@ -517,6 +517,28 @@ def execute_run(
     progress: ProgressCallback | None = None,
     fail_after: int | None = None,
 ) -> dict[str, Any]:
+    """:func:`_execute_run` while holding the run's claim and beating its heartbeat.
+
+    Raises
+    ------
+    core.locks.LockBusy
+        "run X is being trained by process N": another process trains this run; nothing
+        is written.
+    """
+    from core.run_health import Heartbeat, claim
+
+    with claim(run_dir), Heartbeat(run_dir):
+        return _execute_run(run_dir, dataset, config, progress=progress, fail_after=fail_after)
+
+
+def _execute_run(
+    run_dir: str | Path,
+    dataset: Any,
+    config: ExperimentConfig,
+    *,
+    progress: ProgressCallback | None = None,
+    fail_after: int | None = None,
+) -> dict[str, Any]:
     """Train every fold of a run that is not done yet, saving each, then finish the run.
 
     Parameters
@@ -615,26 +637,28 @@ def resume_run(
     Raises
     ------
     RunError
-        When the run is complete, still running, or its cohort changed (fingerprint).
+        When the run is complete, or its cohort changed (fingerprint);
+        :class:`core.locks.LockBusy` ("run X is being trained by process N") when
+        another process trains it. The claim is taken first, so of two resumes started
+        together exactly one trains.
     """
     from core import runs
     from core.errors import RunError
+    from core.run_health import claim
 
     run_dir = runs.find_run(run, root=root)
-    manifest = runs.read_manifest(run_dir)
-    status = runs.effective_status(manifest)
-    if status == "complete":
-        raise RunError(f"run {run_dir.name} is already complete")
-    if status == "running":
-        raise RunError(f"run {run_dir.name} is still running (pid {manifest.get('pid')})")
-    config = ExperimentConfig.from_dict(manifest["config"])
-    dataset, data = load_training_data(manifest["data"]["cohort_dir"], config, cache_dir=cache_dir)
-    if data["fingerprint"] != manifest["data"]["fingerprint"]:
-        raise RunError(
-            f"run {run_dir.name}: the cohort at {data['cohort_dir']} changed since the run started "
-            f"(fingerprint {data['fingerprint']} != {manifest['data']['fingerprint']})"
-        )
-    execute_run(run_dir, dataset, config, progress=progress)
+    with claim(run_dir):  # held from here to the end: a "running" manifest is a dead process's
+        manifest = runs.read_manifest(run_dir)
+        if manifest.get("status") == "complete":
+            raise RunError(f"run {run_dir.name} is already complete")
+        config = ExperimentConfig.from_dict(manifest["config"])
+        dataset, data = load_training_data(manifest["data"]["cohort_dir"], config, cache_dir=cache_dir)
+        if data["fingerprint"] != manifest["data"]["fingerprint"]:
+            raise RunError(
+                f"run {run_dir.name}: the cohort at {data['cohort_dir']} changed since the run started "
+                f"(fingerprint {data['fingerprint']} != {manifest['data']['fingerprint']})"
+            )
+        execute_run(run_dir, dataset, config, progress=progress)
     return run_dir
 
 

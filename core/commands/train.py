@@ -15,6 +15,7 @@ cleanly (status "cancelled"); ``--resume`` continues from the first unfinished f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -149,15 +150,20 @@ def oracle_auroc(cohort_dir: str | Path | None) -> float | None:
 def run(args: argparse.Namespace) -> int:
     """Train (or resume); 0 when complete, 1 when failed, 130 when cancelled."""
     from core import runs
+    from core.locks import training_lock
+    from core.run_health import claim
     from core.training import RunCancelled, resume_run, start_run
 
     cache = Path(args.cache_dir) if args.cache_dir else None
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     run_dir: Path | None = None
     code = 0
+    held = contextlib.ExitStack()  # the run's claim (resume), then the run store's one training lock
     try:
         if args.resume:
             found = runs.find_run(args.resume, root=args.runs_dir)
+            held.enter_context(claim(found))
+            held.enter_context(training_lock(found.parent, what=found.name))
             manifest = runs.read_manifest(found)
             from core.config import ExperimentConfig
 
@@ -168,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
             if not args.cohort or not args.name:
                 raise ConfigError("train needs --cohort DIR and --name NAME (or --resume RUN)")
             config = build_config(args)
+            held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=args.name))
             bar = ProgressBar(config, enabled=not args.quiet)
             before = set(runs.runs_root(args.runs_dir).glob("*")) if runs.runs_root(args.runs_dir).is_dir() else set()
             cohort_dir = args.cohort
@@ -187,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         code = 1
     finally:
+        held.close()
         signal.signal(signal.SIGTERM, previous)
     if run_dir is None:
         return code
