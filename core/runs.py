@@ -373,7 +373,7 @@ def list_runs(root: str | Path | None = None) -> pd.DataFrame:
                     continue
     columns = ["run_id", "name", "status", "preset", "backbone", "inputs", "split", "weights",
                "patient_auroc_mean", "patient_auroc_std", "segment_auroc_mean", "segment_auroc_std",
-               "folds_done", "n_folds", "seconds", "run_dir"]
+               "folds_done", "n_folds", "seconds", "run_dir", "damaged_folds"]
     return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
 
 

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.errors import ExplainError
+from core.errors import ExplainError, RunError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -83,7 +83,7 @@ def _methods(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Precompute; 0 when every requested fold is cached."""
+    """Precompute; 0 when every requested fold is cached, 1 when a damaged fold model was skipped."""
     from core import runs
     from core.explain.fold import FoldExplainer, fold_keys, load_fold, load_run_dataset
     from core.models.runtime import tensorflow
@@ -103,9 +103,14 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar(len(keys) * steps_per_fold + 1, enabled=not args.quiet)
     dataset = load_run_dataset(run_dir, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
     bar("dataset")
-    done = []
+    done, damaged = [], []
     for key in keys:
-        data = load_fold(run_dir, key, dataset=dataset)
+        try:
+            data = load_fold(run_dir, key, dataset=dataset)
+        except RunError as exc:  # a damaged or missing fold model: say so, explain the other folds
+            damaged.append({"fold": key, "error": str(exc)})
+            print(f"skipped fold {key}: {exc}", file=sys.stderr)
+            continue
         explainer = FoldExplainer(data)
         result = explainer.precompute(
             k=args.k, methods=methods, baseline=args.baseline, faithfulness=args.faithfulness,
@@ -116,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         ].to_dict()
         done.append(result)
     summary = {"run_dir": str(run_dir), "explain_dir": str(run_dir / "explain"), "folds": done,
-               "seconds": round(time.perf_counter() - bar.started, 1)}
+               "damaged": damaged, "seconds": round(time.perf_counter() - bar.started, 1)}
     if args.json:
         print(json.dumps(summary, default=str))
     else:
@@ -124,5 +129,7 @@ def run(args: argparse.Namespace) -> int:
             m = item["masking"]
             print(f"{item['fold']}: {item['cases']} cases, {item['test_segments']} test segments; "
                   f"mel_branch_mean {m['mel_branch_mean']:+.3f}, stft_branch_mean {m['stft_branch_mean']:+.3f}")
+        for item in damaged:
+            print(f"{item['fold']}: not explained: {item['error']}")
         print(f"cached in {run_dir / 'explain'}")
-    return 0
+    return 1 if damaged else 0

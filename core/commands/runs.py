@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,12 +31,12 @@ def run(args: argparse.Namespace) -> int:
     root = getattr(args, "show_runs_dir", None) or args.runs_dir
     as_json = args.json or getattr(args, "show_json", False)
     if args.runs_action == "show":
-        summary = runs.run_summary(runs.find_run(args.run, root=root))
+        summary = runs.run_summary(runs.find_run(args.run, root=root), verify_models=True)
         if as_json:
             print(json.dumps(summary, default=str))
         else:
             for key, value in summary.items():
-                print(f"{key:28s} {value}")
+                print(f"{key:28s} {_with_damage(value, summary) if key == 'status' else value}")
         return 0
     table = runs.list_runs(root)
     if as_json:
@@ -48,9 +49,18 @@ def run(args: argparse.Namespace) -> int:
         patient_auroc=table.apply(lambda r: _pm(r["patient_auroc_mean"], r["patient_auroc_std"]), axis=1),
         segment_auroc=table.apply(lambda r: _pm(r["segment_auroc_mean"], r["segment_auroc_std"]), axis=1),
         folds=table["folds_done"].astype(str) + "/" + table["n_folds"].astype(str),
+        status=table.apply(lambda r: _with_damage(r["status"], r), axis=1),
     )[["run_id", "status", "preset", "backbone", "split", "weights", "patient_auroc", "segment_auroc", "folds"]]
     print(shown.to_string(index=False))
     return 0
+
+
+def _with_damage(status: str, summary: Any) -> str:
+    """``complete (fold r0f2: model file has 10 bytes, 2000 were saved)`` when a fold model is damaged."""
+    damaged = summary.get("damaged_folds") or {}
+    if not isinstance(damaged, dict) or not damaged:
+        return status
+    return f"{status} (damaged: " + "; ".join(f"fold {k}: {v}" for k, v in damaged.items()) + ")"
 
 
 def _pm(mean: float | None, std: float | None) -> str:

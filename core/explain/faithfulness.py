@@ -16,13 +16,15 @@ distribution and, for BatchNorm statistics, their sign), the maps recomputed, an
 Spearman rank correlation between trained and randomised heatmaps reported. A map
 that barely changes (high correlation) does not depend on what the model learned.
 The model must offer ``get_trainable_state()`` / ``set_trainable_state(state)``
-(as :class:`core.models.DualModel` does); its weights are restored afterwards, even
-on error, but other threads must not use the model meanwhile.
+(as :class:`core.models.DualModel` does). The permuted weights go into a copy of the
+model (:func:`model_copy`), never into the model passed in: the dashboard shares one
+model object between sessions, and a Grad-CAM computed meanwhile in another session
+must see the trained weights.
 """
 
 from __future__ import annotations
 
-import threading
+import copy
 from typing import Any
 
 import numpy as np
@@ -43,7 +45,6 @@ FAITHFULNESS_COLUMNS: tuple[str, ...] = (
 #: Columns of :func:`randomisation_check`.
 RANDOMISATION_COLUMNS: tuple[str, ...] = ("segment_id", "branch", "method", "spearman", "differs")
 
-_RANDOMISE_LOCK = threading.Lock()
 
 
 def pixel_order(heatmap: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -201,6 +202,24 @@ def permuted_state(state: list[np.ndarray], *, seed: int = 0) -> list[np.ndarray
     return [rng.permutation(np.asarray(w).reshape(-1)).reshape(np.shape(w)).astype(np.asarray(w).dtype) for w in state]
 
 
+def model_copy(model: StagedModel) -> Any:
+    """An independent copy of a staged model (same weights, own variables).
+
+    A :class:`core.models.dual.DualModel` is cloned with Keras (layer sharing kept,
+    weights copied); any other model (e.g. a test double holding ``tf.Variable``) is
+    deep-copied.
+    """
+    from core.models.dual import DualModel
+
+    if isinstance(model, DualModel):
+        import keras
+
+        clone = keras.models.clone_model(model.keras_model)
+        clone.set_weights(model.keras_model.get_weights())
+        return DualModel(keras_model=clone, info=model.info)
+    return copy.deepcopy(model)
+
+
 def randomisation_check(
     model: StagedModel,
     mel: np.ndarray | None,
@@ -245,13 +264,9 @@ def randomisation_check(
     trained = trained if trained is not None else explainer.explain(model, mel, stft)
     n = next(iter(trained.values())).heatmap.shape[0]
     ids = np.arange(n) if segment_ids is None else np.asarray(segment_ids)
-    with _RANDOMISE_LOCK:
-        state = [np.array(w, copy=True) for w in getter()]
-        try:
-            setter(permuted_state(state, seed=seed))
-            randomised = explainer.explain(model, mel, stft)
-        finally:
-            setter(state)
+    scrambled = model_copy(model)
+    scrambled.set_trainable_state(permuted_state(getter(), seed=seed))
+    randomised = explainer.explain(scrambled, mel, stft)
     rows = []
     for branch, expl in trained.items():
         for i in range(n):
