@@ -84,9 +84,10 @@ def report_values(cohort: Cohort, *, recording_ids: Iterable[str] | None = None)
         try:
             report = read_voice_report(path, source=name, strict=False)
         except CoreError as exc:
-            problems.append((name, "error", str(exc)))
+            problems.append((name, "error", cohort.redact(str(exc))))
             continue
-        problems.extend((name, "warning", text) for text in report.problems)
+        # report text is typed by people: known identifiers become pseudonyms (other words are masked by the parser)
+        problems.extend((name, "warning", cohort.redact(text)) for text in report.problems)
         start, end = report.selection if report.selection is not None else (math.nan, math.nan)
         rows.append({"recording_id": rid, "selection_start_s": start, "selection_end_s": end,
                      "pitch_method": report.pitch_method or "", **report.values})

@@ -356,7 +356,19 @@ def _counts(
     return unvoiced, parsed.get("voice_breaks_pct")
 
 
+#: Words a voice report is made of; any other word in a quoted line may be a name and is masked.
+_VOCABULARY: frozenset[str] = frozenset(
+    word.casefold()
+    for text in (*(m.label for m in MEASURES), *SECTIONS,
+                 "from to seconds duration time range of selection undefined hz db ms e s")
+    for word in re.findall(r"[^\W\d_]+", text)
+)
+_WORD = re.compile(r"[^\W\d_]+")
+
+
 def _quote(text: str) -> str:
-    """A line quoted for a message: possible record numbers masked, length capped."""
+    """A line quoted for a message: words outside the report's vocabulary (a name typed into the
+    report, in any script) shown as ``[text]``, possible record numbers masked, length capped."""
     text = _LONG_NUMBER.sub("[number]", text)
+    text = _WORD.sub(lambda m: m.group(0) if m.group(0).casefold() in _VOCABULARY else "[text]", text)
     return repr(text if len(text) <= _QUOTE_CHARS else text[: _QUOTE_CHARS - 1] + "…")
