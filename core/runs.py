@@ -13,8 +13,11 @@ Layout of ``<root>/<YYYYmmdd-HHMMSS>-<name>/``::
     progress.json             latest progress event (for the dashboard)
 
 Every file is written to a temporary name and moved into place with ``os.replace``, so
-a reader never sees half a file. A run whose manifest says "running" but whose process
-is gone is reported as "failed"; only a run that finished every fold is "complete".
+a reader never sees half a file. A run whose manifest says "running" but that no process
+trains (its claim lock is free, or its heartbeat stopped; :mod:`core.run_health`) is
+reported as "failed" with the reason; only a run that finished every fold is
+"complete". Each fold model's size and SHA-256 are recorded when it is saved and
+checked when it is loaded (:mod:`core.model_files`).
 No audio path is written: segments are named by ``recording_id`` and pseudonymous
 ``patient_id``.
 
@@ -185,7 +188,7 @@ def update_manifest(run_dir: str | Path, **changes: Any) -> dict[str, Any]:
 
 
 def claim_run(run_dir: str | Path) -> dict[str, Any]:
-    """Mark a run as "running" in this process (for resume)."""
+    """Mark a run as "running" in this process (the caller holds :func:`core.run_health.claim`)."""
     return update_manifest(run_dir, status="running", pid=os.getpid(), host=socket.gethostname(), error="")
 
 
