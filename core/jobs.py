@@ -140,7 +140,8 @@ def launch(
                 env={**os.environ, locks.LOCK_FD_ENV: str(lock.fd)},
             )
         _CHILDREN[child.pid] = child
-        job = Job(pid=child.pid, name=name, runs_dir=str(root), log=str(log), started=time.time(), argv=argv[1:])
+        job = Job(pid=child.pid, name=name, runs_dir=str(root), log=str(log), started=time.time(),
+                  argv=argv[1:])
         lock.write_note(asdict(job))
     finally:
         lock.release()  # closes this process's copy; the child's inherited copy keeps the lock

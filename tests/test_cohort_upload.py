@@ -126,7 +126,8 @@ def test_a_bad_crc_is_a_clear_error_without_paths(tmp_path: Path) -> None:
     data = bytearray(_zip({"cohort/a.wav": payload}))
     offset = bytes(data).index(payload[:64])  # stored, not compressed: the payload sits in the file
     data[offset + 1000] ^= 0xFF
-    with pytest.raises(UploadError, match=r"crc.zip: entry 'cohort/a.wav' is damaged \(CRC check failed\)") as caught:
+    expected = r"crc.zip: entry 'cohort/a.wav' is damaged \(CRC check failed\)"
+    with pytest.raises(UploadError, match=expected) as caught:
         extract_cohort_zip(bytes(data), dest_root=tmp_path, name="crc.zip")
     assert str(tmp_path) not in str(caught.value)
     assert [p.name for p in tmp_path.iterdir()] == []  # staging removed

@@ -12,7 +12,7 @@ pytest.importorskip("parselmouth")
 
 @pytest.fixture(scope="module")
 def named_cohort(tmp_path_factory) -> tuple[Path, list[str]]:
-    """A 4-patient demo cohort whose first report holds the patient's name, record number and a stranger's name."""
+    """A 4-patient demo cohort; its first report holds the patient's name and record number, and other names."""
     from core.demo import generate_cohort
 
     root = tmp_path_factory.mktemp("named") / "cohort"
