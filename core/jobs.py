@@ -251,7 +251,7 @@ def progress_text(state: dict[str, Any]) -> tuple[float, str]:
     if not event or not state.get("run_dir"):
         return 0.0, "Starting: loading TensorFlow and building the segment dataset…"
     if event.get("kind") == "weights":  # before the first fold: the ImageNet file is being fetched
-        from core.models.weights import download_text
+        from core.models.download import download_text
 
         metrics, manifest = event.get("metrics") or {}, runs.read_manifest(state["run_dir"])
         return download_text(manifest["config"]["model"]["backbone"], metrics.get("bytes", 0), metrics.get("total"))

@@ -58,9 +58,10 @@ from core.config import ExperimentConfig
 from core.errors import TrainingError
 from core.metrics import epoch_point, fold_metrics
 from core.models.backbones import get_backbone
+from core.models.download import ensure_imagenet
 from core.models.dual import DualModel, build_model
 from core.models.runtime import tensorflow
-from core.models.weights import ensure_imagenet, resolve_weights
+from core.models.weights import resolve_weights
 from core.splits import Fold
 
 

@@ -104,7 +104,7 @@ class ProgressBar:
             return
         elapsed = time.perf_counter() - self.started
         if event.kind == "weights":
-            from core.models.weights import download_text
+            from core.models.download import download_text
 
             fraction, text = download_text(self.backbone, event.metrics["bytes"], event.metrics["total"])
             done = event.metrics["bytes"] >= event.metrics["total"] > 0

@@ -69,7 +69,7 @@ class DownloadBar:
         self.shown = False
 
     def __call__(self, done: int, total: int | None) -> None:
-        from core.models.weights import download_text
+        from core.models.download import download_text
 
         if not self.enabled:
             return
@@ -106,7 +106,8 @@ def _status(args: argparse.Namespace) -> int:
 
 def _fetch(args: argparse.Namespace) -> int:
     from core.models.backbones import get_backbone
-    from core.models.weights import KERAS_ORIGINS, fetch, weights_status
+    from core.models.download import fetch
+    from core.models.weights import KERAS_ORIGINS, weights_status
 
     names = [n for n in BACKBONES if n in KERAS_ORIGINS] if args.all else [get_backbone(args.backbone).name]
     failed, states = [], []

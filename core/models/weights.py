@@ -1,22 +1,15 @@
-"""Where ImageNet weights files come from: the Keras cache, Keras' origin, a carried-over file.
-
-Three ways a backbone gets its ImageNet weights, all ending in a file Keras can load:
+"""Where a backbone's ImageNet weights file is: the Keras cache, an imported file, or nowhere.
 
 - **cached**: Keras' own file in the Keras cache (``$KERAS_HOME/models`` or
-  ``~/.keras/models``) under Keras' file name, with the md5 Keras publishes for it.
-  :func:`fetch` puts it there from Keras' origin (the URLs and hashes of
-  ``keras.applications``, Keras 3.15), exactly as ``weights="imagenet"`` would;
-  training fetches it first when it is missing (:func:`ensure_imagenet`).
+  ``~/.keras/models``) under Keras' file name, with the md5 Keras publishes for it
+  (:data:`KERAS_ORIGINS`, copied from ``keras.applications`` of Keras 3.15).
+  :mod:`core.models.download` puts it there from Keras' origin, as ``weights="imagenet"``
+  would; training fetches it first when it is missing.
 - **imported**: a file carried over to a machine without internet (:func:`import_file`),
   checked against Keras' own ImageNet build before it is kept under
   ``<Keras cache>/voe_imported/``. Keras ``.h5`` and ``.weights.h5`` files both work.
-- **missing**: training then starts from random initialisation and says why.
-
-``VOE_WEIGHTS_URL`` replaces Keras' origin by one base URL (``<base>/<file name>``), so
-tests serve files from a loopback server and labs from a local mirror. Downloads fail
-fast when offline (a short connect timeout), are written through a temporary file and
-renamed only when complete and matching the hash: an interrupted or corrupted download
-leaves nothing behind.
+- **missing**: training then starts from random initialisation, and
+  :func:`resolve_weights` says why (including a failed download of this process).
 """
 
 from __future__ import annotations
@@ -26,8 +19,6 @@ import hashlib
 import json
 import os
 import shutil
-import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +27,6 @@ from core.atomic import atomic_write, atomic_write_text
 from core.errors import ConfigError, WeightsError
 from core.models.backbones import BACKBONES, BackboneSpec, get_backbone
 
-CONNECT_TIMEOUT_S = 5.0
-READ_TIMEOUT_S = 60.0
 IMPORTED_SUBDIR = "voe_imported"
 
 # Keras 3.15 keras/src/applications: BASE_WEIGHTS_PATH / BASE_WEIGHT_PATH / WEIGHTS_PATH_NO_TOP
@@ -65,23 +54,14 @@ KERAS_ORIGINS: dict[str, tuple[str, str]] = {
     ),
 }
 
-Progress = Callable[[int, int | None], None]
 _DIGESTS: dict[tuple[str, int, int], tuple[str, str]] = {}
-_FETCH_FAILURES: dict[str, str] = {}
+_FETCH_FAILURES: dict[str, str] = {}  # backbone -> why its download failed in this process
 
 
 def keras_cache_dir() -> Path:
     """Folder where Keras keeps downloaded application weights."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return Path(home) / "models"
-
-
-def origin_url(spec: BackboneSpec) -> str:
-    """URL of the backbone's no-top ImageNet file (``VOE_WEIGHTS_URL`` overrides the base)."""
-    if spec.name not in KERAS_ORIGINS:
-        raise ConfigError(f"{spec.label} has no ImageNet weights (it is trained from scratch)")
-    base = os.environ.get("VOE_WEIGHTS_URL") or KERAS_ORIGINS[spec.name][0]
-    return base.rstrip("/") + "/" + spec.weights_file
 
 
 def file_digests(path: str | Path) -> tuple[str, str]:
@@ -99,12 +79,12 @@ def file_digests(path: str | Path) -> tuple[str, str]:
     return _DIGESTS[key]
 
 
-def download_text(label: str, done: float, total: float | None) -> tuple[float, str]:
-    """Fraction (0..1, 0 when the size is unknown) and one line for a download's progress bar."""
-    size = f" of {total / 1e6:.1f}" if total else ""
-    return (
-        min(1.0, done / total) if total else 0.0
-    ), f"downloading ImageNet weights for {label}: {done / 1e6:.1f}{size} MB"
+def record_fetch_failure(name: str, reason: str) -> None:
+    """Remember why a download failed ("" clears it), for :func:`resolve_weights`' reason."""
+    if reason:
+        _FETCH_FAILURES[name] = reason
+    else:
+        _FETCH_FAILURES.pop(name, None)
 
 
 @dataclass(frozen=True)
@@ -184,93 +164,6 @@ def weights_status(name: str) -> WeightsStatus:
 def all_status() -> list[WeightsStatus]:
     """:func:`weights_status` of every registered backbone, registry order."""
     return [weights_status(name) for name in BACKBONES]
-
-
-def fetch(
-    name: str,
-    *,
-    progress: Progress | None = None,
-    timeout: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
-) -> WeightsStatus:
-    """Download a backbone's ImageNet file from Keras' origin into the Keras cache.
-
-    Parameters
-    ----------
-    name : str
-        Registry name.
-    progress : callable, optional
-        ``progress(bytes_done, bytes_total_or_None)`` after every chunk.
-    timeout : (float, float)
-        Connect and read timeouts in seconds.
-
-    Returns
-    -------
-    WeightsStatus
-        State "cached".
-
-    Raises
-    ------
-    WeightsError
-        Offline, HTTP error, interrupted download or md5 different from Keras' published
-        one; nothing is left in the cache.
-    """
-    import requests
-
-    spec = get_backbone(name)
-    url = origin_url(spec)
-    expected = KERAS_ORIGINS[spec.name][1]
-    target = keras_cache_dir() / spec.weights_file
-
-    def write(handle: Any, response: Any) -> None:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        md5, done = hashlib.md5(), 0
-        for chunk in response.iter_content(chunk_size=1 << 20):
-            handle.write(chunk)
-            md5.update(chunk)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
-        if total is not None and done != total:
-            raise WeightsError(
-                f"download of {spec.weights_file} from {url} stopped after {done} of {total} bytes"
-            )
-        if md5.hexdigest() != expected:
-            raise WeightsError(
-                f"{spec.weights_file} from {url} has md5 {md5.hexdigest()}, not Keras' published {expected}; "
-                "the file was not kept"
-            )
-
-    try:
-        with requests.get(url, stream=True, timeout=timeout) as response:
-            response.raise_for_status()
-            atomic_write(target, lambda handle: write(handle, response), binary=True)
-    except requests.RequestException as exc:
-        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
-        raise WeightsError(
-            f"cannot download {spec.weights_file} from {url} ({reason}); nothing was kept"
-        ) from None
-    _FETCH_FAILURES.pop(spec.name, None)
-    return weights_status(spec.name)
-
-
-def ensure_imagenet(name: str, *, progress: Progress | None = None) -> str:
-    """Make a backbone's ImageNet weights available, fetching them when missing.
-
-    Returns
-    -------
-    str
-        "" when a file is ready (cached, imported or just fetched), otherwise why not
-        (also remembered for :func:`resolve_weights`'s reason).
-    """
-    status = weights_status(name)
-    if status.state in ("cached", "imported", "none"):
-        return ""
-    try:
-        fetch(name, progress=progress)
-    except WeightsError as exc:
-        _FETCH_FAILURES[status.backbone] = str(exc)
-        return str(exc)
-    return ""
 
 
 def import_file(
@@ -414,80 +307,16 @@ def resolve_weights(spec: BackboneSpec, weights: str) -> WeightsChoice:
     return WeightsChoice("file", path, "", file_digests(path)[0])
 
 
-class FetchJob:
-    """A download running in a background thread (the Train page's Fetch button).
-
-    Attributes
-    ----------
-    backbone : str
-    done, total : int, int or None
-        Bytes received and expected.
-    error : str
-        Why the download failed ("" while running or after success).
-    finished : bool
-    """
-
-    def __init__(self, backbone: str) -> None:
-        self.backbone = backbone
-        self.done, self.total = 0, None
-        self.error = ""
-        self.finished = False
-        self._thread = threading.Thread(target=self._run, name=f"fetch-{backbone}", daemon=True)
-
-    def _progress(self, done: int, total: int | None) -> None:
-        self.done, self.total = done, total
-
-    def _run(self) -> None:
-        try:
-            fetch(self.backbone, progress=self._progress)
-        except Exception as exc:  # shown on the page; the thread must not die silently
-            self.error = str(exc)
-        finally:
-            self.finished = True
-
-    def progress(self) -> tuple[float, str]:
-        """Fraction done and one line, as :func:`download_text`."""
-        return download_text(self.backbone, self.done, self.total)
-
-
-_JOBS: dict[str, FetchJob] = {}
-_JOBS_LOCK = threading.Lock()
-
-
-def fetch_in_background(name: str) -> FetchJob:
-    """Start (or return the running) background download of a backbone's ImageNet file."""
-    spec = get_backbone(name)
-    origin_url(spec)  # no ImageNet weights: fail here, on the caller's thread
-    with _JOBS_LOCK:
-        job = _JOBS.get(spec.name)
-        if job is None or job.finished:
-            job = _JOBS[spec.name] = FetchJob(spec.name)
-            job._thread.start()
-        return job
-
-
-def fetch_jobs() -> dict[str, FetchJob]:
-    """Background downloads of this process by backbone (running and finished)."""
-    with _JOBS_LOCK:
-        return dict(_JOBS)
-
-
 __all__ = [
-    "CONNECT_TIMEOUT_S",
+    "IMPORTED_SUBDIR",
     "KERAS_ORIGINS",
-    "FetchJob",
     "WeightsChoice",
     "WeightsStatus",
     "all_status",
-    "download_text",
-    "ensure_imagenet",
-    "fetch",
-    "fetch_in_background",
-    "fetch_jobs",
     "file_digests",
     "import_file",
     "keras_cache_dir",
-    "origin_url",
+    "record_fetch_failure",
     "resolve_weights",
     "weights_status",
 ]
