@@ -254,7 +254,8 @@ def progress_text(state: dict[str, Any]) -> tuple[float, str]:
         from core.models.download import download_text
 
         metrics, manifest = event.get("metrics") or {}, runs.read_manifest(state["run_dir"])
-        return download_text(manifest["config"]["model"]["backbone"], metrics.get("bytes", 0), metrics.get("total"))
+        backbone = manifest["config"]["model"]["backbone"]
+        return download_text(backbone, metrics.get("bytes", 0), metrics.get("total"))
     train = runs.read_manifest(state["run_dir"])["config"]["train"]
     warmup, finetune = int(train["warmup_epochs"]), int(train["finetune_epochs"])
     n_folds = max(int(event.get("n_folds", 1)), 1)

@@ -567,7 +567,8 @@ def execute_run(
                 ProgressEvent("weights", metrics={"bytes": float(got), "total": float(total or 0)})))
         choice = resolve_weights(spec, config.model.weights)
         runs.update_manifest(run_dir, weights=choice.source, weights_reason=choice.reason,
-                             weights_file=choice.path.name if choice.path else "", weights_sha256=choice.sha256 or "")
+                             weights_file=choice.path.name if choice.path else "",
+                             weights_sha256=choice.sha256 or "")
 
     try:
         for index, fold in enumerate(todo):

@@ -69,7 +69,9 @@ def test_efficientnet_gets_keras_imagenet_rescaling_for_any_weights() -> None:
     assert kinds == ["InputLayer", "Rescaling", "Normalization", "Rescaling", "ZeroPadding2D"]
     np.testing.assert_allclose(np.ravel(base.layers[3].scale), [1 / np.sqrt(s) for s in IMAGENET_STDDEV_RGB])
     mobilenet = build_backbone(get_backbone("mobilenetv3small"), image_size=32)
-    keras_mobilenet = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3))
+    keras_mobilenet = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    )
     assert len(mobilenet.layers) == len(keras_mobilenet.layers)
 
 
@@ -109,7 +111,8 @@ def test_efficientnetb0_cut_matches_the_study_trainable_set() -> None:
     # Keras' ImageNet EfficientNetB0, as the study built it: 238 layers, int(238 * 0.8) = 190
     assert split.n_layers == len(base.layers) == 238 and split.frozen_until == 190
     assert base.layers[190].name == "block6b_drop"
-    assert split.cut == 191 and split.cut_layer == "block6b_add" and base.layers[192].name == "block6c_expand_conv"
+    assert split.cut == 191 and split.cut_layer == "block6b_add"
+    assert base.layers[192].name == "block6c_expand_conv"
     assert split.cut in valid_cuts(base)
     assert tuple(base.layers[split.cut].output.shape[1:]) == (7, 7, 192)
     assert len(base.layers) - (split.cut + 1) == 46 and split.n_trainable_layers == 16

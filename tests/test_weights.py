@@ -7,7 +7,9 @@ import hashlib
 import http.server
 import importlib
 import inspect
+import io
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -81,7 +83,7 @@ def save_legacy_h5(model, path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def b0_files(tmp_path_factory):
-    """A locally made EfficientNetB0 no-top file in ImageNet layout (.h5) and as .weights.h5, and its stem kernel."""
+    """A locally made EfficientNetB0 no-top file (ImageNet .h5 layout and .weights.h5), its stem kernel."""
     folder = tmp_path_factory.mktemp("b0")
     keras.utils.set_random_seed(7)
     model = keras.applications.EfficientNetB0(include_top=False, weights=None, input_shape=(32, 32, 3))
@@ -172,6 +174,10 @@ def test_an_interrupted_download_leaves_nothing_and_says_so(
     server, base = origin
     body = b0_files["h5"].read_bytes()
     server.files[B0_FILE] = body
+    stale = keras_home / "models" / f".{B0_FILE}.killed.tmp"  # left by a download killed outright long ago
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(body[:1000])
+    os.utime(stale, (0, 0))
     monkeypatch.setenv("VOE_WEIGHTS_URL", base + "/truncated")
     monkeypatch.setitem(KERAS_ORIGINS, "efficientnetb0", (base, hashlib.md5(body).hexdigest()))
     with pytest.raises(CoreError, match=f"{B0_FILE} from {base}/truncated/{B0_FILE}.*nothing was kept"):
@@ -241,6 +247,20 @@ def test_training_fetches_missing_weights_first_and_records_their_sha256(
     )
     downloads = [e for e in events if e.kind == "weights"]
     assert downloads and downloads[-1].metrics == {"bytes": float(len(body)), "total": float(len(body))}
+    # the Train page's bar (progress.json through jobs.progress_text) and the CLI's bar
+    from core import jobs, runs
+    from core.commands.train import ProgressBar
+
+    run_dir = tmp_path / "runs" / manifest["run_id"]
+    half = {**runs.read_progress(run_dir), "metrics": {"bytes": len(body) / 2, "total": float(len(body))}}
+    state = {"alive": True, "status": "running", "run_dir": str(run_dir), "progress": half}
+    megabytes = f"{len(body) / 2e6:.1f} of {len(body) / 1e6:.1f} MB"
+    assert jobs.progress_text(state) == (0.5, f"downloading ImageNet weights for efficientnetb0: {megabytes}")
+    stream = io.StringIO()
+    bar = ProgressBar(with_overrides(preset("seed"), {}), stream=stream)
+    for event in downloads:
+        bar(event)
+    assert stream.getvalue().count("\n") == 2 and "[########################] downloading" in stream.getvalue()
 
 
 def test_import_checks_the_file_and_status_reports_it(keras_home, b0_files, capsys) -> None:

@@ -137,7 +137,8 @@ def _import(args: argparse.Namespace) -> int:
     else:
         print(f"{status.backbone}: {status.state} {status.file} sha256 {status.sha256}")
         print(
-            f"  matches Keras' own build (max abs diff {check['max_abs_diff']:.3g}, {check['layers']} layers); "
+            f"  matches Keras' own build (max abs diff {check['max_abs_diff']:.3g}, "
+            f"{check['layers']} layers); "
             + (
                 "Keras' published ImageNet file"
                 if status.keras_published

@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from core.atomic import atomic_write
@@ -34,6 +36,7 @@ from core.models.weights import (
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 60.0
+STALE_PART_S = 600.0  # a live download rewrites its temporary file far more often than this
 
 Progress = Callable[[int, int | None], None]
 
@@ -48,10 +51,9 @@ def origin_url(spec: BackboneSpec) -> str:
 
 def download_text(label: str, done: float, total: float | None) -> tuple[float, str]:
     """Fraction (0..1, 0 when the size is unknown) and one line for a download's progress bar."""
+    fraction = min(1.0, done / total) if total else 0.0
     size = f" of {total / 1e6:.1f}" if total else ""
-    return (
-        min(1.0, done / total) if total else 0.0
-    ), f"downloading ImageNet weights for {label}: {done / 1e6:.1f}{size} MB"
+    return fraction, f"downloading ImageNet weights for {label}: {done / 1e6:.1f}{size} MB"
 
 
 def fetch(
@@ -88,6 +90,7 @@ def fetch(
     url = origin_url(spec)
     expected = KERAS_ORIGINS[spec.name][1]
     target = keras_cache_dir() / spec.weights_file
+    _remove_stale_parts(target)
 
     def write(handle: Any, response: Any) -> None:
         total = int(response.headers.get("Content-Length") or 0) or None
@@ -100,7 +103,8 @@ def fetch(
                 progress(done, total)
         if total is not None and done != total:
             raise WeightsError(
-                f"download of {spec.weights_file} from {url} stopped after {done} of {total} bytes"
+                f"download of {spec.weights_file} from {url} stopped after {done} of {total} bytes; "
+                "nothing was kept"
             )
         if md5.hexdigest() != expected:
             raise WeightsError(
@@ -119,6 +123,16 @@ def fetch(
         ) from None
     record_fetch_failure(spec.name, "")
     return weights_status(spec.name)
+
+
+def _remove_stale_parts(target: Path) -> None:
+    """Delete temporary files of downloads killed outright (no exception handler ran) long ago."""
+    for part in target.parent.glob(f".{target.name}.*.tmp"):
+        try:
+            if time.time() - part.stat().st_mtime > STALE_PART_S:
+                part.unlink()
+        except OSError:
+            pass  # another process finished or removed it
 
 
 def ensure_imagenet(name: str, *, progress: Progress | None = None) -> str:

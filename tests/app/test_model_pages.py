@@ -67,7 +67,7 @@ def test_overview_offers_the_one_click_demo_run(app: AppTest) -> None:
 
 @pytest.fixture
 def weights_origin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A loopback origin serving a locally made EfficientNetB0 file, whose md5 stands in for Keras' published one."""
+    """Loopback origin serving a locally made EfficientNetB0 file; its md5 stands in for Keras' own."""
     import functools
     import hashlib
     import http.server
@@ -96,14 +96,17 @@ def weights_states(at: AppTest) -> dict[str, str]:
     return dict(zip(table["label"], table["state"], strict=True))
 
 
-def test_train_page_shows_weights_states_and_fetches_in_the_background(app: AppTest, weights_origin: str) -> None:
+def test_train_page_shows_weights_states_and_fetches_in_the_background(
+    app: AppTest, weights_origin: str
+) -> None:
     import time
 
     at = app.switch_page("pages/train.py").run()
     at.radio(key="t_preset").set_value("seed").run()
     assert not at.exception, at.exception
     states = weights_states(at)
-    assert len(states) == 6 and states["EfficientNetB0"] == "missing" and states["Small CNN (from scratch)"] == "none"
+    assert len(states) == 6 and states["EfficientNetB0"] == "missing"
+    assert states["Small CNN (from scratch)"] == "none"
     assert any("training fetches it first" in c.value for c in at.caption)
     at.button(key="t_fetch").click().run()
     assert not at.exception, at.exception
@@ -117,10 +120,13 @@ def test_train_page_shows_weights_states_and_fetches_in_the_background(app: AppT
     assert not any(b.key == "t_fetch" for b in at.button)
 
 
-def test_train_page_shows_why_a_fetch_failed(app: AppTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_page_shows_why_a_fetch_failed(
+    app: AppTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import time
 
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # VOE_WEIGHTS_URL: conftest's closed loopback port
+    # VOE_WEIGHTS_URL stays conftest's closed loopback port: the download fails at once
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     at = app.switch_page("pages/train.py").run()
     at.radio(key="t_preset").set_value("seed").run()
     at.button(key="t_fetch").click().run()
