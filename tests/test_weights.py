@@ -381,3 +381,40 @@ def test_the_small_cnn_has_no_imagenet_weights_and_no_keras_reference(tmp_path) 
     build_backbone(get_backbone("small_cnn"), image_size=32).save_weights(path)
     with pytest.raises(ConfigError, match="not a Keras application"):
         verify_file("small_cnn", path, image_size=32)
+
+
+@pytest.mark.slow
+def test_a_run_fetches_then_trains_every_fold_from_the_fetched_file(
+    origin, keras_home, tmp_path, monkeypatch, synthetic_dataset
+) -> None:
+    """Online path end to end: fetch before the first fold, every fold starts from the file, sha256 kept."""
+    from core import runs
+    from core.splits import make_folds
+    from core.training import execute_run
+
+    keras.utils.set_random_seed(5)
+    made = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3))
+    spec = get_backbone("mobilenetv3small")
+    body = save_legacy_h5(made, tmp_path / spec.weights_file).read_bytes()
+    server, base = origin
+    server.files[spec.weights_file] = body
+    monkeypatch.setenv("VOE_WEIGHTS_URL", base)
+    monkeypatch.setitem(KERAS_ORIGINS, "mobilenetv3small", (base, hashlib.md5(body).hexdigest()))
+    dataset = synthetic_dataset(patients=8, per_patient=2)
+    config = with_overrides(
+        preset("seed"),
+        {"model.backbone": "mobilenetv3small", "split.n_folds": 2, "split.val_ratio": 0.25,
+         "train.warmup_epochs": 1, "train.finetune_epochs": 1, "train.batch_size": 8},
+    )
+    folds = [f.key for f in make_folds(dataset.segments, config.split)]
+    run_dir = runs.create_run(config.to_dict(), name="online", config_hash=config.hash(), data={}, folds=folds,
+                              root=tmp_path / "runs")
+    manifest = execute_run(run_dir, dataset, config)
+    assert manifest["status"] == "complete" and manifest["weights"] == "imagenet" and manifest["weights_reason"] == ""
+    assert manifest["weights_sha256"] == hashlib.sha256(body).hexdigest()
+    assert manifest["model"]["n_layers"] == len(made.layers)
+    from core.models.dual import DualModel
+
+    fold_model = DualModel.load(run_dir / "models" / f"{folds[0]}.keras")
+    np.testing.assert_array_equal(fold_model.prefix_model.get_layer("backbone_prefix").get_layer("conv").kernel.numpy(),
+                                  made.get_layer("conv").kernel.numpy())
