@@ -270,7 +270,7 @@ class ModelConfig:
     inputs : {"dual", "mel", "stft"}
         Both branches through one shared backbone, or one branch only.
     weights : str
-        "imagenet" (used when Keras has them cached, else random init and said so),
+        "imagenet" (cached, imported, or fetched before training; offline random init and said so),
         "random", or a path to a weights file.
     head_units, l2, dropout
         Dense 64 ReLU with L2 1e-4, Dropout 0.35, then Dense 1 sigmoid.

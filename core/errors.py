@@ -36,5 +36,9 @@ class RunError(CoreError):
     """A run folder is missing, incomplete or cannot be written."""
 
 
+class WeightsError(CoreError):
+    """Backbone weights cannot be downloaded, verified or imported."""
+
+
 class ExplainError(CoreError):
     """An explanation cannot be computed for the given model, run or segment."""

@@ -239,6 +239,12 @@ def progress_text(state: dict[str, Any]) -> tuple[float, str]:
     event = state.get("progress") or {}
     if not event or not state.get("run_dir"):
         return 0.0, "Starting: loading TensorFlow and building the segment dataset…"
+    if event.get("kind") == "weights":  # before the first fold: the ImageNet file is being fetched
+        from core.models.download import download_text
+
+        metrics, manifest = event.get("metrics") or {}, runs.read_manifest(state["run_dir"])
+        backbone = manifest["config"]["model"]["backbone"]
+        return download_text(backbone, metrics.get("bytes", 0), metrics.get("total"))
     train = runs.read_manifest(state["run_dir"])["config"]["train"]
     warmup, finetune = int(train["warmup_epochs"]), int(train["finetune_epochs"])
     n_folds = max(int(event.get("n_folds", 1)), 1)

@@ -57,9 +57,11 @@ import pandas as pd
 from core.config import ExperimentConfig
 from core.errors import TrainingError
 from core.metrics import epoch_point, fold_metrics
-from core.models.backbones import get_backbone, resolve_weights
+from core.models.backbones import get_backbone
+from core.models.download import ensure_imagenet
 from core.models.dual import DualModel, build_model
 from core.models.runtime import tensorflow
+from core.models.weights import resolve_weights
 from core.splits import Fold
 
 
@@ -69,7 +71,7 @@ class ProgressEvent:
 
     Attributes
     ----------
-    kind : {"cache", "fold_start", "epoch", "fold_end"}
+    kind : {"weights", "cache", "fold_start", "epoch", "fold_end"}
     fold : str
         Fold key such as "r0f2" ("" for run-level events).
     fold_index, n_folds : int
@@ -81,7 +83,8 @@ class ProgressEvent:
     metrics : dict
         For "epoch": the history row (loss, train/val/test loss, acc, auroc, seconds) plus
         ``warmup_epoch_s`` / ``finetune_epoch_s``, the median epoch time of each stage so
-        far in this fold; for "fold_end": the fold's test AUROCs, best epoch and seconds.
+        far in this fold; for "fold_end": the fold's test AUROCs, best epoch and seconds;
+        for "weights" (ImageNet file being downloaded): ``bytes`` and ``total`` (0: unknown).
     """
 
     kind: str
@@ -567,10 +570,6 @@ def _execute_run(
     if manifest["config_hash"] != config.hash():
         raise TrainingError(f"run {run_dir.name}: config hash {config.hash()} differs from {manifest['config_hash']}")
     folds = make_folds(dataset.segments, config.split)
-    if not manifest.get("weights"):
-        # known before any fold finishes, so a cancelled or failed run still says it
-        choice = resolve_weights(get_backbone(config.model.backbone), config.model.weights)
-        runs.update_manifest(run_dir, weights=choice.source, weights_reason=choice.reason)
     done = set(manifest["folds_done"])
     todo = [f for f in folds if f.key not in done]
     already = float(manifest["timings"].get("seconds", 0.0))
@@ -581,6 +580,17 @@ def _execute_run(
         runs.write_progress(run_dir, {**asdict(event), "folds_done": len(done), "n_folds_total": len(folds)})
         if progress is not None:
             progress(event)
+
+    if not manifest.get("weights"):
+        # known before any fold finishes, so a cancelled or failed run still says it
+        spec = get_backbone(config.model.backbone)
+        if config.model.weights == "imagenet":  # online: fetch now; offline: fails fast, folds start random
+            ensure_imagenet(spec.name, progress=lambda got, total: emit(
+                ProgressEvent("weights", metrics={"bytes": float(got), "total": float(total or 0)})))
+        choice = resolve_weights(spec, config.model.weights)
+        runs.update_manifest(run_dir, weights=choice.source, weights_reason=choice.reason,
+                             weights_file=choice.path.name if choice.path else "",
+                             weights_sha256=choice.sha256 or "")
 
     try:
         for index, fold in enumerate(todo):

@@ -10,6 +10,8 @@ from core import jobs
 from core.config import hyperparameter_table, preset, with_overrides
 from core.errors import CoreError
 from core.models.backbones import BACKBONES
+from core.models.download import fetch_in_background, fetch_jobs
+from core.models.weights import all_status
 from core.results import learning_curves
 from core.runs import load_run
 from core.workspace import runs_dir
@@ -108,6 +110,40 @@ except CoreError as exc:
 with right:
     st.markdown("**Hyper-parameters of this run** (the study's table)")
     st.dataframe(pd.DataFrame(hyperparameter_table(config)), hide_index=True, width="stretch", height=520)
+
+
+
+def weights_panel(backbone: str, wanted: bool, polling: bool) -> None:
+    """Each backbone's ImageNet weights on this machine, and a background Fetch for the chosen one."""
+    states = pd.DataFrame([s.to_dict() for s in all_status()])
+    states["sha256"] = states["sha256"].str[:16]
+    st.dataframe(states[["label", "state", "sha256", "file", "note"]], hide_index=True, width="stretch",
+                 key="t_weights_table")
+    job = fetch_jobs().get(backbone)
+    state = states.set_index("backbone").loc[backbone, "state"]
+    if job is not None and not job.finished:
+        fraction, text = job.progress()
+        st.progress(fraction, text=text)
+    elif job is not None and job.error:
+        st.error(f"{job.error}. Training starts from random initialisation and says so; "
+                 "`python -m core weights import FILE --backbone B` brings a file from another machine.")
+    if state == "missing" and (job is None or job.finished):
+        if st.button(f"Fetch ImageNet weights for {BACKBONES[backbone].label}", key="t_fetch"):
+            fetch_in_background(backbone)
+            st.rerun()
+    elif state in ("cached", "imported") and wanted:
+        st.caption(f"{BACKBONES[backbone].label} starts from this ImageNet file; the run records its sha256.")
+    if wanted and state == "missing":
+        st.caption("Without the file, training fetches it first; offline it starts from random "
+                   "initialisation and the run says so.")
+    if polling and not any(not j.finished for j in fetch_jobs().values()):
+        st.rerun()  # the download ended: redraw the page once and stop polling
+
+
+with st.expander("ImageNet weights", expanded=config.model.weights == "imagenet"):
+    downloading = any(not j.finished for j in fetch_jobs().values())
+    st.fragment(run_every=1.0 if downloading else None)(weights_panel)(
+        backbone, config.model.weights == "imagenet", downloading)
 
 if st.button("Start training", type="primary", key="t_start"):
     options = ["--backbone", backbone, "--inputs", inputs, "--split", split, "--folds", str(int(folds)),

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# tests never reach the internet: any ImageNet download goes to a closed loopback port and fails fast
+os.environ["VOE_WEIGHTS_URL"] = "http://127.0.0.1:9/"
 
 REPO = Path(__file__).resolve().parents[1]
 SVD_ROOT = Path(os.environ.get("VOE_SVD_ROOT", REPO.parent / "shared" / "data" / "svd_subset"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -10,16 +12,18 @@ from core.errors import ConfigError
 
 keras = pytest.importorskip("keras")
 
+from core.models import weights as weights_store  # noqa: E402
 from core.models.backbones import (  # noqa: E402
     BACKBONES,
+    IMAGENET_STDDEV_RGB,
     backbone_names,
     build_backbone,
     get_backbone,
-    resolve_weights,
     stage_split,
     valid_cuts,
 )
 from core.models.dual import DualModel, build_model  # noqa: E402
+from core.models.weights import resolve_weights  # noqa: E402
 
 
 def images(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
@@ -38,14 +42,37 @@ def test_imagenet_falls_back_to_random_with_a_reason(tmp_path, monkeypatch) -> N
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     spec = get_backbone("efficientnetb0")
     choice = resolve_weights(spec, "imagenet")
-    assert choice.source == "random" and choice.path is None
-    assert "efficientnetb0_notop.h5" in choice.reason
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "efficientnetb0_notop.h5").write_bytes(b"stub")
-    cached = resolve_weights(spec, "imagenet")
-    assert cached.source == "imagenet" and cached.path == tmp_path / "models" / "efficientnetb0_notop.h5"
+    assert choice.source == "random" and choice.path is None and choice.sha256 is None
+    assert "efficientnetb0_notop.h5" in choice.reason and "weights fetch" in choice.reason
+    cached = tmp_path / "models" / "efficientnetb0_notop.h5"
+    cached.parent.mkdir()
+    cached.write_bytes(b"not Keras' file")
+    # a file under Keras' name whose md5 is not Keras' published one is not used
+    assert resolve_weights(spec, "imagenet").source == "random"
+    assert "does not match Keras' published md5" in weights_store.weights_status("efficientnetb0").note
+    md5 = hashlib.md5(b"not Keras' file").hexdigest()
+    monkeypatch.setitem(weights_store.KERAS_ORIGINS, "efficientnetb0", ("http://127.0.0.1:9/", md5))
+    choice = resolve_weights(spec, "imagenet")
+    assert choice.source == "imagenet" and choice.path == cached
+    assert choice.sha256 == hashlib.sha256(b"not Keras' file").hexdigest()
+    assert resolve_weights(get_backbone("small_cnn"), "imagenet").reason.endswith("trained from scratch")
     with pytest.raises(ConfigError, match="no such file"):
         resolve_weights(spec, str(tmp_path / "missing.h5"))
+
+
+def test_efficientnet_gets_keras_imagenet_rescaling_for_any_weights() -> None:
+    """Keras adds Rescaling(1/sqrt(std)) after Normalization only for weights="imagenet"; so do we, always."""
+    keras_none = keras.applications.EfficientNetB0(include_top=False, weights=None, input_shape=(32, 32, 3))
+    base = build_backbone(get_backbone("efficientnetb0"), image_size=32)
+    assert len(keras_none.layers) == 237 and len(base.layers) == 238
+    kinds = [type(layer).__name__ for layer in base.layers[:5]]
+    assert kinds == ["InputLayer", "Rescaling", "Normalization", "Rescaling", "ZeroPadding2D"]
+    np.testing.assert_allclose(np.ravel(base.layers[3].scale), [1 / np.sqrt(s) for s in IMAGENET_STDDEV_RGB])
+    mobilenet = build_backbone(get_backbone("mobilenetv3small"), image_size=32)
+    keras_mobilenet = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(32, 32, 3)
+    )
+    assert len(mobilenet.layers) == len(keras_mobilenet.layers)
 
 
 def test_weights_file_path_is_loaded(tmp_path) -> None:
@@ -81,9 +108,14 @@ def test_cut_never_splits_a_residual_connection() -> None:
 def test_efficientnetb0_cut_matches_the_study_trainable_set() -> None:
     base = build_backbone(get_backbone("efficientnetb0"), image_size=224)
     split = stage_split(base, unfreeze_ratio=0.2)
-    assert split.n_layers == len(base.layers) and split.frozen_until == int(len(base.layers) * 0.8)
-    assert split.cut_layer == "block6b_add" and base.layers[split.cut + 1].name == "block6c_expand_conv"
+    # Keras' ImageNet EfficientNetB0, as the study built it: 238 layers, int(238 * 0.8) = 190
+    assert split.n_layers == len(base.layers) == 238 and split.frozen_until == 190
+    assert base.layers[190].name == "block6b_drop"
+    assert split.cut == 191 and split.cut_layer == "block6b_add"
+    assert base.layers[192].name == "block6c_expand_conv"
     assert split.cut in valid_cuts(base)
+    assert tuple(base.layers[split.cut].output.shape[1:]) == (7, 7, 192)
+    assert len(base.layers) - (split.cut + 1) == 46 and split.n_trainable_layers == 16
     frozen_between = base.layers[split.frozen_until : split.cut + 1]
     assert all(not layer.weights or isinstance(layer, keras.layers.BatchNormalization) for layer in frozen_between)
 

@@ -95,6 +95,8 @@ class ProgressBar:
         self.enabled = enabled
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.warmup, self.finetune = config.train.warmup_epochs, config.train.finetune_epochs
+        self.backbone = config.model.backbone
+        self.download_shown = False
         self.epochs = self.warmup + self.finetune
         self.started = time.perf_counter()
 
@@ -102,7 +104,15 @@ class ProgressBar:
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self.started
-        if event.kind == "cache":
+        if event.kind == "weights":
+            from core.models.download import download_text
+
+            fraction, text = download_text(self.backbone, event.metrics["bytes"], event.metrics["total"])
+            done = event.metrics["bytes"] >= event.metrics["total"] > 0
+            if self.tty or done or not self.download_shown:  # a log gets the first and the last line
+                self._line(f"[{'#' * int(fraction * 24):<24}] {text}", final=done)
+            self.download_shown = True
+        elif event.kind == "cache":
             self._line(f"cached frozen-prefix features in {event.metrics.get('seconds', 0):.1f} s", final=True)
         elif event.kind == "epoch":
             m = event.metrics

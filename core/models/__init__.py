@@ -3,8 +3,9 @@
 Importing this package does not import TensorFlow; building or loading a model does.
 """
 
-from core.models.backbones import BACKBONES, BackboneSpec, backbone_names, get_backbone, resolve_weights
+from core.models.backbones import BACKBONES, BackboneSpec, backbone_names, get_backbone
 from core.models.dual import BRANCHES, DualModel, ModelInfo, build_model
+from core.models.weights import resolve_weights
 
 __all__ = [
     "BACKBONES",

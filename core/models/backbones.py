@@ -1,4 +1,4 @@
-"""Backbone registry, ImageNet weights from the Keras cache, and the prefix/tail cut.
+"""Backbone registry, Keras' ImageNet graph of each backbone, and the prefix/tail cut.
 
 Every backbone is a Keras functional model without its classification top that maps
 uint8-range images ``[n, S, S, 3]`` to its last convolutional feature map
@@ -6,32 +6,44 @@ uint8-range images ``[n, S, S, 3]`` to its last convolutional feature map
 ``mobilenetv3large``, ``resnet50``, ``inceptionv3`` and ``small_cnn`` (a four-conv
 network trained from scratch).
 
-Weights: "imagenet" is used only when Keras already holds the file in its cache
-(``$KERAS_HOME/models`` or ``~/.keras/models``; the file names are in
-:data:`BACKBONES`); a path to a weights file is loaded as given; otherwise the backbone
-starts from random initialisation and the reason is returned for the run manifest.
+One graph for every kind of weights
+-----------------------------------
+Keras builds some applications differently when ``weights="imagenet"``: EfficientNet
+then adds a ``Rescaling`` by ``1 / sqrt(ImageNet std)`` right after its ``Normalization``
+(the ImageNet file stores the standard deviation where Keras expects the variance), so
+Keras' ImageNet EfficientNetB0 has 238 layers, its ``weights=None`` build 237.
+MobileNetV3 (its ``Rescaling`` to [-1, 1] comes from ``include_preprocessing``),
+ResNet50 and InceptionV3 build the same graph for any ``weights``; ResNet50 ("caffe")
+and InceptionV3 ("tf") expect ``preprocess_input`` outside the model, which
+:mod:`core.models.preprocess` applies in the prefix. :func:`build_backbone` always
+builds Keras' ImageNet graph, whether a weights file is loaded or the backbone starts
+from random initialisation, so a run's layer count, cut and trainable set never depend
+on whether the file was present. :mod:`core.models.keras_reference` checks the result
+against Keras' own ``weights="imagenet"`` build; :mod:`core.models.weights` says where
+files come from.
 
 The cut
 -------
-The study froze ``base.layers[:int(len(base.layers) * 0.8)]`` and trained the rest
-(BatchNorm excluded). :func:`stage_split` keeps that trainable set exactly and puts the
-prefix/tail cut at the last layer before the first layer that trains whose single
-output is the only tensor that later layers read (EfficientNet's residual adds make
-most positions invalid). Layers between the study's index and the first trainable layer
-have no weights or are BatchNorm, so they are frozen all the same and may join the
-prefix. For EfficientNetB0 at 224x224: 237 layers, the study's index is 189
-(``block6b_drop``), the first trainable layer is 191 (``block6c_expand_conv``), the cut
-is layer 190 (``block6b_add``, output 7x7x192), and the tail holds layers 191..236
-(46 layers). Of the 48 layers from 189 on, 16 carry trainable weights (the
-convolutions, depthwise convolutions and squeeze-excite convolutions of block6c,
-block6d, block7a and ``top_conv``: 2.29 M parameters), 10 are BatchNorm (kept frozen)
-and 22 have no weights. The whole of block6b is in the cached prefix: an epoch never
-recomputes it.
+The study froze ``base.layers[:int(len(base.layers) * 0.8)]`` of Keras' ImageNet
+EfficientNetB0 and trained the rest (BatchNorm excluded). :func:`stage_split` keeps
+that trainable set exactly and puts the prefix/tail cut at the last layer before the
+first layer that trains whose single output is the only tensor that later layers read
+(EfficientNet's residual adds make most positions invalid). Layers between the study's
+index and the first trainable layer have no weights or are BatchNorm, so they are
+frozen all the same and may join the prefix. For EfficientNetB0 at 224x224: 238
+layers, the study's index is 190 (``block6b_drop``), the first trainable layer is 192
+(``block6c_expand_conv``), the cut is layer 191 (``block6b_add``, output 7x7x192), and
+the tail holds layers 192..237 (46 layers). Of the 48 layers from 190 on, 16 carry
+trainable weights (the convolutions, depthwise convolutions and squeeze-excite
+convolutions of block6c, block6d, block7a and ``top_conv``: 2.29 M parameters), 10 are
+BatchNorm (kept frozen) and 22 have no weights. The whole of block6b is in the cached
+prefix: an epoch never recomputes it.
 """
 
 from __future__ import annotations
 
-import os
+import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +53,9 @@ from core.errors import ConfigError
 from core.models.runtime import tensorflow
 
 Preprocessing = Literal["builtin", "caffe", "tf"]
+
+# keras.src.applications.efficientnet.IMAGENET_STDDEV_RGB, used only for weights="imagenet"
+IMAGENET_STDDEV_RGB = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,8 @@ class BackboneSpec:
         Name shown on pages.
     application : str
         Attribute of ``keras.applications`` (empty for the small CNN).
+    keras_module : str
+        Module of ``keras.applications`` holding its ``preprocess_input`` ("" for none).
     weights_file : str
         File name Keras caches the no-top ImageNet weights under ("" when none exist).
     preprocessing : {"builtin", "caffe", "tf"}
@@ -68,6 +85,7 @@ class BackboneSpec:
     name: str
     label: str
     application: str
+    keras_module: str
     weights_file: str
     preprocessing: Preprocessing
     min_size: int
@@ -76,35 +94,17 @@ class BackboneSpec:
 BACKBONES: dict[str, BackboneSpec] = {
     spec.name: spec
     for spec in (
-        BackboneSpec("efficientnetb0", "EfficientNetB0", "EfficientNetB0", "efficientnetb0_notop.h5", "builtin", 32),
-        BackboneSpec(
-            "mobilenetv3small",
-            "MobileNetV3Small",
-            "MobileNetV3Small",
-            "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
-            "builtin",
-            32,
-        ),
-        BackboneSpec(
-            "mobilenetv3large",
-            "MobileNetV3Large",
-            "MobileNetV3Large",
-            "weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5",
-            "builtin",
-            32,
-        ),
-        BackboneSpec(
-            "resnet50", "ResNet50", "ResNet50", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", "caffe", 32
-        ),
-        BackboneSpec(
-            "inceptionv3",
-            "InceptionV3",
-            "InceptionV3",
-            "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            "tf",
-            75,
-        ),
-        BackboneSpec("small_cnn", "Small CNN (from scratch)", "", "", "builtin", 16),
+        BackboneSpec("efficientnetb0", "EfficientNetB0", "EfficientNetB0", "efficientnet",
+                     "efficientnetb0_notop.h5", "builtin", 32),
+        BackboneSpec("mobilenetv3small", "MobileNetV3Small", "MobileNetV3Small", "mobilenet_v3",
+                     "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5", "builtin", 32),
+        BackboneSpec("mobilenetv3large", "MobileNetV3Large", "MobileNetV3Large", "mobilenet_v3",
+                     "weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5", "builtin", 32),
+        BackboneSpec("resnet50", "ResNet50", "ResNet50", "resnet50",
+                     "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", "caffe", 32),
+        BackboneSpec("inceptionv3", "InceptionV3", "InceptionV3", "inception_v3",
+                     "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", "tf", 75),
+        BackboneSpec("small_cnn", "Small CNN (from scratch)", "", "", "", "builtin", 16),
     )
 }
 
@@ -128,66 +128,55 @@ def get_backbone(name: str) -> BackboneSpec:
     return BACKBONES[key]
 
 
-@dataclass(frozen=True)
-class WeightsChoice:
-    """Which initial weights a backbone gets and why.
+def imagenet_graph(spec: BackboneSpec, base: Any) -> Any:
+    """Keras' ``weights="imagenet"`` graph from its ``weights=None`` build.
 
-    Attributes
-    ----------
-    source : {"imagenet", "file", "random"}
-    path : Path or None
-        File to load (None for random initialisation).
-    reason : str
-        Plain sentence for the manifest and the page ("" when the request was met).
-    """
-
-    source: str
-    path: Path | None
-    reason: str
-
-
-def keras_cache_dir() -> Path:
-    """Folder where Keras keeps downloaded application weights."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "models"
-
-
-def resolve_weights(spec: BackboneSpec, weights: str) -> WeightsChoice:
-    """Decide the initial weights without touching the network.
+    Adds the layers Keras adds only on its ImageNet branch: for EfficientNet the
+    ``Rescaling(1 / sqrt(std))`` right after the ``Normalization`` layer. Every other
+    application's graph is the same for any ``weights`` and is returned unchanged.
 
     Parameters
     ----------
     spec : BackboneSpec
-    weights : str
-        "imagenet", "random", or a path to a weights file (``.h5`` / ``.weights.h5``).
+    base : keras.Model
+        ``keras.applications.<application>(include_top=False, weights=None, ...)``.
+    """
+    if not spec.application.startswith("EfficientNet"):
+        return base
+    import keras
+
+    scale = [1.0 / math.sqrt(stddev) for stddev in IMAGENET_STDDEV_RGB]
+
+    def call(layer: Any, *args: Any, **kwargs: Any) -> Any:
+        out = layer(*args, **kwargs)
+        if isinstance(layer, keras.layers.Normalization):
+            out = keras.layers.Rescaling(scale)(out)
+        return out
+
+    return keras.models.clone_model(base, call_function=call)
+
+
+def load_weights_file(base: Any, path: str | Path, *, label: str) -> None:
+    """Load a Keras ``.h5`` (ImageNet layout) or ``.weights.h5`` file into ``base``.
 
     Raises
     ------
     ConfigError
-        When ``weights`` is a path that does not exist.
+        Naming the file and the backbone when the file does not fit.
     """
-    if weights == "random":
-        return WeightsChoice("random", None, "random initialisation was requested")
-    if weights == "imagenet":
-        if not spec.weights_file:
-            return WeightsChoice("random", None, f"{spec.label} has no ImageNet weights; trained from scratch")
-        cached = keras_cache_dir() / spec.weights_file
-        if cached.is_file():
-            return WeightsChoice("imagenet", cached, "")
-        return WeightsChoice(
-            "random",
-            None,
-            f"ImageNet weights for {spec.label} are not in the Keras cache ({spec.weights_file} "
-            "missing) and cannot be downloaded here; started from random initialisation",
-        )
-    path = Path(weights).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"model.weights={weights!r}: no such file; expected imagenet, random or a weights file")
-    return WeightsChoice("file", path, "")
+    path = Path(path)
+    if not path.name.endswith((".h5", ".hdf5")):
+        raise ConfigError(f"weights file {path.name!r}: expected a Keras .h5 or .weights.h5 file")
+    try:
+        with warnings.catch_warnings():  # Keras warns per unmatched group before it raises
+            warnings.simplefilter("ignore")
+            base.load_weights(str(path))
+    except Exception as exc:
+        raise ConfigError(f"weights file {path.name!r} does not fit {label}: {str(exc)[:300]}") from None
 
 
 def build_backbone(spec: BackboneSpec, *, image_size: int, weights_path: Path | None = None) -> Any:
-    """Build the backbone as a functional Keras model ``[n, S, S, 3] -> [n, h, w, c]``.
+    """Build Keras' ImageNet graph of the backbone, ``[n, S, S, 3] -> [n, h, w, c]``.
 
     Parameters
     ----------
@@ -195,7 +184,8 @@ def build_backbone(spec: BackboneSpec, *, image_size: int, weights_path: Path | 
     image_size : int
         Side S of the square input images.
     weights_path : Path, optional
-        Weights file to load (ImageNet cache file or a user file); random init when None.
+        Weights file to load (ImageNet file or a user file); random init when None.
+        The graph is the same either way (see the module docstring).
 
     Raises
     ------
@@ -212,12 +202,9 @@ def build_backbone(spec: BackboneSpec, *, image_size: int, weights_path: Path | 
         base = _small_cnn(shape)
     else:
         factory: Callable[..., Any] = getattr(keras.applications, spec.application)
-        base = factory(include_top=False, weights=None, input_shape=shape)
+        base = imagenet_graph(spec, factory(include_top=False, weights=None, input_shape=shape))
     if weights_path is not None:
-        try:
-            base.load_weights(str(weights_path))
-        except Exception as exc:
-            raise ConfigError(f"weights file {Path(weights_path).name!r} does not fit {spec.label}: {exc}") from None
+        load_weights_file(base, weights_path, label=spec.label)
     return base
 
 
@@ -358,15 +345,16 @@ def stage_split(base: Any, *, unfreeze_ratio: float) -> StageSplit:
 
 __all__ = [
     "BACKBONES",
+    "IMAGENET_STDDEV_RGB",
     "BackboneSpec",
     "StageSplit",
-    "WeightsChoice",
     "backbone_names",
     "build_backbone",
     "get_backbone",
-    "keras_cache_dir",
+    "imagenet_graph",
     "layer_edges",
-    "resolve_weights",
+    "load_weights_file",
+    "row_coordinate_layer",
     "stage_split",
     "valid_cuts",
 ]

@@ -29,15 +29,10 @@ import numpy as np
 
 from core.config import ModelConfig
 from core.errors import ConfigError, RunError
-from core.models.backbones import (
-    WeightsChoice,
-    build_backbone,
-    get_backbone,
-    resolve_weights,
-    row_coordinate_layer,
-    stage_split,
-)
+from core.models.backbones import build_backbone, get_backbone, row_coordinate_layer, stage_split
+from core.models.preprocess import imagenet_preprocess, registered_preprocess
 from core.models.runtime import tensorflow
+from core.models.weights import WeightsChoice, resolve_weights
 
 _WARNED: set[tuple[str, str]] = set()
 BRANCHES: dict[str, tuple[str, ...]] = {"dual": ("mel", "stft"), "mel": ("mel",), "stft": ("stft",)}
@@ -90,45 +85,6 @@ class ModelInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-
-
-def _preprocess_layer_class() -> Any:
-    import keras
-
-    @keras.saving.register_keras_serializable(package="voe")
-    class ImagenetPreprocess(keras.layers.Layer):
-        """``imagenet_utils.preprocess_input`` in "caffe" or "tf" mode as a saveable layer."""
-
-        def __init__(self, mode: str = "tf", **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.mode = mode
-
-        def call(self, x: Any) -> Any:
-            if self.mode == "tf":
-                return x / 127.5 - 1.0
-            bgr = keras.ops.flip(x, axis=-1)
-            return bgr - keras.ops.convert_to_tensor([103.939, 116.779, 123.68], dtype=x.dtype)
-
-        def get_config(self) -> dict[str, Any]:
-            return {**super().get_config(), "mode": self.mode}
-
-    return ImagenetPreprocess
-
-
-_PREPROCESS: Any = None
-
-
-def _registered_preprocess() -> Any:
-    """The preprocessing layer class, registered with Keras once (needed to load models)."""
-    global _PREPROCESS
-    if _PREPROCESS is None:
-        _PREPROCESS = _preprocess_layer_class()
-    return _PREPROCESS
-
-
-def imagenet_preprocess(mode: str) -> Any:
-    """A saveable Keras layer applying the "caffe" or "tf" ImageNet preprocessing."""
-    return _registered_preprocess()(mode=mode, name=f"preprocess_{mode}")
 
 
 class DualModel:
@@ -342,7 +298,7 @@ class DualModel:
         side = path.with_suffix(".json")
         if not path.is_file() or not side.is_file():
             raise RunError(f"model file {path} or its sidecar {side.name} is missing")
-        _registered_preprocess()
+        registered_preprocess()
         row_coordinate_layer()
         try:
             model = keras.models.load_model(path, compile=False, safe_mode=True)

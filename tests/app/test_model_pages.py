@@ -63,3 +63,77 @@ def test_overview_shows_headline_metrics_of_the_run(app_with_run: AppTest) -> No
 
 def test_overview_offers_the_one_click_demo_run(app: AppTest) -> None:
     assert any(b.label == "Train the demo run (quick preset)" for b in app.button)
+
+
+@pytest.fixture
+def weights_origin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Loopback origin serving a locally made EfficientNetB0 file; its md5 stands in for Keras' own."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    from core.models import weights as store
+
+    served = tmp_path / "origin"
+    served.mkdir()
+    body = hashlib.sha256(b"weights").digest() * 40_000  # 1.28 MB: several progress steps
+    (served / "efficientnetb0_notop.h5").write_bytes(body)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("VOE_WEIGHTS_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setitem(store.KERAS_ORIGINS, "efficientnetb0", ("", hashlib.md5(body).hexdigest()))
+    yield hashlib.sha256(body).hexdigest()
+    server.shutdown()
+    server.server_close()
+
+
+def weights_states(at: AppTest) -> dict[str, str]:
+    table = next(d.value for d in at.dataframe if "state" in d.value.columns)
+    return dict(zip(table["label"], table["state"], strict=True))
+
+
+def test_train_page_shows_weights_states_and_fetches_in_the_background(
+    app: AppTest, weights_origin: str
+) -> None:
+    import time
+
+    at = app.switch_page("pages/train.py").run()
+    at.radio(key="t_preset").set_value("seed").run()
+    assert not at.exception, at.exception
+    states = weights_states(at)
+    assert len(states) == 6 and states["EfficientNetB0"] == "missing"
+    assert states["Small CNN (from scratch)"] == "none"
+    assert any("training fetches it first" in c.value for c in at.caption)
+    at.button(key="t_fetch").click().run()
+    assert not at.exception, at.exception
+    deadline = time.time() + 60
+    while weights_states(at)["EfficientNetB0"] != "cached" and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert weights_states(at)["EfficientNetB0"] == "cached"
+    table = next(d.value for d in at.dataframe if "state" in d.value.columns)
+    assert table.set_index("label").loc["EfficientNetB0", "sha256"] == weights_origin[:16]
+    assert not any(b.key == "t_fetch" for b in at.button)
+
+
+def test_train_page_shows_why_a_fetch_failed(
+    app: AppTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    # VOE_WEIGHTS_URL stays conftest's closed loopback port: the download fails at once
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    at = app.switch_page("pages/train.py").run()
+    at.radio(key="t_preset").set_value("seed").run()
+    at.button(key="t_fetch").click().run()
+    deadline = time.time() + 30
+    while not at.error and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert any("cannot download efficientnetb0_notop.h5" in e.value and "random initialisation" in e.value
+               for e in at.error)
+    assert weights_states(at)["EfficientNetB0"] == "missing"
