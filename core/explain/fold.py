@@ -189,15 +189,17 @@ def load_fold(
 def load_run_dataset(run_dir: Path, *, cache_dir: Path | None = None) -> Any:
     """The segment dataset a run was trained on, rebuilt from its cohort (fingerprint checked)."""
     from core import runs
+    from core.cohort import CohortSource
     from core.config import ExperimentConfig
     from core.training import load_training_data
 
     manifest = runs.read_manifest(run_dir)
     config = ExperimentConfig.from_dict(manifest["config"])
-    cohort_dir = manifest["data"]["cohort_dir"]
+    source = CohortSource.from_run_data(manifest["data"])
+    cohort_dir = source.root
     if not Path(cohort_dir).is_dir():
         raise RunError(f"run {run_dir.name}: its cohort folder {cohort_dir} is gone; the images cannot be rebuilt")
-    dataset, data = load_training_data(cohort_dir, config, cache_dir=cache_dir)
+    dataset, data = load_training_data(source, config, cache_dir=cache_dir)
     if data["fingerprint"] != manifest["data"]["fingerprint"]:
         raise RunError(f"run {run_dir.name}: the cohort at {cohort_dir} changed since training (fingerprint differs)")
     return dataset
