@@ -311,3 +311,17 @@ class LabelSheet:
     def with_columns(self, **columns: str | None) -> LabelSheet:
         """A copy with some columns set."""
         return replace(self, columns=replace(self.columns, **columns))
+
+
+def find_label_sheets(root: Path, *, depth: int = 2, limit: int = 50) -> list[Path]:
+    """CSV/XLSX files in ``root`` and up to ``depth`` folders down (hidden ones skipped), shallowest first."""
+    root = Path(root)
+    found = [
+        path
+        for path in root.rglob("*")
+        if path.is_file()
+        and path.suffix.lower() in (".csv", ".xlsx", ".xlsm", ".xls")
+        and len(path.relative_to(root).parts) <= depth + 1
+        and not any(part.startswith((".", "~$")) for part in path.relative_to(root).parts)
+    ]
+    return sorted(found, key=lambda p: (len(p.relative_to(root).parts), p.as_posix().casefold()))[:limit]

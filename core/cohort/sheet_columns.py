@@ -146,14 +146,25 @@ class SheetColumns:
     age: str | None = None
 
 
-def detect_columns(headers: list[str], given: SheetColumns | None = None) -> SheetColumns:
+def detect_columns(
+    headers: list[str], given: SheetColumns | None = None, *, strict: bool = True
+) -> SheetColumns:
     """Fill the columns not given with the first header that matches a common name.
+
+    Parameters
+    ----------
+    headers : list of str
+        The sheet's column headers.
+    given : SheetColumns, optional
+        Columns named by the user (matched case- and punctuation-insensitively).
+    strict : bool
+        Raise when no path or label column is found (False: leave them None, for a form).
 
     Raises
     ------
     CohortError
-        A given column is not a header, or no file-path or label column can be found
-        (the message lists the headers and the flag to use).
+        A given column is not a header, or (strict) no file-path or label column can be
+        found (the message lists the headers and the flag to use).
     """
     given = given or SheetColumns()
     folded = {normalise_header(h): h for h in reversed(headers)}
@@ -181,7 +192,7 @@ def detect_columns(headers: list[str], given: SheetColumns | None = None) -> She
             None,
         )
     for name, flag in (("path", "--path-column"), ("label", "--label-column")):
-        if chosen[name] is None:
+        if chosen[name] is None and strict:
             raise CohortError(
                 f"no {name} column found in the label sheet (columns: {', '.join(map(repr, headers))}); "
                 f"name it with {flag}"

@@ -122,6 +122,22 @@ class CohortSource:
         )
         return LabelSheet(self.labels, columns, self.positive)
 
+    def class_folders(self) -> list[str]:
+        """Names of the class folders holding audio; empty when the folder is not in the class-folder layout."""
+        if self.labels is not None:
+            return []
+        try:
+            layout, base = locate(self.root, self.layout)
+        except CohortError:
+            return []
+        if layout != "class_folders":
+            return []
+        return sorted(
+            d.name
+            for d in base.iterdir()
+            if d.is_dir() and not is_hidden(d) and next(audio_under(d), None) is not None
+        )
+
     def label_map(self) -> dict[str, int] | None:
         """Class folders: the ``positive`` folder → 1, every other class folder → 0 (None without ``positive``).
 
@@ -132,19 +148,15 @@ class CohortSource:
         """
         if self.positive is None or self.labels is not None:
             return None
-        layout, base = locate(self.root, self.layout)
-        if layout != "class_folders":
+        folders = self.class_folders()
+        if not folders:
+            layout, _ = locate(self.root, self.layout)
             if self.positive.casefold() in _STUDY_POSITIVE:
                 return None
             raise CohortError(
                 f"positive={self.positive!r}: the {layout} layout's positive class is 'poor'; "
                 "--positive names a class folder or a label-sheet value"
             )
-        folders = sorted(
-            d.name
-            for d in base.iterdir()
-            if d.is_dir() and not is_hidden(d) and next(audio_under(d), None) is not None
-        )
         match = [f for f in folders if f == self.positive] or [
             f for f in folders if f.casefold() == self.positive.casefold()
         ]

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.cohort.classes import class_names
 from core.errors import ExplainError, RunError
 from core.explain.cases import pick_cases, select_segments
 from core.explain.faithfulness import deletion_insertion, faithfulness_summary, randomisation_check
@@ -471,6 +472,7 @@ class FoldExplainer:
             masking=masking[masking["segment_id"].isin(ids)],
             occlusion=occlusion[occlusion["segment_id"].isin(ids)],
             subject=subject,
+            class_names=class_names(Path(self.data.run_dir)),
         )
 
     def precompute(
