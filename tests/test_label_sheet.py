@@ -117,6 +117,14 @@ def test_detected_columns_and_inferred_positive_give_the_same_cohort(tmp_path: P
     assert (cohort.problems["severity"] == "error").sum() == 0
 
 
+def test_semicolon_separated_sheet_reads(tmp_path: Path) -> None:
+    root = tmp_path / "c"
+    sheet, rows = odd_cohort(root)
+    rows.to_csv(sheet, sep=";", index=False)
+    cohort = CohortSource(root, labels=sheet, **COLUMNS, positive="krank").load()
+    assert len(cohort.recordings) == 4 and (cohort.problems["severity"] == "error").sum() == 0
+
+
 def test_missing_and_unlisted_files_are_reported_not_ignored(tmp_path: Path) -> None:
     root = tmp_path / "c"
     sheet, rows = odd_cohort(root)

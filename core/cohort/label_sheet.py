@@ -12,6 +12,7 @@ not list become problem rows; speaker ids are replaced by pseudonyms like everyw
 
 from __future__ import annotations
 
+import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,6 +30,7 @@ from core.cohort.sheet_columns import (
     label_values,
     resolve_positive,
 )
+from core.cohort.validation import Severity
 from core.errors import CohortError
 
 LAYOUT = "label_sheet"
@@ -36,6 +38,9 @@ LAYOUT = "label_sheet"
 
 def read_label_table(path: Path) -> pd.DataFrame:
     """A CSV/XLSX sheet as text cells (first row = headers, first worksheet of a workbook).
+
+    CSV files are read as UTF-8 (then Big5/cp950, then Latin-1), separated by commas,
+    or by semicolons or tabs when a comma gives a single column.
 
     Raises
     ------
@@ -49,15 +54,7 @@ def read_label_table(path: Path) -> pd.DataFrame:
         if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
             frame = pd.read_excel(path, sheet_name=0, dtype=object)
         else:
-            frame = None
-            for encoding in ("utf-8-sig", "cp950", "latin-1"):
-                try:
-                    frame = pd.read_csv(
-                        path, dtype=str, keep_default_na=False, encoding=encoding, sep=None, engine="python"
-                    )
-                    break
-                except UnicodeDecodeError:
-                    continue
+            frame = _read_csv(path)
     except Exception as exc:  # pandas/openpyxl raise many types for damaged files
         raise CohortError(
             f"label sheet {path.name} cannot be read ({type(exc).__name__}: {exc}); "
@@ -177,9 +174,9 @@ class LabelSheet:
             name = self.path.name
         found = Discovery(LAYOUT, root, class_names=class_names(values, positive))
 
-        def note(row: int | None, severity: str, reason: str) -> None:
+        def note(row: int | None, severity: Severity, reason: str) -> None:
             where = f"{name} row {row}" if row is not None else name
-            found.notes.append(FoundFile(self.path, name, ((where, "keep"),), None, issue=(severity, reason)))  # type: ignore[arg-type]
+            found.notes.append(FoundFile(self.path, name, ((where, "keep"),), None, issue=(severity, reason)))
 
         if columns.patient is None:
             note(
@@ -311,6 +308,21 @@ class LabelSheet:
     def with_columns(self, **columns: str | None) -> LabelSheet:
         """A copy with some columns set."""
         return replace(self, columns=replace(self.columns, **columns))
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    for encoding in ("utf-8-sig", "cp950", "latin-1"):
+        try:
+            text = path.read_text(encoding=encoding)
+        except UnicodeDecodeError:
+            continue
+        frame = pd.DataFrame()
+        for sep in (",", ";", "\t"):
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
+            if frame.shape[1] > 1:
+                break
+        return frame
+    raise CohortError(f"label sheet {path.name} is not text in UTF-8, Big5 or Latin-1")
 
 
 def find_label_sheets(root: Path, *, depth: int = 2, limit: int = 50) -> list[Path]:

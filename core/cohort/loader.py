@@ -453,7 +453,8 @@ def load_cohort(
     patient_table = _patients_frame(found, patients, clinical, outcomes, recordings)
     report = problems_frame(problems)
     cohort = Cohort(root=root, layout=found.layout, recordings=recordings, patients=patient_table,
-                    problems=report, class_names=found.class_names, _paths=paths, _identifiers=identifiers, _raw_sources=raw_sources)
+                    problems=report, class_names=found.class_names, _paths=paths, _identifiers=identifiers,
+                    _raw_sources=raw_sources)
     severities = Counter(report["severity"])
     logger.info("loaded %s cohort: %d patients, %d recordings, %d errors, %d warnings", found.layout,
                 cohort.n_patients, len(recordings), severities.get("error", 0), severities.get("warning", 0))

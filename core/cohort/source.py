@@ -98,7 +98,7 @@ class CohortSource:
         return cls(Path(data["cohort_dir"]))
 
     def with_root(self, root: str | Path) -> CohortSource:
-        """The same mapping on another folder (a cohort that moved); a sheet inside the old folder moves along."""
+        """The same mapping on another folder (a cohort that moved); a sheet inside the folder moves along."""
         labels = self.labels
         if labels is not None:
             try:
@@ -123,7 +123,7 @@ class CohortSource:
         return LabelSheet(self.labels, columns, self.positive)
 
     def class_folders(self) -> list[str]:
-        """Names of the class folders holding audio; empty when the folder is not in the class-folder layout."""
+        """Names of the class folders holding audio; empty unless the folder is in the class-folder layout."""
         if self.labels is not None:
             return []
         try:
@@ -139,7 +139,7 @@ class CohortSource:
         )
 
     def label_map(self) -> dict[str, int] | None:
-        """Class folders: the ``positive`` folder → 1, every other class folder → 0 (None without ``positive``).
+        """Class folders: the ``positive`` folder → 1, every other one → 0 (None without ``positive``).
 
         Raises
         ------
@@ -186,7 +186,7 @@ class CohortSource:
         return cohort
 
     def describe(self) -> str:
-        """One line for pages and logs (folder and sheet names only, no cell values except the positive one)."""
+        """One line for pages and logs: folder and sheet names and the positive value, no other cell."""
         text = self.root.name or str(self.root)
         if self.labels is not None:
             text += f" with labels from {self.labels.name}"
