@@ -122,3 +122,29 @@ def test_training_data_and_run_readers_use_the_stored_source(tmp_path: Path) -> 
     rebuilt = load_run_dataset(run_dir, cache_dir=tmp_path / "cache")
     pd.testing.assert_frame_equal(rebuilt.segments, dataset.segments)
     np.testing.assert_array_equal(rebuilt.mel, dataset.mel)
+
+
+@pytest.mark.slow
+def test_a_failed_label_sheet_run_resumes_from_its_manifest(tmp_path: Path) -> None:
+    from core import runs
+    from core.config import preset, with_overrides
+    from core.errors import TrainingError
+    from core.training import resume_run, start_run
+
+    sheet_cohort(tmp_path / "c")
+    source = CohortSource(tmp_path / "c", labels=tmp_path / "c" / "labels.csv", positive="PD")
+    config = with_overrides(
+        preset("quick"), {"split.n_folds": 2, "train.warmup_epochs": 1, "train.finetune_epochs": 1}
+    )
+    with pytest.raises(TrainingError, match="stopped on purpose"):
+        start_run(
+            source, config, name="sheet", root=tmp_path / "runs", cache_dir=tmp_path / "cache", fail_after=1
+        )
+    (run_dir,) = list((tmp_path / "runs").iterdir())
+    manifest = runs.read_manifest(run_dir)
+    assert manifest["status"] == "failed" and len(manifest["folds_done"]) == 1
+    assert manifest["data"]["cohort_source"]["labels"] == str(source.labels)
+    assert manifest["data"]["class_names"] == ["HC", "PD"]
+    resume_run(run_dir, root=tmp_path / "runs", cache_dir=tmp_path / "cache")
+    done = runs.read_manifest(run_dir)
+    assert done["status"] == "complete" and len(done["folds_done"]) == 2
