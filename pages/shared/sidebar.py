@@ -107,7 +107,11 @@ def chosen_source() -> CohortSource | None:
         st.error(f"The folder {root!r} does not exist or is not a folder.")
         return None
     kept = st.session_state.get(SOURCES_KEY, {}).get(str(Path(root).resolve()))
-    return CohortSource.from_dict(kept) if kept else CohortSource(Path(root))
+    if not kept:
+        return CohortSource(Path(root))
+    source = CohortSource.from_dict(kept)
+    st.sidebar.caption(f"Labels: {source.describe()} (set on the Cohort page)")
+    return source
 
 
 def keep_source(source: CohortSource) -> None:

@@ -58,6 +58,8 @@ def test_label_sheet_form_loads_pd_vowels(pd_page: AppTest) -> None:
     overview = at.switch_page("pages/overview.py").run()
     assert not overview.exception, overview.exception
     assert {m.label: m.value for m in overview.metric}["Patients"] == "81"
+    captions = [c.value for c in overview.sidebar.caption]
+    assert "Labels: pd_vowels with labels from labels.csv, positive = PD (set on the Cohort page)" in captions
 
 
 def test_positive_folder_is_chosen_in_the_form(pd_page: AppTest) -> None:
