@@ -19,20 +19,21 @@ from pathlib import Path
 
 import librosa
 import numpy as np
-import soundfile as sf
 
+from core.audio_gate import SILENCE_PEAK, read_mono
 from core.config import AudioConfig, PreprocessConfig, TrimConfig, WindowConfig
 from core.errors import AudioError, ConfigError
-
-#: A peak below this (about -90 dBFS, under one 16-bit step) after mean removal is silence.
-SILENCE_PEAK: float = 10 ** (-90 / 20)
 
 
 def load_audio(path: Path | str, *, config: AudioConfig | None = None, name: str | None = None) -> np.ndarray:
     """Read any audio file as a mono, mean-free, peak-normalised signal at ``config.sample_rate``.
 
-    Channels are averaged and the signal is resampled with ``librosa.resample``
-    (soxr, high quality), which is what ``librosa.load(path, sr=16000)`` does.
+    The file goes through the audio gate (:func:`core.audio_gate.read_mono`: bounds on
+    rate, channels, duration and data size checked before any sample is read; NaN,
+    infinite, silent, DC-only and anti-phase files refused), so preprocessing refuses
+    exactly what validation reports. Channels are averaged and the signal is resampled
+    with ``librosa.resample`` (soxr, high quality), which is what
+    ``librosa.load(path, sr=16000)`` does.
 
     Parameters
     ----------
@@ -52,25 +53,21 @@ def load_audio(path: Path | str, *, config: AudioConfig | None = None, name: str
     Raises
     ------
     AudioError
-        The file cannot be read, is empty, holds NaN/inf, or is silent.
+        ``"<name>: <gate reason>"`` when the gate refuses the file; also when the signal
+        is silent after resampling (all its content above the target's Nyquist frequency).
     """
     config = config or AudioConfig()
     path = Path(path)
     name = name or path.name
+    y, rate = read_mono(path, name=name)
+    if rate == config.sample_rate:
+        return normalise(y, name=name)
+    y = librosa.resample(y, orig_sr=rate, target_sr=config.sample_rate, res_type="soxr_hq")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
-        # libsndfile messages quote the raw path, which may carry identifiers.
-        detail = str(exc).replace(str(path), name)
-        raise AudioError(f"{name}: cannot be read as audio ({detail})") from None
-    if data.shape[0] == 0:
-        raise AudioError(f"{name}: empty recording (0 samples)")
-    if not np.isfinite(data).all():
-        raise AudioError(f"{name}: holds NaN or infinite samples")
-    y = data.mean(axis=1, dtype=np.float32)
-    if rate != config.sample_rate:
-        y = librosa.resample(y, orig_sr=rate, target_sr=config.sample_rate, res_type="soxr_hq")
-    return normalise(y, name=name)
+        return normalise(y, name=name)
+    except AudioError:
+        raise AudioError(f"{name}: all-silent after resampling to {config.sample_rate} Hz: its content lies above "
+                         f"{config.sample_rate // 2} Hz") from None
 
 
 def normalise(y: np.ndarray, *, name: str = "signal") -> np.ndarray:
