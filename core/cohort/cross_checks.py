@@ -1,0 +1,133 @@
+"""Checks that need more than one recording: identical content, and mixed bandwidths.
+
+* **Identical content.** A copy, hard link or symbolic link of one recording under two
+  patients would put the same audio in the training part of one fold and the test part
+  of another, with two labels. Files are compared by SHA-256 of their bytes (only files
+  of equal size are hashed). Copies under different patients are all excluded (the
+  patient, and so the label, is ambiguous); copies within one patient stay in one fold
+  and keep one label, so they are kept with a warning on each later copy.
+* **Mixed bandwidths.** A recording stored at 8 kHz holds nothing above 4 kHz; in a cohort
+  analysed at 16 kHz whose other recordings reach 8 kHz, its spectrogram's upper half is
+  empty, a difference a model can learn instead of the voice. Each such file gets a
+  warning and is kept.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from core.cohort.model import file_digest
+from core.cohort.validation import Problem
+
+T = TypeVar("T")
+
+#: The analysis rate of every preset; a stored rate above it adds no bandwidth.
+ANALYSIS_RATE: int = 16_000
+
+
+def drop_content_duplicates(
+    entries: Sequence[T],
+    *,
+    path: Callable[[T], Path],
+    patient: Callable[[T], str],
+    source: Callable[[T], str],
+    problems: list[Problem],
+) -> list[T]:
+    """Entries without byte-identical copies; each copy left out becomes an error row.
+
+    Parameters
+    ----------
+    entries : sequence
+        Usable recordings in path order.
+    path, patient, source : callable
+        The entry's file, its (raw) patient key and its shown (redacted) path.
+    problems : list of Problem
+        Appended to.
+
+    Returns
+    -------
+    list
+        ``entries`` in order, minus every copy shared by different patients.
+    """
+    by_size: dict[int, list[T]] = defaultdict(list)
+    for entry in entries:
+        by_size[path(entry).stat().st_size].append(entry)
+    by_digest: dict[str, list[T]] = defaultdict(list)
+    for group in by_size.values():
+        if len(group) > 1:
+            for entry in group:
+                by_digest[file_digest(path(entry))].append(entry)
+    dropped: set[int] = set()
+    for digest, copies in by_digest.items():
+        if len(copies) < 2:
+            continue
+        if len({patient(c) for c in copies}) > 1:
+            for entry in copies:
+                others = [source(c) for c in copies if c is not entry]
+                named = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+                problems.append(
+                    Problem(
+                        source(entry),
+                        "error",
+                        f"identical content under different patients: the same audio bytes (sha256 {digest[:12]}) "
+                        f"also come from {named}; the patient and label are ambiguous, so every copy is excluded",
+                    )
+                )
+                dropped.add(id(entry))
+            continue
+        for entry in copies[1:]:
+            problems.append(
+                Problem(
+                    source(entry),
+                    "warning",
+                    f"identical content: the same audio bytes as {source(copies[0])} of the same patient "
+                    "(a copy saved twice?); kept",
+                )
+            )
+    return [entry for entry in entries if id(entry) not in dropped]
+
+
+def bandwidth_warnings(
+    entries: Sequence[T],
+    *,
+    sample_rate: Callable[[T], int],
+    source: Callable[[T], str],
+    analysis_rate: int = ANALYSIS_RATE,
+) -> list[Problem]:
+    """One warning per recording whose bandwidth is below the cohort's usual one.
+
+    The bandwidth at the analysis rate is ``min(stored rate, analysis rate) / 2``; the
+    cohort's usual bandwidth is the most common one (ties: the widest).
+
+    Parameters
+    ----------
+    entries : sequence
+        Usable recordings.
+    sample_rate, source : callable
+        The entry's stored rate in Hz and its shown path.
+    analysis_rate : int
+        Rate the recordings are resampled to (16 kHz in every preset).
+
+    Returns
+    -------
+    list of Problem
+    """
+    bands = [min(sample_rate(e), analysis_rate) // 2 for e in entries]
+    if len(set(bands)) < 2:
+        return []
+    counts = Counter(bands)
+    usual = max(counts, key=lambda band: (counts[band], band))
+    return [
+        Problem(
+            source(entry),
+            "warning",
+            f"narrower bandwidth: stored at {sample_rate(entry)} Hz, so nothing above {band} Hz, while "
+            f"{counts[usual]} of {len(entries)} recordings reach {usual} Hz at the {analysis_rate} Hz analysis "
+            "rate; the upper band of its spectrograms is empty; kept",
+        )
+        for entry, band in zip(entries, bands, strict=True)
+        if band < usual
+    ]
