@@ -19,6 +19,7 @@ from pathlib import Path
 
 import librosa
 import numpy as np
+import soxr
 
 from core.audio_gate import SILENCE_PEAK, read_mono
 from core.config import AudioConfig, PreprocessConfig, TrimConfig, WindowConfig
@@ -32,7 +33,7 @@ def load_audio(path: Path | str, *, config: AudioConfig | None = None, name: str
     rate, channels, duration and data size checked before any sample is read; NaN,
     infinite, silent, DC-only and anti-phase files refused), so preprocessing refuses
     exactly what validation reports. Channels are averaged and the signal is resampled
-    with ``librosa.resample`` (soxr, high quality), which is what
+    as ``librosa.resample`` does it (soxr, high quality; :func:`resample`), which is what
     ``librosa.load(path, sr=16000)`` does.
 
     Parameters
@@ -60,14 +61,67 @@ def load_audio(path: Path | str, *, config: AudioConfig | None = None, name: str
     path = Path(path)
     name = name or path.name
     y, rate = read_mono(path, name=name)
-    if rate == config.sample_rate:
+    return analysis_signal(y, rate, target_rate=config.sample_rate, name=name)
+
+
+def analysis_signal(y: np.ndarray, rate: int, *, target_rate: int, name: str) -> np.ndarray:
+    """The gate's mono mix → resampled to ``target_rate``, mean removed, peak 1.
+
+    Validation calls this too for files stored at another rate, so a file whose content
+    lies wholly above the target's Nyquist frequency is refused there with the same words.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,), dtype=float32]
+        Mono signal at ``rate`` (from :func:`core.audio_gate.read_mono`).
+    rate, target_rate : int
+        Stored and analysis sample rates in Hz.
+    name : str
+        How the file is named in the error.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(m,), dtype=float32]
+
+    Raises
+    ------
+    AudioError
+        Silent once resampled.
+    """
+    if rate == target_rate:
         return normalise(y, name=name)
-    y = librosa.resample(y, orig_sr=rate, target_sr=config.sample_rate, res_type="soxr_hq")
+    y = resample(y, rate=rate, target_rate=target_rate)
     try:
         return normalise(y, name=name)
     except AudioError:
-        raise AudioError(f"{name}: all-silent after resampling to {config.sample_rate} Hz: its content lies above "
-                         f"{config.sample_rate // 2} Hz") from None
+        raise AudioError(f"{name}: {silent_after_resampling(target_rate)}") from None
+
+
+def resample(y: np.ndarray, *, rate: int, target_rate: int) -> np.ndarray:
+    """``librosa.resample(y, res_type="soxr_hq")``, the same samples without importing librosa's core.
+
+    soxr (high quality), then the length fixed to ``ceil(n * target_rate / rate)`` by
+    trimming or zero-padding the end, as librosa does.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,), dtype=float32]
+    rate, target_rate : int
+
+    Returns
+    -------
+    y : np.ndarray [shape=(ceil(n * target_rate / rate),), dtype=float32]
+    """
+    size = int(np.ceil(y.shape[-1] * float(target_rate) / rate))
+    out = np.asarray(soxr.resample(y, rate, target_rate, quality="soxr_hq"), dtype=y.dtype)
+    if out.shape[-1] >= size:
+        return out[:size]
+    return np.pad(out, (0, size - out.shape[-1]))
+
+
+def silent_after_resampling(target_rate: int) -> str:
+    """The reason given for a file that is silent once resampled to ``target_rate``."""
+    return f"all-silent after resampling to {target_rate} Hz: its content lies above {target_rate // 2} Hz"
 
 
 def normalise(y: np.ndarray, *, name: str = "signal") -> np.ndarray:

@@ -644,7 +644,9 @@ def test_cli_prints_counts_then_an_aligned_table(tmp_path: Path, capsys) -> None
     assert cli_main(["validate", "--cohort", str(root)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[:5] == ["layout      study", "patients    3", "recordings  23", "errors      1", "warnings    1"]
-    table = lines[6:]
+    # 24 wav + 24 voice reports + the sheet; the silent wav and its report are reported, the short one is used
+    assert lines[5] == "files       49 seen = 47 used + 2 reported + 0 set aside"
+    table = lines[7:]
     assert table[0].split() == ["path", "severity", "reason"]
     assert table[1].split(maxsplit=2)[:2] == ["P01well-2023/pre/P01S1.wav", "error"]
     assert table[2].split(maxsplit=2)[:2] == ["P02poor-2021/post/P02A2.wav", "warning"]
@@ -660,6 +662,8 @@ def test_cli_json_is_the_last_line_and_redacted_unless_asked(tmp_path: Path, cap
     assert cli_main(["validate", "--cohort", str(root), "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (report["patients"], report["recordings"]) == (3, 23)
+    assert report["files"] == {"seen": 49, "used": 47, "reported": 2, "set_aside": 0, "recordings": 23,
+                               "voice_reports": 23, "sheets": 1, "hidden": 0, "documents": 0, "documents_list": []}
     assert report["problems"] == [{"path": "P03well-2022/post/P03A3.wav", "severity": "error",
                                    "reason": "NaN samples: 50 of 16000 samples are NaN"}]
     assert cli_main(["validate", "--cohort", str(root), "--json", "--show-identifiers"]) == 0

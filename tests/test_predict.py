@@ -71,7 +71,7 @@ def test_a_lying_header_fails_before_any_sample_is_resampled(monkeypatch):
     def no_resampling(*args, **kwargs):
         raise AssertionError("a refused file must never reach resampling")
 
-    monkeypatch.setattr("librosa.resample", no_resampling)
+    monkeypatch.setattr("core.audio.resample", no_resampling)
     one_hz = wav_bytes(vowel(1.0, 16_000), 1)  # 16 000 samples declared at 1 Hz: 4.4 h
     report = checks(one_hz)
     assert list(report.checks["check"]) == ["readable"] and report.verdict("readable") == "fail"

@@ -20,12 +20,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from core.cohort.model import file_digest
-from core.cohort.validation import Problem
+from core.cohort.validation import ANALYSIS_RATE, Problem
 
 T = TypeVar("T")
 
-#: The analysis rate of every preset; a stored rate above it adds no bandwidth.
-ANALYSIS_RATE: int = 16_000
 
 
 def drop_content_duplicates(

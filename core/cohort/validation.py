@@ -18,6 +18,10 @@ import pandas as pd
 
 from core.audio_gate import AUDIO_SUFFIXES, CLIP_FRACTION, SILENCE_PEAK, Severity, examine
 from core.cohort.model import PROBLEM_COLUMNS
+from core.config import AudioConfig
+
+#: Rate preprocessing resamples to by default; validation checks that a file stays audible there.
+ANALYSIS_RATE: int = AudioConfig().sample_rate
 
 __all__ = ["AUDIO_SUFFIXES", "CLIP_FRACTION", "SILENCE_PEAK", "AudioCheck", "Problem", "Severity", "inspect_audio",
            "problems_frame"]
@@ -65,13 +69,14 @@ class AudioCheck:
         return all(severity != "error" for severity, _ in self.issues)
 
 
-def inspect_audio(path: Path, *, min_duration_s: float = 0.3) -> AudioCheck:
+def inspect_audio(path: Path, *, min_duration_s: float = 0.3, analysis_rate: int = ANALYSIS_RATE) -> AudioCheck:
     """Check one recording through the audio gate, plus the analysis-window warning.
 
     Checks, in order: the gate's (:func:`core.audio_gate.examine`: readable, bounds on
     rate/channels/duration/data size, every declared frame present, NaN or infinite
     values, silence of the mono mix incl. DC-only and anti-phase stereo, clipping,
-    stereo), then shorter than ``min_duration_s``.
+    stereo); for a file stored at another rate than ``analysis_rate``, still audible once
+    resampled (as preprocessing does it); then shorter than ``min_duration_s``.
 
     Parameters
     ----------
@@ -79,14 +84,24 @@ def inspect_audio(path: Path, *, min_duration_s: float = 0.3) -> AudioCheck:
         An audio file.
     min_duration_s : float
         Analysis window; shorter recordings are kept with a warning.
+    analysis_rate : int
+        Rate preprocessing resamples to (16 kHz in every preset).
 
     Returns
     -------
     AudioCheck
         Stored format and the issues found; never raises for a bad file.
     """
-    report = examine(path)
+    from core.audio import analysis_signal, silent_after_resampling
+    from core.errors import AudioError
+
+    report = examine(path, keep_signal=True)
     issues = list(report.issues)
+    if report.usable and report.signal is not None and report.sample_rate != analysis_rate:
+        try:
+            analysis_signal(report.signal, report.sample_rate, target_rate=analysis_rate, name=path.name)
+        except AudioError:
+            issues.append(("error", silent_after_resampling(analysis_rate)))
     duration = report.duration_s
     if report.usable and duration < min_duration_s:
         issues.append(("warning", f"shorter than the analysis window: {duration:.3f} s < {min_duration_s:g} s; "

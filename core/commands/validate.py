@@ -58,14 +58,28 @@ def summary(cohort: Cohort, *, show_identifiers: bool = False) -> dict[str, Any]
         "errors": sum(r["severity"] == "error" for r in rows),
         "warnings": sum(r["severity"] == "warning" for r in rows),
         "layout": cohort.layout,
+        # seen = used + reported + set_aside: every file under the folder is accounted for
+        "files": cohort.files.to_dict() if cohort.files is not None else {},
         "problems": rows,
     }
+
+
+def files_line(files: dict[str, Any]) -> str:
+    """``350 seen = 346 used + 3 reported + 1 set aside (documents: README.txt)``."""
+    if not files:
+        return ""
+    line = (f"{files['seen']} seen = {files['used']} used + {files['reported']} reported + "
+            f"{files['set_aside']} set aside")
+    if files["documents_list"]:
+        line += f" (documents: {', '.join(files['documents_list'])})"
+    return line
 
 
 def format_table(report: dict[str, Any]) -> str:
     """Counts first, then an aligned table of problems (path, severity, reason)."""
     counts = [(key, str(report[key])) for key in ("layout", "patients", "recordings", "errors", "warnings")]
     width = max(len(key) for key, _ in counts)
+    counts.append(("files", files_line(report.get("files", {}))))
     lines = [f"{key:<{width}}  {value}" for key, value in counts]
     problems = report["problems"]
     if not problems:
