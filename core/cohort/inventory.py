@@ -99,6 +99,7 @@ def take_inventory(
     *,
     audio: Mapping[Path, bool],
     sheets: Iterable[Path],
+    named: Iterable[str],
     identifiers: Mapping[str, str],
     problems: list[Problem],
     raw_sources: dict[str, str],
@@ -116,6 +117,8 @@ def take_inventory(
         others already have an error row).
     sheets : iterable of Path
         Sheets and manifests that were read.
+    named : iterable of str
+        Raw relative paths already named by a report row (e.g. a sheet that could not be read).
     identifiers : mapping of str to str
         Raw identifier → pseudonym, for the shown paths.
     problems : list of Problem
@@ -129,6 +132,7 @@ def take_inventory(
     """
     audio = {path.absolute(): used for path, used in audio.items()}
     sheet_set = {Path(p).absolute() for p in sheets}
+    named = set(named)
     top = {root.absolute(), *(p.absolute() for p in [base, *base.parents] if p.is_relative_to(root))}
     counts = dict.fromkeys(("recordings", "voice_reports", "sheets", "reported", "hidden", "documents"), 0)
     documents: list[str] = []
@@ -148,10 +152,15 @@ def take_inventory(
         if _hidden(rel):
             counts["hidden"] += 1
             continue
-        twin = next((path.with_suffix(s) for s in _suffix_variants() if path.with_suffix(s).absolute() in audio), None)
-        if path.suffix.casefold() == ".txt" and twin is not None:
-            counts["voice_reports" if audio[twin.absolute()] else "reported"] += 1
+        if rel.as_posix() in named:
+            counts["reported"] += 1
             continue
+        if path.suffix.casefold() == ".txt":
+            twin = next((t for t in map(path.with_suffix, _TWIN_SUFFIXES) if t.absolute() in audio or t.is_file()), None)
+            if twin is not None:
+                # the voice report shares its recording's fate (and row)
+                counts["voice_reports" if audio.get(twin.absolute(), False) else "reported"] += 1
+                continue
         suffix = path.suffix.casefold()
         reason: str | None = None
         if not path.exists():
@@ -177,5 +186,6 @@ def take_inventory(
     return FileInventory(seen=seen, document_names=tuple(documents), **counts)
 
 
-def _suffix_variants() -> tuple[str, ...]:
-    return tuple(s for suffix in AUDIO_SUFFIXES for s in (suffix, suffix.upper()))
+_TWIN_SUFFIXES: tuple[str, ...] = tuple(
+    variant for suffix in AUDIO_SUFFIXES + UNSUPPORTED_AUDIO_SUFFIXES for variant in (suffix, suffix.upper())
+)

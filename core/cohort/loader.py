@@ -451,7 +451,8 @@ def load_cohort(
     patient_table = _patients_frame(found, patients, clinical, outcomes, recordings)
     used = {u.item.path for u in kept}
     files = take_inventory(root, found.base, audio={f.path: f.path in used for f in found.files},
-                           sheets=[root / sheet.name] if sheet is not None else [], identifiers=identifiers,
+                           sheets=[root / sheet.name] if sheet is not None else [],
+                           named={raw_sources.get(p.source, p.source) for p in problems}, identifiers=identifiers,
                            problems=problems, raw_sources=raw_sources)
     report = problems_frame(problems)
     cohort = Cohort(root=root, layout=found.layout, recordings=recordings, patients=patient_table,
