@@ -99,12 +99,15 @@ class Corpus:
 Builder = Callable[[Corpus, int], list[Expect]]
 
 
-def _write(path: Path, samples: np.ndarray, rate: int = RATE, subtype: str = "PCM_16", fmt: str | None = None) -> None:
+def _write(
+    path: Path, samples: np.ndarray, rate: int = RATE, subtype: str = "PCM_16", fmt: str | None = None
+) -> None:
     sf.write(path, samples, rate, subtype=subtype, format=fmt)
 
 
-def _replace(kind: Callable[[Path, int], None], severity: str | None = None, reason: str = "",
-             used: bool = False) -> Builder:
+def _replace(
+    kind: Callable[[Path, int], None], severity: str | None = None, reason: str = "", used: bool = False
+) -> Builder:
     """A builder that overwrites one recording in place."""
 
     def build(c: Corpus, seed: int) -> list[Expect]:
@@ -195,11 +198,17 @@ def _fmt(subtype: str, rate: int = RATE, seconds: float = 1.5) -> Callable[[Path
 
 def _long(seconds: float) -> Callable[[Path, int], None]:
     # 4 kHz 8-bit keeps a 10 min file at 2.4 MB
-    return lambda path, seed: _write(path, np.tile(voice(1.0, rate=4000, seed=seed), int(seconds) + 1)[
-        : int(seconds * 4000)], rate=4000, subtype="PCM_U8")
+    return lambda path, seed: _write(
+        path,
+        np.tile(voice(1.0, rate=4000, seed=seed), int(seconds) + 1)[: int(seconds * 4000)],
+        rate=4000,
+        subtype="PCM_U8",
+    )
 
 
-def _renamed(suffix: str, *, rows: tuple[tuple[str, str], ...], used: bool, convert: str | None = None) -> Builder:
+def _renamed(
+    suffix: str, *, rows: tuple[tuple[str, str], ...], used: bool, convert: str | None = None
+) -> Builder:
     """Move a recording to another suffix (its content re-encoded when ``convert`` names a format)."""
 
     def build(c: Corpus, seed: int) -> list[Expect]:
@@ -215,8 +224,12 @@ def _renamed(suffix: str, *, rows: tuple[tuple[str, str], ...], used: bool, conv
     return build
 
 
-def _added(where: Callable[[Corpus], Path], content: Callable[[Path, int], None], rows: tuple[tuple[str, str], ...],
-           used: bool | None) -> Builder:
+def _added(
+    where: Callable[[Corpus], Path],
+    content: Callable[[Path, int], None],
+    rows: tuple[tuple[str, str], ...],
+    used: bool | None,
+) -> Builder:
     def build(c: Corpus, seed: int) -> list[Expect]:
         path = where(c)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -259,8 +272,10 @@ def _duplicate_within_patient(c: Corpus, seed: int) -> list[Expect]:
     second = c.take(patient=next(f for f in c.folders if first.is_relative_to(f)))
     shutil.copyfile(first, second)
     earlier, later = sorted([first, second], key=c.rel)
-    return [Expect(c.rel(earlier), (), True),
-            Expect(c.rel(later), (("warning", "identical content: the same audio bytes as"),), True)]
+    return [
+        Expect(c.rel(earlier), (), True),
+        Expect(c.rel(later), (("warning", "identical content: the same audio bytes as"),), True),
+    ]
 
 
 def _broken_link(c: Corpus, seed: int) -> list[Expect]:
@@ -290,8 +305,18 @@ def _hidden_files(c: Corpus, seed: int) -> list[Expect]:
 
 def _broken_workbook(c: Corpus, seed: int) -> list[Expect]:
     (c.root / "metadata.xlsx").write_bytes(b"PK\x03\x04 a workbook cut short by a sync client")
-    return [Expect("metadata.xlsx", (("warning", "sheet metadata.xlsx cannot be read (BadZipFile); expected a "
-                                                 ".xlsx or .csv table; metadata.csv beside it is used instead"),))]
+    return [
+        Expect(
+            "metadata.xlsx",
+            (
+                (
+                    "warning",
+                    "sheet metadata.xlsx cannot be read (BadZipFile); expected a "
+                    ".xlsx or .csv table; metadata.csv beside it is used instead",
+                ),
+            ),
+        )
+    ]
 
 
 def _unlabelled_patient(c: Corpus, seed: int) -> list[Expect]:
@@ -303,64 +328,104 @@ def _unlabelled_patient(c: Corpus, seed: int) -> list[Expect]:
 
 #: Every kind of bad (or merely unusual) input, built where a real file would sit.
 CASES: dict[str, Builder] = {
-    "zero_byte": _replace(lambda p, s: p.write_bytes(b""), "error", "zero length: the file is empty (0 bytes)"),
-    "random_bytes": _replace(_random_bytes, "error", "not audio: the file does not start with any audio format"),
-    "text_named_wav": _replace(lambda p, s: p.write_text("Voice report\nPitch: 120 Hz\n"), "error", "not audio"),
+    "zero_byte": _replace(
+        lambda p, s: p.write_bytes(b""), "error", "zero length: the file is empty (0 bytes)"
+    ),
+    "random_bytes": _replace(
+        _random_bytes, "error", "not audio: the file does not start with any audio format"
+    ),
+    "text_named_wav": _replace(
+        lambda p, s: p.write_text("Voice report\nPitch: 120 Hz\n"), "error", "not audio"
+    ),
     "truncated": _replace(_truncate, "error", "unreadable or corrupt audio file: truncated, "),
     "header_cut_at_30_bytes": _replace(_cut_header, "error", "unreadable or corrupt audio file"),
-    "header_without_samples": _replace(lambda p, s: _write(p, np.zeros(0)), "error",
-                                       "zero length: the file holds no samples"),
+    "header_without_samples": _replace(
+        lambda p, s: _write(p, np.zeros(0)), "error", "zero length: the file holds no samples"
+    ),
     "silent": _replace(lambda p, s: _write(p, np.zeros(RATE)), "error", "all-silent: every sample is zero"),
-    "dc_only": _replace(lambda p, s: _write(p, np.full(RATE, 0.3)), "error",
-                        "all-silent: only a constant offset (DC) at -10 dBFS"),
+    "dc_only": _replace(
+        lambda p, s: _write(p, np.full(RATE, 0.3)),
+        "error",
+        "all-silent: only a constant offset (DC) at -10 dBFS",
+    ),
     "nan": _replace(_nan, "error", "NaN samples: 50 of 72000 samples are NaN"),
     "plus_minus_inf": _replace(_inf, "error", "infinite values: 2 of 72000 samples are +inf or -inf"),
     "nan_and_inf": _replace(_nan_and_inf, "error", "NaN and infinite samples: 1 NaN and 1 infinite of 72000"),
     "clipped": _replace(_clipped, "warning", "clipped: ", used=True),
     "stereo": _replace(_stereo, "warning", "stereo: 2 channels, mixed down to mono on load; kept", used=True),
-    "anti_phase_stereo": _replace(_anti_phase, "error", "anti-phase stereo: the 2 channels cancel to silence"),
+    "anti_phase_stereo": _replace(
+        _anti_phase, "error", "anti-phase stereo: the 2 channels cancel to silence"
+    ),
     "int_8bit": _replace(_fmt("PCM_U8"), used=True),
     "int_24bit": _replace(_fmt("PCM_24"), used=True),
     "int_32bit": _replace(_fmt("PCM_32"), used=True),
     "float_32bit": _replace(_fmt("FLOAT"), used=True),
-    "rate_8k": _replace(_fmt("PCM_16", rate=8000), "warning",
-                        "narrower bandwidth: stored at 8000 Hz, so nothing above 4000 Hz", used=True),
+    "rate_8k": _replace(
+        _fmt("PCM_16", rate=8000),
+        "warning",
+        "narrower bandwidth: stored at 8000 Hz, so nothing above 4000 Hz",
+        used=True,
+    ),
     "rate_16k": _replace(_fmt("PCM_16", rate=16_000), used=True),
     "rate_96k": _replace(_fmt("PCM_24", rate=96_000), used=True),
     "header_1_hz": _replace(_one_hz_header, "error", "sample rate out of range: the header says 1 Hz"),
-    "rate_768k": _replace(_fmt("PCM_16", rate=768_000, seconds=0.1), "error",
-                          "sample rate out of range: the header says 768000 Hz"),
-    "lying_data_size": _replace(_lying_data_size, "error", "data size mismatch: the header declares 64 bytes"),
+    "rate_768k": _replace(
+        _fmt("PCM_16", rate=768_000, seconds=0.1),
+        "error",
+        "sample rate out of range: the header says 768000 Hz",
+    ),
+    "lying_data_size": _replace(
+        _lying_data_size, "error", "data size mismatch: the header declares 64 bytes"
+    ),
     "valid_chunk_after_data": _replace(_trailing_chunk, used=True),
     "one_sample": _replace(lambda p, s: _write(p, np.array([0.4])), "error", "too short: 1 sample (0.02 ms)"),
     "five_ms": _replace(_fmt("PCM_16", seconds=0.005), "error", "too short: 240 samples (5.00 ms)"),
-    "short_0_05_s": _replace(_fmt("PCM_16", seconds=0.05), "warning",
-                             "shorter than the analysis window: 0.050 s < 0.3 s", used=True),
-    "nine_and_a_half_min": _replace(_long(570), "warning", "narrower bandwidth: stored at 4000 Hz", used=True),
+    "short_0_05_s": _replace(
+        _fmt("PCM_16", seconds=0.05),
+        "warning",
+        "shorter than the analysis window: 0.050 s < 0.3 s",
+        used=True,
+    ),
+    "nine_and_a_half_min": _replace(
+        _long(570), "warning", "narrower bandwidth: stored at 4000 Hz", used=True
+    ),
     "over_ten_min": _replace(_long(MAX_DURATION_S + 1), "error", "too long: 601.0 s; recordings over 600 s"),
-    "above_16k_nyquist": _replace(_above_nyquist, "error",
-                                  "all-silent after resampling to 16000 Hz: its content lies above 8000 Hz"),
+    "above_16k_nyquist": _replace(
+        _above_nyquist, "error", "all-silent after resampling to 16000 Hz: its content lies above 8000 Hz"
+    ),
     "flac": _renamed(".flac", rows=(), used=True, convert="FLAC"),
     "upper_case_WAV": _renamed(".WAV", rows=(), used=True),
-    "mp3_suffix": _renamed(".mp3", rows=(("error", "unsupported audio format: .mp3 files are not read"),),
-                           used=False),
+    "mp3_suffix": _renamed(
+        ".mp3", rows=(("error", "unsupported audio format: .mp3 files are not read"),), used=False
+    ),
     "unicode_name_with_patient_name": _named_after_the_patient,
     "vowel_5": _added(lambda c: _pre(c, "{id}S5.wav"), _voice_file, (("error", "unknown naming"),), False),
-    "other_patients_id": _added(lambda c: c.folders[4] / "pre" / f"{c.folders[5].name[:8]}S2.wav", _voice_file,
-                                (("error", "unknown naming: the id in the file name differs"),), False),
-    "outside_patient_folders": _added(lambda c: c.root / "extra" / "take1.wav", _voice_file,
-                                      (("error", "unknown naming"),), False),
+    "other_patients_id": _added(
+        lambda c: c.folders[4] / "pre" / f"{c.folders[5].name[:8]}S2.wav",
+        _voice_file,
+        (("error", "unknown naming: the id in the file name differs"),),
+        False,
+    ),
+    "outside_patient_folders": _added(
+        lambda c: c.root / "extra" / "take1.wav", _voice_file, (("error", "unknown naming"),), False
+    ),
     "copy_across_patients": _duplicate("copy"),
     "hard_link_across_patients": _duplicate("hard"),
     "symbolic_link_across_patients": _duplicate("symbolic"),
     "copy_within_patient": _duplicate_within_patient,
     "broken_link": _broken_link,
-    "stray_document_in_patient_folder": _added(lambda c: _pre(c, "notes.docx", patient=2),
-                                               lambda p, s: p.write_bytes(b"PK\x03\x04"),
-                                               (("warning", "not read: neither a recording"),), None),
-    "voice_report_without_recording": _added(lambda c: _pre(c, "{id}S7.txt", patient=3),
-                                             lambda p, s: p.write_text("Voice report\n"),
-                                             (("warning", "not read: neither a recording"),), None),
+    "stray_document_in_patient_folder": _added(
+        lambda c: _pre(c, "notes.docx", patient=2),
+        lambda p, s: p.write_bytes(b"PK\x03\x04"),
+        (("warning", "not read: neither a recording"),),
+        None,
+    ),
+    "voice_report_without_recording": _added(
+        lambda c: _pre(c, "{id}S7.txt", patient=3),
+        lambda p, s: p.write_text("Voice report\n"),
+        (("warning", "not read: neither a recording"),),
+        None,
+    ),
     "hidden_and_system_files": _hidden_files,
     "broken_metadata_xlsx": _broken_workbook,
     "unlabelled_patient": _unlabelled_patient,
@@ -395,14 +460,28 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Built:
     corpus.free = {f: sorted(f.rglob("*.wav")) for f in folders}
     expects = {kind: build(corpus, seed) for seed, (kind, build) in enumerate(CASES.items(), start=100)}
     involved = {e.rel for group in expects.values() for e in group}
-    untouched = [corpus.rel(p) for paths in corpus.free.values() for p in paths if corpus.rel(p) not in involved]
+    untouched = [
+        corpus.rel(p) for paths in corpus.free.values() for p in paths if corpus.rel(p) not in involved
+    ]
     secrets = set(sheet["姓名"]) | set(sheet["ID"]) | set(sheet["病歷號"]) | {"55500011"}
 
     cohort = load_cohort(root)
     validate = _cli_json(["validate", "--cohort", str(root), "--json"])
     cache = tmp_path_factory.mktemp("cache")
-    prepare = _cli_json(["prepare", "--cohort", str(root), "--phases", "pre,post", "--vowels", "A,I,U,E",
-                         "--cache-dir", str(cache), "--json"])
+    prepare = _cli_json(
+        [
+            "prepare",
+            "--cohort",
+            str(root),
+            "--phases",
+            "pre,post",
+            "--vowels",
+            "A,I,U,E",
+            "--cache-dir",
+            str(cache),
+            "--json",
+        ]
+    )
     return Built(root, expects, untouched, secrets, validate, prepare, cohort)
 
 
@@ -423,7 +502,9 @@ def _rows_by_file(built: Built) -> dict[str, list[tuple[str, str]]]:
 
 def _used(built: Built) -> set[str]:
     cohort = built.cohort
-    return {cohort.audio_path(rid).relative_to(built.root).as_posix() for rid in cohort.recordings["recording_id"]}
+    return {
+        cohort.audio_path(rid).relative_to(built.root).as_posix() for rid in cohort.recordings["recording_id"]
+    }
 
 
 def test_the_corpus_has_at_least_thirty_kinds() -> None:
@@ -463,8 +544,11 @@ def test_every_good_file_is_used_and_nothing_else_is_lost(corpus: Built) -> None
 
 def test_counts_reconcile_file_by_file(corpus: Built) -> None:
     files = corpus.validate["files"]
-    on_disk = [Path(d, f) for d, dirs, names in os.walk(corpus.root) for f in names + [x for x in dirs
-               if Path(d, x).is_symlink()]]
+    on_disk = [
+        Path(d, f)
+        for d, dirs, names in os.walk(corpus.root)
+        for f in names + [x for x in dirs if Path(d, x).is_symlink()]
+    ]
     assert files["seen"] == len(on_disk)
     assert files["seen"] == files["used"] + files["reported"] + files["set_aside"]
     assert files["recordings"] == corpus.validate["recordings"] == len(corpus.cohort.recordings)
@@ -478,7 +562,9 @@ def test_counts_reconcile_file_by_file(corpus: Built) -> None:
         rel = path.relative_to(corpus.root).as_posix()
         twins = [r for r in rows | dict.fromkeys(used) if Path(r).with_suffix(".txt").as_posix() == rel]
         hidden = any(part.startswith(".") for part in Path(rel).parts)
-        accounted += bool(rel in used or rel in rows or twins or hidden or rel in ("metadata.csv", "demo_truth.json"))
+        accounted += bool(
+            rel in used or rel in rows or twins or hidden or rel in ("metadata.csv", "demo_truth.json")
+        )
     assert accounted == len(on_disk)
     reports_of_used = sum((corpus.root / r).with_suffix(".txt").exists() for r in used)
     assert files["used"] == len(used) + reports_of_used + 1  # + metadata.csv, read instead of the broken xlsx
@@ -520,6 +606,8 @@ def test_a_lying_data_size_is_not_read_as_two_milliseconds(corpus: Built) -> Non
     assert sf.info(str(path)).frames == 32  # what libsndfile alone would read: 0.7 ms
     report = examine(path)
     assert not report.usable and report.frames == 0
-    with pytest.raises(AudioError, match="data size mismatch: the header declares 64 bytes of audio data but "
-                                         "137216 more bytes follow"):
+    with pytest.raises(
+        AudioError,
+        match="data size mismatch: the header declares 64 bytes of audio data but 137216 more bytes follow",
+    ):
         load_audio(path)

@@ -1,5 +1,6 @@
-"""Checks that need more than one recording: identical content, and mixed bandwidths.
+"""Checks that need more than one recording: duplicates by name and by content, mixed bandwidths.
 
+* **Same slot.** Two files for one patient/phase/vowel/take: the first in path order is kept.
 * **Identical content.** A copy, hard link or symbolic link of one recording under two
   patients would put the same audio in the training part of one fold and the test part
   of another, with two labels. Files are compared by SHA-256 of their bytes (only files
@@ -15,15 +16,61 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from core.cohort.model import file_digest
 from core.cohort.validation import ANALYSIS_RATE, Problem
 
 T = TypeVar("T")
 
+
+class _Found(Protocol):
+    speaker: str | None
+    phase: str | None
+    vowel: str | None
+    take: int
+
+
+class _Entry(Protocol):
+    @property
+    def item(self) -> _Found: ...
+
+    @property
+    def source(self) -> str: ...
+
+
+E = TypeVar("E", bound=_Entry)
+
+
+def drop_slot_duplicates(usable: Sequence[E], names: Mapping[str, str], problems: list[Problem]) -> list[E]:
+    """Keep the first file per patient/phase/vowel/take (path order); the others become errors.
+
+    Parameters
+    ----------
+    usable : sequence
+        Usable recordings in path order (``entry.item`` is the discovered file, ``entry.source``
+        its shown path).
+    names : mapping of str to str
+        Raw patient key → pseudonym.
+    problems : list of Problem
+        Appended to.
+    """
+    seen: dict[tuple[object, ...], str] = {}
+    unique: list[E] = []
+    for entry in usable:
+        item = entry.item
+        slot = (item.speaker, item.phase, item.vowel, item.take)
+        if slot in seen:
+            what = f"{names[item.speaker or '']} {item.phase} {item.vowel or ''}".rstrip()
+            take = f" take {item.take}" if item.take > 1 else ""
+            reason = f"duplicate patient/phase/vowel: {what}{take} already comes from {seen[slot]}; this file is excluded"
+            problems.append(Problem(entry.source, "error", reason))
+            continue
+        seen[slot] = entry.source
+        unique.append(entry)
+    return unique
 
 
 def drop_content_duplicates(

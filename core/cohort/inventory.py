@@ -156,7 +156,10 @@ def take_inventory(
             counts["reported"] += 1
             continue
         if path.suffix.casefold() == ".txt":
-            twin = next((t for t in map(path.with_suffix, _TWIN_SUFFIXES) if t.absolute() in audio or t.is_file()), None)
+            twin = next(
+                (t for t in map(path.with_suffix, _TWIN_SUFFIXES) if t.absolute() in audio or t.is_file()),
+                None,
+            )
             if twin is not None:
                 # the voice report shares its recording's fate (and row)
                 counts["voice_reports" if audio.get(twin.absolute(), False) else "reported"] += 1
@@ -166,18 +169,24 @@ def take_inventory(
         if not path.exists():
             reason = "error", "broken link: it points to a file that does not exist; skipped"
         elif suffix in UNSUPPORTED_AUDIO_SUFFIXES:
-            reason = "error", (
-                f"unsupported audio format: {suffix} files are not read (accepted: {', '.join(AUDIO_SUFFIXES)}); "
-                "convert it to WAV or FLAC; skipped"
+            reason = (
+                "error",
+                (
+                    f"unsupported audio format: {suffix} files are not read (accepted: {', '.join(AUDIO_SUFFIXES)}); "
+                    "convert it to WAV or FLAC; skipped"
+                ),
             )
         elif absolute.parent in top:
             counts["documents"] += 1
             documents.append(shown_path(rel, identifiers))
             continue
         else:
-            reason = "warning", (
-                "not read: neither a recording "
-                f"({', '.join(AUDIO_SUFFIXES)}) nor the voice report (.txt) beside one; ignored"
+            reason = (
+                "warning",
+                (
+                    "not read: neither a recording "
+                    f"({', '.join(AUDIO_SUFFIXES)}) nor the voice report (.txt) beside one; ignored"
+                ),
             )
         shown = shown_path(rel, identifiers)
         raw_sources.setdefault(shown, rel.as_posix())

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.cohort.cross_checks import bandwidth_warnings, drop_content_duplicates
+from core.cohort.cross_checks import bandwidth_warnings, drop_content_duplicates, drop_slot_duplicates
 from core.cohort.inventory import take_inventory
 from core.cohort.layouts import SPEAKER_MARK, Discovery, FoundFile, discover
 from core.cohort.metadata import (
@@ -108,24 +108,6 @@ def _inspect_files(found: Discovery, names: Mapping[str, str], identifiers: Mapp
         if progress is not None:
             progress(done, total)
     return usable, raw_sources
-
-
-def _drop_duplicates(usable: list[_Usable], names: Mapping[str, str], problems: list[Problem]) -> list[_Usable]:
-    """Keep the first file per patient/phase/vowel/take (path order); the others become errors."""
-    seen: dict[tuple[object, ...], str] = {}
-    unique: list[_Usable] = []
-    for entry in usable:
-        item = entry.item
-        slot = (item.speaker, item.phase, item.vowel, item.take)
-        if slot in seen:
-            what = f"{names[item.speaker or '']} {item.phase} {item.vowel or ''}".rstrip()
-            take = f" take {item.take}" if item.take > 1 else ""
-            problems.append(Problem(entry.source, "error", f"duplicate patient/phase/vowel: {what}{take} already "
-                                                           f"comes from {seen[slot]}; this file is excluded"))
-            continue
-        seen[slot] = entry.source
-        unique.append(entry)
-    return unique
 
 
 def _render(found: FoundFile, pseudonym: str | None, identifiers: Mapping[str, str]) -> str:
@@ -421,7 +403,7 @@ def load_cohort(
 
     kept, raw_sources = _inspect_files(found, names, identifiers, problems, min_duration_s=min_duration_s,
                                        progress=progress)
-    kept = _drop_duplicates(kept, names, problems)
+    kept = drop_slot_duplicates(kept, names, problems)
     kept = drop_content_duplicates(kept, path=lambda u: u.item.path, patient=lambda u: u.item.speaker or "",
                                    source=lambda u: u.source, problems=problems)
     problems += bandwidth_warnings(kept, sample_rate=lambda u: u.check.sample_rate, source=lambda u: u.source)
