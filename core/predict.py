@@ -52,7 +52,8 @@ MAX_UPLOAD_BYTES: int = 50 * 1024 * 1024
 CLIP_FAIL_FRACTION: float = 0.05
 #: A peak below this (−40 dBFS) is very quiet: the recording level is worth a warning.
 QUIET_PEAK: float = 0.01
-#: Stored rates below this cannot show the voice's harmonics the models were trained on.
+#: Stored rates below this cannot show the voice's harmonics the models were trained on (a verdict of
+#: this check, stricter than the audio gate's 4 kHz floor below which no file is read at all).
 MIN_SAMPLE_RATE: int = 8_000
 #: Gate refusals that mean "nothing to analyse" rather than "not readable".
 SILENT_REASONS: tuple[str, ...] = ("all-silent", "anti-phase stereo")
