@@ -215,7 +215,8 @@ def test_corrupt_cache_entry_is_recomputed(cohort: Cohort, tmp_path: Path, monke
     loaded = count_loads(monkeypatch)
     again = build_dataset(cohort, config, cache_dir=cache)
     assert len(loaded) == 1
-    np.testing.assert_array_equal(again.mel_db, cold.mel_db)
+    # recomputed alone instead of in a batch of four: the batched FFT may round differently (< 1e-5 dB)
+    np.testing.assert_allclose(again.mel_db, cold.mel_db, rtol=0, atol=1e-4)
 
 
 def test_empty_selection_result_has_the_contract_shapes(cohort: Cohort) -> None:
