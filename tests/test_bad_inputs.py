@@ -284,6 +284,14 @@ def _broken_link(c: Corpus, seed: int) -> list[Expect]:
     return [Expect(c.rel(path), (("error", "broken link: it points to a file that does not exist"),), None)]
 
 
+def _folder_link_loop(c: Corpus, seed: int) -> list[Expect]:
+    path = c.folders[6] / "pre" / "loop"
+    path.symlink_to("..", target_is_directory=True)
+    return [
+        Expect(c.rel(path), (("warning", "link to a folder: not followed, so nothing in it is read"),), None)
+    ]
+
+
 def _named_after_the_patient(c: Corpus, seed: int) -> list[Expect]:
     """A unicode file name holding the patient's name from the sheet (redacted in the report)."""
     folder = c.folders[2]
@@ -414,6 +422,7 @@ CASES: dict[str, Builder] = {
     "symbolic_link_across_patients": _duplicate("symbolic"),
     "copy_within_patient": _duplicate_within_patient,
     "broken_link": _broken_link,
+    "folder_link_loop": _folder_link_loop,
     "stray_document_in_patient_folder": _added(
         lambda c: _pre(c, "notes.docx", patient=2),
         lambda p, s: p.write_bytes(b"PK\x03\x04"),

@@ -16,7 +16,7 @@ Nothing vanishes: each file is counted in exactly one bucket, and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,9 +137,7 @@ def take_inventory(
     counts = dict.fromkeys(("recordings", "voice_reports", "sheets", "reported", "hidden", "documents"), 0)
     documents: list[str] = []
     seen = 0
-    for path in sorted(root.rglob("*")):
-        if path.is_dir() and not path.is_symlink():
-            continue
+    for path in _walk(root, follow=_linked_folders(root, audio)):
         seen += 1
         absolute = path.absolute()
         rel = path.relative_to(root)
@@ -168,6 +166,8 @@ def take_inventory(
         reason: str | None = None
         if not path.exists():
             reason = "error", "broken link: it points to a file that does not exist; skipped"
+        elif path.is_dir():
+            reason = "warning", "link to a folder: not followed, so nothing in it is read"
         elif suffix in UNSUPPORTED_AUDIO_SUFFIXES:
             reason = (
                 "error",
@@ -193,6 +193,30 @@ def take_inventory(
         problems.append(Problem(shown, *reason))  # type: ignore[arg-type]
         counts["reported"] += 1
     return FileInventory(seen=seen, document_names=tuple(documents), **counts)
+
+
+def _linked_folders(root: Path, audio: Mapping[Path, bool]) -> set[Path]:
+    """Symbolic links to folders that discovery went into (an audio file lies below them)."""
+    linked = set()
+    for path in audio:
+        for parent in path.parents:
+            if parent == root.absolute() or not parent.is_relative_to(root.absolute()):
+                break
+            if parent.is_symlink():
+                linked.add(parent)
+    return linked
+
+
+def _walk(root: Path, *, follow: set[Path]) -> Iterator[Path]:
+    """Every file under ``root``; a linked folder is followed only when in ``follow`` (no loops)."""
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        for entry in sorted(folder.iterdir()):
+            if entry.is_dir() and (not entry.is_symlink() or entry.absolute() in follow):
+                stack.append(entry)
+            else:
+                yield entry
 
 
 _TWIN_SUFFIXES: tuple[str, ...] = tuple(
