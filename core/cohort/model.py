@@ -76,6 +76,9 @@ class Cohort:
         One row per patient, columns :data:`PATIENT_COLUMNS`.
     problems : pd.DataFrame
         Validation report, columns :data:`PROBLEM_COLUMNS`.
+    files : FileInventory or None
+        Every file under the folder counted as used, reported or set aside
+        (:mod:`core.cohort.inventory`); None for a cohort built without loading a folder.
     """
 
     root: Path
@@ -86,7 +89,6 @@ class Cohort:
     _paths: dict[str, Path] = field(default_factory=dict, repr=False)
     _identifiers: dict[str, str] = field(default_factory=dict, repr=False)
     _raw_sources: dict[str, str] = field(default_factory=dict, repr=False)
-    #: Every file under the folder counted as used, reported or set aside (None when not taken).
     files: FileInventory | None = field(default=None, repr=False)
 
     def audio_path(self, recording_id: str) -> Path:
