@@ -202,6 +202,9 @@ def test_a_silent_upload_is_refused_before_any_model_runs(ensemble):
     prediction = predict.predict_recording(wav_bytes(np.zeros(32_000), 16_000), ensemble=ensemble)
     assert not prediction.ok and prediction.result is None
     assert "silent" in prediction.quality.failures[0]
+    # an upload whose header lies about its rate is answered with a reason, not a MemoryError
+    lying = predict.predict_recording(wav_bytes(vowel(2.0, 16_000), 1), ensemble=ensemble)
+    assert lying.result is None and lying.quality.failures[0].startswith("sample rate out of range")
 
 
 def test_ensemble_needs_finished_folds(run):
