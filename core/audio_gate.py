@@ -207,8 +207,9 @@ def _bounds_refusal(path: Path, header: AudioHeader) -> str | None:
     rate = header.sample_rate
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         return (
-            f"sample rate out of range: the header says {rate} Hz; expected {MIN_SAMPLE_RATE}–{MAX_SAMPLE_RATE} "
-            "Hz (refused before reading, so a lying header cannot make resampling allocate without bound)"
+            f"sample rate out of range: the header says {rate} Hz; expected "
+            f"{MIN_SAMPLE_RATE}–{MAX_SAMPLE_RATE} Hz (refused before reading, so a lying header cannot "
+            "make resampling allocate without bound)"
         )
     if not 1 <= header.channels <= MAX_CHANNELS:
         return f"channels out of range: the header says {header.channels}; expected 1–{MAX_CHANNELS}"

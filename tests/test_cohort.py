@@ -356,8 +356,8 @@ def test_file_in_the_wrong_phase_folder_is_kept_by_its_name(tmp_path: Path) -> N
     # its voice report stayed behind in post/ without a recording: reported too, not silently ignored
     assert problem_rows(cohort) == [
         ("P01well-2023/post/P01A1.txt", "warning",
-         "not read: neither a recording (.wav, .flac, .ogg, .aif, .aiff) nor the voice report (.txt) beside one; "
-         "ignored"),
+         "not read: neither a recording (.wav, .flac, .ogg, .aif, .aiff) nor the voice report (.txt) "
+         "beside one; ignored"),
         ("P01well-2023/pre/P01A1.wav", "warning",
          "misplaced: named A (post) but stored in pre/; phase taken from the name; kept")]
     assert "P01-post-A" in set(cohort.recordings["recording_id"])
@@ -663,7 +663,8 @@ def test_cli_json_is_the_last_line_and_redacted_unless_asked(tmp_path: Path, cap
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (report["patients"], report["recordings"]) == (3, 23)
     assert report["files"] == {"seen": 49, "used": 47, "reported": 2, "set_aside": 0, "recordings": 23,
-                               "voice_reports": 23, "sheets": 1, "hidden": 0, "documents": 0, "documents_list": []}
+                               "voice_reports": 23, "sheets": 1, "hidden": 0, "documents": 0,
+                               "documents_list": []}
     assert report["problems"] == [{"path": "P03well-2022/post/P03A3.wav", "severity": "error",
                                    "reason": "NaN samples: 50 of 16000 samples are NaN"}]
     assert cli_main(["validate", "--cohort", str(root), "--json", "--show-identifiers"]) == 0

@@ -131,7 +131,8 @@ def test_segment_table_arrays_and_problems(cohort: Cohort) -> None:
     assert problems["reason"].tolist() == [
         "all-silent: every sample is zero", "NaN samples: 22050 of 22050 samples are NaN",
         "unreadable or corrupt audio file: Error in WAV file. No 'data' chunk marker."]
-    for path, reason in zip(["10000004S1.wav", "10000005S1.wav", "10000006S1.wav"], problems["reason"], strict=True):
+    names = ["10000004S1.wav", "10000005S1.wav", "10000006S1.wav"]
+    for path, reason in zip(names, problems["reason"], strict=True):
         assert inspect_audio(cohort.root / "raw" / path).issues == (("error", reason),)
     text = problems.to_string() + ds.segments.to_string()
     assert "1000000" not in text and str(cohort.root) not in text

@@ -65,7 +65,10 @@ def drop_slot_duplicates(usable: Sequence[E], names: Mapping[str, str], problems
         if slot in seen:
             what = f"{names[item.speaker or '']} {item.phase} {item.vowel or ''}".rstrip()
             take = f" take {item.take}" if item.take > 1 else ""
-            reason = f"duplicate patient/phase/vowel: {what}{take} already comes from {seen[slot]}; this file is excluded"
+            reason = (
+                f"duplicate patient/phase/vowel: {what}{take} already comes from {seen[slot]}; "
+                "this file is excluded"
+            )
             problems.append(Problem(entry.source, "error", reason))
             continue
         seen[slot] = entry.source
@@ -117,8 +120,9 @@ def drop_content_duplicates(
                     Problem(
                         source(entry),
                         "error",
-                        f"identical content under different patients: the same audio bytes (sha256 {digest[:12]}) "
-                        f"also come from {named}; the patient and label are ambiguous, so every copy is excluded",
+                        "identical content under different patients: the same audio bytes "
+                        f"(sha256 {digest[:12]}) also come from {named}; the patient and label are "
+                        "ambiguous, so every copy is excluded",
                     )
                 )
                 dropped.add(id(entry))
@@ -170,7 +174,8 @@ def bandwidth_warnings(
             source(entry),
             "warning",
             f"narrower bandwidth: stored at {sample_rate(entry)} Hz, so nothing above {band} Hz, while "
-            f"{counts[usual]} of {len(entries)} recordings reach {usual} Hz at the {analysis_rate} Hz analysis "
+            f"{counts[usual]} of {len(entries)} recordings reach {usual} Hz at the {analysis_rate} Hz "
+            "analysis "
             "rate; the upper band of its spectrograms is empty; kept",
         )
         for entry, band in zip(entries, bands, strict=True)

@@ -172,7 +172,8 @@ def take_inventory(
             reason = (
                 "error",
                 (
-                    f"unsupported audio format: {suffix} files are not read (accepted: {', '.join(AUDIO_SUFFIXES)}); "
+                    f"unsupported audio format: {suffix} files are not read "
+                    f"(accepted: {', '.join(AUDIO_SUFFIXES)}); "
                     "convert it to WAV or FLAC; skipped"
                 ),
             )

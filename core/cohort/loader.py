@@ -434,11 +434,12 @@ def load_cohort(
     used = {u.item.path for u in kept}
     files = take_inventory(root, found.base, audio={f.path: f.path in used for f in found.files},
                            sheets=[root / sheet.name] if sheet is not None else [],
-                           named={raw_sources.get(p.source, p.source) for p in problems}, identifiers=identifiers,
-                           problems=problems, raw_sources=raw_sources)
+                           named={raw_sources.get(p.source, p.source) for p in problems},
+                           identifiers=identifiers, problems=problems, raw_sources=raw_sources)
     report = problems_frame(problems)
     cohort = Cohort(root=root, layout=found.layout, recordings=recordings, patients=patient_table,
-                    problems=report, _paths=paths, _identifiers=identifiers, _raw_sources=raw_sources, files=files)
+                    problems=report, _paths=paths, _identifiers=identifiers, _raw_sources=raw_sources,
+                    files=files)
     severities = Counter(report["severity"])
     logger.info("loaded %s cohort: %d patients, %d recordings, %d errors, %d warnings", found.layout,
                 cohort.n_patients, len(recordings), severities.get("error", 0), severities.get("warning", 0))

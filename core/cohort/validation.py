@@ -23,8 +23,8 @@ from core.config import AudioConfig
 #: Rate preprocessing resamples to by default; validation checks that a file stays audible there.
 ANALYSIS_RATE: int = AudioConfig().sample_rate
 
-__all__ = ["AUDIO_SUFFIXES", "CLIP_FRACTION", "SILENCE_PEAK", "AudioCheck", "Problem", "Severity", "inspect_audio",
-           "problems_frame"]
+__all__ = ["AUDIO_SUFFIXES", "CLIP_FRACTION", "SILENCE_PEAK", "AudioCheck", "Problem", "Severity",
+           "inspect_audio", "problems_frame"]
 
 
 class Problem(NamedTuple):
@@ -69,7 +69,8 @@ class AudioCheck:
         return all(severity != "error" for severity, _ in self.issues)
 
 
-def inspect_audio(path: Path, *, min_duration_s: float = 0.3, analysis_rate: int = ANALYSIS_RATE) -> AudioCheck:
+def inspect_audio(path: Path, *, min_duration_s: float = 0.3,
+                  analysis_rate: int = ANALYSIS_RATE) -> AudioCheck:
     """Check one recording through the audio gate, plus the analysis-window warning.
 
     Checks, in order: the gate's (:func:`core.audio_gate.examine`: readable, bounds on
