@@ -19,20 +19,22 @@ from pathlib import Path
 
 import librosa
 import numpy as np
-import soundfile as sf
+import soxr
 
+from core.audio_gate import SILENCE_PEAK, read_mono
 from core.config import AudioConfig, PreprocessConfig, TrimConfig, WindowConfig
 from core.errors import AudioError, ConfigError
-
-#: A peak below this (about -90 dBFS, under one 16-bit step) after mean removal is silence.
-SILENCE_PEAK: float = 10 ** (-90 / 20)
 
 
 def load_audio(path: Path | str, *, config: AudioConfig | None = None, name: str | None = None) -> np.ndarray:
     """Read any audio file as a mono, mean-free, peak-normalised signal at ``config.sample_rate``.
 
-    Channels are averaged and the signal is resampled with ``librosa.resample``
-    (soxr, high quality), which is what ``librosa.load(path, sr=16000)`` does.
+    The file goes through the audio gate (:func:`core.audio_gate.read_mono`: bounds on
+    rate, channels, duration and data size checked before any sample is read; NaN,
+    infinite, silent, DC-only and anti-phase files refused), so preprocessing refuses
+    exactly what validation reports. Channels are averaged and the signal is resampled
+    as ``librosa.resample`` does it (soxr, high quality; :func:`resample`), which is what
+    ``librosa.load(path, sr=16000)`` does.
 
     Parameters
     ----------
@@ -52,25 +54,74 @@ def load_audio(path: Path | str, *, config: AudioConfig | None = None, name: str
     Raises
     ------
     AudioError
-        The file cannot be read, is empty, holds NaN/inf, or is silent.
+        ``"<name>: <gate reason>"`` when the gate refuses the file; also when the signal
+        is silent after resampling (all its content above the target's Nyquist frequency).
     """
     config = config or AudioConfig()
     path = Path(path)
     name = name or path.name
+    y, rate = read_mono(path, name=name)
+    return analysis_signal(y, rate, target_rate=config.sample_rate, name=name)
+
+
+def analysis_signal(y: np.ndarray, rate: int, *, target_rate: int, name: str) -> np.ndarray:
+    """The gate's mono mix → resampled to ``target_rate``, mean removed, peak 1.
+
+    Validation calls this too for files stored at another rate, so a file whose content
+    lies wholly above the target's Nyquist frequency is refused there with the same words.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,), dtype=float32]
+        Mono signal at ``rate`` (from :func:`core.audio_gate.read_mono`).
+    rate, target_rate : int
+        Stored and analysis sample rates in Hz.
+    name : str
+        How the file is named in the error.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(m,), dtype=float32]
+
+    Raises
+    ------
+    AudioError
+        Silent once resampled.
+    """
+    if rate == target_rate:
+        return normalise(y, name=name)
+    y = resample(y, rate=rate, target_rate=target_rate)
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as exc:
-        # libsndfile messages quote the raw path, which may carry identifiers.
-        detail = str(exc).replace(str(path), name)
-        raise AudioError(f"{name}: cannot be read as audio ({detail})") from None
-    if data.shape[0] == 0:
-        raise AudioError(f"{name}: empty recording (0 samples)")
-    if not np.isfinite(data).all():
-        raise AudioError(f"{name}: holds NaN or infinite samples")
-    y = data.mean(axis=1, dtype=np.float32)
-    if rate != config.sample_rate:
-        y = librosa.resample(y, orig_sr=rate, target_sr=config.sample_rate, res_type="soxr_hq")
-    return normalise(y, name=name)
+        return normalise(y, name=name)
+    except AudioError:
+        raise AudioError(f"{name}: {silent_after_resampling(target_rate)}") from None
+
+
+def resample(y: np.ndarray, *, rate: int, target_rate: int) -> np.ndarray:
+    """``librosa.resample(y, res_type="soxr_hq")``, the same samples without importing librosa's core.
+
+    soxr (high quality), then the length fixed to ``ceil(n * target_rate / rate)`` by
+    trimming or zero-padding the end, as librosa does.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,), dtype=float32]
+    rate, target_rate : int
+
+    Returns
+    -------
+    y : np.ndarray [shape=(ceil(n * target_rate / rate),), dtype=float32]
+    """
+    size = int(np.ceil(y.shape[-1] * float(target_rate) / rate))
+    out = np.asarray(soxr.resample(y, rate, target_rate, quality="soxr_hq"), dtype=y.dtype)
+    if out.shape[-1] >= size:
+        return out[:size]
+    return np.pad(out, (0, size - out.shape[-1]))
+
+
+def silent_after_resampling(target_rate: int) -> str:
+    """The reason given for a file that is silent once resampled to ``target_rate``."""
+    return f"all-silent after resampling to {target_rate} Hz: its content lies above {target_rate // 2} Hz"
 
 
 def normalise(y: np.ndarray, *, name: str = "signal") -> np.ndarray:

@@ -87,7 +87,9 @@ class SegmentDataset:
 
 
 #: Bump when the arrays a config produces change for the same settings (code change).
-CACHE_FORMAT: int = 2
+#: 3: files are read through the audio gate (a lying data-size header no longer gives
+#: segments) and a cached reason no longer names the file.
+CACHE_FORMAT: int = 3
 
 #: Recordings whose audio is read and cut before their segments go through one batched
 #: spectrogram call; bounds memory for large cohorts while keeping the FFTs vectorised.
@@ -209,7 +211,10 @@ def _cut_recording(path: Path, source: str, config: PreprocessConfig) -> tuple[W
     try:
         cut = cut_recording(path, config=config, name=source)
     except AudioError as exc:
-        return None, np.zeros((0, 0), dtype=np.float32), str(exc)
+        # cached by content hash, so the reason must not name this file (a copy may read it)
+        text = str(exc)
+        reason = text[len(source) + 2 :] if text.startswith(f"{source}: ") else text
+        return None, np.zeros((0, 0), dtype=np.float32), reason
     return cut.plan, cut.segments, cut.plan.skipped or ""
 
 

@@ -33,11 +33,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 
 from core.audio import cut_recording, load_audio, trim_region, window_lengths
+from core.audio_gate import CLIP_FRACTION, examine
 from core.cohort.classes import DEFAULT_CLASS_NAMES, ClassNames, class_names, is_study
-from core.cohort.validation import CLIP_FRACTION, SILENCE_PEAK, inspect_audio
 from core.config import ExperimentConfig, PreprocessConfig
 from core.errors import AudioError, CoreError, RunError
 from core.metrics import ModelSpread
@@ -54,8 +53,11 @@ MAX_UPLOAD_BYTES: int = 50 * 1024 * 1024
 CLIP_FAIL_FRACTION: float = 0.05
 #: A peak below this (−40 dBFS) is very quiet: the recording level is worth a warning.
 QUIET_PEAK: float = 0.01
-#: Stored rates below this cannot show the voice's harmonics the models were trained on.
+#: Stored rates below this cannot show the voice's harmonics the models were trained on (a verdict of
+#: this check, stricter than the audio gate's 4 kHz floor below which no file is read at all).
 MIN_SAMPLE_RATE: int = 8_000
+#: Gate refusals that mean "nothing to analyse" rather than "not readable".
+SILENT_REASONS: tuple[str, ...] = ("all-silent", "anti-phase stereo")
 #: Recordings longer than this are unusual for one sustained vowel (only the span is used).
 LONG_RECORDING_S: float = 30.0
 
@@ -124,14 +126,13 @@ class QualityReport:
         return str(rows["verdict"].iloc[0]) if not rows.empty else ""
 
 
-def _full_scale(subtype: str) -> float:
-    """Largest magnitude a sample of this subtype holds when read as float (PCM is asymmetric)."""
-    match = re.fullmatch(r"PCM_(?:S|U)?(\d+)", subtype)
-    return 1.0 - 2.0 ** -(int(match.group(1)) - 1) if match else 1.0
-
-
 def quality_checks(path: Path, *, config: PreprocessConfig) -> QualityReport:
     """Check a recording before prediction, in plain words.
+
+    The file goes through the audio gate (:func:`core.audio_gate.examine`) first, the
+    same gate validation and preprocessing use: a header out of bounds (a sample rate of
+    1 Hz, hours of audio) fails "readable" before any sample is read or resampled, and
+    the silence rules (all-zero, DC-only, anti-phase stereo) fail "not silent".
 
     Parameters
     ----------
@@ -158,24 +159,21 @@ def quality_checks(path: Path, *, config: PreprocessConfig) -> QualityReport:
         add("readable", "fail", f"{size / 1e6:.0f} MB",
             f"the file is larger than {MAX_UPLOAD_BYTES / 1e6:.0f} MB; a sustained vowel needs a few seconds")
         return report()
-    inspected = inspect_audio(path, min_duration_s=0.0)
-    unreadable = [r for s, r in inspected.issues if s == "error" and not r.startswith(("all-silent", "NaN samples"))]
-    if unreadable or inspected.sample_rate == 0:
-        add("readable", "fail", "—", unreadable[0] if unreadable else "the file cannot be read as audio")
-        return report()
-    info = sf.info(str(path))
-    data, rate = sf.read(str(path), dtype="float64", always_2d=True)
-    channels, duration = int(data.shape[1]), data.shape[0] / rate
-    if not np.isfinite(data).all():
-        add("readable", "fail", f"{info.format} {info.subtype}", "holds NaN or infinite samples")
-        return report(rate, channels, duration)
-    add("readable", "pass", f"{info.format} {info.subtype}", "read as audio")
+    gate = examine(path)
+    header, refusal = gate.header, gate.refusal
+    silent = refusal is not None and refusal.startswith(SILENT_REASONS)
+    if header is None or (refusal is not None and not silent):
+        value = f"{header.format} {header.subtype}" if header is not None else "—"
+        add("readable", "fail", value, refusal or "the file cannot be read as audio")
+        return report(gate.sample_rate, gate.channels)
+    rate, channels, duration = header.sample_rate, header.channels, gate.duration_s
+    add("readable", "pass", f"{header.format} {header.subtype}", "read as audio")
 
-    peak = float(np.abs(data).max()) if data.size else 0.0
+    peak = gate.peak
     peak_db = 20 * np.log10(peak) if peak > 0 else -np.inf
     level = f"peak {peak_db:.0f} dBFS" if peak > 0 else "every sample is zero"
-    if peak < SILENCE_PEAK:
-        add("not silent", "fail", level, "the recording is silent: nothing to analyse")
+    if silent:
+        add("not silent", "fail", level, str(refusal))
     elif peak < QUIET_PEAK:
         add("not silent", "warn", level, "very quiet; it is normalised, but noise is amplified with it")
     else:
@@ -191,7 +189,7 @@ def quality_checks(path: Path, *, config: PreprocessConfig) -> QualityReport:
     else:
         add("duration", "pass", f"{duration:.2f} s", f"at least the {span_s:g} s the run analyses")
 
-    clipped = float(np.mean(np.abs(data) >= _full_scale(info.subtype))) if data.size else 0.0
+    clipped = gate.clipped
     if clipped >= CLIP_FAIL_FRACTION:
         add("clipping", "fail", f"{100 * clipped:.2f} %", "heavily clipped: the distortion changes the spectrum; record again with less gain")
     elif clipped >= CLIP_FRACTION:
@@ -213,7 +211,7 @@ def quality_checks(path: Path, *, config: PreprocessConfig) -> QualityReport:
     else:
         add("channels", "pass", "1", "mono")
 
-    if peak >= SILENCE_PEAK and duration >= span_s:
+    if not silent and duration >= span_s:
         _voiced_check(path, config=config, add=add)
     return report(rate, channels, duration)
 

@@ -110,6 +110,11 @@ with right:
     )
 
 st.subheader("Validation report")
+if cohort.files is not None:
+    files = cohort.files
+    st.caption(f"Files under the folder: {files.seen} seen = {files.used} used (recordings, their voice "
+               f"reports, the sheet) + {files.reported} named in the report + {files.set_aside} set aside "
+               "(hidden or system files, documents at the top of the folder).")
 problems = cohort.problems
 if problems.empty:
     st.success("Every file was read and understood.")

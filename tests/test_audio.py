@@ -73,9 +73,9 @@ def test_load_audio_keeps_other_target_rates(tmp_path: Path) -> None:
 
 def test_load_audio_rejects_empty_silent_nan_and_non_audio(tmp_path: Path) -> None:
     cases = {
-        "empty.wav": (np.zeros(0, np.float32), "empty"),
-        "silent.wav": (np.zeros(8000, np.float32), "silent"),
-        "nan.wav": (np.full(8000, np.nan, np.float32), "NaN"),
+        "empty.wav": (np.zeros(0, np.float32), "zero length: the file holds no samples"),
+        "silent.wav": (np.zeros(8000, np.float32), "all-silent: every sample is zero"),
+        "nan.wav": (np.full(8000, np.nan, np.float32), "NaN samples: 8000 of 8000"),
     }
     for name, (data, reason) in cases.items():
         path = tmp_path / name
@@ -85,7 +85,7 @@ def test_load_audio_rejects_empty_silent_nan_and_non_audio(tmp_path: Path) -> No
         assert name in str(info.value)
     not_audio = tmp_path / "12345678S1.wav"
     not_audio.write_text("this is not audio")
-    with pytest.raises(AudioError, match="cannot be read") as info:
+    with pytest.raises(AudioError, match="not audio: the file does not start") as info:
         load_audio(not_audio, name="P01/pre/P01S1.wav")
     # The raw path (which may carry a record number) is replaced by the given name.
     assert "12345678" not in str(info.value) and "P01/pre/P01S1.wav" in str(info.value)

@@ -45,7 +45,7 @@ def test_silent_upload_fails_with_its_reason():
     report = checks(wav_bytes(np.zeros(16_000), 16_000))
     assert not report.ok
     assert report.verdict("not silent") == "fail"
-    assert report.failures == ["the recording is silent: nothing to analyse"]
+    assert report.failures == ["all-silent: every sample is zero"]
     assert report.verdict("voiced part") == ""  # not run on a silent file
 
 
@@ -64,7 +64,24 @@ def test_not_audio_and_empty_files_are_unreadable():
     assert report.failures[0].startswith("not audio")
     assert checks(b"").failures[0].startswith("zero length")
     nan = wav_bytes(np.full(8000, np.nan), 16_000, subtype="FLOAT")
-    assert checks(nan).failures == ["holds NaN or infinite samples"]
+    assert checks(nan).failures == ["NaN samples: 8000 of 8000 samples are NaN"]
+
+
+def test_a_lying_header_fails_before_any_sample_is_resampled(monkeypatch):
+    def no_resampling(*args, **kwargs):
+        raise AssertionError("a refused file must never reach resampling")
+
+    monkeypatch.setattr("core.audio.resample", no_resampling)
+    one_hz = wav_bytes(vowel(1.0, 16_000), 1)  # 16 000 samples declared at 1 Hz: 4.4 h
+    report = checks(one_hz)
+    assert list(report.checks["check"]) == ["readable"] and report.verdict("readable") == "fail"
+    assert report.failures[0].startswith("sample rate out of range: the header says 1 Hz")
+    dc = checks(wav_bytes(np.full(16_000, 0.5), 16_000))
+    assert dc.verdict("readable") == "pass" and dc.verdict("not silent") == "fail"
+    assert dc.failures[0].startswith("all-silent: only a constant offset (DC)")
+    y = vowel(1.0, 16_000)
+    opposed = checks(wav_bytes(np.stack([y, -y], axis=1), 16_000))
+    assert opposed.failures[0].startswith("anti-phase stereo: the 2 channels cancel")
 
 
 def test_clipping_stereo_and_sample_rate_verdicts():
@@ -185,6 +202,9 @@ def test_a_silent_upload_is_refused_before_any_model_runs(ensemble):
     prediction = predict.predict_recording(wav_bytes(np.zeros(32_000), 16_000), ensemble=ensemble)
     assert not prediction.ok and prediction.result is None
     assert "silent" in prediction.quality.failures[0]
+    # an upload whose header lies about its rate is answered with a reason, not a MemoryError
+    lying = predict.predict_recording(wav_bytes(vowel(2.0, 16_000), 1), ensemble=ensemble)
+    assert lying.result is None and lying.quality.failures[0].startswith("sample rate out of range")
 
 
 def test_ensemble_needs_finished_folds(run):

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.cohort.cross_checks import bandwidth_warnings, drop_content_duplicates, drop_slot_duplicates
+from core.cohort.inventory import take_inventory
 from core.cohort.label_sheet import LAYOUT as LABEL_SHEET
 from core.cohort.label_sheet import LabelSheet
 from core.cohort.layouts import SPEAKER_MARK, Discovery, FoundFile, discover
@@ -33,6 +35,7 @@ from core.cohort.metadata import (
     parse_side,
     parse_year,
     read_sheet,
+    read_sheet_or_spare,
 )
 from core.cohort.model import PATIENT_COLUMNS, RECORDING_COLUMNS, Cohort
 from core.cohort.pseudonyms import Scheme, assign_pseudonyms, redact_text, redact_unparsed
@@ -107,24 +110,6 @@ def _inspect_files(found: Discovery, names: Mapping[str, str], identifiers: Mapp
         if progress is not None:
             progress(done, total)
     return usable, raw_sources
-
-
-def _drop_duplicates(usable: list[_Usable], names: Mapping[str, str], problems: list[Problem]) -> list[_Usable]:
-    """Keep the first file per patient/phase/vowel/take (path order); the others become errors."""
-    seen: dict[tuple[object, ...], str] = {}
-    unique: list[_Usable] = []
-    for entry in usable:
-        item = entry.item
-        slot = (item.speaker, item.phase, item.vowel, item.take)
-        if slot in seen:
-            what = f"{names[item.speaker or '']} {item.phase} {item.vowel or ''}".rstrip()
-            take = f" take {item.take}" if item.take > 1 else ""
-            problems.append(Problem(entry.source, "error", f"duplicate patient/phase/vowel: {what}{take} already "
-                                                           f"comes from {seen[slot]}; this file is excluded"))
-            continue
-        seen[slot] = entry.source
-        unique.append(entry)
-    return unique
 
 
 def _render(found: FoundFile, pseudonym: str | None, identifiers: Mapping[str, str]) -> str:
@@ -426,7 +411,10 @@ def load_cohort(
 
     kept, raw_sources = _inspect_files(found, names, identifiers, problems, min_duration_s=min_duration_s,
                                        progress=progress)
-    kept = _drop_duplicates(kept, names, problems)
+    kept = drop_slot_duplicates(kept, names, problems)
+    kept = drop_content_duplicates(kept, path=lambda u: u.item.path, patient=lambda u: u.item.speaker or "",
+                                   source=lambda u: u.source, problems=problems)
+    problems += bandwidth_warnings(kept, sample_rate=lambda u: u.check.sample_rate, source=lambda u: u.source)
     outcomes, conflicts = _settle_outcomes(found, patients, kept, manifest, sheet, problems)
     rows = []
     paths: dict[str, Path] = {}
@@ -451,10 +439,16 @@ def load_cohort(
         })
     recordings = _recordings_frame(rows)
     patient_table = _patients_frame(found, patients, clinical, outcomes, recordings)
+    used = {u.item.path for u in kept}
+    files = take_inventory(root, found.base, audio={f.path: f.path in used for f in found.files},
+                           sheets=([root / sheet.name] if sheet is not None else [])
+                           + ([label_sheet.path] if label_sheet is not None else []),
+                           named={raw_sources.get(p.source, p.source) for p in problems},
+                           identifiers=identifiers, problems=problems, raw_sources=raw_sources)
     report = problems_frame(problems)
     cohort = Cohort(root=root, layout=found.layout, recordings=recordings, patients=patient_table,
                     problems=report, class_names=found.class_names, _paths=paths, _identifiers=identifiers,
-                    _raw_sources=raw_sources)
+                    _raw_sources=raw_sources, files=files)
     severities = Counter(report["severity"])
     logger.info("loaded %s cohort: %d patients, %d recordings, %d errors, %d warnings", found.layout,
                 cohort.n_patients, len(recordings), severities.get("error", 0), severities.get("warning", 0))
@@ -468,10 +462,9 @@ def _load_study_sheet(root: Path, found: Discovery, metadata: str | Path | None,
         problems.append(Problem(name, "warning", note))
     if path is None:
         return None
-    try:
-        sheet = read_sheet(path, display_name=name)
-    except CohortError as exc:
-        problems.append(Problem(name, "error", f"{exc}; clinical columns and sheet outcomes are not used"))
+    sheet, notes = read_sheet_or_spare(path, display_name=name, spare=metadata is None)
+    problems += [Problem(name, severity, reason) for severity, reason in notes]
+    if sheet is None:
         return None
     _join_sheet(sheet, patients, problems, private_by_key)
     return sheet

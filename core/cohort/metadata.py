@@ -173,6 +173,47 @@ def read_sheet(path: Path, *, aliases: dict[str, tuple[str, ...]] = HEADER_ALIAS
                       f"{', '.join(list(aliases)[:6])}")
 
 
+def read_sheet_or_spare(path: Path, *, display_name: str, spare: bool = True,
+                        ) -> tuple[Sheet | None, list[tuple[str, str]]]:
+    """Read the metadata sheet; when it cannot be read, the copy of the same name beside it.
+
+    An export often leaves ``metadata.xlsx`` and ``metadata.csv`` side by side; a damaged
+    workbook then falls back to the CSV (and the other way round) with a warning.
+
+    Parameters
+    ----------
+    path : Path
+        The sheet chosen.
+    display_name : str
+        How it is named in problem rows (a path relative to the cohort folder).
+    spare : bool
+        Look for a spare copy (False when the user named the sheet).
+
+    Returns
+    -------
+    sheet : Sheet or None
+        The sheet read (its ``name`` says which file), or None when neither could be read.
+    notes : list of (severity, reason)
+        Rows for ``display_name``: a warning when the spare was used, an error when nothing was.
+    """
+    try:
+        return read_sheet(path, display_name=display_name), []
+    except CohortError as exc:
+        failure = str(exc)
+    spares = [path.with_suffix(s) for s in SHEET_SUFFIXES if s != path.suffix.lower()] if spare else []
+    for candidate in spares:
+        if not candidate.is_file():
+            continue
+        name = str(Path(display_name).with_name(candidate.name).as_posix())
+        try:
+            sheet = read_sheet(candidate, display_name=name)
+        except CohortError as exc:
+            failure += f"; the spare {name} beside it cannot be read either ({exc})"
+            continue
+        return sheet, [("warning", f"{failure}; {name} beside it is used instead")]
+    return None, [("error", f"{failure}; clinical columns and sheet outcomes are not used")]
+
+
 def find_sheet(folder: Path) -> tuple[Path | None, str | None]:
     """The metadata sheet in ``folder``: metadata.xlsx/.csv, else the only .xlsx/.csv there.
 

@@ -11,11 +11,14 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from core.errors import CohortError
+
+if TYPE_CHECKING:
+    from core.cohort.inventory import FileInventory
 
 #: Columns of ``Cohort.recordings``, one row per usable recording.
 RECORDING_COLUMNS: tuple[str, ...] = (
@@ -79,6 +82,9 @@ class Cohort:
     source : CohortSource, optional
         How the cohort was loaded (folder, label sheet, columns, positive value), when
         loaded through :class:`core.cohort.source.CohortSource`.
+    files : FileInventory or None
+        Every file under the folder counted as used, reported or set aside
+        (:mod:`core.cohort.inventory`); None for a cohort built without loading a folder.
     """
 
     root: Path
@@ -91,6 +97,7 @@ class Cohort:
     _paths: dict[str, Path] = field(default_factory=dict, repr=False)
     _identifiers: dict[str, str] = field(default_factory=dict, repr=False)
     _raw_sources: dict[str, str] = field(default_factory=dict, repr=False)
+    files: FileInventory | None = field(default=None, repr=False)
 
     def audio_path(self, recording_id: str) -> Path:
         """Absolute path of a recording's audio file (for reading only; never display it)."""
@@ -140,7 +147,8 @@ def file_digest(path: Path) -> str:
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _DIGEST_CACHE:
-        _DIGEST_CACHE[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+        with path.open("rb") as handle:  # streamed: a long recording never sits in memory whole
+            _DIGEST_CACHE[key] = hashlib.file_digest(handle, "sha256").hexdigest()
     return _DIGEST_CACHE[key]
 
 

@@ -15,9 +15,13 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.commands.cohort_options import add_cohort_arguments, cohort_source
 from core.config import PHASES, PRESETS, VOWELS, preset
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,17 +79,29 @@ def run(args: argparse.Namespace) -> int:
         "cohort_s": round(loaded - started, 3),
         "prepare_s": round(built - loaded, 3),
         "cache_dir": str(cache),
+        "files": cohort.files.to_dict() if cohort.files is not None else {},
+        # what never reached preprocessing (validation errors), then what preprocessing dropped
+        "excluded": _rows(cohort.problems[cohort.problems["severity"] == "error"]),
+        "dropped": _rows(dataset.problems),
     }
     if args.json:
-        print(json.dumps(report))
+        print(json.dumps(report, ensure_ascii=False))
         return 0
     if sys.stderr.isatty():
         print(file=sys.stderr)
     for key, value in report.items():
-        print(f"{key:<16} {value}")
-    for source, severity, reason in dataset.problems.itertuples(index=False):
-        print(f"{severity}: {source}: {reason}")
+        if key not in ("files", "excluded", "dropped"):
+            print(f"{key:<16} {value}")
+    for label in ("excluded", "dropped"):
+        for row in report[label]:
+            print(f"{label}: {row['path']}: {row['reason']}")
     return 0
+
+
+def _rows(problems: pd.DataFrame) -> list[dict[str, str]]:
+    """Problem rows as ``{"path", "severity", "reason"}`` (paths already redacted)."""
+    return [{"path": str(source), "severity": str(severity), "reason": str(reason)}
+            for source, severity, reason in problems.itertuples(index=False)]
 
 
 def _split(text: str, *, upper: bool = False) -> tuple[str, ...]:

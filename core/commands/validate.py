@@ -62,8 +62,21 @@ def summary(cohort: Cohort, *, show_identifiers: bool = False) -> dict[str, Any]
         "class_names": list(cohort.class_names),
         "patients_per_class": {name: int((cohort.patients["outcome"] == label).sum())
                                for label, name in enumerate(cohort.class_names)},
+        # seen = used + reported + set_aside: every file under the folder is accounted for
+        "files": cohort.files.to_dict() if cohort.files is not None else {},
         "problems": rows,
     }
+
+
+def files_line(files: dict[str, Any]) -> str:
+    """``350 seen = 346 used + 3 reported + 1 set aside (documents: README.txt)``."""
+    if not files:
+        return ""
+    line = (f"{files['seen']} seen = {files['used']} used + {files['reported']} reported + "
+            f"{files['set_aside']} set aside")
+    if files["documents_list"]:
+        line += f" (documents: {', '.join(files['documents_list'])})"
+    return line
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -73,6 +86,7 @@ def format_table(report: dict[str, Any]) -> str:
                          for label, name in enumerate(report["class_names"]))
     counts.append(("classes", classes))
     width = max(len(key) for key, _ in counts)
+    counts.append(("files", files_line(report.get("files", {}))))
     lines = [f"{key:<{width}}  {value}" for key, value in counts]
     problems = report["problems"]
     if not problems:

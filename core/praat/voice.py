@@ -21,6 +21,7 @@ import numpy as np
 import parselmouth
 from parselmouth.praat import call
 
+from core.audio_gate import examine
 from core.config import config_hash
 from core.errors import AudioError, ConfigError
 from core.praat.report import MEASURE_KEYS, VoiceReport
@@ -99,15 +100,20 @@ def settings_for_report(report: VoiceReport, base: VoiceAnalysisSettings | None 
 
 
 def read_sound(path: Path | str, *, name: str | None = None) -> parselmouth.Sound:
-    """Read an audio file as Praat does (all channels averaged to one).
+    """Read an audio file as Praat does (all channels averaged to one), after the audio gate.
 
     Raises
     ------
     AudioError
-        If Praat cannot read the file; the message names ``name`` (default: the file name).
+        If the audio gate refuses the file (:func:`core.audio_gate.examine`, the same checks
+        as validation and preprocessing) or Praat cannot read it; the message names ``name``
+        (default: the file name).
     """
     path = Path(path)
     name = name or path.name
+    refusal = examine(path).refusal
+    if refusal is not None:
+        raise AudioError(f"{name}: {refusal}")
     try:
         sound = parselmouth.Sound(str(path))
     except parselmouth.PraatError:
