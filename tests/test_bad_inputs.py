@@ -18,6 +18,7 @@ import os
 import shutil
 import struct
 import tracemalloc
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from core.__main__ import main as cli_main
 from core.audio import load_audio
 from core.audio_gate import MAX_DURATION_S, examine
 from core.cohort import load_cohort
+from core.cohort.upload import UploadError, UploadLimits, extract_cohort_zip
 from core.errors import AudioError
 
 RATE = 48_000  # the demo cohort's stored rate
@@ -440,10 +442,99 @@ CASES: dict[str, Builder] = {
     "unlabelled_patient": _unlabelled_patient,
 }
 
-#: Zip-upload kinds go here once the upload work (core/cohort/upload.py) is merged: path
-#: traversal (``../x``, ``..\\x``), zip bombs (ratio, entry count), bad CRC, over-long names.
-#: Each is a :data:`Builder` like the ones in :data:`CASES`, returning its expected rows.
-UPLOAD_CASES: dict[str, Builder] = {}
+
+def _zip(entries: list[tuple[str | zipfile.ZipInfo, bytes]]) -> bytes:
+    """A real zip file holding ``entries`` (name or ZipInfo, content), deflated."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for entry, content in entries:
+            archive.writestr(entry, content)
+    return buffer.getvalue()
+
+
+def _wav_bytes(seed: int) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, voice(0.5, seed=seed), RATE, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def _bad_crc() -> bytes:
+    name = "c/P01well-2023/pre/P01S1.wav"
+    data = bytearray(_zip([(name, _wav_bytes(1))]))
+    data[30 + len(name) + 200] ^= 0xFF  # inside the deflated data, after the 30-byte local header
+    return bytes(data)
+
+
+def _stored_crc_flip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("c/P01well-2023/pre/P01S1.wav", _wav_bytes(2))
+    data = bytearray(buffer.getvalue())
+    data[data.index(b"data") + 100] ^= 0xFF  # a sample byte inside the stored wav
+    return bytes(data)
+
+
+#: Zip-upload kinds (``core.cohort.upload``): each builds real zip bytes and gives the limits to
+#: apply (None: the defaults) and the start of the refusal after "upload.zip: ".
+UPLOAD_CASES: dict[str, Callable[[], tuple[bytes, UploadLimits | None, str]]] = {
+    "zip traversal ../": lambda: (_zip([("../evil.txt", b"x")]), None, "entry '../evil.txt' points outside"),
+    "zip traversal backslash": lambda: (
+        _zip([("..\\..\\evil.txt", b"x")]),
+        None,
+        "entry '..\\\\..\\\\evil.txt' uses a backslash",
+    ),
+    "zip absolute path": lambda: (
+        _zip([("/etc/evil.txt", b"x")]),
+        None,
+        "entry '/etc/evil.txt' points outside",
+    ),
+    "zip drive letter": lambda: (
+        _zip([("C:/evil.txt", b"x")]),
+        None,
+        "entry 'C:/evil.txt' starts with a drive",
+    ),
+    "zip name over 255 bytes": lambda: (_zip([("c/" + "é" * 130 + ".wav", b"x")]), None, "entry 'c/éé"),
+    "zip bomb (ratio)": lambda: (
+        _zip([("c/zeros.wav", bytes(8 << 20))]),
+        None,
+        "entry 'c/zeros.wav' is compressed",
+    ),
+    "zip bomb (size quota)": lambda: (
+        _zip([("c/a.wav", _wav_bytes(3)), ("c/b.wav", _wav_bytes(4))]),
+        UploadLimits(max_bytes=1000),
+        "unpacks to",
+    ),
+    "zip of too many entries": lambda: (
+        _zip([(f"c/{i}.txt", b"x") for i in range(60)]),
+        UploadLimits(max_entries=50),
+        "60 entries",
+    ),
+    "zip symbolic link": lambda: (
+        _zip([(_symlink_info("c/link.wav"), b"/etc/passwd")]),
+        None,
+        "entry 'c/link.wav' is a symbolic",
+    ),
+    "zip entry twice": lambda: (
+        _zip([("c/a.wav", b"1"), ("c/a.wav", b"2")]),
+        None,
+        "entry 'c/a.wav' appears twice",
+    ),
+    "zip bad CRC (deflated)": lambda: (_bad_crc(), None, "entry 'c/P01well-2023/pre/P01S1.wav' is damaged"),
+    "zip bad CRC (stored)": lambda: (
+        _stored_crc_flip(),
+        None,
+        "entry 'c/P01well-2023/pre/P01S1.wav' is damaged",
+    ),
+    "zip truncated": lambda: (_zip([("c/a.wav", _wav_bytes(5))])[:300], None, "not a zip file"),
+    "zip empty": lambda: (_zip([]), None, "the zip file holds no files"),
+    "not a zip": lambda: (b"PK but not really a zip file", None, "not a zip file"),
+}
+
+
+def _symlink_info(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = 0o120777 << 16
+    return info
 
 
 @dataclass(frozen=True)
@@ -533,8 +624,17 @@ def test_each_kind_gets_its_row_and_its_fate(corpus: Built, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", list(UPLOAD_CASES))
-def test_each_upload_kind_gets_its_row(corpus: Built, kind: str) -> None:
-    pytest.fail("add the upload corpus' assertions together with its builders")
+def test_each_upload_kind_gets_its_refusal(kind: str, tmp_path: Path) -> None:
+    data, limits, start = UPLOAD_CASES[kind]()
+    dest = tmp_path / "uploads"
+    with pytest.raises(UploadError) as caught:
+        extract_cohort_zip(data, dest_root=dest, name="upload.zip", limits=limits)
+    message = str(caught.value)
+    assert message.startswith("upload.zip: " + start), message
+    assert str(tmp_path) not in message and "Traceback" not in message
+    assert not (tmp_path / "evil.txt").exists() and not Path("/etc/evil.txt").exists()
+    # nothing half-unpacked is left where a later upload of the same bytes would find it
+    assert not dest.exists() or not any(p.is_dir() for p in dest.iterdir())
 
 
 def test_every_good_file_is_used_and_nothing_else_is_lost(corpus: Built) -> None:
