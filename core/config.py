@@ -68,6 +68,7 @@ class TrimConfig:
 
 Position = Literal["start", "centre", "stable"]
 ShortPolicy = Literal["pad", "skip"]
+WindowMode = Literal["span", "whole"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,13 @@ class WindowConfig:
     short_policy : {"pad", "skip"}
         A voiced region shorter than ``span_s`` is zero-padded at the end ("pad") or
         skipped with a validation row ("skip").
+    mode : {"span", "whole"}
+        "span" (the study): ``count`` windows inside one span of ``span_s``. "whole":
+        windows over the whole voiced region every ``hop_s`` seconds, at most ``count``
+        of them (spread evenly over the region when more would fit); ``span_s`` and
+        ``position`` are then unused, and "short" means shorter than one window.
+    hop_s : float
+        Hop between windows in "whole" mode, in seconds.
     """
 
     span_s: float = 0.3
@@ -97,6 +105,8 @@ class WindowConfig:
     count: int = 10
     position: Position = "start"
     short_policy: ShortPolicy = "pad"
+    mode: WindowMode = "span"
+    hop_s: float = 0.025
 
     def validate(self) -> None:
         if not 0 < self.window_s <= self.span_s <= 30.0:
@@ -110,10 +120,16 @@ class WindowConfig:
             raise ConfigError(f"window.position={self.position!r}; expected start, centre or stable")
         if self.short_policy not in ("pad", "skip"):
             raise ConfigError(f"window.short_policy={self.short_policy!r}; expected pad or skip")
+        if self.mode not in ("span", "whole"):
+            raise ConfigError(f"window.mode={self.mode!r}; expected span or whole")
+        if not 0 < self.hop_s <= 10.0:
+            raise ConfigError(f"window.hop_s={self.hop_s}; expected 0 < hop_s <= 10 s")
 
     @property
     def overlap(self) -> float:
-        """Fractional overlap of consecutive windows implied by span, window and count."""
+        """Fractional overlap of consecutive windows implied by span, window and count (or the hop)."""
+        if self.mode == "whole":
+            return max(0.0, 1.0 - self.hop_s / self.window_s)
         if self.count == 1:
             return 0.0
         hop = (self.span_s - self.window_s) / (self.count - 1)
