@@ -158,6 +158,16 @@ class SpectrogramConfig:
         Percentiles of the dB matrix mapped to black and white (5, 95).
     min_range_db : float
         The contrast window is widened to at least this many dB (10).
+    fit : bool
+        Derive the geometry from the signal instead of the study's fixed one: mel
+        filter count without empty filters, frames equal to the segment's own (no
+        repeated column, both kinds on the ``center=False`` grid), band top per
+        recording (:mod:`core.spectrogram_geometry`). Off for "seed" and "quick".
+    band_limit : bool
+        With ``fit``: end each recording's band at its own Nyquist (8 kHz audio shows
+        0..4 kHz over the whole image height).
+    fmax_hz : float
+        With ``fit``: highest frequency shown (0 = no limit beyond the Nyquist).
     """
 
     n_fft: int = 128
@@ -169,8 +179,13 @@ class SpectrogramConfig:
     contrast_low_pct: float = 5.0
     contrast_high_pct: float = 95.0
     min_range_db: float = 10.0
+    fit: bool = False
+    band_limit: bool = False
+    fmax_hz: float = 0.0
 
     def validate(self) -> None:
+        if self.fmax_hz < 0:
+            raise ConfigError(f"spectrogram.fmax_hz={self.fmax_hz}; expected >= 0 (0 = Nyquist)")
         if self.n_fft < 8 or self.n_fft & (self.n_fft - 1):
             raise ConfigError(f"spectrogram.n_fft={self.n_fft}; expected a power of two >= 8")
         if not 1 <= self.hop_length <= self.n_fft:
@@ -420,9 +435,10 @@ def preset(name: str) -> ExperimentConfig:
 
     Parameters
     ----------
-    name : {"seed", "quick"}
+    name : {"seed", "quick", "voice"}
         "seed" reproduces the study; "quick" is the same preprocessing and protocol
-        with a small backbone and few epochs, for a demo run in minutes on a CPU.
+        with a small backbone and few epochs, for a demo run in minutes on a CPU;
+        "voice" is recommended for real recordings (:mod:`core.presets`).
     """
     if name == "seed":
         return ExperimentConfig(preset="seed")
@@ -438,10 +454,14 @@ def preset(name: str) -> ExperimentConfig:
             ),
             preset="quick",
         )
+    if name == "voice":
+        from core.presets import voice_preset
+
+        return voice_preset()
     raise ConfigError(f"unknown preset {name!r}; expected one of {PRESETS}")
 
 
-PRESETS: tuple[str, ...] = ("seed", "quick")
+PRESETS: tuple[str, ...] = ("seed", "quick", "voice")
 
 
 def with_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:
