@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.cohort.classes import DEFAULT_CLASS_NAMES, ClassNames, class_names, label_text, positive_phrase
 from core.cohort.model import Cohort
 from core.errors import ExplainError, RunError
 from core.explain.fold import FoldExplainer, load_fold
@@ -34,8 +35,6 @@ from core.explain.occlusion import occlusion_table
 from core.explain.summary import Summary, summarise
 from core.metrics import ModelSpread
 from core.runs import Run, fold_key
-
-OUTCOMES: dict[int, str] = {0: "well", 1: "poor"}
 
 #: Patient-table columns shown as facts, with the words a reader sees.
 FACT_LABELS: dict[str, str] = {
@@ -98,18 +97,18 @@ def patient_facts(cohort: Cohort, patient_id: str) -> pd.DataFrame:
         raise RunError(f"patient {patient_id!r} is not in cohort {cohort.root.name!r}; was the run trained on another cohort?")
     row = rows.iloc[0]
     facts = [
-        {"fact": label, "value": _fact_value(column, row[column])}
+        {"fact": label, "value": _fact_value(column, row[column], cohort.class_names)}
         for column, label in FACT_LABELS.items()
         if column in row.index
     ]
     return pd.DataFrame(facts, columns=["fact", "value"])
 
 
-def _fact_value(column: str, value: Any) -> str:
+def _fact_value(column: str, value: Any, names: ClassNames = DEFAULT_CLASS_NAMES) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "not recorded"
     if column == "outcome":
-        return OUTCOMES.get(int(value), str(value))
+        return label_text(value, names)
     if column in ("amount_r", "amount_l"):
         return f"{float(value):g}"
     if column in ("age", "year", "injection_no", "total_injections", "n_recordings"):
@@ -169,7 +168,7 @@ def fold_predictions(run: Run, patient_id: str, *, include_validation: bool = Fa
     mine = mine.merge(patient_thresholds(run), on=["repeat", "fold"], how="left")
     mine = mine.assign(
         fold_key=[fold_key(int(f), repeat=int(r)) for r, f in zip(mine["repeat"], mine["fold"], strict=True)],
-        predicted=np.where(mine["prob"] >= mine["threshold"], "poor", "well"),
+        predicted=np.where(mine["prob"] >= mine["threshold"], *class_names(run)[::-1]),
         _order=mine["part"].map({"test": 0, "val": 1}),
     )
     mine = mine.sort_values(["_order", "repeat", "fold"]).reset_index(drop=True)
@@ -188,29 +187,33 @@ class PatientProbability(ModelSpread):
         :func:`fold_predictions` rows the numbers are computed from.
     label : int or None
         The recorded outcome (0 well / 1 poor), None when unknown.
+    class_names : (str, str)
+        The run's names of label 0 and 1 (well/poor for the study).
     """
 
     table: pd.DataFrame
     label: int | None
+    class_names: ClassNames = DEFAULT_CLASS_NAMES
 
     @property
     def leaning(self) -> str:
-        """"poor" when most models put the patient at or above their threshold, else "well"."""
-        return "poor" if self.n_poor * 2 > self.n_models else "well"
+        """Label 1's name ("poor") when most models reach their threshold, else label 0's ("well")."""
+        return self.class_names[1] if self.n_poor * 2 > self.n_models else self.class_names[0]
 
     @property
     def text(self) -> str:
         """One plain sentence about the number and its spread."""
+        what = positive_phrase(self.class_names)
         if self.n_models == 1:
             return (
-                f"The one fold model that did not train on this patient gives a probability of a poor outcome "
+                f"The one fold model that did not train on this patient gives a probability of {what} "
                 f"of {self.mean:.2f}, {'at or above' if self.n_poor else 'below'} its threshold of "
                 f"{self.threshold:.2f}. With one model there is no spread to show (repeated cross-validation "
                 "gives several)."
             )
         return (
-            f"{self.n_models} fold models that did not train on this patient give a probability of a poor "
-            f"outcome of {self.mean:.2f} on average, from {self.low:.2f} to {self.high:.2f} (SD {self.sd:.2f}); "
+            f"{self.n_models} fold models that did not train on this patient give a probability of {what} "
+            f"of {self.mean:.2f} on average, from {self.low:.2f} to {self.high:.2f} (SD {self.sd:.2f}); "
             f"{self.n_poor} of {self.n_models} reach their fold's threshold (mean threshold {self.threshold:.2f})."
         )
 
@@ -223,6 +226,7 @@ def patient_probability(run: Run, patient_id: str, *, include_validation: bool =
         **ModelSpread.of(table["prob"].to_numpy(dtype=float), table["threshold"].to_numpy(dtype=float)),
         table=table,
         label=int(labels.iloc[0]) if not labels.empty else None,
+        class_names=class_names(run),
     )
 
 
@@ -345,7 +349,7 @@ def explain_patient(explainer: FoldExplainer, patient_id: str, *, threshold: flo
     masking, occlusion, source = _patient_tables(explainer, ids)
     summary = summarise(
         prob=preds["prob"].to_numpy(dtype=float), threshold=threshold, masking=masking, occlusion=occlusion,
-        subject=f"patient {patient_id}",
+        subject=f"patient {patient_id}", class_names=class_names(Path(data.run_dir)),
     )
     segments = data.segments.set_index("segment_id").loc[ids, ["recording_id", "segment_index", "start_s", "end_s"]]
     segments = segments.reset_index().merge(preds[["segment_id", "prob"]], on="segment_id")

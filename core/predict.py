@@ -36,6 +36,7 @@ import pandas as pd
 import soundfile as sf
 
 from core.audio import cut_recording, load_audio, trim_region, window_lengths
+from core.cohort.classes import DEFAULT_CLASS_NAMES, ClassNames, class_names, is_study
 from core.cohort.validation import CLIP_FRACTION, SILENCE_PEAK, inspect_audio
 from core.config import ExperimentConfig, PreprocessConfig
 from core.errors import AudioError, CoreError, RunError
@@ -292,12 +293,15 @@ class Ensemble:
         By fold key ("r0f1"), in training order.
     thresholds : dict of str to float
         Each fold's validation-chosen patient-level threshold.
+    class_names : (str, str)
+        What the run calls label 0 and 1 (well/poor for the study).
     """
 
     run_id: str
     config: ExperimentConfig
     models: dict[str, Any]
     thresholds: dict[str, float]
+    class_names: ClassNames = DEFAULT_CLASS_NAMES
 
     @classmethod
     def from_run(cls, run: Run) -> Ensemble:
@@ -319,7 +323,8 @@ class Ensemble:
             raise RunError(f"run {run.path.name}: no patient-level threshold for folds {missing} in folds.csv")
         models = {key: load_fold_model(run.path, key) for key in keys}
         config = ExperimentConfig.from_dict(run.manifest["config"])
-        return cls(run_id=run.path.name, config=config, models=models, thresholds={k: thresholds[k] for k in keys})
+        return cls(run_id=run.path.name, config=config, models=models, thresholds={k: thresholds[k] for k in keys},
+                   class_names=class_names(run))
 
     @property
     def aggregation(self) -> str:
@@ -414,16 +419,18 @@ def aggregate(prob: np.ndarray, *, how: str = "mean") -> np.ndarray:
     return functions[how](np.asarray(prob, dtype=np.float64), axis=1)
 
 
-def verdict_text(*, mean: float, low: float, high: float, n_models: int, n_poor: int) -> str:
-    """The plain-language verdict of the ensemble."""
+def verdict_text(*, mean: float, low: float, high: float, n_models: int, n_poor: int,
+                 class_names: ClassNames = DEFAULT_CLASS_NAMES) -> str:
+    """The plain-language verdict of the ensemble, in the run's class names (well/poor for the study)."""
     spread = f"range {low:.2f}–{high:.2f} over {n_models} models" if n_models > 1 else "one model"
+    negative, positive = ("a good outcome", "a poor outcome") if is_study(class_names) else class_names
     if n_poor * 2 > n_models:
-        lean = f"The models lean towards a poor outcome: {n_poor} of {n_models} reach their threshold"
+        lean = f"The models lean towards {positive}: {n_poor} of {n_models} reach their threshold"
     elif n_poor * 2 < n_models:
-        lean = f"The models lean towards a good outcome: {n_models - n_poor} of {n_models} stay below their threshold"
+        lean = f"The models lean towards {negative}: {n_models - n_poor} of {n_models} stay below their threshold"
     else:
         lean = f"The models are split: {n_poor} of {n_models} reach their threshold"
-    return f"{lean} (mean probability of a poor outcome {mean:.2f}, {spread}). {NOT_A_DIAGNOSIS}"
+    return f"{lean} (mean probability of {positive} {mean:.2f}, {spread}). {NOT_A_DIAGNOSIS}"
 
 
 def predict_images(images: RecordingImages, *, ensemble: Ensemble, explain: bool = True) -> EnsemblePrediction:
@@ -438,7 +445,7 @@ def predict_images(images: RecordingImages, *, ensemble: Ensemble, explain: bool
     mean = float(per_model_prob.mean())
     per_model = pd.DataFrame({
         "fold_key": keys, "prob": per_model_prob, "threshold": thresholds,
-        "predicted": np.where(poor, "poor", "well"),
+        "predicted": np.where(poor, ensemble.class_names[1], ensemble.class_names[0]),
     })
     segment_mean = prob.mean(axis=0)
     segments = pd.DataFrame({
@@ -464,7 +471,7 @@ def predict_images(images: RecordingImages, *, ensemble: Ensemble, explain: bool
         per_model=per_model,
         segments=segments,
         verdict=verdict_text(mean=spread["mean"], low=spread["low"], high=spread["high"],
-                             n_models=spread["n_models"], n_poor=spread["n_poor"]),
+                             n_models=spread["n_models"], n_poor=spread["n_poor"], class_names=ensemble.class_names),
         segment=typical,
         explained_by=chosen,
         mel=np.asarray(images.mel[typical])[..., 0].copy() if "mel" in branches else None,

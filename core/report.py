@@ -28,6 +28,7 @@ import plotly.graph_objects as go
 
 from core import results
 from core.audio import window_lengths
+from core.cohort.classes import ClassNames, class_colours, class_names
 from core.cohort.model import Cohort
 from core.cohort.summary import duration_table, outcome_balance
 from core.config import ExperimentConfig, hyperparameter_table
@@ -36,8 +37,6 @@ from core.runs import Run
 
 #: Occlusion settings read from the explain store (those of ``python -m core explain``).
 OCCLUSION_SETTINGS: dict[str, Any] = {"bands": 10, "chunks": 10, "fill": "mean"}
-
-COLOURS: dict[str, str] = {"well": "#2a9d8f", "poor": "#e76f51", "unknown": "#adb5bd"}
 
 
 class Table(NamedTuple):
@@ -121,8 +120,9 @@ def _cohort_slide(run: Run, cohort: Cohort | None) -> Slide:
     slide = Slide(title="Cohort")
     matches = cohort is not None and (not data.get("fingerprint") or cohort.fingerprint() == data["fingerprint"])
     well, poor = int(data.get("patients_well", 0)), int(data.get("patients_poor", 0))
+    names = class_names(run)
     slide.bullets.append(
-        f"**{data.get('n_patients', well + poor)} patients** trained on: {well} well, {poor} poor "
+        f"**{data.get('n_patients', well + poor)} patients** trained on: {well} {names[0]}, {poor} {names[1]} "
         f"({data.get('segments_well', 0)} / {data.get('segments_poor', 0)} segments)"
     )
     if cohort is not None and matches:
@@ -131,22 +131,23 @@ def _cohort_slide(run: Run, cohort: Cohort | None) -> Slide:
             f"({cohort.layout} layout); identifiers replaced by pseudonyms on loading"
         )
         balance = outcome_balance(cohort)
-        slide.figures.append(_balance_figure(balance["outcome"].tolist(), balance["patients"].tolist()))
+        slide.figures.append(_balance_figure(balance["outcome"].tolist(), balance["patients"].tolist(), names))
         slide.tables.append(Table("Recording durations (ms), as the study reported them", duration_table(cohort)))
     else:
         if cohort is not None:
             slide.bullets.append("The loaded cohort is not the one this run was trained on; counts come from the run.")
         else:
             slide.bullets.append("Duration table: give the run's cohort (`--cohort DIR`) to include it.")
-        slide.figures.append(_balance_figure(["well", "poor"], [well, poor]))
+        slide.figures.append(_balance_figure(list(names), [well, poor], names))
     if data.get("problems"):
         slide.bullets.append(f"{data['problems']} recording(s) gave no segment and were left out")
     return slide
 
 
-def _balance_figure(outcomes: list[str], counts: list[int]) -> go.Figure:
+def _balance_figure(outcomes: list[str], counts: list[int], names: ClassNames) -> go.Figure:
+    colours = class_colours(names)
     fig = go.Figure(go.Bar(x=outcomes, y=counts, text=counts, textposition="auto",
-                           marker_color=[COLOURS.get(o, COLOURS["unknown"]) for o in outcomes]))
+                           marker_color=[colours.get(o, colours["unknown"]) for o in outcomes]))
     fig.update_layout(title="Patients per outcome", yaxis_title="patients", height=380, margin=dict(t=50, b=30),
                       font=dict(size=18))
     return fig
@@ -244,7 +245,8 @@ def confusion_counts(run: Run, *, level: str = "patient") -> np.ndarray:
 
 def _confusion_figure(run: Run) -> go.Figure:
     matrix = confusion_counts(run)
-    fig = go.Figure(go.Heatmap(z=matrix, x=["well", "poor"], y=["well", "poor"], text=matrix, texttemplate="%{text}",
+    names = list(class_names(run))
+    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, text=matrix, texttemplate="%{text}",
                                textfont=dict(size=28), colorscale="Blues", showscale=False))
     fig.update_layout(title="Confusion (pooled)", xaxis_title="predicted", yaxis_title="true", height=440,
                       margin=dict(t=50, b=40), font=dict(size=16), yaxis_autorange="reversed")

@@ -49,7 +49,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -61,6 +61,9 @@ from core.models.backbones import get_backbone, resolve_weights
 from core.models.dual import DualModel, build_model
 from core.models.runtime import tensorflow
 from core.splits import Fold
+
+if TYPE_CHECKING:
+    from core.cohort.source import CohortSource
 
 
 @dataclass(frozen=True)
@@ -471,23 +474,31 @@ class RunCancelled(Exception):
 
 
 def load_training_data(
-    cohort_dir: str | Path, config: ExperimentConfig, *, cache_dir: Path | None = None
+    cohort_dir: str | Path | CohortSource, config: ExperimentConfig, *, cache_dir: Path | None = None
 ) -> tuple[Any, dict[str, Any]]:
     """Load a cohort and build its segment dataset; return it with a manifest description.
+
+    Parameters
+    ----------
+    cohort_dir : path or CohortSource
+        The cohort folder, or a source (folder + label sheet, columns, positive value).
 
     Returns
     -------
     dataset : SegmentDataset
     data : dict
         ``fingerprint`` (cohort audio + labels), ``preprocess_hash``, ``cohort_dir``
-        (the folder, never an audio path), counts of segments, patients and classes,
+        (the folder, never an audio path), ``cohort_source`` (how to load it again),
+        ``class_names`` (label 0, label 1), counts of segments, patients and classes,
         and the number of recordings that gave no segment.
     """
-    from core.cohort import load_cohort
+    from core.cohort import as_source
     from core.dataset import build_dataset
     from core.workspace import cache_dir as default_cache_dir
 
-    cohort = load_cohort(Path(cohort_dir))
+    source = as_source(cohort_dir)
+    cohort_dir = source.root
+    cohort = source.load()
     dataset = build_dataset(cohort, config.preprocess, cache_dir=cache_dir or default_cache_dir())
     segments = dataset.segments
     labelled = segments[segments["label"].notna()]
@@ -496,6 +507,8 @@ def load_training_data(
         "fingerprint": cohort.fingerprint(),
         "preprocess_hash": config.preprocess.hash(),
         "cohort_dir": str(Path(cohort_dir).resolve()),
+        "cohort_source": source.to_dict(),
+        "class_names": list(cohort.class_names),
         "n_segments": int(len(labelled)),
         "n_patients": int(per_patient.size),
         "patients_well": int((per_patient == 0).sum()),
@@ -580,7 +593,7 @@ def execute_run(
 
 
 def start_run(
-    cohort_dir: str | Path,
+    cohort_dir: str | Path | CohortSource,
     config: ExperimentConfig,
     *,
     name: str,
@@ -589,7 +602,10 @@ def start_run(
     progress: ProgressCallback | None = None,
     fail_after: int | None = None,
 ) -> Path:
-    """Build the dataset, create a run folder and train it; return the run folder."""
+    """Build the dataset, create a run folder and train it; return the run folder.
+
+    ``cohort_dir`` is a folder or a :class:`~core.cohort.source.CohortSource` (label sheet).
+    """
     from core import runs
     from core.splits import make_folds
 
@@ -628,7 +644,9 @@ def resume_run(
     if status == "running":
         raise RunError(f"run {run_dir.name} is still running (pid {manifest.get('pid')})")
     config = ExperimentConfig.from_dict(manifest["config"])
-    dataset, data = load_training_data(manifest["data"]["cohort_dir"], config, cache_dir=cache_dir)
+    from core.cohort import CohortSource
+
+    dataset, data = load_training_data(CohortSource.from_run_data(manifest["data"]), config, cache_dir=cache_dir)
     if data["fingerprint"] != manifest["data"]["fingerprint"]:
         raise RunError(
             f"run {run_dir.name}: the cohort at {data['cohort_dir']} changed since the run started "

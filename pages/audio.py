@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.acoustics.agreement import recording_agreement
 from core.audio import load_audio
+from core.cohort.classes import label_text
 from core.config import AudioConfig, SpectrogramConfig, TrimConfig, WindowConfig
 from core.errors import CoreError
 from core.recording_view import overview_spectrogram, segment_spectrograms, slice_recording, waveform_envelope
@@ -43,7 +44,7 @@ except CoreError as exc:
     st.error(f"This recording cannot be analysed: {exc}")
     st.stop()
 
-label = {0: "well", 1: "poor"}.get(int(row["label"]), "unknown") if pd.notna(row["label"]) else "unknown"
+label = label_text(row["label"], cohort.class_names) if pd.notna(row["label"]) else "unknown"
 st.caption(
     f"{row['recording_id']} · {row['duration_s']:.2f} s · stored at {int(row['sample_rate'])} Hz, "
     f"{int(row['channels'])} channel(s) · analysed at {SR} Hz mono · outcome: {label}"

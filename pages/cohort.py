@@ -1,20 +1,40 @@
-"""Cohort: pseudonymous patient table with filters, durations, balance, validation report."""
+"""Cohort: how the labels are read (layout or label sheet), pseudonymous patient table with
+filters, durations, balance, validation report."""
 
 from __future__ import annotations
+
+import math
 
 import plotly.express as px
 import streamlit as st
 
+from core.cohort.classes import label_names
 from core.cohort.summary import duration_table, outcome_balance
-from pages.shared.sidebar import current_cohort
+from pages.shared.label_form import label_mapping_form
+from pages.shared.sidebar import chosen_source, load_source
 
 st.title("Cohort")
-cohort = current_cohort()
-if cohort is None:
+source = chosen_source()
+if source is None:
     st.stop()
+with st.expander(f"Labels: {source.describe()}", expanded=source.labels is not None):
+    label_mapping_form(source)
+cohort = load_source(source)
+if cohort is None:
+    st.info("If the folder has a sheet naming each file's speaker and label, choose it under Labels above.")
+    st.stop()
+severity_counts = cohort.problems["severity"].value_counts()
+balance = outcome_balance(cohort)
+classes = " · ".join(
+    f"{r.outcome} = {r.label} ({r.patients} patients)" for r in balance.itertuples() if r.outcome != "unknown"
+)
+st.markdown(
+    f"**{cohort.layout}** layout · {cohort.n_patients} patients · {len(cohort.recordings)} recordings · "
+    f"{int(severity_counts.get('error', 0))} errors · {int(severity_counts.get('warning', 0))} warnings · {classes}"
+)
 
 patients = cohort.patients.copy()
-patients["outcome"] = patients["outcome"].map({0: "well", 1: "poor"}).astype("string").fillna("unknown")
+patients["outcome"] = patients["outcome"].map(label_names(cohort.class_names)).astype("string").fillna("unknown")
 
 with st.expander("Filters", expanded=True):
     c1, c2, c3, c4 = st.columns(4)
@@ -30,8 +50,9 @@ with st.expander("Filters", expanded=True):
         "outcome": c1.multiselect("Outcome", _choices("outcome"), key="f_outcome"),
     }
     ages = patients["age"].dropna().astype(float)
+    age_low, age_high = (math.floor(ages.min()), math.ceil(ages.max())) if len(ages) else (0, 0)  # 80.55 stays in
     age_range = (
-        c2.slider("Age (years)", int(ages.min()), int(ages.max()), (int(ages.min()), int(ages.max())), key="f_age")
+        c2.slider("Age (years)", age_low, age_high, (age_low, age_high), key="f_age")
         if len(ages) and ages.min() < ages.max()
         else None
     )
@@ -83,7 +104,7 @@ with left:
 with right:
     st.subheader("Outcome balance")
     st.dataframe(
-        outcome_balance(cohort).drop(columns="label"),
+        balance.drop(columns="label"),
         hide_index=True,
         column_config={"share": st.column_config.ProgressColumn("share", min_value=0.0, max_value=1.0, format="percent")},
     )

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.express as px
 import streamlit as st
 
+from core.cohort.classes import class_names, label_text, probability_label
 from core.errors import CoreError
 from core.explain import EXPLAINERS, FoldExplainer, cached_masking_table, load_fold
 from core.explain.cases import confusion_cells
@@ -32,6 +33,8 @@ run = pick_run()
 if run is None:
     st.stop()
 run_notices(run)
+names = class_names(run)
+p_label = probability_label(names)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -67,13 +70,14 @@ cell = c2.segmented_control("Confusion cell", ["TP", "TN", "FP", "FN"], key="e_c
 in_cell = cases[cases["cell"] == cell]
 if in_cell["fallback"].any():
     c3.caption(f"No {cell} segment in this fold: the closest by probability are shown instead, as the study did.")
-labels = {int(r.segment_id): f"segment {int(r.segment_id)} · {r.patient_id} · P(poor) {r.prob:.2f}" for r in in_cell.itertuples()}
+labels = {int(r.segment_id): f"segment {int(r.segment_id)} · {r.patient_id} · {p_label} {r.prob:.2f}" for r in in_cell.itertuples()}
 if clicked is not None and cell_of.get(clicked) == cell and clicked not in labels:
     r = predictions.set_index("segment_id").loc[clicked]
-    labels = {clicked: f"segment {clicked} · {r['patient_id']} · P(poor) {r['prob']:.2f} (picked on the plot)", **labels}
+    labels = {clicked: f"segment {clicked} · {r['patient_id']} · {p_label} {r['prob']:.2f} (picked on the plot)", **labels}
 segment_id = c3.selectbox("Segment", list(labels), format_func=labels.get, key="e_segment")
 with strip_box:
-    st.plotly_chart(probability_strip(predictions, cells, threshold=explainer.data.threshold, current=segment_id),
+    st.plotly_chart(probability_strip(predictions, cells, threshold=explainer.data.threshold, current=segment_id,
+                                      class_names=names),
                     width="stretch", on_select="rerun", selection_mode="points", key=strip_key)
     st.caption("Click a point to explain that segment (the ringed one is shown below); double-click the plot to clear. "
                "The lists above hold the study's 10 cases per cell.")
@@ -91,7 +95,7 @@ axes = explainer.data.axes
 row = explainer.data.segments.iloc[segment_id]
 st.caption(
     f"{row['recording_id']} · segment {int(row['segment_index']) + 1} ({row['start_s'] * 1000:.0f}–{row['end_s'] * 1000:.0f} ms) · "
-    f"true outcome {'poor' if row['label'] == 1 else 'well'} · P(poor) = {float(maps['prob'][0]):.3f} · "
+    f"true outcome {label_text(row['label'], names)} · {p_label} = {float(maps['prob'][0]):.3f} · "
     f"fold threshold {explainer.data.threshold:.2f}"
 )
 
@@ -142,7 +146,7 @@ for column, axis, title in ((left, "frequency", "Frequency bands"), (right, "tim
     part = occlusion[occlusion["axis"] == axis]
     # One panel per branch: the mel and STFT bands cover different frequencies.
     fig = px.bar(part, x="where", y="mean_delta", color="branch", facet_col="branch", error_y="std_delta",
-                 labels={"mean_delta": "Δ P(poor) when hidden", "where": ""}, title=title)
+                 labels={"mean_delta": f"Δ {p_label} when hidden", "where": ""}, title=title)
     fig.update_xaxes(matches=None, showticklabels=True)
     fig.update_layout(height=380, margin=dict(t=60, b=10), showlegend=False)
     column.plotly_chart(fig, width="stretch", key=f"occ_{axis}")
@@ -155,7 +159,7 @@ with st.spinner("Masking each branch of every test segment…"):
     explainer.masking_summary(baseline=baseline)
 table = cached_masking_table(run.path, baseline=baseline)
 st.dataframe(table, hide_index=True, width="stretch")
-st.caption("mel_branch_mean = mean Δ P(poor) when the mel image is masked (the study's table); folds appear once computed.")
+st.caption(f"mel_branch_mean = mean Δ {p_label} when the mel image is masked (the study's table); folds appear once computed.")
 
 st.subheader("Which map to believe")
 st.caption("Deletion/insertion: remove or add pixels in order of importance; a faithful map moves the probability faster than a random order. "

@@ -6,6 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from core import jobs
+from core.cohort.classes import class_colours
 from core.cohort.summary import outcome_balance
 from core.errors import CoreError
 from core.runs import list_runs
@@ -38,7 +39,7 @@ if cohort is not None:
             y="patients",
             text="patients",
             color="outcome",
-            color_discrete_map={"well": "#2a9d8f", "poor": "#e76f51", "unknown": "#adb5bd"},
+            color_discrete_map=class_colours(cohort.class_names),
         )
         fig.update_layout(showlegend=False, height=300, margin=dict(t=10, b=10), yaxis_title="patients")
         st.plotly_chart(fig, width="stretch")

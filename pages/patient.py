@@ -11,6 +11,7 @@ import streamlit as st
 
 from core import patient
 from core.audio import load_audio
+from core.cohort.classes import class_names, positive_phrase
 from core.config import AudioConfig
 from core.errors import CoreError
 from core.explain import FoldExplainer
@@ -78,7 +79,7 @@ with top_left:
     st.subheader("Facts")
     st.table(facts.set_index("fact"), border="horizontal")
 with top_right:
-    st.subheader("Probability of a poor outcome")
+    st.subheader(f"Probability of {positive_phrase(class_names(run))}")
     st.metric(
         "Mean over the fold models that did not train on this patient", f"{probability.mean:.2f}",
         help="Patient probability = mean of the segment probabilities of the pre-op /a/ recording.",
@@ -100,7 +101,7 @@ with top_right:
         hovertemplate="threshold %{x:.2f}<extra></extra>",
     ))
     fig.add_vline(x=probability.mean, line=dict(color="#12355b", dash="dot"), annotation_text=f"mean {probability.mean:.2f}")
-    fig.update_layout(height=200, margin=dict(t=30, b=30, l=10, r=10), xaxis=dict(range=[0, 1], title="probability of a poor outcome"),
+    fig.update_layout(height=200, margin=dict(t=30, b=30, l=10, r=10), xaxis=dict(range=[0, 1], title=f"probability of {positive_phrase(class_names(run))}"),
                       showlegend=False, font=dict(size=15))
     st.plotly_chart(fig, width="stretch", key="p_spread")
     st.markdown(f'<div class="voe-calm"><p>{probability.text}</p></div>', unsafe_allow_html=True)

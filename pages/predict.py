@@ -11,6 +11,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.cohort.classes import class_names, positive_phrase
 from core.config import ExperimentConfig
 from core.errors import CoreError
 from core.explain.regions import ImageAxes
@@ -41,7 +42,7 @@ vowels = " or ".join(f"/{v.lower()}/" for v in selection.vowels)
 st.markdown(
     f"Record a **sustained vowel {vowels}** for about three seconds in a quiet room, as the run's training "
     f"recordings ({', '.join(selection.phases)}-op). Every one of the run's {len(run.manifest.get('folds_done', []))} "
-    "fold models gives its probability of a poor outcome."
+    f"fold models gives its probability of {positive_phrase(class_names(run))}."
 )
 
 upload_tab, record_tab = st.tabs(["Upload a file", "Record now"])
@@ -85,7 +86,7 @@ if not prediction.ok:
 result = prediction.result
 st.subheader("Prediction")
 left, right = st.columns([1, 2], gap="large")
-left.metric("Probability of a poor outcome", f"{result.mean:.2f}",
+left.metric(f"Probability of {positive_phrase(class_names(run))}", f"{result.mean:.2f}",
             help="Mean over the fold models of the recording's probability (mean of its segments).")
 left.markdown(f"**{result.n_poor} of {result.n_models}** models reach their threshold · "
               f"spread {result.low:.2f} – {result.high:.2f} (SD {result.sd:.2f})")
@@ -100,7 +101,7 @@ with right:
                              hovertemplate="threshold %{x:.2f}<extra></extra>"))
     fig.add_vline(x=result.mean, line=dict(color="#12355b", dash="dot"), annotation_text=f"mean {result.mean:.2f}")
     fig.update_layout(height=200, margin=dict(t=30, b=30, l=10, r=10), showlegend=False, font=dict(size=15),
-                      xaxis=dict(range=[0, 1], title="probability of a poor outcome"))
+                      xaxis=dict(range=[0, 1], title=f"probability of {positive_phrase(class_names(run))}"))
     st.plotly_chart(fig, width="stretch", key="u_spread")
 
 with st.expander("Per fold model and per segment"):

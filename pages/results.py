@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import results
 from core.baseline.comparison import load_comparison
+from core.cohort.classes import class_names, probability_label
 from core.errors import CoreError
 from core.runs import list_runs, load_run
 from core.workspace import runs_dir
@@ -20,6 +21,7 @@ run = pick_run()
 if run is None:
     st.stop()
 run_notices(run)
+names = class_names(run)
 
 level = st.segmented_control("Level", ["patient", "segment"], default="patient", key="r_level",
                              help="patient = mean of a patient's segment probabilities; segment = every 50 ms segment.")
@@ -58,7 +60,7 @@ for i, row in thresholds.iterrows():
     threshold = float(np.clip(row["threshold"] + shift, 0.0, 1.0))
     counts = results.confusion(run, level=level, repeat=int(row["repeat"]), fold=int(row["fold"]), threshold=threshold)
     matrix = np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]])
-    fig = px.imshow(matrix, text_auto=True, color_continuous_scale="Blues", x=["well", "poor"], y=["well", "poor"],
+    fig = px.imshow(matrix, text_auto=True, color_continuous_scale="Blues", x=list(names), y=list(names),
                     labels={"x": "predicted", "y": "true", "color": "count"})
     fig.update_layout(height=240, margin=dict(t=30, b=0, l=0, r=0), coloraxis_showscale=False,
                       title=f"{results.fold_label(int(row['repeat']), int(row['fold']), repeats=int(thresholds['repeat'].nunique()))} · t={threshold:.2f}")
@@ -76,7 +78,7 @@ with right:
     st.subheader("Calibration (test, pooled)")
     calibration = results.calibration_points(run, level=level)
     fig = px.line(calibration, x="predicted", y="observed", markers=True, hover_data=["n"],
-                  labels={"predicted": "mean predicted P(poor)", "observed": "observed share poor"})
+                  labels={"predicted": f"mean predicted {probability_label(names)}", "observed": f"observed share {names[1]}"})
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="perfect"))
     fig.update_layout(height=360, margin=dict(t=10, b=10), xaxis_range=[0, 1], yaxis_range=[0, 1])
     st.plotly_chart(fig, width="stretch")

@@ -7,6 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from core import jobs
+from core.commands.cohort_options import cohort_argv
 from core.config import hyperparameter_table, preset, with_overrides
 from core.errors import CoreError
 from core.models.backbones import BACKBONES
@@ -113,6 +114,7 @@ if st.button("Start training", type="primary", key="t_start"):
     options = ["--backbone", backbone, "--inputs", inputs, "--split", split, "--folds", str(int(folds)),
                "--repeats", str(int(repeats)), "--set", f"train.warmup_epochs={int(warmup)}",
                "--set", f"train.finetune_epochs={int(finetune)}"] + (["--augment"] if augment else [])
+    options += cohort_argv(cohort.source)[2:] if cohort.source is not None else []  # label sheet, positive
     try:
         st.session_state["job"] = jobs.launch(cohort=cohort.root, name=name or "run", preset=preset_name,
                                               runs_dir=runs_dir(), options=options)

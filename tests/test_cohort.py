@@ -634,7 +634,8 @@ def test_cli_prints_counts_then_an_aligned_table(tmp_path: Path, capsys) -> None
     assert cli_main(["validate", "--cohort", str(root)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[:5] == ["layout      study", "patients    3", "recordings  23", "errors      1", "warnings    1"]
-    table = lines[6:]
+    assert lines[5] == "classes     well (label 0) 2 · poor (label 1) 1"
+    table = lines[7:]
     assert table[0].split() == ["path", "severity", "reason"]
     assert table[1].split(maxsplit=2)[:2] == ["P01well-2023/pre/P01S1.wav", "error"]
     assert table[2].split(maxsplit=2)[:2] == ["P02poor-2021/post/P02A2.wav", "warning"]

@@ -304,12 +304,12 @@ def compare_with_run(
         raise RunError(f"run {loaded.path.name} split segments (leaky); the baseline needs patient folds")
     folds = run_folds(loaded.patient_predictions, run_name=loaded.path.name)
     if cohort is None:
-        from core.cohort import load_cohort
+        from core.cohort import CohortSource
 
-        cohort_dir = manifest.get("data", {}).get("cohort_dir")
-        if not cohort_dir or not Path(cohort_dir).is_dir():
+        data = manifest.get("data", {})
+        if not data.get("cohort_dir") or not Path(data["cohort_dir"]).is_dir():
             raise RunError(f"run {loaded.path.name}: its cohort folder is not available; pass the cohort")
-        cohort = load_cohort(Path(cohort_dir))
+        cohort = CohortSource.from_run_data(data).load()
     expected = manifest.get("data", {}).get("fingerprint")
     if expected and cohort.fingerprint() != expected:
         raise RunError(f"run {loaded.path.name}: the cohort's recordings or labels changed since the run was trained")

@@ -40,12 +40,16 @@ SVD_PATTERN = r"(?P<speaker>[A-Za-z0-9]+)-(?P<vowel>[A-Za-z])(?:_(?P<take>[A-Za-
 #: SVD pitch letter → take: normal, low, high.
 PITCH_TAKES: dict[str, int] = {"n": 1, "l": 2, "h": 3}
 #: Class folders labelled 0 by the default label map; every other class folder is 1.
-HEALTHY_CLASS_NAMES: tuple[str, ...] = ("healthy", "normal", "control", "controls", "gesund")
+HEALTHY_CLASS_NAMES: tuple[str, ...] = ("healthy", "normal", "control", "controls", "hc", "gesund")
 
 #: Placeholder for the raw speaker id inside a displayed path; replaced by the pseudonym.
 SPEAKER_MARK = "\x00"
 
 PartKind = Literal["keep", "mark", "unknown"]
+#: Names of label 0 and 1 when the data do not say otherwise (the study's outcome).
+DEFAULT_CLASS_NAMES: tuple[str, str] = ("well", "poor")
+#: Vowel taken for recordings whose vowel no name or column gives: every preset selects /a/.
+ASSUMED_VOWEL = "A"
 FOLDER_OUTCOMES: dict[str, int] = {"well": 0, "poor": 1}
 
 
@@ -108,12 +112,18 @@ class Discovery:
         Every audio file under the root, parsed or not.
     notes : list of FoundFile
         Folder-level findings (e.g. a patient folder without audio); ``path`` is the folder.
+    class_names : (str, str)
+        Names of label 0 and label 1 in this dataset ("well", "poor" for the study).
+    clinical : dict
+        Raw speaker id → patient-table values read beside the labels (label sheets: sex, age).
     """
 
     layout: str
     base: Path
     files: list[FoundFile] = field(default_factory=list)
     notes: list[FoundFile] = field(default_factory=list)
+    class_names: tuple[str, str] = DEFAULT_CLASS_NAMES
+    clinical: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 def is_hidden(path: Path) -> bool:
@@ -351,21 +361,56 @@ def _take(text: str | None) -> int | None:
     return PITCH_TAKES.get(text.casefold())
 
 
+def class_folder_names(labels: Mapping[str, int | None]) -> tuple[str, str]:
+    """Class names from class folders: the folder of each label when there is one, else a plain word.
+
+    Parameters
+    ----------
+    labels : mapping of str to int or None
+        Class folder name → its label (None: unlabelled folder).
+    """
+    names = []
+    for label, fallback in ((0, "healthy"), (1, "pathological")):
+        folders = sorted(name for name, value in labels.items() if value == label)
+        names.append(folders[0] if len(folders) == 1 else " + ".join(folders) if len(folders) == 2 else fallback)
+    return names[0], names[1]
+
+
 def discover_class_folders(root: Path, base: Path, *, label_map: Mapping[str, int] | None = None,
                            filename_pattern: str | None = None) -> Discovery:
-    """``<class>/<file>.wav``: label from the class folder, speaker/vowel/take from the name."""
+    """``<class>/<file>.wav``: label from the class folder, speaker/vowel/take from the name.
+
+    With the default pattern, a folder tree in which no file name matches it (free names,
+    e.g. ``AH_064F_<uuid>.wav``) is read as one speaker per file, each a sustained /a/;
+    one warning row says so. An explicit ``filename_pattern`` is never relaxed.
+    """
     found = Discovery("class_folders", base)
     prefix = _keep_prefix(root, base)
     pattern = compile_filename_pattern(filename_pattern)
     for path in _direct_audio(base):
         found.files.append(FoundFile(path, path.relative_to(root).as_posix(), (*prefix, (path.name, "unknown")), None,
                                      issue=("error", "unknown naming: not inside a class folder; skipped")))
-    for class_dir in _subdirs(base):
-        label = class_label(class_dir.name, label_map)
-        for path in audio_under(class_dir):
+    classes = {class_dir: list(audio_under(class_dir)) for class_dir in _subdirs(base)}
+    one_per_file = filename_pattern is None and not any(
+        pattern.fullmatch(path.stem) for paths in classes.values() for path in paths)
+    if one_per_file:
+        found.notes.append(FoundFile(base, base.relative_to(root).as_posix(), tuple(prefix) or (("./", "keep"),), None,
+                                     issue=("warning", "file names follow no speaker pattern: each file is taken as "
+                                                       f"one speaker's sustained /a/ (vowel {ASSUMED_VOWEL})")))
+    labels = {class_dir.name: class_label(class_dir.name, label_map) for class_dir in classes if classes[class_dir]}
+    found.class_names = class_folder_names(labels)
+    for class_dir, paths in classes.items():
+        label = labels.get(class_dir.name)
+        for path in paths:
             inner = path.relative_to(class_dir).parts
             middle = [(p, "unknown") for p in inner[:-1]]
             rel = path.relative_to(root).as_posix()
+            if one_per_file:
+                found.files.append(FoundFile(
+                    path, rel, (*prefix, (class_dir.name, "keep"), *middle, (SPEAKER_MARK + path.suffix, "mark")),
+                    path.relative_to(class_dir).with_suffix("").as_posix(), phase="pre", vowel=ASSUMED_VOWEL,
+                    label=label, group=class_dir.name))
+                continue
             match = pattern.fullmatch(path.stem)
             groups = match.groupdict() if match else {}
             take = _take(groups.get("take")) if match else None

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.cohort.label_sheet import LAYOUT as LABEL_SHEET
+from core.cohort.label_sheet import LabelSheet
 from core.cohort.layouts import SPEAKER_MARK, Discovery, FoundFile, discover
 from core.cohort.metadata import (
     MANIFEST_ALIASES,
@@ -332,6 +334,7 @@ def load_cohort(
     pseudonyms: Scheme = "sequential",
     salt: str = "",
     progress: Progress | None = None,
+    label_sheet: LabelSheet | None = None,
 ) -> Cohort:
     """Load a cohort folder into pseudonymous tables and a validation report.
 
@@ -361,6 +364,9 @@ def load_cohort(
         Secret for "hash" pseudonyms.
     progress : callable, optional
         ``progress(done, total)`` after each audio file.
+    label_sheet : LabelSheet, optional
+        Read the folder through a label sheet (file, speaker, label per row) instead of
+        its folder layout; ``layout`` and ``metadata`` are then not used.
 
     Returns
     -------
@@ -381,7 +387,8 @@ def load_cohort(
         raise CohortError(f"cohort folder {str(root)!r} does not exist or is not a folder")
     if not any(p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES for p in root.rglob("*")):
         raise CohortError(f"cohort folder {str(root)!r} holds no audio files ({', '.join(AUDIO_SUFFIXES)})")
-    found = discover(root, layout=layout, label_map=label_map, filename_pattern=filename_pattern)
+    found = (label_sheet.discover(root) if label_sheet is not None
+             else discover(root, layout=layout, label_map=label_map, filename_pattern=filename_pattern))
     problems: list[Problem] = []
     patients = _gather_patients(found)
     folder_patients = set(patients)
@@ -415,6 +422,7 @@ def load_cohort(
             problems.append(Problem(sheet.where(int(patients[key].sheet_row or 0)), "warning",
                                     f"patient in the sheet with no recordings: {names[key]} has no patient folder "
                                     "or audio file; kept in the patients table with 0 recordings"))
+    clinical.update(found.clinical)
 
     kept, raw_sources = _inspect_files(found, names, identifiers, problems, min_duration_s=min_duration_s,
                                        progress=progress)
@@ -426,7 +434,7 @@ def load_cohort(
         item, patient = usable.item, patients[usable.item.speaker or ""]
         if found.layout == "notebook":
             label = manifest.get(item.path.stem, (None, ""))[0]
-        elif found.layout == "class_folders":
+        elif found.layout in ("class_folders", LABEL_SHEET):
             label = item.label
         else:
             label = outcomes[patient.key]
@@ -445,7 +453,7 @@ def load_cohort(
     patient_table = _patients_frame(found, patients, clinical, outcomes, recordings)
     report = problems_frame(problems)
     cohort = Cohort(root=root, layout=found.layout, recordings=recordings, patients=patient_table,
-                    problems=report, _paths=paths, _identifiers=identifiers, _raw_sources=raw_sources)
+                    problems=report, class_names=found.class_names, _paths=paths, _identifiers=identifiers, _raw_sources=raw_sources)
     severities = Counter(report["severity"])
     logger.info("loaded %s cohort: %d patients, %d recordings, %d errors, %d warnings", found.layout,
                 cohort.n_patients, len(recordings), severities.get("error", 0), severities.get("warning", 0))
@@ -498,7 +506,7 @@ def _settle_outcomes(found: Discovery, patients: dict[str, _Patient], unique: li
             continue
         folder = patient.folder_labels
         if len(folder) > 1:
-            what = "patient folders" if found.layout == "study" else "class folders"
+            what = {"study": "patient folders", LABEL_SHEET: "sheet rows"}.get(found.layout, "class folders")
             problems.append(Problem(_group_source(found, patient), "error",
                                     f"conflicting outcomes for patient {patient.pseudonym}: its {what} carry "
                                     "different labels; patient outcome left unknown"))
@@ -522,7 +530,7 @@ def _settle_outcomes(found: Discovery, patients: dict[str, _Patient], unique: li
 
 def _group_source(found: Discovery, patient: _Patient) -> str:
     """Problem source for a patient-level finding: the pseudonymised folder name(s)."""
-    if found.layout == "class_folders":
+    if found.layout in ("class_folders", LABEL_SHEET):
         return " + ".join(patient.groups)
     return " + ".join(g.replace(patient.key, patient.pseudonym) for g in patient.groups)
 
@@ -537,6 +545,8 @@ def _no_label_reason(layout: str, pseudonym: str, item: FoundFile, *, conflict: 
         why = "the file is not in the label manifest"
     elif layout == "class_folders":
         why = f"class folder {item.group!r} is not in label_map"
+    elif layout == LABEL_SHEET:
+        why = f"its label cell in {item.group} is empty"
     else:
         why = f"patient {pseudonym} has no outcome (no well/poor in the folder name and none in the sheet)"
     return f"recording without a label: {why}; kept with label <NA>"

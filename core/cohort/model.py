@@ -11,6 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -65,13 +66,19 @@ class Cohort:
     root : Path
         The cohort folder.
     layout : str
-        "study", "notebook" or "class_folders".
+        "study", "notebook", "class_folders" or "label_sheet".
     recordings : pd.DataFrame
         One row per usable recording, columns :data:`RECORDING_COLUMNS`.
     patients : pd.DataFrame
         One row per patient, columns :data:`PATIENT_COLUMNS`.
     problems : pd.DataFrame
         Validation report, columns :data:`PROBLEM_COLUMNS`.
+    class_names : (str, str)
+        What label 0 and label 1 are called in this dataset: ("well", "poor") for the study,
+        the class folders' or the label sheet's own names otherwise (e.g. ("HC", "PD")).
+    source : CohortSource, optional
+        How the cohort was loaded (folder, label sheet, columns, positive value), when
+        loaded through :class:`core.cohort.source.CohortSource`.
     """
 
     root: Path
@@ -79,6 +86,8 @@ class Cohort:
     recordings: pd.DataFrame
     patients: pd.DataFrame
     problems: pd.DataFrame
+    class_names: tuple[str, str] = ("well", "poor")
+    source: Any = None
     _paths: dict[str, Path] = field(default_factory=dict, repr=False)
     _identifiers: dict[str, str] = field(default_factory=dict, repr=False)
     _raw_sources: dict[str, str] = field(default_factory=dict, repr=False)

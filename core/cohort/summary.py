@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from core.cohort.classes import label_text
 from core.cohort.model import Cohort
-
-OUTCOME_NAMES: dict[int, str] = {0: "well", 1: "poor"}
 
 
 def duration_table(cohort: Cohort) -> pd.DataFrame:
@@ -53,15 +52,15 @@ def outcome_balance(cohort: Cohort) -> pd.DataFrame:
     Returns
     -------
     pd.DataFrame
-        Columns ``outcome, label, patients, share``; ``label`` is 0/1 or <NA> for
-        patients without a known outcome.
+        Columns ``outcome, label, patients, share``; ``outcome`` is the cohort's class name
+        (well/poor for the study), ``label`` is 0/1 or <NA> for patients without a known outcome.
     """
     outcome = cohort.patients["outcome"].astype("Int64")
     counts = outcome.value_counts(dropna=False).sort_index()
     total = max(int(counts.sum()), 1)
     rows = [
         {
-            "outcome": OUTCOME_NAMES.get(int(label), str(label)) if pd.notna(label) else "unknown",
+            "outcome": label_text(label, cohort.class_names),
             "label": label,
             "patients": int(n),
             "share": float(n) / total,

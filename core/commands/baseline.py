@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.commands.cohort_options import add_cohort_arguments, cohort_source
 from core.errors import ConfigError
 
 
@@ -37,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--run", required=True, metavar="RUN", help="run id, folder, or unique name")
     parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
-    parser.add_argument("--cohort", metavar="DIR", help="cohort folder, if it moved since the run (same data)")
+    add_cohort_arguments(parser, required=False)
     parser.add_argument("--models", default="logreg,random_forest,svm",
                         help="comma-separated subset of logreg, random_forest, svm (default: all three)")
     parser.add_argument("--features", default="clinical", choices=("praat", "clinical", "spectral", "all", "egemaps", "all_egemaps"),
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     start = time.perf_counter()
     run_dir = find_run(args.run, root=args.runs_dir)
-    cohort = _cohort(args.cohort)
+    cohort = _cohort(args, run_dir)
     progress = None if args.quiet else _say
     comparison = compare_with_run(
         run_dir, config=config, cohort=cohort, runs_root=args.runs_dir, cache_dir=cache, n_jobs=args.jobs,
@@ -88,22 +89,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cohort(path: str | None) -> Any:
-    if path is None:
-        return None
-    from core.cohort import load_cohort
+def _cohort(args: argparse.Namespace, run_dir: Path) -> Any:
+    """The cohort given on the command line (a run's cohort that moved), or None to use the run's own.
 
-    return load_cohort(Path(path))
+    ``--cohort DIR`` alone keeps the run's label sheet and columns on the new folder.
+    """
+    if args.cohort is None:
+        return None
+    from core.cohort import CohortSource
+    from core.runs import read_manifest
+
+    data = read_manifest(run_dir).get("data", {})
+    if args.labels is None and args.positive is None and data.get("cohort_source"):
+        return CohortSource.from_run_data(data).with_root(args.cohort).load()
+    return cohort_source(args).load()
 
 
 def _agreement(run_dir: Path, cohort: Any, cache: Path, jobs: int, progress: Any) -> dict[str, Any]:
     """Agreement table of the run's cohort, written beside the comparison; its headline numbers."""
     from core.acoustics.agreement import report_agreement
-    from core.cohort import load_cohort
+    from core.cohort import CohortSource
     from core.runs import atomic_write_csv, read_manifest
 
     if cohort is None:
-        cohort = load_cohort(Path(read_manifest(run_dir)["data"]["cohort_dir"]))
+        cohort = CohortSource.from_run_data(read_manifest(run_dir)["data"]).load()
     agreement = report_agreement(
         cohort, cache_dir=cache, n_jobs=jobs,
         progress=(lambda done, total: progress(f"report agreement {done}/{total}")) if progress else None,

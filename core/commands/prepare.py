@@ -16,6 +16,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from core.commands.cohort_options import add_cohort_arguments, cohort_source
 from core.config import PHASES, PRESETS, VOWELS, preset
 
 
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Load a cohort, trim and window the selected recordings, compute Mel and STFT "
         "images for every segment and store them in the disk cache. Prints counts and seconds.",
     )
-    parser.add_argument("--cohort", required=True, metavar="DIR", help="cohort folder")
+    add_cohort_arguments(parser)
     parser.add_argument("--preset", default="seed", choices=PRESETS, help="settings preset (default: seed)")
     parser.add_argument("--phases", default=None, metavar="LIST",
                         help=f"comma-separated phases from {','.join(PHASES)} (default: the preset's, pre)")
@@ -41,7 +42,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the dataset; 0 on success (even with problem rows)."""
-    from core.cohort import load_cohort
     from core.dataset import build_dataset
     from core.workspace import cache_dir
 
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     cache = Path(args.cache_dir) if args.cache_dir else cache_dir()
 
     started = time.perf_counter()
-    cohort = load_cohort(args.cohort)
+    cohort = cohort_source(args).load()
     loaded = time.perf_counter()
     dataset = build_dataset(cohort, config, cache_dir=cache, progress=None if args.json else _progress)
     built = time.perf_counter()

@@ -35,16 +35,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the report; 0 on success."""
-    from core.cohort import load_cohort
+    from core.cohort import CohortSource
     from core.errors import CohortError
     from core.report import render_html, report_title, slides
     from core.runs import load_run
 
     loaded = load_run(args.run, root=args.runs_dir)
-    folder = args.cohort or loaded.manifest.get("data", {}).get("cohort_dir")
+    data = loaded.manifest.get("data", {})
+    folder = args.cohort or data.get("cohort_dir")
     cohort = None
     if folder and Path(folder).is_dir():
-        cohort = load_cohort(Path(folder))
+        # the run's own label sheet and columns, on the folder given when the cohort moved
+        source = CohortSource.from_run_data(data) if data.get("cohort_dir") else CohortSource(Path(folder))
+        cohort = (source.with_root(args.cohort) if args.cohort else source).load()
     elif args.cohort:
         raise CohortError(f"cohort folder {args.cohort} does not exist")
     deck = slides(loaded, cohort)

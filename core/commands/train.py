@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.commands.cohort_options import add_cohort_arguments, cohort_source
 from core.config import PRESETS, preset, with_overrides
 from core.errors import ConfigError
 from core.jobs import time_left
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "patient-grouped cross-validation (two stages, cached frozen prefix), and store "
         "metrics, predictions and one model per fold under runs/<date>-<name>/.",
     )
-    parser.add_argument("--cohort", metavar="DIR", help="cohort folder (not needed with --resume)")
+    add_cohort_arguments(parser, required=False)  # not needed with --resume
     parser.add_argument("--preset", default="seed", choices=PRESETS, help="settings preset (default: seed)")
     parser.add_argument("--name", help="short run name (folder suffix)")
     parser.add_argument("--backbone", help="backbone: efficientnetb0, mobilenetv3small, mobilenetv3large, "
@@ -172,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
             before = set(runs.runs_root(args.runs_dir).glob("*")) if runs.runs_root(args.runs_dir).is_dir() else set()
             cohort_dir = args.cohort
             try:
-                run_dir = start_run(args.cohort, config, name=args.name, root=args.runs_dir, cache_dir=cache, progress=bar)
+                run_dir = start_run(cohort_source(args), config, name=args.name, root=args.runs_dir, cache_dir=cache, progress=bar)
             except BaseException:
                 created = sorted(set(runs.runs_root(args.runs_dir).glob("*")) - before)
                 run_dir = created[-1] if created else None

@@ -13,8 +13,9 @@ import json
 import sys
 from typing import Any
 
-from core.cohort import LAYOUTS, load_cohort
+from core.cohort import LAYOUTS
 from core.cohort.model import Cohort
+from core.commands.cohort_options import add_cohort_arguments, cohort_source
 from core.errors import CohortError
 
 
@@ -23,11 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "validate",
         help="check a cohort folder and print its validation report",
-        description="Load a cohort folder (study, notebook or class-folder layout), check every audio file "
-        "and the metadata sheet, and print counts and one row per problem. Exit status 0 even when "
+        description="Load a cohort folder (study, notebook or class-folder layout, or any folder with a label "
+        "sheet), check every audio file and the metadata or label sheet, and print counts and one row per problem. Exit status 0 even when "
         "problems exist; 1 when the folder cannot be loaded at all.",
     )
-    parser.add_argument("--cohort", required=True, metavar="DIR", help="cohort folder")
+    add_cohort_arguments(parser)
     parser.add_argument("--layout", default="auto", choices=("auto", *LAYOUTS), help="folder layout (default: auto)")
     parser.add_argument("--metadata", default=None, metavar="FILE",
                         help="metadata sheet (study) or label manifest (notebook); default: found in DIR")
@@ -58,6 +59,9 @@ def summary(cohort: Cohort, *, show_identifiers: bool = False) -> dict[str, Any]
         "errors": sum(r["severity"] == "error" for r in rows),
         "warnings": sum(r["severity"] == "warning" for r in rows),
         "layout": cohort.layout,
+        "class_names": list(cohort.class_names),
+        "patients_per_class": {name: int((cohort.patients["outcome"] == label).sum())
+                               for label, name in enumerate(cohort.class_names)},
         "problems": rows,
     }
 
@@ -65,6 +69,9 @@ def summary(cohort: Cohort, *, show_identifiers: bool = False) -> dict[str, Any]
 def format_table(report: dict[str, Any]) -> str:
     """Counts first, then an aligned table of problems (path, severity, reason)."""
     counts = [(key, str(report[key])) for key in ("layout", "patients", "recordings", "errors", "warnings")]
+    classes = " · ".join(f"{name} (label {label}) {report['patients_per_class'][name]}"
+                         for label, name in enumerate(report["class_names"]))
+    counts.append(("classes", classes))
     width = max(len(key) for key, _ in counts)
     lines = [f"{key:<{width}}  {value}" for key, value in counts]
     problems = report["problems"]
@@ -83,8 +90,7 @@ def format_table(report: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Load the cohort and print the report; 0 when loaded (even with problems), 1 when not."""
     try:
-        cohort = load_cohort(args.cohort, layout=args.layout, metadata=args.metadata,
-                             min_duration_s=args.min_duration)
+        cohort = cohort_source(args).load(min_duration_s=args.min_duration)
     except CohortError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

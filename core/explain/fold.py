@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.cohort.classes import class_names
 from core.errors import ExplainError, RunError
 from core.explain.cases import pick_cases, select_segments
 from core.explain.faithfulness import deletion_insertion, faithfulness_summary, randomisation_check
@@ -189,15 +190,17 @@ def load_fold(
 def load_run_dataset(run_dir: Path, *, cache_dir: Path | None = None) -> Any:
     """The segment dataset a run was trained on, rebuilt from its cohort (fingerprint checked)."""
     from core import runs
+    from core.cohort import CohortSource
     from core.config import ExperimentConfig
     from core.training import load_training_data
 
     manifest = runs.read_manifest(run_dir)
     config = ExperimentConfig.from_dict(manifest["config"])
-    cohort_dir = manifest["data"]["cohort_dir"]
+    source = CohortSource.from_run_data(manifest["data"])
+    cohort_dir = source.root
     if not Path(cohort_dir).is_dir():
         raise RunError(f"run {run_dir.name}: its cohort folder {cohort_dir} is gone; the images cannot be rebuilt")
-    dataset, data = load_training_data(cohort_dir, config, cache_dir=cache_dir)
+    dataset, data = load_training_data(source, config, cache_dir=cache_dir)
     if data["fingerprint"] != manifest["data"]["fingerprint"]:
         raise RunError(f"run {run_dir.name}: the cohort at {cohort_dir} changed since training (fingerprint differs)")
     return dataset
@@ -469,6 +472,7 @@ class FoldExplainer:
             masking=masking[masking["segment_id"].isin(ids)],
             occlusion=occlusion[occlusion["segment_id"].isin(ids)],
             subject=subject,
+            class_names=class_names(Path(self.data.run_dir)),
         )
 
     def precompute(

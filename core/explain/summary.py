@@ -20,7 +20,7 @@ import pandas as pd
 from core.errors import ExplainError
 from core.explain.occlusion import aggregate_occlusion
 
-OUTCOMES: dict[int, str] = {0: "well", 1: "poor"}
+OUTCOMES: dict[int, str] = {0: "well", 1: "poor"}  # the study's; a run's own names come in ``class_names``
 BRANCH_NAMES: dict[str, str] = {"mel": "mel", "stft": "STFT"}
 
 
@@ -53,6 +53,7 @@ def summarise(
     subject: str = "this segment",
     top: int = 2,
     min_delta: float = 0.01,
+    class_names: tuple[str, str] = ("well", "poor"),
 ) -> Summary:
     """Summarise which branch, bands and time region carried a decision.
 
@@ -72,6 +73,8 @@ def summarise(
         Most bands and chunks named.
     min_delta : float
         Smallest evidence (probability units) worth naming.
+    class_names : (str, str)
+        What the run calls label 0 and 1 (well/poor for the study).
 
     Returns
     -------
@@ -84,27 +87,28 @@ def summarise(
     predicted = int(mean_prob >= threshold)
     sign = 1.0 if predicted == 1 else -1.0
     n = int(probs.size)
-    sentences = [_prediction_sentence(subject, n, probs, mean_prob, threshold, predicted)]
+    names = dict(enumerate(class_names))
+    sentences = [_prediction_sentence(subject, n, probs, mean_prob, threshold, predicted, names)]
     facts: dict[str, Any] = {
         "subject": subject, "n_segments": n, "prob": mean_prob, "threshold": float(threshold),
-        "predicted": OUTCOMES[predicted], "delta": {}, "decisive_branch": None, "bands": [], "chunks": [],
+        "predicted": names[predicted], "delta": {}, "decisive_branch": None, "bands": [], "chunks": [],
     }
 
     decisive = None
     if masking is not None and not masking.empty:
         deltas = {b: float(masking[f"delta_{b}"].mean()) for b in BRANCH_NAMES if masking[f"delta_{b}"].notna().any()}
         facts["delta"] = deltas
-        sentences.append(_masking_sentence(deltas, n))
+        sentences.append(_masking_sentence(deltas, n, names[1]))
         evidence = {b: sign * d for b, d in deltas.items()}
         best = max(evidence, key=evidence.get)
         if evidence[best] >= min_delta:
             decisive = best
             sentences.append(
-                f"The {BRANCH_NAMES[best]} image carried the decision towards {OUTCOMES[predicted]}."
+                f"The {BRANCH_NAMES[best]} image carried the decision towards {names[predicted]}."
             )
         else:
             sentences.append(
-                f"Neither image alone moved the probability towards {OUTCOMES[predicted]} by {min_delta:.2f} or more."
+                f"Neither image alone moved the probability towards {names[predicted]} by {min_delta:.2f} or more."
             )
     facts["decisive_branch"] = decisive
 
@@ -116,28 +120,30 @@ def summarise(
             rows = regions[regions["axis"] == axis].sort_values("evidence", ascending=False)
             strong = rows[rows["evidence"] >= min_delta].head(top)
             facts[key] = [_region_fact(r) for _, r in strong.iterrows()]
-            sentences.append(_region_sentence(axis, branch, strong, predicted, min_delta, rows.shape[0]))
+            sentences.append(_region_sentence(axis, branch, strong, names[predicted], min_delta, rows.shape[0]))
     return Summary(sentences=tuple(sentences), facts=facts)
 
 
-def _prediction_sentence(subject: str, n: int, probs: np.ndarray, mean_prob: float, threshold: float, predicted: int) -> str:
+def _prediction_sentence(subject: str, n: int, probs: np.ndarray, mean_prob: float, threshold: float, predicted: int,
+                         names: dict[int, str]) -> str:
+    what = f"a {names[predicted]} outcome" if names == OUTCOMES else names[predicted]
     if n == 1:
         return (
-            f"The model predicts a {OUTCOMES[predicted]} outcome for {subject} "
-            f"(probability of poor {mean_prob:.2f}, threshold {threshold:.2f})."
+            f"The model predicts {what} for {subject} "
+            f"(probability of {names[1]} {mean_prob:.2f}, threshold {threshold:.2f})."
         )
     poor = int((probs >= threshold).sum())
     return (
-        f"The model predicts a {OUTCOMES[predicted]} outcome for {subject}: mean probability of poor "
+        f"The model predicts {what} for {subject}: mean probability of {names[1]} "
         f"{mean_prob:.2f} over {n} segments (threshold {threshold:.2f}), {poor} of {n} segments above the threshold."
     )
 
 
-def _masking_sentence(deltas: dict[str, float], n: int) -> str:
+def _masking_sentence(deltas: dict[str, float], n: int, positive: str = "poor") -> str:
     parts = []
     for b, d in deltas.items():
         verb = "lowered" if d >= 0 else "raised"
-        parts.append(f"masking the {BRANCH_NAMES[b]} image {verb} the probability of poor by {abs(d):.2f}")
+        parts.append(f"masking the {BRANCH_NAMES[b]} image {verb} the probability of {positive} by {abs(d):.2f}")
     average = " on average" if n > 1 else ""
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + average + "."
@@ -153,11 +159,11 @@ def _region_fact(row: pd.Series) -> dict[str, Any]:
     return {k: (None if pd.isna(row[k]) else float(row[k])) for k in keys}
 
 
-def _region_sentence(axis: str, branch: str, strong: pd.DataFrame, predicted: int, min_delta: float, total: int) -> str:
+def _region_sentence(axis: str, branch: str, strong: pd.DataFrame, predicted: str, min_delta: float, total: int) -> str:
     name = BRANCH_NAMES[branch]
     what = "frequency band" if axis == "frequency" else "time chunk"
     if strong.empty:
-        return f"No single {what} of the {name} image moved the probability towards {OUTCOMES[predicted]} by {min_delta:.2f} or more."
+        return f"No single {what} of the {name} image moved the probability towards {predicted} by {min_delta:.2f} or more."
     labels = [
         f"{_label(axis, r, total)} (Δprob {r['mean_delta']:+.2f})" for _, r in strong.iterrows()
     ]

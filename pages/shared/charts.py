@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.cohort.classes import DEFAULT_CLASS_NAMES, ClassNames, probability_label
+
 
 def cam_overlay(
     image: np.ndarray,
@@ -46,9 +48,10 @@ CELL_COLOURS = {"TP": "#c0392b", "FN": "#e67e22", "TN": "#2471a3", "FP": "#7fb3d
 
 
 def probability_strip(
-    predictions: pd.DataFrame, cells: pd.Series, *, threshold: float, current: int | None = None
+    predictions: pd.DataFrame, cells: pd.Series, *, threshold: float, current: int | None = None,
+    class_names: ClassNames = DEFAULT_CLASS_NAMES,
 ) -> go.Figure:
-    """Every test segment of a fold as a point: P(poor) across, true outcome up, colour = confusion cell.
+    """Every test segment of a fold as a point: P(label 1) across, true class up, colour = confusion cell.
 
     Each point carries its ``segment_id`` as ``customdata``, so a click can pick it
     (see :func:`picked_segment`). Points of one outcome are spread vertically by a fixed
@@ -65,6 +68,8 @@ def probability_strip(
     current : int, optional
         Segment id to ring (the one being explained). The ring is the first trace, drawn
         under the points, so a click still lands on the point.
+    class_names : (str, str)
+        Names of label 0 and 1 (the run's; well/poor for the study).
     """
     table = predictions.assign(cell=cells.to_numpy())
     spread = ((table["segment_id"].to_numpy() * 0.6180339887) % 1.0 - 0.5) * 0.5
@@ -83,7 +88,8 @@ def probability_strip(
         fig.add_trace(go.Scatter(
             x=part["prob"], y=part["y"], mode="markers", name=cell, marker=dict(color=colour, size=9, line=dict(width=0.5, color="white")),
             customdata=np.stack([part["segment_id"].to_numpy(), part["patient_id"].astype(str).to_numpy()], axis=1),
-            hovertemplate="segment %{customdata[0]} · %{customdata[1]}<br>P(poor) %{x:.3f}<extra>" + cell + "</extra>",
+            hovertemplate="segment %{customdata[0]} · %{customdata[1]}<br>" + probability_label(class_names)
+            + " %{x:.3f}<extra>" + cell + "</extra>",
         ))
     fig.add_vline(x=threshold, line_dash="dash", line_color="grey", annotation_text=f"threshold {threshold:.2f}")
     # Zoom to where the points are (an untrained model's probabilities crowd near 0.5).
@@ -91,8 +97,8 @@ def probability_strip(
     pad = max(0.02, 0.08 * float(np.ptp(values)))
     fig.update_layout(
         height=240, margin=dict(t=30, b=10),
-        xaxis=dict(title="P(poor)", range=[max(0.0, values.min() - pad) - 0.005, min(1.0, values.max() + pad) + 0.005]),
-        yaxis=dict(tickvals=[0, 1], ticktext=["well", "poor"], title="true outcome", range=[-0.5, 1.5]),
+        xaxis=dict(title=probability_label(class_names), range=[max(0.0, values.min() - pad) - 0.005, min(1.0, values.max() + pad) + 0.005]),
+        yaxis=dict(tickvals=[0, 1], ticktext=list(class_names), title="true outcome", range=[-0.5, 1.5]),
         legend=dict(orientation="h", y=1.15), clickmode="event+select",
     )
     return fig

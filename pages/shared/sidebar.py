@@ -1,12 +1,18 @@
-"""Sidebar and loading helpers shared by every page (UI only: every number comes from core)."""
+"""Sidebar and loading helpers shared by every page (UI only: every number comes from core).
+
+The chosen cohort is a :class:`CohortSource`: the folder picked here plus the label mapping
+(label sheet, columns, positive value) set on the Cohort page, kept per folder in the
+session so that every page loads the same cohort the same way.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import streamlit as st
 
-from core.cohort import Cohort, load_cohort
+from core.cohort import Cohort, CohortSource
 from core.cohort.model import folder_signature
 from core.cohort.upload import extract_cohort_zip
 from core.demo import TRUTH_FILE
@@ -17,11 +23,22 @@ from core.workspace import demo_dir, ensure_demo_cohort, runs_dir, uploads_dir
 DEMO = "Demo cohort (synthetic)"
 FOLDER = "A folder on this machine"
 UPLOAD = "Upload a zip file"
+#: Session key of the label mappings kept per cohort folder (resolved root → CohortSource.to_dict()).
+SOURCES_KEY = "cohort_sources"
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _load_cohort(root: str, signature: str) -> Cohort:
-    return load_cohort(root)
+def _load_cohort(source_json: str, signature: str) -> Cohort:
+    return CohortSource.from_dict(json.loads(source_json)).load()
+
+
+def _signature(source: CohortSource) -> str:
+    """Changes when any file under the folder, or the label sheet, changes."""
+    signature = folder_signature(source.root)
+    if source.labels is not None and source.labels.is_file():
+        stat = source.labels.stat()
+        signature += f"|{stat.st_size}|{stat.st_mtime_ns}"
+    return signature
 
 
 def _ensure_demo() -> Path:
@@ -35,39 +52,51 @@ def _ensure_demo() -> Path:
     return root
 
 
+#: Sidebar widget keys and where their values are kept: Streamlit drops a widget's state when
+#: another page is shown, and every page draws its own copy of the sidebar.
+_KEPT: dict[str, str] = {"cohort_source": "kept_cohort_source", "cohort_folder": "kept_cohort_folder"}
+
+
 def cohort_sidebar() -> None:
     """Draw the cohort picker in the sidebar and remember the choice in session state."""
     st.sidebar.markdown("### Cohort")
-    source = st.sidebar.radio("Source", [DEMO, FOLDER, UPLOAD], key="cohort_source", label_visibility="collapsed")
+    choices = [DEMO, FOLDER, UPLOAD]
+    kept = st.session_state.get(_KEPT["cohort_source"], DEMO)
+    source = st.sidebar.radio("Source", choices, index=choices.index(kept) if kept in choices else 0,
+                              key="cohort_source", label_visibility="collapsed")
     if source == UPLOAD:
         upload = st.sidebar.file_uploader("Zipped cohort folder", type=["zip"], key="cohort_zip")
-        st.session_state["cohort_root"] = None
+        st.session_state["cohort_root"] = st.session_state.get("kept_upload_root")
         if upload is not None:
             try:
                 root = extract_cohort_zip(upload.getvalue(), dest_root=uploads_dir(), name=upload.name)
             except CoreError as exc:
                 st.sidebar.error(str(exc))
+                st.session_state["cohort_root"] = None
             else:
-                st.session_state["cohort_root"] = str(root)
+                st.session_state["cohort_root"] = st.session_state["kept_upload_root"] = str(root)
     elif source == FOLDER:
         text = st.sidebar.text_input(
             "Cohort folder",
+            value=st.session_state.get(_KEPT["cohort_folder"], ""),
             key="cohort_folder",
             placeholder="/data/voice-study",
             help="The study layout (<id><well|poor>-<year>/pre|post), the notebook layout "
-            "(<pid>_<S|A><vowel>_<clip>.wav + CSV) or class folders (<class>/<file>.wav).",
+            "(<pid>_<S|A><vowel>_<clip>.wav + CSV), class folders (<class>/<file>.wav), or any folder "
+            "with a label sheet (choose its columns on the Cohort page).",
         )
         st.session_state["cohort_root"] = text.strip() or None
     else:
         st.session_state["cohort_root"] = str(_ensure_demo())
+    for key, kept in _KEPT.items():
+        if key in st.session_state:
+            st.session_state[kept] = st.session_state[key]
 
 
-def current_cohort() -> Cohort | None:
-    """Draw the cohort picker, then return the chosen cohort loaded (cached until its files
-    change), or None after telling the user why.
+def chosen_source() -> CohortSource | None:
+    """Draw the cohort picker; return the chosen folder with the label mapping kept for it.
 
-    Pages call this themselves (rather than the entry script) so that a page run on its
-    own, as AppTest does, has the same sidebar.
+    None (after telling the user why) when no folder is chosen or it does not exist.
     """
     cohort_sidebar()
     root = st.session_state.get("cohort_root")
@@ -77,12 +106,37 @@ def current_cohort() -> Cohort | None:
     if not Path(root).is_dir():
         st.error(f"The folder {root!r} does not exist or is not a folder.")
         return None
+    kept = st.session_state.get(SOURCES_KEY, {}).get(str(Path(root).resolve()))
+    return CohortSource.from_dict(kept) if kept else CohortSource(Path(root))
+
+
+def keep_source(source: CohortSource) -> None:
+    """Remember ``source`` for its folder: every page loads that folder with this mapping from now on."""
+    sources = dict(st.session_state.get(SOURCES_KEY, {}))
+    sources[str(source.root)] = source.to_dict()
+    st.session_state[SOURCES_KEY] = sources
+
+
+def load_source(source: CohortSource) -> Cohort | None:
+    """The cohort of ``source`` (cached until its files change), or None after showing why it failed."""
     try:
         with st.spinner("Loading and checking the recordings…"):
-            return _load_cohort(root, folder_signature(Path(root)))
+            return _load_cohort(json.dumps(source.to_dict(), sort_keys=True), _signature(source))
     except CoreError as exc:
         st.error(f"This cohort cannot be loaded: {exc}")
         return None
+
+
+def current_cohort() -> Cohort | None:
+    """Draw the cohort picker, then return the chosen cohort loaded (cached until its files
+    change), or None after telling the user why.
+
+    Pages call this themselves (rather than the entry script) so that a page run on its
+    own, as AppTest does, has the same sidebar. The cohort's ``source`` carries the label
+    mapping chosen on the Cohort page.
+    """
+    source = chosen_source()
+    return None if source is None else load_source(source)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
