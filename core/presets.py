@@ -5,10 +5,10 @@
 columns repeat. Real sustained vowels last seconds, so "voice" changes what the model
 sees, with every value fixed here in advance (none was tuned on a test fold):
 
-- windows: the whole voiced region (``mode="whole"``), 0.4 s windows every 0.1 s, at
-  most 40 per recording (spread evenly beyond that): a 3 s vowel gives about 26
-  windows, each long enough for several periods of a 4–7 Hz tremor and dozens of
-  glottal cycles;
+- windows: the whole voiced region (``mode="whole"``), 0.4 s windows every 0.2 s (the
+  usual 50 % overlap), at most 24 per recording (spread evenly beyond that, i.e. past
+  about 5 s of voicing): a 3 s vowel gives 14 windows, each long enough for several
+  periods of a 4–7 Hz tremor and dozens of glottal cycles;
 - spectrograms: n_fft 1024 (64 ms, 15.6 Hz bins at 16 kHz, so the harmonics of any
   adult voice are resolved), hop 160 (10 ms, the usual speech frame hop), fitted
   geometry (:mod:`core.spectrogram_geometry`): 64 mel filters requested, reduced until
@@ -32,7 +32,7 @@ from core.config import (
     WindowConfig,
 )
 
-VOICE_WINDOW = WindowConfig(span_s=0.4, window_s=0.4, count=40, mode="whole", hop_s=0.1)
+VOICE_WINDOW = WindowConfig(span_s=0.4, window_s=0.4, count=24, mode="whole", hop_s=0.2)
 VOICE_SPECTROGRAM = SpectrogramConfig(
     n_fft=1024, hop_length=160, n_mels=64, image_size=64, fit=True, band_limit=True
 )

@@ -100,7 +100,7 @@ def test_dataset_of_a_mixed_bandwidth_folder_has_one_geometry(tmp_path: Path) ->
     cohort = load_cohort(root, label_map={"healthy": 0, "pathological": 1})
     config = preset("voice").preprocess
     dataset = build_dataset(cohort, config)
-    assert len(dataset) == 4 * 9 and dataset.problems.empty  # 1.2 s: windows of 0.4 s every 0.1 s
+    assert len(dataset) == 4 * 5 and dataset.problems.empty  # 1.2 s: windows of 0.4 s every 0.2 s
     rows = fitted_mels(16_000, 1024, config.spectrogram)
     assert dataset.mel_db.shape[1:] == (rows, 34)
     assert not np.all(np.diff(dataset.mel_db, axis=2) == 0, axis=1).any()
