@@ -109,3 +109,26 @@ def test_dataset_of_a_mixed_bandwidth_folder_has_one_geometry(tmp_path: Path) ->
     n_rows = dataset.stft_db.shape[1]
     high = dataset.stft_db[:, int(0.8 * n_rows) : int(0.88 * n_rows), :].max(axis=(1, 2))
     assert (high - dataset.stft_db.max(axis=(1, 2)) > -60).all()
+
+
+def test_new_recording_images_equal_the_datasets_under_the_voice_preset(pd_root: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from core.cohort import load_cohort
+    from core.dataset import build_dataset
+    from core.predict import recording_images
+
+    sheet = pd.read_csv(pd_root / "labels.csv")
+    root = tmp_path / "cohort"
+    for group in ("HC", "PD"):
+        (root / group).mkdir(parents=True)
+        first = sheet[sheet["group"] == group]["path"].iloc[0]
+        shutil.copy(pd_root / first, root / group / "1.wav")
+    cohort = load_cohort(root, label_map={"HC": 0, "PD": 1})
+    config = preset("voice").preprocess
+    dataset = build_dataset(cohort, config)
+    rid = cohort.recordings["recording_id"].iloc[0]
+    images = recording_images(cohort.audio_path(rid), config=config)
+    rows = dataset.segments["recording_id"].to_numpy() == rid
+    np.testing.assert_array_equal(images.mel, dataset.mel[rows])
+    np.testing.assert_array_equal(images.stft, dataset.stft[rows])
