@@ -198,12 +198,17 @@ def window_lengths(*, sr: int, config: WindowConfig | None = None) -> tuple[int,
     ``(span - window) // (count - 1)``, i.e. 800, 444, 4800 for the seed preset at
     16 kHz (44.5 % overlap; the study quotes 44.4 %).
 
+    In ``mode="whole"`` the hop is ``hop_s`` in samples and the span is one window
+    (the region, not a span, is what gets covered).
+
     Returns
     -------
     window_length, hop_length, span_length : int
     """
     config = config or WindowConfig()
     window = max(1, round(config.window_s * sr))
+    if config.mode == "whole":
+        return window, max(1, round(config.hop_s * sr)), window
     span = max(window, round(config.span_s * sr))
     hop = (span - window) // (config.count - 1) if config.count > 1 else 0
     return window, hop, span
@@ -303,6 +308,10 @@ def plan_windows(
     start, end = int(region[0]), int(region[1])
     voiced = end - start
     short = voiced < span_len
+    if config.mode == "whole" and not (short and config.short_policy == "skip"):
+        starts = whole_region_starts(start, end, window=window, hop=hop, cap=config.count)
+        ends = starts + window
+        return WindowPlan((start, end), (start, max(end, int(ends[-1]))), starts, ends, ends > end, window, hop)
     if short and config.short_policy == "skip":
         empty = np.zeros(0, dtype=np.int64)
         reason = (
@@ -329,6 +338,34 @@ def plan_windows(
         window_length=window,
         hop_length=hop,
     )
+
+
+def whole_region_starts(start: int, end: int, *, window: int, hop: int, cap: int) -> np.ndarray:
+    """Window starts covering the whole region ``[start, end)``: every ``hop``, at most ``cap``.
+
+    When more than ``cap`` windows fit at the hop, ``cap`` starts are spread evenly from
+    the region's start to the last start that fits (first and last window touch the
+    region's ends). A region shorter than one window gets one window at its start.
+
+    Parameters
+    ----------
+    start, end : int
+        Region in samples.
+    window, hop, cap : int
+        Window length and hop in samples; the most windows kept.
+
+    Returns
+    -------
+    starts : np.ndarray [shape=(k,), dtype=int64]
+        Increasing, ``1 <= k <= cap``.
+    """
+    last = end - window
+    if last <= start:
+        return np.array([start], dtype=np.int64)
+    n_fit = (last - start) // hop + 1
+    if n_fit <= cap:
+        return start + hop * np.arange(n_fit, dtype=np.int64)
+    return np.rint(np.linspace(start, last, cap)).astype(np.int64)
 
 
 def cut_segments(y: np.ndarray, plan: WindowPlan) -> np.ndarray:

@@ -68,6 +68,7 @@ class TrimConfig:
 
 Position = Literal["start", "centre", "stable"]
 ShortPolicy = Literal["pad", "skip"]
+WindowMode = Literal["span", "whole"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,13 @@ class WindowConfig:
     short_policy : {"pad", "skip"}
         A voiced region shorter than ``span_s`` is zero-padded at the end ("pad") or
         skipped with a validation row ("skip").
+    mode : {"span", "whole"}
+        "span" (the study): ``count`` windows inside one span of ``span_s``. "whole":
+        windows over the whole voiced region every ``hop_s`` seconds, at most ``count``
+        of them (spread evenly over the region when more would fit); ``span_s`` and
+        ``position`` are then unused, and "short" means shorter than one window.
+    hop_s : float
+        Hop between windows in "whole" mode, in seconds.
     """
 
     span_s: float = 0.3
@@ -97,6 +105,8 @@ class WindowConfig:
     count: int = 10
     position: Position = "start"
     short_policy: ShortPolicy = "pad"
+    mode: WindowMode = "span"
+    hop_s: float = 0.025
 
     def validate(self) -> None:
         if not 0 < self.window_s <= self.span_s <= 30.0:
@@ -110,10 +120,16 @@ class WindowConfig:
             raise ConfigError(f"window.position={self.position!r}; expected start, centre or stable")
         if self.short_policy not in ("pad", "skip"):
             raise ConfigError(f"window.short_policy={self.short_policy!r}; expected pad or skip")
+        if self.mode not in ("span", "whole"):
+            raise ConfigError(f"window.mode={self.mode!r}; expected span or whole")
+        if not 0 < self.hop_s <= 10.0:
+            raise ConfigError(f"window.hop_s={self.hop_s}; expected 0 < hop_s <= 10 s")
 
     @property
     def overlap(self) -> float:
-        """Fractional overlap of consecutive windows implied by span, window and count."""
+        """Fractional overlap of consecutive windows implied by span, window and count (or the hop)."""
+        if self.mode == "whole":
+            return max(0.0, 1.0 - self.hop_s / self.window_s)
         if self.count == 1:
             return 0.0
         hop = (self.span_s - self.window_s) / (self.count - 1)
@@ -142,6 +158,16 @@ class SpectrogramConfig:
         Percentiles of the dB matrix mapped to black and white (5, 95).
     min_range_db : float
         The contrast window is widened to at least this many dB (10).
+    fit : bool
+        Derive the geometry from the signal instead of the study's fixed one: mel
+        filter count without empty filters, frames equal to the segment's own (no
+        repeated column, both kinds on the ``center=False`` grid), band top per
+        recording (:mod:`core.spectrogram_geometry`). Off for "seed" and "quick".
+    band_limit : bool
+        With ``fit``: end each recording's band at its own Nyquist (8 kHz audio shows
+        0..4 kHz over the whole image height).
+    fmax_hz : float
+        With ``fit``: highest frequency shown (0 = no limit beyond the Nyquist).
     """
 
     n_fft: int = 128
@@ -153,8 +179,13 @@ class SpectrogramConfig:
     contrast_low_pct: float = 5.0
     contrast_high_pct: float = 95.0
     min_range_db: float = 10.0
+    fit: bool = False
+    band_limit: bool = False
+    fmax_hz: float = 0.0
 
     def validate(self) -> None:
+        if self.fmax_hz < 0:
+            raise ConfigError(f"spectrogram.fmax_hz={self.fmax_hz}; expected >= 0 (0 = Nyquist)")
         if self.n_fft < 8 or self.n_fft & (self.n_fft - 1):
             raise ConfigError(f"spectrogram.n_fft={self.n_fft}; expected a power of two >= 8")
         if not 1 <= self.hop_length <= self.n_fft:
@@ -404,9 +435,10 @@ def preset(name: str) -> ExperimentConfig:
 
     Parameters
     ----------
-    name : {"seed", "quick"}
+    name : {"seed", "quick", "voice"}
         "seed" reproduces the study; "quick" is the same preprocessing and protocol
-        with a small backbone and few epochs, for a demo run in minutes on a CPU.
+        with a small backbone and few epochs, for a demo run in minutes on a CPU;
+        "voice" is recommended for real recordings (:mod:`core.presets`).
     """
     if name == "seed":
         return ExperimentConfig(preset="seed")
@@ -422,10 +454,14 @@ def preset(name: str) -> ExperimentConfig:
             ),
             preset="quick",
         )
+    if name == "voice":
+        from core.presets import voice_preset
+
+        return voice_preset()
     raise ConfigError(f"unknown preset {name!r}; expected one of {PRESETS}")
 
 
-PRESETS: tuple[str, ...] = ("seed", "quick")
+PRESETS: tuple[str, ...] = ("seed", "quick", "voice")
 
 
 def with_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:

@@ -31,7 +31,8 @@ from core.audio import WindowPlan, cut_recording, window_lengths
 from core.cohort.model import Cohort, file_digest
 from core.config import PreprocessConfig, config_hash
 from core.errors import AudioError, CoreError
-from core.spectrogram import fft_params, mel_db, stft_db, tile_channels, to_grey_images
+from core.spectrogram import matrix_shape, mel_db, stft_db, tile_channels, to_grey_images
+from core.spectrogram_geometry import band_top_hz, native_rate
 
 #: Columns of ``SegmentDataset.segments``; row i describes ``mel[i]`` and ``stft[i]``.
 SEGMENT_COLUMNS: tuple[str, ...] = (
@@ -206,16 +207,18 @@ def _select(recordings: pd.DataFrame, config: PreprocessConfig) -> pd.DataFrame:
     return recordings.loc[keep].reset_index(drop=True)
 
 
-def _cut_recording(path: Path, source: str, config: PreprocessConfig) -> tuple[WindowPlan | None, np.ndarray, str]:
-    """Load, trim and cut one recording; the reason is non-empty when it gives no segment."""
+def _cut_recording(path: Path, source: str, config: PreprocessConfig) -> tuple[WindowPlan | None, np.ndarray, str, float]:
+    """Load, trim and cut one recording; the reason is non-empty when it gives no segment; last its band top."""
     try:
         cut = cut_recording(path, config=config, name=source)
     except AudioError as exc:
         # cached by content hash, so the reason must not name this file (a copy may read it)
         text = str(exc)
         reason = text[len(source) + 2 :] if text.startswith(f"{source}: ") else text
-        return None, np.zeros((0, 0), dtype=np.float32), reason
-    return cut.plan, cut.segments, cut.plan.skipped or ""
+        return None, np.zeros((0, 0), dtype=np.float32), reason, 0.0
+    sr = config.audio.sample_rate
+    top = band_top_hz(sr, native_rate=native_rate(path), config=config.spectrogram)
+    return cut.plan, cut.segments, cut.plan.skipped or "", top
 
 
 def _compute_entries(chunk: list[tuple[str, str, Path, str]], config: PreprocessConfig) -> list[_Entry]:
@@ -224,16 +227,26 @@ def _compute_entries(chunk: list[tuple[str, str, Path, str]], config: Preprocess
     with ThreadPoolExecutor(max_workers=workers) as pool:
         cuts = list(pool.map(lambda item: _cut_recording(item[2], item[1], config), chunk))
     window, _, _ = window_lengths(sr=config.audio.sample_rate, config=config.window)
-    segments = np.concatenate([seg for _, seg, _ in cuts if seg.shape[0]] or [np.zeros((0, window), np.float32)])
-    spec = config.spectrogram
-    mel = mel_db(segments, sr=config.audio.sample_rate, config=spec)
-    stft = stft_db(segments, config=spec)
+    segments = np.concatenate([seg for _, seg, _, _ in cuts if seg.shape[0]] or [np.zeros((0, window), np.float32)])
+    spec, sr = config.spectrogram, config.audio.sample_rate
+    tops = np.concatenate([np.full(seg.shape[0], top) for _, seg, _, top in cuts if seg.shape[0]] or [np.zeros(0)])
+    groups = np.unique(tops) if spec.fit and tops.size else [None]  # one batched pass per band top
+    mel = stft = None
+    for top in groups:
+        rows = tops == top if top is not None else slice(None)
+        part_mel = mel_db(segments[rows], sr=sr, config=spec, top_hz=top)
+        part_stft = stft_db(segments[rows], config=spec, sr=sr, top_hz=top)
+        if mel is None or stft is None:
+            mel = np.empty((segments.shape[0], *part_mel.shape[1:]), np.float32)
+            stft = np.empty((segments.shape[0], *part_stft.shape[1:]), np.float32)
+        mel[rows], stft[rows] = part_mel, part_stft
+    assert mel is not None and stft is not None
     mel_grey = to_grey_images(mel, config=spec)
     stft_grey = to_grey_images(stft, config=spec)
     entries = []
     offset = 0
     empty = np.zeros(0, dtype=np.int64)
-    for plan, seg, reason in cuts:
+    for plan, seg, reason, _ in cuts:
         k = seg.shape[0]
         rows = slice(offset, offset + k)
         offset += k
@@ -307,7 +320,8 @@ def _assemble(
     sr = config.audio.sample_rate
     spec = config.spectrogram
     window, _, _ = window_lengths(sr=sr, config=config.window)
-    n_fft, _ = fft_params(window, config=spec)
+    mel_rows, frames = matrix_shape("mel", sr=sr, n_samples=window, config=spec)
+    stft_rows, _ = matrix_shape("stft", sr=sr, n_samples=window, config=spec)
     size = spec.image_size
     parts = [(row, entries[row.recording_id]) for row in selected.itertuples(index=False) if row.recording_id in entries]
     parts = [(row, entry) for row, entry in parts if len(entry)]
@@ -341,8 +355,8 @@ def _assemble(
         segments=segments,
         mel=tile_channels(stack("mel_grey", (size, size), np.uint8)),
         stft=tile_channels(stack("stft_grey", (size, size), np.uint8)),
-        mel_db=stack("mel_db", (spec.n_mels, spec.frames), np.float32),
-        stft_db=stack("stft_db", (n_fft // 2 + 1, spec.frames), np.float32),
+        mel_db=stack("mel_db", (mel_rows, frames), np.float32),
+        stft_db=stack("stft_db", (stft_rows, frames), np.float32),
         config=config,
         problems=pd.DataFrame(problems, columns=list(_PROBLEM_COLUMNS)),
     )

@@ -32,6 +32,7 @@ import cv2
 import librosa
 import numpy as np
 
+from core import spectrogram_geometry as geometry
 from core.config import SpectrogramConfig
 from core.errors import ConfigError
 
@@ -64,7 +65,9 @@ def fft_params(n_samples: int, *, config: SpectrogramConfig | None = None) -> tu
     return n_fft, hop
 
 
-def mel_db(segments: np.ndarray, *, sr: int, config: SpectrogramConfig | None = None) -> np.ndarray:
+def mel_db(
+    segments: np.ndarray, *, sr: int, config: SpectrogramConfig | None = None, top_hz: float | None = None
+) -> np.ndarray:
     """Mel power in dB of every segment, fixed to ``config.frames`` columns.
 
     Parameters
@@ -75,26 +78,57 @@ def mel_db(segments: np.ndarray, *, sr: int, config: SpectrogramConfig | None = 
         Sample rate in Hz.
     config : SpectrogramConfig, optional
 
+    top_hz : float, optional
+        With ``config.fit``: the band top of these segments' recording
+        (:func:`core.spectrogram_geometry.band_top_hz`); the analysis Nyquist by default.
+
     Returns
     -------
     mel : np.ndarray [shape=(n, n_mels, frames), dtype=float32]
-        Row 0 is the lowest band.
+        Row 0 is the lowest band. With ``config.fit``, ``n_mels`` and ``frames`` are
+        :func:`matrix_shape`'s (no empty filter, no repeated column).
     """
     config = config or SpectrogramConfig()
     segments = _as_batch(segments)
     n_fft, hop = fft_params(segments.shape[1], config=config)
+    rows, columns = matrix_shape("mel", sr=sr, n_samples=segments.shape[1], config=config)
     if segments.shape[0] == 0:
-        return np.zeros((0, config.n_mels, config.frames), dtype=np.float32)
-    power = np.abs(librosa.stft(segments, n_fft=n_fft, hop_length=hop, center=True)) ** 2
-    basis = _mel_basis(sr, n_fft, config.n_mels)
+        return np.zeros((0, rows, columns), dtype=np.float32)
+    power = np.abs(librosa.stft(segments, n_fft=n_fft, hop_length=hop, center=not config.fit)) ** 2
+    if config.fit:
+        basis = geometry.mel_basis(sr, n_fft, rows, top_hz or sr / 2)
+    else:
+        basis = _mel_basis(sr, n_fft, config.n_mels)
     # One matrix product over all frames of all segments (faster than a batched matmul).
     n, bins, frames = power.shape
     flat = power.transpose(1, 0, 2).reshape(bins, n * frames)
-    mel = (basis @ flat).reshape(config.n_mels, n, frames).transpose(1, 0, 2)
-    return fix_frames(_power_to_db(mel, top_db=config.top_db), frames=config.frames)
+    mel = (basis @ flat).reshape(rows, n, frames).transpose(1, 0, 2)
+    return fix_frames(_power_to_db(mel, top_db=config.top_db), frames=columns)
 
 
-def stft_db(segments: np.ndarray, *, config: SpectrogramConfig | None = None) -> np.ndarray:
+def matrix_shape(kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None) -> tuple[int, int]:
+    """Rows and columns of a segment's dB matrix.
+
+    Returns
+    -------
+    rows, columns : int
+        The study's ``(n_mels or n_fft // 2 + 1, frames)``; with ``config.fit`` the
+        fitted mel count or STFT rows of the narrowest band, and the segment's own
+        frame count.
+    """
+    config = config or SpectrogramConfig()
+    n_fft, hop = fft_params(n_samples, config=config)
+    if kind not in ("mel", "stft"):
+        raise ConfigError(f"spectrogram kind={kind!r}; expected mel or stft")
+    if not config.fit:
+        return (config.n_mels if kind == "mel" else n_fft // 2 + 1), config.frames
+    rows = geometry.fitted_mels(sr, n_fft, config) if kind == "mel" else geometry.stft_rows(sr, n_fft, config)
+    return rows, geometry.fitted_frames(n_samples, n_fft, hop)
+
+
+def stft_db(
+    segments: np.ndarray, *, config: SpectrogramConfig | None = None, sr: int = 16_000, top_hz: float | None = None
+) -> np.ndarray:
     """STFT power (``center=False``) in dB of every segment, fixed to ``config.frames`` columns.
 
     Parameters
@@ -103,18 +137,26 @@ def stft_db(segments: np.ndarray, *, config: SpectrogramConfig | None = None) ->
         Equal-length segments.
     config : SpectrogramConfig, optional
 
+    sr, top_hz
+        Used with ``config.fit`` only: the analysis rate and the recording's band top;
+        the bins from 0 Hz to ``top_hz`` are resampled onto :func:`matrix_shape`'s rows.
+
     Returns
     -------
-    stft : np.ndarray [shape=(n, n_fft // 2 + 1, frames), dtype=float32]
-        Row 0 is 0 Hz; ``n_fft`` is the adaptive one from :func:`fft_params`.
+    stft : np.ndarray [shape=(n, rows, frames), dtype=float32]
+        Row 0 is 0 Hz; ``rows = n_fft // 2 + 1`` with ``n_fft`` the adaptive one from
+        :func:`fft_params` (study), or :func:`matrix_shape`'s with ``config.fit``.
     """
     config = config or SpectrogramConfig()
     segments = _as_batch(segments)
     n_fft, hop = fft_params(segments.shape[1], config=config)
+    rows, columns = matrix_shape("stft", sr=sr, n_samples=segments.shape[1], config=config)
     if segments.shape[0] == 0:
-        return np.zeros((0, n_fft // 2 + 1, config.frames), dtype=np.float32)
+        return np.zeros((0, rows, columns), dtype=np.float32)
     power = np.abs(librosa.stft(segments, n_fft=n_fft, hop_length=hop, center=False)) ** 2
-    return fix_frames(_power_to_db(power, top_db=config.top_db), frames=config.frames)
+    if config.fit:
+        power = geometry.band_stft_rows(power, sr=sr, n_fft=n_fft, top_hz=top_hz or sr / 2, rows=rows)
+    return fix_frames(_power_to_db(power, top_db=config.top_db), frames=columns)
 
 
 def fix_frames(db: np.ndarray, *, frames: int) -> np.ndarray:
@@ -212,8 +254,10 @@ def to_images(db: np.ndarray, *, config: SpectrogramConfig | None = None) -> np.
     return tile_channels(to_grey_images(db, config=config))
 
 
-def matrix_row_hz(kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None) -> np.ndarray:
-    """Frequency of each dB-matrix row (row 0 = lowest).
+def matrix_row_hz(
+    kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None, top_hz: float | None = None
+) -> np.ndarray:
+    """Frequency of each dB-matrix row (row 0 = lowest); ``top_hz`` is the recording's band top (fit only).
 
     Mel rows are the filters' centre frequencies (``librosa.mel_frequencies``); STFT
     rows are the FFT bin frequencies.
@@ -224,11 +268,13 @@ def matrix_row_hz(kind: Kind, *, sr: int, n_samples: int, config: SpectrogramCon
     """
     config = config or SpectrogramConfig()
     n_fft, _ = fft_params(n_samples, config=config)
+    rows, _ = matrix_shape(kind, sr=sr, n_samples=n_samples, config=config)
+    top = top_hz or sr / 2
     if kind == "mel":
-        return librosa.mel_frequencies(config.n_mels + 2, fmin=0.0, fmax=sr / 2)[1:-1]
-    if kind == "stft":
-        return librosa.fft_frequencies(sr=sr, n_fft=n_fft)
-    raise ConfigError(f"spectrogram kind={kind!r}; expected mel or stft")
+        return librosa.mel_frequencies(rows + 2, fmin=0.0, fmax=top if config.fit else sr / 2)[1:-1]
+    if config.fit:
+        return np.linspace(0.0, top, rows)
+    return librosa.fft_frequencies(sr=sr, n_fft=n_fft)
 
 
 def matrix_column_ms(
@@ -248,20 +294,23 @@ def matrix_column_ms(
     n_fft, hop = fft_params(n_samples, config=config)
     if kind not in ("mel", "stft"):
         raise ConfigError(f"spectrogram kind={kind!r}; expected mel or stft")
-    offset = 0.0 if kind == "mel" else n_fft / 2
-    return (np.arange(config.frames) * hop + offset) / sr * 1000.0
+    offset = 0.0 if kind == "mel" and not config.fit else n_fft / 2
+    _, columns = matrix_shape(kind, sr=sr, n_samples=n_samples, config=config)
+    return (np.arange(columns) * hop + offset) / sr * 1000.0
 
 
 def real_frames(kind: Kind, *, n_samples: int, config: SpectrogramConfig | None = None) -> int:
     """Number of columns computed from the signal before the time axis was fixed."""
     config = config or SpectrogramConfig()
     n_fft, hop = fft_params(n_samples, config=config)
-    if kind == "mel":
+    if kind == "mel" and not config.fit:
         return 1 + n_samples // hop
     return 1 + (n_samples - n_fft) // hop
 
 
-def image_row_hz(kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None) -> np.ndarray:
+def image_row_hz(
+    kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None, top_hz: float | None = None
+) -> np.ndarray:
     """Frequency shown by each image row (row 0 = top = highest frequency).
 
     Returns
@@ -269,7 +318,7 @@ def image_row_hz(kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConf
     hz : np.ndarray [shape=(S,), dtype=float64]
     """
     config = config or SpectrogramConfig()
-    hz = matrix_row_hz(kind, sr=sr, n_samples=n_samples, config=config)
+    hz = matrix_row_hz(kind, sr=sr, n_samples=n_samples, config=config, top_hz=top_hz)
     source = _source_coordinates(hz.shape[0], config.image_size)
     return np.interp(hz.shape[0] - 1 - source, np.arange(hz.shape[0]), hz)
 

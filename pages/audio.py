@@ -59,8 +59,16 @@ window_ms = s3.slider("Window (ms)", 10, 200, int(WindowConfig().window_s * 1000
 count = s4.slider("Windows", 1, 40, WindowConfig().count, key="a_count")
 position = s5.selectbox("Span position", ["start", "centre", "stable"], key="a_pos")
 
+whole = st.toggle("Whole vowel: windows over the whole kept region (the voice preset)", key="a_whole",
+                  help="Every window at the hop over the kept region, at most 'Windows' of them, spread evenly when capped.")
+if whole:
+    w1, w2 = st.columns(2)
+    hop_ms = w1.slider("Hop (ms)", 5, 200, int(WindowConfig().hop_s * 1000), step=5, key="a_hop")
+    count = w2.slider("Most windows per recording", 1, 400, 60, key="a_cap")
+
 trim = TrimConfig(threshold_db=float(threshold))
-window = WindowConfig(span_s=span_ms / 1000, window_s=min(window_ms, span_ms) / 1000, count=count, position=position)
+window = WindowConfig(span_s=span_ms / 1000, window_s=min(window_ms, span_ms) / 1000, count=count, position=position,
+                      mode="whole" if whole else "span", hop_s=(hop_ms if whole else 25) / 1000)
 sliced = slice_recording(y, sr=SR, trim=trim, window=window)
 plan = sliced.plan
 

@@ -67,10 +67,13 @@ left, right = st.columns([2, 3])
 with left:
     name = st.text_input("Run name", value="demo", key="t_name", max_chars=40)
     preset_name = st.radio(
-        "Preset", ["quick", "seed"], horizontal=True, key="t_preset",
+        "Preset", ["quick", "seed", "voice"], horizontal=True, key="t_preset",
         help="seed = the study's exact protocol (EfficientNetB0, 20 + 60 epochs): on a 2-core CPU the demo's "
         "5 folds took about 12 min with early stopping, at most about 27 min; "
-        "quick = small CNN, few epochs, finishes the demo's 5 folds in 1–2 min on a CPU.",
+        "quick = small CNN, few epochs, finishes the demo's 5 folds in 1–2 min on a CPU; "
+        "voice = recommended for real recordings: the whole vowel (0.4 s windows every 0.2 s, up to 24), "
+        "images fitted to the signal (no empty mel filter, no repeated column, band up to each file's Nyquist), "
+        "small CNN as in quick.",
     )
     base = preset(preset_name)
     # Widget keys carry the preset so switching preset restores its defaults.

@@ -13,6 +13,7 @@ os.environ["VOE_WEIGHTS_URL"] = "http://127.0.0.1:9/"
 
 REPO = Path(__file__).resolve().parents[1]
 SVD_ROOT = Path(os.environ.get("VOE_SVD_ROOT", REPO.parent / "shared" / "data" / "svd_subset"))
+PD_ROOT = Path(os.environ.get("VOE_PD_ROOT", REPO.parent / "shared" / "data" / "pd_vowels"))
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +22,14 @@ def svd_root() -> Path:
     if not (SVD_ROOT / "Datasets").is_dir():
         pytest.skip(f"Saarbruecken subset not found at {SVD_ROOT}")
     return SVD_ROOT
+
+
+@pytest.fixture(scope="session")
+def pd_root() -> Path:
+    """Folder of 81 real sustained /a/ (8 kHz, PD vs healthy) with ``labels.csv``."""
+    if not (PD_ROOT / "labels.csv").is_file():
+        pytest.skip(f"pd_vowels not found at {PD_ROOT}")
+    return PD_ROOT
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 Each recording is analysed over one span: the selection of its Praat voice report when it
 has one (so the recomputed measures are the report's, with the report's pitch method), or
 else its energy-trimmed voiced region. Three feature groups are computed independently
-and cached independently, so a table of Praat measures alone (the report agreement) never
+and cached independently (four with openSMILE's eGeMAPSv02), so a table of Praat measures alone (the report agreement) never
 pays for the slow cepstrogram.
 
 Cache: ``<cache_dir>/acoustics/<group>-<settings hash>.csv``, one row per recording keyed
@@ -25,6 +25,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from core.acoustics.cepstral import CEPSTRAL_KEYS, CepstralSettings, cepstral_peak_prominence
+from core.acoustics.egemaps import EGEMAPS_KEYS, egemaps_features
 from core.acoustics.spectral import SpectralSettings, spectral_keys, spectral_statistics
 from core.atomic import atomic_write
 from core.audio import normalise, trim_region
@@ -34,7 +35,7 @@ from core.errors import ConfigError, CoreError
 from core.praat.report import MEASURE_KEYS, VoiceReport, read_voice_report
 from core.praat.voice import VoiceAnalysisSettings, read_sound, settings_for_report, voice_measures
 
-FEATURE_GROUPS: tuple[str, ...] = ("praat", "cepstral", "spectral")
+FEATURE_GROUPS: tuple[str, ...] = ("praat", "cepstral", "spectral", "egemaps")
 SpanPolicy = Literal["report", "trimmed"]
 
 #: Columns copied from ``Cohort.recordings`` to the front of the table.
@@ -91,6 +92,8 @@ class AcousticSettings:
             parts["cepstral"] = asdict(self.cepstral)
         elif group == "spectral":
             parts["spectral"] = asdict(self.spectral)
+        elif group == "egemaps":
+            parts["egemaps"] = "eGeMAPSv02 functionals, opensmile 2.6"
         elif group != "praat":
             raise ConfigError(f"feature group {group!r}; expected one of {FEATURE_GROUPS}")
         return config_hash(parts)
@@ -105,6 +108,8 @@ def group_keys(group: str, settings: AcousticSettings | None = None) -> tuple[st
         return CEPSTRAL_KEYS
     if group == "spectral":
         return spectral_keys(settings.spectral)
+    if group == "egemaps":
+        return EGEMAPS_KEYS
     raise ConfigError(f"feature group {group!r}; expected one of {FEATURE_GROUPS}")
 
 
@@ -157,6 +162,10 @@ def measure_recording(
         row.update(cepstral_peak_prominence(sound, selection=selection, settings=settings.cepstral))
     if "spectral" in groups:
         row.update(_spectral(sound, start, end, settings.spectral))
+    if "egemaps" in groups:
+        rate = sound.sampling_frequency
+        first, last = int(round((start - sound.xmin) * rate)), int(round((end - sound.xmin) * rate))
+        row.update(egemaps_features(sound.values.mean(axis=0)[first:last], sr=int(round(rate))))
     return row
 
 

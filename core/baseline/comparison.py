@@ -30,6 +30,7 @@ from core.baseline.models import (
     outer_folds,
     pooled_test_predictions,
 )
+from core.baseline.selection import INNER, select_comparator
 from core.cohort.model import Cohort
 from core.errors import RunError, TrainingError
 
@@ -57,8 +58,10 @@ class BaselineComparison:
     Attributes
     ----------
     summary : dict
-        The CLI's JSON: ``best_model``, ``patient_auroc_mean`` of the best baseline, per
-        model ``models``, ``delong_p`` of the CNN against the best baseline, the CNN's
+        The CLI's JSON: ``best_model`` (the comparator: "inner" = chosen per fold by
+        inner-CV AUROC, or a model fixed in advance; never the best test AUROC) with
+        ``comparator_choices``, its ``patient_auroc_mean``, per model ``models``,
+        ``delong_p`` of the CNN against the comparator, the CNN's
         ``cnn_patient_auroc_mean`` and ``cnn_pooled_auroc``, ``dose``, ``n_patients``, ``config``.
     models : pd.DataFrame
         One row per baseline, columns :data:`MODEL_COLUMNS` (CNN columns NaN without a CNN).
@@ -168,6 +171,9 @@ def compare_models(
     folds = outer_folds(folds)
     labels = labels.dropna().astype(int)
     results = {m: cross_validate_model(x, labels, folds, model=m, config=config, progress=progress) for m in config.models}
+    chosen, choices = select_comparator(results, comparator=config.comparator, n_boot=config.n_boot, seed=config.seed)
+    if chosen.model == INNER:
+        results[INNER] = chosen
 
     cnn_pooled = pooled_test_predictions(cnn) if cnn is not None and not cnn.empty else None
     model_rows, summary_models = [], {}
@@ -176,14 +182,16 @@ def compare_models(
         model_rows.append(row)
         summary_models[name] = entry
     models = pd.DataFrame(model_rows, columns=list(MODEL_COLUMNS))
-    best = str(models.sort_values("patient_auroc_mean", ascending=False, kind="stable")["model"].iloc[0])
+    best = chosen.model  # fixed in advance or chosen by inner CV, never by test AUROC
 
     fold_tables = [r.folds.assign(model=n) for n, r in results.items()]
-    prediction_tables = [r.predictions[r.predictions["part"] == "test"].assign(model=n) for n, r in results.items()]
+    prediction_tables = [
+        r.predictions[r.predictions["part"] == "test"].assign(model=n) for n, r in results.items() if n != INNER
+    ]
     if cnn is not None and not cnn.empty:
         prediction_tables.append(cnn[cnn["part"] == "test"].assign(model=CNN))
     predictions = pd.concat(prediction_tables, ignore_index=True)[["model", "repeat", "fold", "patient_id", "label", "prob"]]
-    importance = pd.concat([r.importance.assign(model=n) for n, r in results.items()], ignore_index=True)
+    importance = pd.concat([r.importance.assign(model=n) for n, r in results.items() if n != INNER], ignore_index=True)
     usable = x.loc[x.index.isin(folds["patient_id"])]
     roc = feature_roc(usable, labels, n_boot=config.n_boot, seed=config.seed)
     if progress is not None:
@@ -203,6 +211,8 @@ def compare_models(
     best_entry = summary_models[best]
     summary = {
         "best_model": best,
+        "comparator": config.comparator,
+        "comparator_choices": choices.to_dict(orient="records"),
         "patient_auroc_mean": best_entry["patient_auroc_mean"],
         "patient_auroc_std": best_entry["patient_auroc_std"],
         "pooled_auroc": best_entry["pooled_auroc"],

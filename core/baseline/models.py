@@ -34,6 +34,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from core.acoustics.cepstral import CEPSTRAL_KEYS
+from core.acoustics.egemaps import EGEMAPS_KEYS
 from core.acoustics.spectral import spectral_keys
 from core.config import config_hash
 from core.errors import ConfigError, TrainingError
@@ -48,12 +49,15 @@ SPAN_COUNTS: tuple[str, ...] = ("n_pulses", "n_periods", "n_voice_breaks")
 PRAAT_FEATURES: tuple[str, ...] = tuple(k for k in MEASURE_KEYS if k not in SPAN_COUNTS)
 
 #: Named feature sets: "clinical" is what the clinical papers measure (Praat's voice
-#: report and CPP/CPPS); "spectral" the MFCC/spectral statistics; "all" both.
+#: report and CPP/CPPS); "spectral" the MFCC/spectral statistics; "all" both; "egemaps"
+#: openSMILE's eGeMAPSv02 functionals (the field's standard set); "all_egemaps" everything.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "praat": PRAAT_FEATURES,
     "clinical": PRAAT_FEATURES + CEPSTRAL_KEYS,
     "spectral": spectral_keys(),
     "all": PRAAT_FEATURES + CEPSTRAL_KEYS + spectral_keys(),
+    "egemaps": EGEMAPS_KEYS,
+    "all_egemaps": PRAAT_FEATURES + CEPSTRAL_KEYS + spectral_keys() + EGEMAPS_KEYS,
 }
 
 #: Columns of a predictions table (one row per fold × part × patient).
@@ -82,6 +86,10 @@ class BaselineConfig:
         Bootstrap resamples of every confidence interval.
     n_jobs : int
         Parallel fits inside the grid search.
+    comparator : str
+        The baseline the CNN is tested against: "inner" (per outer fold, the model with
+        the best inner-CV AUROC; :mod:`core.baseline.selection`) or one of ``models``
+        fixed in advance. Never the best test AUROC.
     """
 
     models: tuple[str, ...] = MODELS
@@ -92,8 +100,11 @@ class BaselineConfig:
     threshold_steps: int = 201
     n_boot: int = 2000
     n_jobs: int = 1
+    comparator: str = "inner"
 
     def validate(self) -> None:
+        if self.comparator != "inner" and self.comparator not in self.models:
+            raise ConfigError(f"baseline comparator {self.comparator!r}; expected 'inner' or one of {list(self.models)}")
         unknown = [m for m in self.models if m not in MODELS]
         if unknown or not self.models:
             raise ConfigError(f"baseline models {list(self.models)}; expected a non-empty subset of {MODELS}")
@@ -286,7 +297,8 @@ def cross_validate_model(
         predictions.append(fold_rows)
         metrics = fold_metrics(fold_rows, threshold_steps=config.threshold_steps)
         metrics = metrics[metrics["level"] == "patient"].assign(
-            repeat=int(repeat), fold=int(fold), params=str(_short_params(search.best_params_))
+            repeat=int(repeat), fold=int(fold), params=str(_short_params(search.best_params_)),
+            inner_auroc=float(search.best_score_),
         )
         metric_rows.append(metrics)
         importances.append(_importance(model, best, x_test, y_test, features.columns, seed=config.seed))

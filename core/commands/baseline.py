@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_cohort_arguments(parser, required=False)
     parser.add_argument("--models", default="logreg,random_forest,svm",
                         help="comma-separated subset of logreg, random_forest, svm (default: all three)")
-    parser.add_argument("--features", default="clinical", choices=("praat", "clinical", "spectral", "all"),
+    parser.add_argument("--features", default="clinical", choices=("praat", "clinical", "spectral", "all", "egemaps", "all_egemaps"),
                         help="feature set (default: clinical = Praat voice report + CPP/CPPS)")
     parser.add_argument("--inner-folds", type=int, default=5, help="inner CV folds of the grid search (default 5)")
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of each interval (default 2000)")
