@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 
 from core.errors import RunError
+from core.folds import FoldKey
 from core.metrics import binary_metrics
 from core.runs import Run
 
@@ -28,8 +29,9 @@ STUDY_COLUMNS: dict[str, tuple[str, bool]] = {
 
 
 def fold_label(repeat: int, fold: int, *, repeats: int) -> str:
-    """"Fold 3" (one repeat) or "R2 fold 3" (repeated CV), 1-based as the study numbered them."""
-    return f"Fold {fold + 1}" if repeats == 1 else f"R{repeat + 1} fold {fold + 1}"
+    """"Fold 3" (one repeat) or "Repeat 2 · fold 3" (repeated CV), 1-based (:class:`core.folds.FoldKey`)."""
+    text = FoldKey(int(repeat), int(fold)).label(repeats=repeats)
+    return text[0].upper() + text[1:]
 
 
 def per_fold(run: Run, *, level: str, part: str) -> pd.DataFrame:

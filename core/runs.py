@@ -456,8 +456,10 @@ def load_run(run: str | Path, *, root: str | Path | None = None) -> Run:
 
 
 def fold_key(fold: int | str, *, repeat: int = 0) -> str:
-    """``"r0f3"`` from 3 (repeat 0) or from the key itself."""
-    return fold if isinstance(fold, str) else f"r{repeat}f{fold}"
+    """``"r0f3"`` from 3 (repeat 0) or from the key itself (see :class:`core.folds.FoldKey`)."""
+    from core.folds import FoldKey
+
+    return FoldKey.of(fold, repeat=repeat).key
 
 
 def load_fold_model(run: str | Path, fold: int | str, *, repeat: int = 0, root: str | Path | None = None) -> Any:

@@ -23,6 +23,11 @@ def test_explain_page_draws_maps_occlusion_and_masking(explain_page: AppTest) ->
     titles = [s.value for s in at.subheader]
     assert titles[:3] == ["In plain words", "Occlusion: what happens when a band or a time chunk is hidden", "Branch masking per fold"]
     assert "P(poor) =" in at.caption[0].value or any("P(poor) =" in c.value for c in at.caption)
+    # One 1-based fold naming, and segments named by recording and window, never by row number.
+    assert list(at.selectbox(key="e_fold").options) == ["fold 1", "fold 2", "fold 3"]
+    segment = at.selectbox(key="e_segment")
+    assert all("· window " in o and not o.startswith("segment ") for o in segment.options)
+    assert any(c.value.startswith(segment.options[0].split(" · P(")[0]) for c in at.caption)
     masking = at.dataframe[0].value
     assert {"mel_branch_mean", "stft_branch_mean"} <= set(masking.columns)
     assert len(masking) == 1  # the shown fold's row is computed on first view
