@@ -10,10 +10,11 @@ import streamlit as st
 
 from core.cohort.classes import class_names, label_text, probability_label
 from core.errors import CoreError
-from core.explain import EXPLAINERS, FoldExplainer, cached_masking_table, load_fold
+from core.explain import EXPLAINERS, FoldExplainer, load_fold
 from core.explain.cam_grid import common_grid
 from core.explain.cases import confusion_cells
 from core.explain.fold import fold_keys, model_key
+from core.explain.masking_table import masking_overview
 from core.folds import fold_label, repeats_of
 from core.segment_names import segment_names
 from core.workspace import cache_dir
@@ -165,10 +166,13 @@ for column, axis, title in ((left, "frequency", "Frequency bands"), (right, "tim
     part = occlusion[occlusion["axis"] == axis]
     # One panel per branch: the mel and STFT bands cover different frequencies.
     fig = px.bar(part, x="where", y="mean_delta", color="branch", facet_col="branch", error_y="std_delta",
-                 labels={"mean_delta": f"Δ {p_label} when hidden", "where": ""}, title=title)
+                 labels={"mean_delta": f"{p_label} intact − hidden", "where": ""}, title=title)
     fig.update_xaxes(matches=None, showticklabels=True)
     fig.update_layout(height=380, margin=dict(t=60, b=10), showlegend=False)
     column.plotly_chart(fig, width="stretch", key=f"occ_{axis}")
+st.caption(f"Bars: {p_label} with the region intact − with it hidden (mean over the scope's segments; error bars: SD). "
+           f"Positive: the region pushed the prediction towards {names[1]}; negative: towards {names[0]}. "
+           "Time chunks past the segment's end only repeat its last frame; they are never named as a top region.")
 st.download_button("Download occlusion table (CSV)", occlusion.to_csv(index=False), "occlusion.csv", "text/csv")
 
 st.subheader("Branch masking per fold")
@@ -176,9 +180,14 @@ baseline = st.radio("Masked branch replaced by", ["black", "mean"], horizontal=T
                     format_func={"black": "a black image", "mean": "the training mean image"}.get)
 with st.spinner("Masking each branch of every test segment…"):
     explainer.masking_summary(baseline=baseline)
-table = cached_masking_table(run.path, baseline=baseline)
+table = masking_overview(run.path, baseline=baseline, names=names)
+if not table["Computed"].all() and st.button("Compute masking for every fold", key="e_mask_all"):
+    for other in keys:
+        with st.spinner(f"Masking {fold_label(other, repeats=repeats)}…"):
+            _explainer(str(run.path), other, model_key(run.path, other)).masking_summary(baseline=baseline)
+    table = masking_overview(run.path, baseline=baseline, names=names)
 st.dataframe(table, hide_index=True, width="stretch")
-st.caption(f"mel_branch_mean = mean Δ {p_label} when the mel image is masked (the study's table); folds appear once computed.")
+st.caption(table.attrs["caption"] + " Every fold of the run is listed in order; a fold's numbers appear once computed.")
 
 st.subheader("Which map to believe")
 st.caption("Deletion/insertion: remove or add pixels in order of importance; a faithful map moves the probability faster than a random order. "

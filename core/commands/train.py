@@ -148,7 +148,8 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def oracle_auroc(cohort_dir: str | Path | None) -> float | None:
-    """The demo generator's best achievable patient AUROC, when the cohort is a demo."""
+    """The demo generator's in-sample reference patient AUROC (its hidden severity scored on the
+    same patients), when the cohort is a demo. A reference point, not an upper bound."""
     if not cohort_dir:
         return None
     truth = Path(cohort_dir) / TRUTH_FILE
@@ -229,7 +230,8 @@ def _describe(summary: dict[str, Any]) -> str:
         f"over {summary['folds_done']}/{summary['n_folds']} folds, {summary['seconds'] or 0:.0f} s",
     ]
     if summary.get("oracle_patient_auroc") is not None:
-        lines.append(f"  demo generator's best achievable patient AUROC: {summary['oracle_patient_auroc']:.3f}")
+        lines.append(f"  demo generator's in-sample reference patient AUROC (hidden severity; not a bound): "
+                     f"{summary['oracle_patient_auroc']:.3f}")
     if summary.get("weights_reason"):
         lines.append(f"  note: {summary['weights_reason']}")
     if summary.get("leaky"):
