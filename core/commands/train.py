@@ -26,6 +26,7 @@ from typing import Any
 from core.commands.cohort_options import add_cohort_arguments, cohort_source
 from core.config import PRESETS, preset, with_overrides
 from core.errors import ConfigError
+from core.folds import FoldKey
 from core.jobs import time_left
 
 TRUTH_FILE = "demo_truth.json"
@@ -130,7 +131,7 @@ class ProgressBar:
                 self._line(text, final=False)
         elif event.kind == "fold_end":
             m = event.metrics
-            self._line(f"fold {event.fold} done: test AUROC segment {m['segment_auroc']:.3f} patient "
+            self._line(f"{FoldKey.parse(event.fold)} done: test AUROC segment {m['segment_auroc']:.3f} patient "
                        f"{m['patient_auroc']:.3f}, best epoch {m['best_epoch']}, {m['seconds']:.0f} s", final=True)
 
     def _line(self, text: str, *, final: bool) -> None:

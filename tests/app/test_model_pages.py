@@ -61,7 +61,7 @@ def test_results_page_without_runs_points_to_training(app: AppTest) -> None:
 
 def test_overview_shows_headline_metrics_of_the_run(app_with_run: AppTest) -> None:
     metrics = {m.label: m.value for m in app_with_run.metric}
-    auroc, _, std = metrics["Patient AUROC (test, mean ± std)"].partition(" ± ")
+    auroc, _, std = metrics["Patient AUROC, mean ± SD over folds"].partition(" ± ")
     assert 0.0 <= float(auroc) <= 1.0 and float(std) >= 0.0
     assert metrics["Folds"] == "3 of 3"
 
