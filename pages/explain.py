@@ -48,10 +48,12 @@ def _explainer(run_dir: str, key: str, version: str) -> FoldExplainer:
 
 keys = fold_keys(run.path)
 repeats = repeats_of(keys)
-if st.session_state.get("e_run") != run.path.name:  # another run: its folds and segments are other ones
+if st.session_state.get("e_run", run.path.name) != run.path.name:  # another run: other folds and segments
     for stale in ("e_fold", "e_segment", "e_clicked", "e_cell"):
         st.session_state.pop(stale, None)
-    st.session_state["e_run"] = run.path.name
+st.session_state["e_run"] = run.path.name
+if st.session_state.get("e_fold") not in keys:
+    st.session_state.pop("e_fold", None)
 c1, c2, c3 = st.columns([1, 1, 2])
 key = c1.selectbox("Fold", keys, format_func=lambda k: fold_label(k, repeats=repeats), key="e_fold")
 try:
