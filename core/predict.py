@@ -39,6 +39,7 @@ from core.audio_gate import CLIP_FRACTION, examine
 from core.cohort.classes import DEFAULT_CLASS_NAMES, ClassNames, class_names, is_study
 from core.config import ExperimentConfig, PreprocessConfig
 from core.errors import AudioError, CoreError, RunError
+from core.folds import FoldKey
 from core.metrics import ModelSpread
 from core.runs import Run, load_fold_model
 from core.spectrogram import mel_db, stft_db, tile_channels, to_grey_images
@@ -317,7 +318,7 @@ class Ensemble:
             raise RunError(f"run {run.path.name} has no finished fold to predict with")
         folds = run.folds
         rows = folds[(folds["level"] == "patient") & (folds["part"] == "test")] if not folds.empty else folds
-        thresholds = {f"r{int(r.repeat)}f{int(r.fold)}": float(r.threshold) for r in rows.itertuples()}
+        thresholds = {FoldKey(int(r.repeat), int(r.fold)).key: float(r.threshold) for r in rows.itertuples()}
         missing = [k for k in keys if k not in thresholds]
         if missing:
             raise RunError(f"run {run.path.name}: no patient-level threshold for folds {missing} in folds.csv")

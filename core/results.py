@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 
 from core.errors import RunError
+from core.folds import FoldKey
 from core.metrics import binary_metrics
 from core.runs import Run
 
@@ -27,9 +28,16 @@ STUDY_COLUMNS: dict[str, tuple[str, bool]] = {
 }
 
 
+#: The summary row of the study tables: what its ± means.
+SD_LABEL = "Mean ± SD over folds (population SD, as the study)"
+#: Folds with at most this many test patients get a small-fold warning.
+SMALL_FOLD = 4
+
+
 def fold_label(repeat: int, fold: int, *, repeats: int) -> str:
-    """"Fold 3" (one repeat) or "R2 fold 3" (repeated CV), 1-based as the study numbered them."""
-    return f"Fold {fold + 1}" if repeats == 1 else f"R{repeat + 1} fold {fold + 1}"
+    """"Fold 3" (one repeat) or "Repeat 2 · fold 3" (repeated CV), 1-based (:class:`core.folds.FoldKey`)."""
+    text = FoldKey(int(repeat), int(fold)).label(repeats=repeats)
+    return text[0].upper() + text[1:]
 
 
 def per_fold(run: Run, *, level: str, part: str) -> pd.DataFrame:
@@ -58,18 +66,19 @@ def per_fold(run: Run, *, level: str, part: str) -> pd.DataFrame:
 
 
 def study_table(run: Run, *, level: str, part: str) -> pd.DataFrame:
-    """:func:`per_fold` formatted like the study's slides, with a "Mean ± Std" row.
+    """:func:`per_fold` formatted like the study's slides, with a "Mean ± SD" row.
 
-    Percent columns read "77.67%", the summary row "77.67% ± 6.47%" (std with ddof=1).
+    Percent columns read "77.67%", the summary row "77.67% ± 6.47%": the SD over folds
+    is the population SD (ddof=0), as the study computed it (:data:`SD_LABEL`).
     """
     numeric = per_fold(run, level=level, part=part)
     rows = []
     for _, row in numeric.iterrows():
         rows.append({"Fold": row["fold"], **{title: _fmt_cell(row[key], key, pct) for title, (key, pct) in STUDY_COLUMNS.items()}})
-    summary = {"Fold": "Mean ± Std"}
+    summary = {"Fold": SD_LABEL}
     for title, (key, pct) in STUDY_COLUMNS.items():
         values = numeric[key].astype(float)
-        summary[title] = f"{_fmt(values.mean(), pct)} ± {_fmt(values.std(ddof=1), pct)}" if len(values) > 1 else _fmt(values.mean(), pct)
+        summary[title] = f"{_fmt(values.mean(), pct)} ± {_fmt(values.std(ddof=0), pct)}" if len(values) > 1 else _fmt(values.mean(), pct)
     rows.append(summary)
     return pd.DataFrame(rows)
 

@@ -43,7 +43,7 @@ import pandas as pd
 
 from core.atomic import atomic_write_text
 from core.errors import RunError
-from core.metrics import bootstrap_ci, percentile_ci
+from core.metrics import auroc, bootstrap_ci, percentile_ci
 from core.model_files import check_model_file, damaged_folds, record_model_file
 from core.run_health import process_alive, run_state
 
@@ -282,10 +282,13 @@ def compute_summary(run_dir: str | Path, *, n_boot: int = 1000) -> dict[str, Any
     -------
     summary : dict
         ``<level>_<metric>_mean`` / ``_std`` for level in segment, patient and every
-        metric; ``patient_auroc_ci_repeats`` (percentile 95 % interval of the repeats'
-        mean patient AUROC, NaN with one repeat); ``patient_auroc_ci_bootstrap``
-        (patients resampled from the pooled test predictions, seed 0; left out when
-        ``n_boot`` is 0); ``folds_done``;
+        metric, the SD over folds a population SD (ddof=0, as the study);
+        ``patient_auroc_ci_repeats`` (percentile interval of the repeats' mean patient
+        AUROC, kept for old readers) and ``patient_auroc_repeat_range`` (min–max of the
+        same: the range over repeated splits; None with one repeat);
+        ``patient_auroc_pooled`` (AUROC of all test predictions pooled over folds) and
+        ``patient_auroc_ci_bootstrap`` (its 95 % interval, patients resampled, the fold
+        models held fixed, seed 0; both left out when ``n_boot`` is 0); ``folds_done``;
         ``best_epoch_mean``.
     """
     from core.metrics import METRIC_COLUMNS, summarize
@@ -303,12 +306,17 @@ def compute_summary(run_dir: str | Path, *, n_boot: int = 1000) -> dict[str, Any
     patient_test = test[test["level"] == "patient"]
     per_repeat = patient_test.groupby("repeat")["auroc"].mean()
     summary["patient_auroc_ci_repeats"] = list(percentile_ci(per_repeat.to_numpy())) if len(per_repeat) > 1 else [None, None]
+    # What it is: the spread of the repeats' mean AUROC (split variability only), not a CI.
+    summary["patient_auroc_repeat_range"] = (
+        [_float(per_repeat.min()), _float(per_repeat.max())] if len(per_repeat) > 1 else [None, None]
+    )
     patients_path = Path(run_dir) / "predictions_patients.csv"
     if n_boot > 0 and patients_path.is_file():
         patients = pd.read_csv(patients_path)
         pooled = patients[patients["part"] == "test"]
         low, high = bootstrap_ci(pooled, n_boot=n_boot, seed=0)
         summary["patient_auroc_ci_bootstrap"] = [_float(low), _float(high)]
+        summary["patient_auroc_pooled"] = _float(auroc(pooled["label"].to_numpy(), pooled["prob"].to_numpy()))
     summary["folds_done"] = int(len(test.groupby(["repeat", "fold"])))
     summary["best_epoch_mean"] = _float(test.groupby(["repeat", "fold"])["best_epoch"].first().mean())
     return summary
@@ -456,8 +464,10 @@ def load_run(run: str | Path, *, root: str | Path | None = None) -> Run:
 
 
 def fold_key(fold: int | str, *, repeat: int = 0) -> str:
-    """``"r0f3"`` from 3 (repeat 0) or from the key itself."""
-    return fold if isinstance(fold, str) else f"r{repeat}f{fold}"
+    """``"r0f3"`` from 3 (repeat 0) or from the key itself (see :class:`core.folds.FoldKey`)."""
+    from core.folds import FoldKey
+
+    return FoldKey.of(fold, repeat=repeat).key
 
 
 def load_fold_model(run: str | Path, fold: int | str, *, repeat: int = 0, root: str | Path | None = None) -> Any:

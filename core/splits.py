@@ -51,7 +51,9 @@ class Fold:
     @property
     def key(self) -> str:
         """Stable name such as ``"r0f3"`` used in file names and tables."""
-        return f"r{self.repeat}f{self.fold}"
+        from core.folds import FoldKey
+
+        return FoldKey(self.repeat, self.fold).key
 
     def part_of(self, n: int) -> np.ndarray:
         """Name of the part of each of ``n`` rows: "train", "val", "test" or "" (unused).

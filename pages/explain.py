@@ -10,11 +10,15 @@ import streamlit as st
 
 from core.cohort.classes import class_names, label_text, probability_label
 from core.errors import CoreError
-from core.explain import EXPLAINERS, FoldExplainer, cached_masking_table, load_fold
+from core.explain import EXPLAINERS, FoldExplainer, load_fold
+from core.explain.cam_grid import common_grid
 from core.explain.cases import confusion_cells
 from core.explain.fold import fold_keys, model_key
+from core.explain.masking_table import masking_overview
+from core.folds import fold_label, repeats_of
+from core.segment_names import segment_names
 from core.workspace import cache_dir
-from pages.shared.charts import cam_overlay, picked_segment, probability_strip
+from pages.shared.charts import cam_overlay, picked_segment, probability_strip, signed_map
 from pages.shared.sidebar import pick_run, run_notices
 
 METHOD_NAMES = {
@@ -43,8 +47,15 @@ def _explainer(run_dir: str, key: str, version: str) -> FoldExplainer:
 
 
 keys = fold_keys(run.path)
+repeats = repeats_of(keys)
+if st.session_state.get("e_run", run.path.name) != run.path.name:  # another run: other folds and segments
+    for stale in ("e_fold", "e_segment", "e_clicked", "e_cell"):
+        st.session_state.pop(stale, None)
+st.session_state["e_run"] = run.path.name
+if st.session_state.get("e_fold") not in keys:
+    st.session_state.pop("e_fold", None)
 c1, c2, c3 = st.columns([1, 1, 2])
-key = c1.selectbox("Fold", keys, format_func=lambda k: f"fold {int(k.split('f')[1]) + 1}" + (f" (repeat {int(k[1:].split('f')[0]) + 1})" if not k.startswith("r0") else ""), key="e_fold")
+key = c1.selectbox("Fold", keys, format_func=lambda k: fold_label(k, repeats=repeats), key="e_fold")
 try:
     with st.spinner("Loading the fold's model and images…"):
         explainer = _explainer(str(run.path), key, model_key(run.path, key))
@@ -70,13 +81,17 @@ cell = c2.segmented_control("Confusion cell", ["TP", "TN", "FP", "FN"], key="e_c
 in_cell = cases[cases["cell"] == cell]
 if in_cell["fallback"].any():
     c3.caption(f"No {cell} segment in this fold: the closest by probability are shown instead, as the study did.")
-labels = {int(r.segment_id): f"segment {int(r.segment_id)} · {r.patient_id} · {p_label} {r.prob:.2f}" for r in in_cell.itertuples()}
+names_of = explainer.segment_name
+labels = {int(r.segment_id): f"{names_of(r.segment_id)} · {p_label} {r.prob:.2f}" for r in in_cell.itertuples()}
 if clicked is not None and cell_of.get(clicked) == cell and clicked not in labels:
     r = predictions.set_index("segment_id").loc[clicked]
-    labels = {clicked: f"segment {clicked} · {r['patient_id']} · {p_label} {r['prob']:.2f} (picked on the plot)", **labels}
+    labels = {clicked: f"{names_of(clicked)} · {p_label} {r['prob']:.2f} (picked on the plot)", **labels}
+if st.session_state.get("e_segment") not in labels:  # a segment of another fold or cell: not this box's
+    st.session_state.pop("e_segment", None)
 segment_id = c3.selectbox("Segment", list(labels), format_func=labels.get, key="e_segment")
+named = predictions.assign(segment=segment_names(explainer.data.segments, predictions["segment_id"]))
 with strip_box:
-    st.plotly_chart(probability_strip(predictions, cells, threshold=explainer.data.threshold, current=segment_id,
+    st.plotly_chart(probability_strip(named, cells, threshold=explainer.data.threshold, current=segment_id,
                                       class_names=names),
                     width="stretch", on_select="rerun", selection_mode="points", key=strip_key)
     st.caption("Click a point to explain that segment (the ringed one is shown below); double-click the plot to clear. "
@@ -94,9 +109,9 @@ with st.spinner(f"Computing {METHOD_NAMES[method]}…"):
 axes = explainer.data.axes
 row = explainer.data.segments.iloc[segment_id]
 st.caption(
-    f"{row['recording_id']} · segment {int(row['segment_index']) + 1} ({row['start_s'] * 1000:.0f}–{row['end_s'] * 1000:.0f} ms) · "
+    f"{names_of(segment_id)} ({row['start_s'] * 1000:.0f}–{row['end_s'] * 1000:.0f} ms of the recording) · "
     f"true outcome {label_text(row['label'], names)} · {p_label} = {float(maps['prob'][0]):.3f} · "
-    f"fold threshold {explainer.data.threshold:.2f}"
+    f"threshold of {fold_label(key, repeats=repeats)} {explainer.data.threshold:.2f}"
 )
 
 
@@ -105,13 +120,20 @@ images = {"mel": explainer.data.mel, "stft": explainer.data.stft}
 columns = st.columns(len(branches) + (1 if "delta" in maps else 0))
 for column, branch in zip(columns, branches, strict=False):
     fig = cam_overlay(np.asarray(images[branch][segment_id]), maps[f"heatmap_{branch}"][0], hz=axes.row_hz[branch],
-                      ms=axes.column_ms[branch], title=f"{branch.upper()} · {METHOD_NAMES[method]}", opacity=opacity)
+                      ms=axes.column_ms[branch], title=f"{branch.upper()} · {METHOD_NAMES[method]}", opacity=opacity,
+                      real=axes.real_columns[branch], end_ms=axes.segment_ms)
     column.plotly_chart(fig, width="stretch", key=f"map_{branch}")
 if "delta" in maps:
-    fig = cam_overlay(np.asarray(images["mel"][segment_id]), maps["delta"][0], hz=axes.row_hz["mel"], ms=axes.column_ms["mel"],
-                      title="ΔCAM = mel − STFT (red: mel looked here more)", opacity=opacity, signed=True, colorbar="ΔCAM")
+    grid = common_grid(axes)
+    fig = signed_map(maps["delta"][0], hz=grid.hz, ms=grid.ms, title="ΔCAM = mel CAM − STFT CAM",
+                     colorbar="mel − STFT<br>+ red: mel more<br>− blue: STFT more")
     columns[-1].plotly_chart(fig, width="stretch", key="map_delta")
-    st.caption(f"Both CAMs are divided by the larger of their two peaks (scale {float(maps['delta_scale'][0]):.3g}), so ΔCAM lies in [−1, 1].")
+    st.caption(
+        "ΔCAM compares the same place: both CAMs are resampled onto one grid of frequency (Hz, linear) and time "
+        f"(0–{axes.segment_ms:.0f} ms, the segment's length) before subtracting, and divided by the larger of their "
+        f"two peaks (scale {float(maps['delta_scale'][0]):.3g}), so ΔCAM lies in [−1, 1]."
+    )
+st.caption(" ".join(axes.captions[b] for b in branches if b in axes.captions))
 
 st.subheader("In plain words")
 try:
@@ -146,10 +168,13 @@ for column, axis, title in ((left, "frequency", "Frequency bands"), (right, "tim
     part = occlusion[occlusion["axis"] == axis]
     # One panel per branch: the mel and STFT bands cover different frequencies.
     fig = px.bar(part, x="where", y="mean_delta", color="branch", facet_col="branch", error_y="std_delta",
-                 labels={"mean_delta": f"Δ {p_label} when hidden", "where": ""}, title=title)
+                 labels={"mean_delta": f"{p_label} intact − hidden", "where": ""}, title=title)
     fig.update_xaxes(matches=None, showticklabels=True)
     fig.update_layout(height=380, margin=dict(t=60, b=10), showlegend=False)
     column.plotly_chart(fig, width="stretch", key=f"occ_{axis}")
+st.caption(f"Bars: {p_label} with the region intact − with it hidden (mean over the scope's segments; error bars: SD). "
+           f"Positive: the region pushed the prediction towards {names[1]}; negative: towards {names[0]}. "
+           "Time chunks past the segment's end only repeat its last frame; they are never named as a top region.")
 st.download_button("Download occlusion table (CSV)", occlusion.to_csv(index=False), "occlusion.csv", "text/csv")
 
 st.subheader("Branch masking per fold")
@@ -157,9 +182,14 @@ baseline = st.radio("Masked branch replaced by", ["black", "mean"], horizontal=T
                     format_func={"black": "a black image", "mean": "the training mean image"}.get)
 with st.spinner("Masking each branch of every test segment…"):
     explainer.masking_summary(baseline=baseline)
-table = cached_masking_table(run.path, baseline=baseline)
+table = masking_overview(run.path, baseline=baseline, names=names)
+if not table["Computed"].all() and st.button("Compute masking for every fold", key="e_mask_all"):
+    for other in keys:
+        with st.spinner(f"Masking {fold_label(other, repeats=repeats)}…"):
+            _explainer(str(run.path), other, model_key(run.path, other)).masking_summary(baseline=baseline)
+    table = masking_overview(run.path, baseline=baseline, names=names)
 st.dataframe(table, hide_index=True, width="stretch")
-st.caption(f"mel_branch_mean = mean Δ {p_label} when the mel image is masked (the study's table); folds appear once computed.")
+st.caption(table.attrs["caption"] + " Every fold of the run is listed in order; a fold's numbers appear once computed.")
 
 st.subheader("Which map to believe")
 st.caption("Deletion/insertion: remove or add pixels in order of importance; a faithful map moves the probability faster than a random order. "

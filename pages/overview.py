@@ -80,8 +80,11 @@ if cohort is not None:
             def _pm(mean: float | None, std: float | None) -> str:
                 return "n/a" if mean is None else f"{mean:.3f} ± {std:.3f}" if std is not None else f"{mean:.3f}"
 
-            cols[0].metric("Patient AUROC (test, mean ± std)", _pm(summary["patient_auroc_mean"], summary["patient_auroc_std"]))
-            cols[1].metric("Segment AUROC (test, mean ± std)", _pm(summary["segment_auroc_mean"], summary["segment_auroc_std"]))
+            sd_help = "Mean and population SD (ddof=0, as the study) of the per-fold test AUROC."
+            cols[0].metric("Patient AUROC, mean ± SD over folds", _pm(summary["patient_auroc_mean"], summary["patient_auroc_std"]),
+                           help=sd_help)
+            cols[1].metric("Segment AUROC, mean ± SD over folds", _pm(summary["segment_auroc_mean"], summary["segment_auroc_std"]),
+                           help=sd_help)
             cols[2].metric("Folds", f"{summary['folds_done']} of {summary['n_folds']}")
             cols[3].metric("Backbone", summary["backbone"], help=f"weights: {summary['weights'] or 'n/a'}")
             st.page_link("pages/results.py", label="All metrics on the Results page", icon=":material/leaderboard:")

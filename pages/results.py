@@ -12,6 +12,7 @@ from core import results
 from core.baseline.comparison import load_comparison
 from core.cohort.classes import class_names, probability_label
 from core.errors import CoreError
+from core.headline import comparator_rule, headline, small_fold_warning
 from core.runs import list_runs, load_run
 from core.workspace import runs_dir
 from pages.shared.sidebar import pick_run, run_notices
@@ -41,15 +42,12 @@ st.dataframe(train_table, hide_index=True, width="stretch")
 numeric = results.per_fold(run, level=level, part="test")
 st.download_button("Download per-fold test metrics (CSV)", numeric.to_csv(index=False), f"{run.path.name}-{level}-test.csv", "text/csv")
 
-summary = run.summary
-ci_boot = summary.get("patient_auroc_ci_bootstrap") or [None, None]
-ci_rep = summary.get("patient_auroc_ci_repeats") or [None, None]
-c1, c2, c3 = st.columns(3)
-c1.metric("Patient AUROC (mean over folds)", f"{summary['patient_auroc_mean']:.3f}" if summary.get("patient_auroc_mean") is not None else "n/a")
-if ci_boot[0] is not None:
-    c2.metric("95 % CI, bootstrap over patients", f"{ci_boot[0]:.3f} – {ci_boot[1]:.3f}")
-if ci_rep[0] is not None:
-    c3.metric("95 % CI over repeats", f"{ci_rep[0]:.3f} – {ci_rep[1]:.3f}")
+stats = headline(run)
+for column, stat in zip(st.columns(len(stats)), stats, strict=True):
+    column.metric(stat.label, stat.value, help=stat.help)
+warning = small_fold_warning(run, level=level)
+if warning:
+    st.warning(warning)
 
 st.subheader("Confusion matrices")
 thresholds = results.thresholds(run, level=level)
@@ -114,8 +112,11 @@ else:
     info = comparison.summary
     b1, b2, b3 = st.columns(3)
     b1.metric("CNN patient AUROC", f"{info['cnn_patient_auroc_mean']:.3f}" if info.get("cnn_patient_auroc_mean") is not None else "n/a")
-    b2.metric(f"Best baseline ({info.get('best_model', '?')})", f"{info['patient_auroc_mean']:.3f}" if info.get("patient_auroc_mean") is not None else "n/a")
-    b3.metric("DeLong p (CNN vs best baseline)", f"{info['delong_p']:.3f}" if info.get("delong_p") is not None else "n/a")
+    rule = comparator_rule(info)
+    b2.metric(f"Baseline comparator ({info.get('best_model', '?')})", f"{info['patient_auroc_mean']:.3f}" if info.get("patient_auroc_mean") is not None else "n/a",
+              help=rule)
+    b3.metric("DeLong p (CNN vs comparator)", f"{info['delong_p']:.3f}" if info.get("delong_p") is not None else "n/a", help=rule)
+    st.caption(f"Comparator: {rule}.")
     st.dataframe(comparison.models, hide_index=True, width="stretch")
     st.markdown("**Single measures (ROC as clinical papers report them)**")
     st.dataframe(comparison.feature_roc, hide_index=True, width="stretch")

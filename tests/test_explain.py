@@ -278,8 +278,11 @@ def test_region_boundaries_in_hz_and_ms():
         np.testing.assert_allclose(bands["high_hz"].to_numpy()[:-1], bands["low_hz"].to_numpy()[1:])
         assert (np.diff(bands["low_hz"]) > 0).all()
         chunks = regions[(regions["branch"] == branch) & (regions["axis"] == "time")].sort_values("region")
-        assert chunks["start_ms"].iloc[0] >= 0 and (np.diff(chunks["start_ms"]) > 0).all()
+        real = chunks[chunks["signal_fraction"] > 0]
+        assert chunks["start_ms"].iloc[0] >= 0 and (np.diff(real["start_ms"]) > 0).all()
         assert chunks["signal_fraction"].iloc[0] == 1.0 and chunks["signal_fraction"].iloc[-1] < 1.0
+        # Time ends at the segment's real length: no chunk reaches into padding past 50 ms.
+        assert chunks["end_ms"].max() <= axes.segment_ms == 50.0
     mel = regions[(regions["branch"] == "mel") & (regions["axis"] == "frequency")]
     stft = regions[(regions["branch"] == "stft") & (regions["axis"] == "frequency")]
     # Mel bands widen with frequency; STFT bands are equal up to whole-pixel rounding.

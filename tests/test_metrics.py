@@ -93,7 +93,8 @@ def test_summary_mean_and_std_over_folds() -> None:
     per_fold = pd.DataFrame({"level": ["patient"] * 3, "part": ["test"] * 3, "auroc": [0.6, 0.8, 0.7], "acc": [0.5, 0.7, 0.9]})
     out = summarize(per_fold, columns=("acc", "auroc")).iloc[0]
     assert out["auroc_mean"] == pytest.approx(0.7)
-    assert out["auroc_std"] == pytest.approx(np.std([0.6, 0.8, 0.7], ddof=1))
+    # Population SD over folds, as the study computed its "± 6.47 %": sqrt(0.02 / 3), not sqrt(0.02 / 2).
+    assert out["auroc_std"] == pytest.approx(np.sqrt(0.02 / 3)) and out["auroc_std"] == pytest.approx(0.0816497)
     assert out["folds"] == 3
 
 

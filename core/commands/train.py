@@ -26,6 +26,7 @@ from typing import Any
 from core.commands.cohort_options import add_cohort_arguments, cohort_source
 from core.config import PRESETS, preset, with_overrides
 from core.errors import ConfigError
+from core.folds import FoldKey
 from core.jobs import time_left
 
 TRUTH_FILE = "demo_truth.json"
@@ -130,7 +131,7 @@ class ProgressBar:
                 self._line(text, final=False)
         elif event.kind == "fold_end":
             m = event.metrics
-            self._line(f"fold {event.fold} done: test AUROC segment {m['segment_auroc']:.3f} patient "
+            self._line(f"{FoldKey.parse(event.fold)} done: test AUROC segment {m['segment_auroc']:.3f} patient "
                        f"{m['patient_auroc']:.3f}, best epoch {m['best_epoch']}, {m['seconds']:.0f} s", final=True)
 
     def _line(self, text: str, *, final: bool) -> None:
@@ -148,7 +149,8 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def oracle_auroc(cohort_dir: str | Path | None) -> float | None:
-    """The demo generator's best achievable patient AUROC, when the cohort is a demo."""
+    """The demo generator's in-sample reference patient AUROC (its hidden severity scored on the
+    same patients), when the cohort is a demo. A reference point, not an upper bound."""
     if not cohort_dir:
         return None
     truth = Path(cohort_dir) / TRUTH_FILE
@@ -229,7 +231,8 @@ def _describe(summary: dict[str, Any]) -> str:
         f"over {summary['folds_done']}/{summary['n_folds']} folds, {summary['seconds'] or 0:.0f} s",
     ]
     if summary.get("oracle_patient_auroc") is not None:
-        lines.append(f"  demo generator's best achievable patient AUROC: {summary['oracle_patient_auroc']:.3f}")
+        lines.append(f"  demo generator's in-sample reference patient AUROC (hidden severity; not a bound): "
+                     f"{summary['oracle_patient_auroc']:.3f}")
     if summary.get("weights_reason"):
         lines.append(f"  note: {summary['weights_reason']}")
     if summary.get("leaky"):

@@ -35,6 +35,8 @@ from core.explain.regions import ImageAxes
 from core.explain.staged import StagedModel
 from core.explain.store import ExplainStore
 from core.explain.summary import Summary, summarise
+from core.folds import FoldKey, sorted_keys
+from core.segment_names import segment_names
 
 #: Methods whose two branches share units, so ΔCAM is stored beside their maps.
 DELTA_METHODS: tuple[str, ...] = ("gradcam", "gradcampp")
@@ -115,10 +117,10 @@ def cached_masking_table(run: str | Path, *, baseline: str = "black", root: str 
 
 
 def fold_keys(run: str | Path, *, root: str | Path | None = None) -> list[str]:
-    """Keys of a run's finished folds, in training order."""
+    """Keys of a run's finished folds in (repeat, fold) order, whatever order they finished in."""
     from core import runs
 
-    return list(runs.read_manifest(runs.find_run(run, root=root)).get("folds_done", []))
+    return sorted_keys(list(runs.read_manifest(runs.find_run(run, root=root)).get("folds_done", [])))
 
 
 def load_fold(
@@ -207,11 +209,8 @@ def load_run_dataset(run_dir: Path, *, cache_dir: Path | None = None) -> Any:
 
 
 def _parse_key(key: str) -> tuple[int, int]:
-    try:
-        rep, number = key[1:].split("f")
-        return int(rep), int(number)
-    except ValueError:
-        raise RunError(f"fold key {key!r}; expected e.g. 'r0f1'") from None
+    parsed = FoldKey.parse(key)
+    return parsed.repeat, parsed.fold
 
 
 class FoldExplainer:
@@ -228,6 +227,10 @@ class FoldExplainer:
         self.data = data
         self.store = store or ExplainStore(data.run_dir)
         self.fold = int(_parse_key(data.fold_key)[1])
+
+    def segment_name(self, segment_id: int) -> str:
+        """The segment's name for people ("P07_S1 · window 9", :mod:`core.segment_names`)."""
+        return segment_names(self.data.segments, [segment_id])[0]
 
     def cache_params(self, **params: Any) -> dict[str, Any]:
         """The cache key of a stored table or map of this fold: fold, model version and settings."""
@@ -259,7 +262,8 @@ class FoldExplainer:
             ``segment_id`` [shape=(n,)], ``prob`` [shape=(n,)], ``heatmap_<branch>``
             [shape=(n, S, S), float16 in [0, 1]], ``raw_<branch>`` [shape=(n, h, w),
             float32]; for Grad-CAM and Grad-CAM++ of a dual model also ``delta``
-            [shape=(n, S, S), float16 in [-1, 1]] and ``delta_scale`` [shape=(n,)].
+            [shape=(n, S, S), float16 in [-1, 1], on :func:`core.explain.cam_grid.common_grid`
+            of the fold's axes] and ``delta_scale`` [shape=(n,)].
         """
         from core.explain import get_explainer
 
@@ -268,14 +272,15 @@ class FoldExplainer:
         if not ids:
             raise ExplainError(f"no segment given for {method} maps")
         name = f"maps_{method}"
-        keys = {i: self.cache_params(method_params=explainer.params(), segment_id=i) for i in ids}
+        grid = {"delta_grid": "hz_ms"} if method in DELTA_METHODS else {}  # ΔCAM on the common Hz × ms grid
+        keys = {i: self.cache_params(method_params=explainer.params(), segment_id=i, **grid) for i in ids}
         missing = [i for i in ids if not self.store.has(self.fold, name, keys[i], kind="arrays")]
         if missing:
             mel, stft = self._pair(np.array(missing))
             explanation = explainer.explain(self.data.model, mel, stft)
             delta = None
             if method in DELTA_METHODS and set(explanation) == {"mel", "stft"}:
-                delta = delta_cam(explanation["mel"], explanation["stft"])
+                delta = delta_cam(explanation["mel"], explanation["stft"], axes=self.data.axes)
             for j, i in enumerate(missing):
                 arrays: dict[str, np.ndarray] = {"segment_id": np.array([i]), "prob": explanation[next(iter(explanation))].prob[j : j + 1]}
                 for b, e in explanation.items():
@@ -420,8 +425,8 @@ class FoldExplainer:
         else:
             table = self.occlusion_of(ids, on_segments=on_segments, **params)
         scope = (
-            f"segment {segment_id}" if segment_id is not None else f"patient {patient_id}" if patient_id is not None
-            else cell if cell is not None else f"fold {self.data.fold_key}"
+            self.segment_name(segment_id) if segment_id is not None else f"patient {patient_id}"
+            if patient_id is not None else cell if cell is not None else str(FoldKey.parse(self.data.fold_key))
         )
         return aggregate_occlusion(table[table["segment_id"].isin(ids)], scope=scope)
 
@@ -465,7 +470,7 @@ class FoldExplainer:
         preds = self.data.predictions.set_index("segment_id").loc[ids]
         masking = self.masking(baseline=params.pop("baseline", "black"))
         occlusion = self.occlusion_of(ids, **params)
-        subject = f"segment {segment_id}" if segment_id is not None else f"patient {patient_id}"
+        subject = self.segment_name(segment_id) if segment_id is not None else f"patient {patient_id}"
         return summarise(
             prob=preds["prob"].to_numpy(),
             threshold=self.data.threshold,

@@ -120,27 +120,44 @@ def branch_masking(
 
 
 def masking_summary(table: pd.DataFrame, *, fold: int | None = None) -> pd.DataFrame:
-    """The study's per-fold table: mean Δprob when each branch is masked.
+    """The study's per-fold table, plus the numbers that do not cancel across classes.
+
+    The study's ``<branch>_branch_mean`` is the signed mean Δprob. Masking a branch
+    lowers P(1) for class-1 segments and raises it for class-0 ones, so signed means
+    cancel across classes and say little about which branch matters. Beside them:
+    ``<branch>_branch_mean_abs`` (mean |Δprob|: how much the branch moves the
+    prediction, either way) and ``<branch>_mean_class0`` / ``_class1`` (signed mean over
+    the segments whose true label is 0 / 1, when the table has a ``label`` column).
+    ``dominant_branch`` is the branch with the larger mean |Δprob|.
 
     Parameters
     ----------
     table : pd.DataFrame
-        Output of :func:`branch_masking` for one fold's segments.
+        Output of :func:`branch_masking` for one fold's segments (optionally with ``label``).
     fold : int, optional
 
     Returns
     -------
     summary : pd.DataFrame
-        One row: ``fold, mel_branch_mean, stft_branch_mean, mel_branch_std,
-        stft_branch_std, n_segments, dominant_branch``.
+        One row: ``fold, <b>_branch_mean, <b>_branch_std, <b>_branch_mean_abs,
+        <b>_mean_class0, <b>_mean_class1, n_segments, n_class0, n_class1, dominant_branch``
+        for b in mel, stft.
     """
     if table.empty:
         raise ExplainError("no masking rows to summarise (empty fold)")
     row: dict[str, object] = {"fold": fold}
+    labels = table["label"].astype(int) if "label" in table else None
     for b in BRANCHES:
-        row[f"{b}_branch_mean"] = float(table[f"delta_{b}"].mean())
-        row[f"{b}_branch_std"] = float(table[f"delta_{b}"].std(ddof=1)) if table.shape[0] > 1 else 0.0
+        delta = table[f"delta_{b}"]
+        row[f"{b}_branch_mean"] = float(delta.mean())
+        row[f"{b}_branch_std"] = float(delta.std(ddof=1)) if table.shape[0] > 1 else 0.0
+        row[f"{b}_branch_mean_abs"] = float(delta.abs().mean())
+        for c in (0, 1):
+            part = delta[labels == c] if labels is not None else delta.iloc[:0]
+            row[f"{b}_mean_class{c}"] = float(part.mean()) if part.size else float("nan")
     row["n_segments"] = int(table.shape[0])
-    means = {b: row[f"{b}_branch_mean"] for b in BRANCHES if not np.isnan(row[f"{b}_branch_mean"])}
-    row["dominant_branch"] = max(means, key=means.get) if means else None
+    for c in (0, 1):
+        row[f"n_class{c}"] = int((labels == c).sum()) if labels is not None else 0
+    spread = {b: row[f"{b}_branch_mean_abs"] for b in BRANCHES if not np.isnan(row[f"{b}_branch_mean_abs"])}
+    row["dominant_branch"] = max(spread, key=spread.get) if spread else None
     return pd.DataFrame([row])

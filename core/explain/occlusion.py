@@ -244,8 +244,9 @@ def aggregate_occlusion(table: pd.DataFrame, *, scope: str = "") -> pd.DataFrame
     -------
     summary : pd.DataFrame
         Columns ``scope, branch, axis, region, low_hz, high_hz, start_ms, end_ms,
-        signal_fraction, mean_delta, std_delta, n_segments``; the region with the
-        largest ``mean_delta`` of each branch and axis has ``rank`` 1.
+        signal_fraction, mean_delta, std_delta, n_segments, padding, rank``: the region
+        with the largest ``mean_delta`` of each branch and axis has ``rank`` 1; time
+        chunks that are mostly padding (``padding``, signal_fraction < 0.5) rank last.
     """
     if table.empty:
         raise ExplainError("no occlusion rows to aggregate (empty scope)")
@@ -254,8 +255,12 @@ def aggregate_occlusion(table: pd.DataFrame, *, scope: str = "") -> pd.DataFrame
     stats = table.groupby(keys, sort=True)["delta"].agg(mean_delta="mean", std_delta="std", n_segments="count")
     summary = bounds.join(stats).reset_index()
     summary["std_delta"] = summary["std_delta"].fillna(0.0)
+    # Chunks that are mostly padding (repeated last frame) are ranked after every real one:
+    # a "top region" is never a place where there is no signal.
+    summary["padding"] = summary["signal_fraction"].fillna(1.0) < 0.5
+    order = summary.assign(_key=np.where(summary["padding"], -np.inf, summary["mean_delta"]))
     summary["rank"] = (
-        summary.groupby(["branch", "axis"])["mean_delta"].rank(ascending=False, method="first").astype(int)
+        order.groupby(["branch", "axis"])["_key"].rank(ascending=False, method="first").astype(int)
     )
     summary.insert(0, "scope", scope)
     return summary

@@ -15,7 +15,7 @@ its last frame (the time axis is padded to a fixed number of frames);
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -75,31 +75,37 @@ class ImageAxes:
         True where the column shows a frame computed from the signal (not padding).
     nyquist_hz : float
         sr / 2.
+    empty_rows : dict of str to np.ndarray [shape=(S,), dtype=bool]
+        True where a row shows mostly empty mel filters (:mod:`core.image_geometry`).
+    segment_ms : float
+        The segment's real length; time axes end here.
+    captions : dict of str to str
+        Per branch, what in its images is not signal, in words.
     """
 
     row_hz: dict[str, np.ndarray]
     column_ms: dict[str, np.ndarray]
     real_columns: dict[str, np.ndarray]
     nyquist_hz: float
+    empty_rows: dict[str, np.ndarray] = field(default_factory=dict)
+    segment_ms: float = float("nan")
+    captions: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: PreprocessConfig) -> ImageAxes:
-        """Axes of the images a preprocessing config produces."""
-        from core import spectrogram
+        """Axes of the images a preprocessing config produces (:mod:`core.image_geometry`)."""
+        from core.image_geometry import image_geometry
 
-        sr = config.audio.sample_rate
-        n_samples = int(round(config.window.window_s * sr))
-        spec = config.spectrogram
-        size = spec.image_size
-        row_hz, column_ms, real = {}, {}, {}
-        for kind in ("mel", "stft"):
-            row_hz[kind] = spectrogram.image_row_hz(kind, sr=sr, n_samples=n_samples, config=spec)
-            column_ms[kind] = spectrogram.image_column_ms(kind, sr=sr, n_samples=n_samples, config=spec)
-            frames = spectrogram.real_frames(kind, n_samples=n_samples, config=spec)
-            # Frame coordinate each column samples under cv2.INTER_LINEAR (as the images were made).
-            source = (np.arange(size) + 0.5) * (spec.frames / size) - 0.5
-            real[kind] = source <= frames - 1
-        return cls(row_hz=row_hz, column_ms=column_ms, real_columns=real, nyquist_hz=sr / 2)
+        geometry = image_geometry(config)
+        return cls(
+            row_hz={k: g.row_hz for k, g in geometry.items()},
+            column_ms={k: g.column_ms for k, g in geometry.items()},
+            real_columns={k: ~g.padded_columns for k, g in geometry.items()},
+            nyquist_hz=config.audio.sample_rate / 2,
+            empty_rows={k: g.empty_rows for k, g in geometry.items()},
+            segment_ms=next(iter(geometry.values())).segment_ms,
+            captions={k: g.caption() for k, g in geometry.items()},
+        )
 
     @property
     def size(self) -> int:
@@ -166,4 +172,6 @@ def _band_hz(axes: ImageAxes, branch: str, start: int, stop: int) -> tuple[float
 def _chunk_ms(axes: ImageAxes, branch: str, start: int, stop: int) -> tuple[float, float]:
     edges = _pixel_edges(axes.column_ms[branch])
     edges[0] = max(edges[0], 0.0)
+    if np.isfinite(axes.segment_ms):  # nothing is signal past the segment's end
+        edges = np.minimum(edges, axes.segment_ms)
     return float(edges[start]), float(edges[stop])

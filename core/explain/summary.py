@@ -117,7 +117,7 @@ def summarise(
         regions = aggregate_occlusion(occlusion[occlusion["branch"] == branch])
         regions["evidence"] = sign * regions["mean_delta"]
         for axis, key in (("frequency", "bands"), ("time", "chunks")):
-            rows = regions[regions["axis"] == axis].sort_values("evidence", ascending=False)
+            rows = regions[(regions["axis"] == axis) & ~regions["padding"]].sort_values("evidence", ascending=False)
             strong = rows[rows["evidence"] >= min_delta].head(top)
             facts[key] = [_region_fact(r) for _, r in strong.iterrows()]
             sentences.append(_region_sentence(axis, branch, strong, names[predicted], min_delta, rows.shape[0]))
@@ -179,10 +179,7 @@ def _label(axis: str, row: pd.Series, total: int) -> str:
         return f"{_hz(row['low_hz'])}–{_hz(row['high_hz'])}"
     if pd.isna(row["start_ms"]):
         return f"chunk {int(row['region']) + 1} of {total} (from the start)"
-    text = f"{row['start_ms']:.0f}–{row['end_ms']:.0f} ms"
-    if row["signal_fraction"] < 0.5:
-        text += " (mostly padding past the segment's end)"
-    return text
+    return f"{row['start_ms']:.0f}–{row['end_ms']:.0f} ms"
 
 
 def _hz(value: float) -> str:

@@ -21,6 +21,8 @@ def cam_overlay(
     opacity: float = 0.45,
     signed: bool = False,
     colorbar: str = "importance",
+    real: np.ndarray | None = None,
+    end_ms: float | None = None,
 ) -> go.Figure:
     """A spectrogram image in grey with an explanation map over it, axes in ms and Hz.
 
@@ -32,16 +34,61 @@ def cam_overlay(
         Map in [0, 1], or in [-1, 1] when ``signed`` (ΔCAM, diverging colours).
     hz, ms : np.ndarray [shape=(S,)]
         Frequency of each row and time of each column.
+    real : np.ndarray [shape=(S,), dtype=bool], optional
+        Columns that carry signal; the others (padding that repeats the last frame) are
+        not drawn, and a note on the plot says how much of the map lay there.
+    end_ms : float, optional
+        The segment's real length: the time axis ends here.
     """
     grey = image[..., 0] if image.ndim == 3 else image
+    note = None
+    if real is not None and not real.all():
+        share = padded_share(heat, real)
+        note = f"{int((~real).sum())} padded columns not shown ({share:.0%} of this map)"
+        grey, heat, ms = grey[:, real], heat[:, real], ms[real]
     fig = go.Figure(go.Heatmap(z=grey.astype(float), x=ms, y=hz, colorscale="gray", showscale=False, hoverinfo="skip"))
     fig.add_trace(go.Heatmap(
         z=heat.astype(float), x=ms, y=hz, opacity=opacity, zmin=-1 if signed else 0, zmax=1,
         colorscale="RdBu_r" if signed else "Inferno", colorbar=dict(title=colorbar),
         hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:.2f}<extra></extra>",
     ))
-    fig.update_layout(title=title, height=370, margin=dict(t=40, b=10), xaxis_title="time (ms)", yaxis_title="frequency (Hz)")
+    _map_layout(fig, title, end_ms, note)
     return fig
+
+
+def signed_map(delta: np.ndarray, *, hz: np.ndarray, ms: np.ndarray, title: str, colorbar: str) -> go.Figure:
+    """A signed map in [-1, 1] on its own physical grid (ΔCAM on the common Hz × ms grid).
+
+    Parameters
+    ----------
+    delta : np.ndarray [shape=(F, T)]
+    hz : np.ndarray [shape=(F,)]
+        Row 0 = highest frequency.
+    ms : np.ndarray [shape=(T,)]
+    """
+    fig = go.Figure(go.Heatmap(
+        z=delta.astype(float), x=ms, y=hz, zmin=-1, zmax=1, colorscale="RdBu_r", colorbar=dict(title=colorbar),
+        hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:+.2f}<extra></extra>",
+    ))
+    _map_layout(fig, title, float(ms[-1]), None)
+    return fig
+
+
+def padded_share(heat: np.ndarray, real: np.ndarray) -> float:
+    """Share of a map's absolute weight that lies in padded (not real) columns."""
+    weight = np.abs(np.asarray(heat, dtype=float))
+    total = float(weight.sum())
+    return float(weight[:, ~np.asarray(real, dtype=bool)].sum()) / total if total > 0 else 0.0
+
+
+def _map_layout(fig: go.Figure, title: str, end_ms: float | None, note: str | None) -> None:
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=390, margin=dict(t=50, b=10, l=10, r=10),
+                      xaxis_title="time (ms)", yaxis_title="frequency (Hz)")
+    if end_ms is not None:
+        fig.update_xaxes(range=[0.0, end_ms])
+    if note:
+        fig.add_annotation(text=note, xref="paper", yref="paper", x=0, y=-0.18, showarrow=False,
+                           font=dict(size=11, color="#555"), xanchor="left")
 
 
 CELL_COLOURS = {"TP": "#c0392b", "FN": "#e67e22", "TN": "#2471a3", "FP": "#7fb3d5"}
@@ -87,8 +134,8 @@ def probability_strip(
             continue
         fig.add_trace(go.Scatter(
             x=part["prob"], y=part["y"], mode="markers", name=cell, marker=dict(color=colour, size=9, line=dict(width=0.5, color="white")),
-            customdata=np.stack([part["segment_id"].to_numpy(), part["patient_id"].astype(str).to_numpy()], axis=1),
-            hovertemplate="segment %{customdata[0]} · %{customdata[1]}<br>" + probability_label(class_names)
+            customdata=np.stack([part["segment_id"].to_numpy(), _names(part)], axis=1),
+            hovertemplate="%{customdata[1]}<br>" + probability_label(class_names)
             + " %{x:.3f}<extra>" + cell + "</extra>",
         ))
     fig.add_vline(x=threshold, line_dash="dash", line_color="grey", annotation_text=f"threshold {threshold:.2f}")
@@ -115,3 +162,8 @@ def picked_segment(event: Any) -> int | None:
         if data is not None and len(data):
             return int(data[0])
     return None
+
+
+def _names(part: pd.DataFrame) -> np.ndarray:
+    """Segment names for hover text: the ``segment`` column (core.segment_names), else the patient."""
+    return (part["segment"] if "segment" in part else part["patient_id"]).astype(str).to_numpy()

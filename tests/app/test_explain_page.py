@@ -23,10 +23,26 @@ def test_explain_page_draws_maps_occlusion_and_masking(explain_page: AppTest) ->
     titles = [s.value for s in at.subheader]
     assert titles[:3] == ["In plain words", "Occlusion: what happens when a band or a time chunk is hidden", "Branch masking per fold"]
     assert "P(poor) =" in at.caption[0].value or any("P(poor) =" in c.value for c in at.caption)
+    # One 1-based fold naming, and segments named by recording and window, never by row number.
+    assert list(at.selectbox(key="e_fold").options) == ["fold 1", "fold 2", "fold 3"]
+    segment = at.selectbox(key="e_segment")
+    assert all("· window " in o and not o.startswith("segment ") for o in segment.options)
+    assert any(c.value.startswith(segment.options[segment.index].split(" · P(")[0]) for c in at.caption)
     masking = at.dataframe[0].value
-    assert {"mel_branch_mean", "stft_branch_mean"} <= set(masking.columns)
-    assert len(masking) == 1  # the shown fold's row is computed on first view
+    assert {"mel mean |Δp|", "STFT mean |Δp|", "mel mean Δp (poor)", "mel mean Δp (all; study)"} <= set(masking.columns)
+    # Every fold of the run, in order; only the shown fold is computed on first view.
+    assert list(masking["Fold"]) == ["fold 1", "fold 2", "fold 3"]
+    assert list(masking["Computed"]) == [True, False, False]
+    assert masking["mel mean |Δp|"].iloc[0] >= abs(masking["mel mean Δp (all; study)"].iloc[0])
+    assert any("intact − with the branch's image masked" in c.value for c in at.caption)
 
+    # Another fold: the segment box holds only that fold's segments, the masking rows stay in order.
+    at.selectbox(key="e_fold").set_value("r0f1").run()
+    assert not at.exception, at.exception
+    box = at.selectbox(key="e_segment")
+    shown = box.options[box.index].split(" · P(")[0]  # the box's label names the segment the maps show
+    assert any(c.value.startswith(shown) for c in at.caption)
+    assert list(at.dataframe[0].value["Computed"]) == [True, True, False]
     at.radio(key="e_method").set_value("eigencam").run()
     assert not at.exception, at.exception
     at.segmented_control(key="e_cell").set_value("TN").run()

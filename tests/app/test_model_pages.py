@@ -37,7 +37,12 @@ def test_results_page_shows_fold_tables_and_reacts_to_level(app_with_run: AppTes
     at = app_with_run.switch_page("pages/results.py").run()
     assert not at.exception, at.exception
     test_table = at.dataframe[0].value
-    assert list(test_table["Fold"]) == ["Fold 1", "Fold 2", "Fold 3", "Mean ± Std"]
+    assert list(test_table["Fold"]) == ["Fold 1", "Fold 2", "Fold 3", "Mean ± SD over folds (population SD, as the study)"]
+    labels = [m.label for m in at.metric]
+    # The pooled AUROC sits beside its own bootstrap CI; the mean over folds is labelled as such.
+    assert labels[:3] == ["Pooled patient AUROC (all test folds)", "95 % CI of the pooled AUROC (bootstrap)",
+                          "Patient AUROC, mean ± SD over folds"]
+    assert not any("95 % CI over repeats" in label for label in labels)
     assert test_table["AUROC (%)"].iloc[0].endswith("%")
     assert test_table["Best epoch"].iloc[0].isdigit()
     assert " ± " in test_table["AUROC (%)"].iloc[-1]
@@ -56,7 +61,7 @@ def test_results_page_without_runs_points_to_training(app: AppTest) -> None:
 
 def test_overview_shows_headline_metrics_of_the_run(app_with_run: AppTest) -> None:
     metrics = {m.label: m.value for m in app_with_run.metric}
-    auroc, _, std = metrics["Patient AUROC (test, mean ± std)"].partition(" ± ")
+    auroc, _, std = metrics["Patient AUROC, mean ± SD over folds"].partition(" ± ")
     assert 0.0 <= float(auroc) <= 1.0 and float(std) >= 0.0
     assert metrics["Folds"] == "3 of 3"
 
