@@ -23,7 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.config import PreprocessConfig, SpectrogramConfig
-from core.spectrogram import fft_params, image_column_ms, image_row_hz, matrix_row_hz, real_frames
+from core.spectrogram import (
+    fft_params,
+    image_column_ms,
+    image_row_hz,
+    matrix_row_hz,
+    matrix_shape,
+    real_frames,
+)
 
 KINDS: tuple[str, ...] = ("mel", "stft")
 
@@ -125,12 +132,15 @@ def branch_geometry(kind: str, config: PreprocessConfig) -> BranchGeometry:
     spec: SpectrogramConfig = config.spectrogram
     size = spec.image_size
     frames = real_frames(kind, n_samples=n_samples, config=spec)
-    column = (np.arange(size) + 0.5) * (spec.frames / size) - 0.5
+    # fitted images (``spec.fit``) have the segment's own frames and no empty filter by construction
+    n_rows, n_columns = matrix_shape(kind, sr=sr, n_samples=n_samples, config=spec)
+    column = np.clip((np.arange(size) + 0.5) * (n_columns / size) - 0.5, 0, n_columns - 1)
     padded = column > frames - 1
     n_fft, _ = fft_params(n_samples, config=spec)
     if kind == "mel":
-        empty_filters = empty_mel_filters(sr=sr, n_fft=n_fft, n_mels=spec.n_mels)
-        n_rows = spec.n_mels
+        empty_filters = (
+            np.zeros(n_rows, dtype=bool) if spec.fit else empty_mel_filters(sr=sr, n_fft=n_fft, n_mels=n_rows)
+        )
         # Image row r (top = highest) blends matrix rows floor/ceil of its source index;
         # it is empty when at least half its weight comes from empty filters (a dark stripe).
         source = n_rows - 1 - _source(n_rows, size)
@@ -142,7 +152,6 @@ def branch_geometry(kind: str, config: PreprocessConfig) -> BranchGeometry:
         )
     else:
         empty_filters = np.zeros(0, dtype=bool)
-        n_rows = n_fft // 2 + 1
         empty = np.zeros(size, dtype=bool)
         empty_below_hz = 0.0
     return BranchGeometry(

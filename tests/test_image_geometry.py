@@ -80,3 +80,13 @@ def test_padding_chunks_never_rank_as_top_regions() -> None:
     assert "ms" in text and "61" not in text and "67" not in text and "padding" not in text
     facts = summarise(prob=0.8, threshold=0.5, occlusion=table[table["branch"] == "mel"]).facts["chunks"]
     assert all(f["signal_fraction"] >= 0.5 for f in facts) and facts[0]["region"] == 7.0
+
+
+def test_fitted_voice_preset_has_no_padding_and_no_empty_rows() -> None:
+    from core.config import preset
+
+    geometry = image_geometry(preset("voice").preprocess)
+    for kind, branch in geometry.items():
+        assert not branch.padded_columns.any(), kind
+        assert not branch.empty_rows.any() and branch.empty_filters == 0, kind
+        assert branch.segment_ms == 400.0
