@@ -83,8 +83,6 @@ def test_padding_chunks_never_rank_as_top_regions() -> None:
 
 
 def test_fitted_voice_preset_has_no_padding_and_no_empty_rows() -> None:
-    from core.config import preset
-
     geometry = image_geometry(preset("voice").preprocess)
     for kind, branch in geometry.items():
         assert not branch.padded_columns.any(), kind
