@@ -516,6 +516,7 @@ def execute_run(
     *,
     progress: ProgressCallback | None = None,
     fail_after: int | None = None,
+    backend: str = "local",
 ) -> dict[str, Any]:
     """:func:`_execute_run` while holding the run's claim and beating its heartbeat.
 
@@ -528,7 +529,7 @@ def execute_run(
     from core.run_health import Heartbeat, claim
 
     with claim(run_dir), Heartbeat(run_dir):
-        return _execute_run(run_dir, dataset, config, progress=progress, fail_after=fail_after)
+        return _execute_run(run_dir, dataset, config, progress=progress, fail_after=fail_after, backend=backend)
 
 
 def _execute_run(
@@ -538,6 +539,7 @@ def _execute_run(
     *,
     progress: ProgressCallback | None = None,
     fail_after: int | None = None,
+    backend: str = "local",
 ) -> dict[str, Any]:
     """Train every fold of a run that is not done yet, saving each, then finish the run.
 
@@ -552,6 +554,8 @@ def _execute_run(
         Receives :class:`ProgressEvent`; every event also goes to ``progress.json``.
     fail_after : int, optional
         Raise after this many newly trained folds (tests of the failed/resume path).
+    backend : {"local", "ray"}
+        Folds one after another here, or as parallel Ray tasks (:mod:`core.backends`).
 
     Returns
     -------
@@ -583,7 +587,11 @@ def _execute_run(
             progress(event)
 
     try:
-        for index, fold in enumerate(todo):
+        if backend == "ray":  # one Ray task per fold (core.backends.ray_backend), saved here as each ends
+            from core.backends.ray_backend import train_into_run
+
+            cache.seconds += train_into_run(run_dir, dataset, config, todo, emit=emit, done=done)
+        for index, fold in enumerate([] if backend == "ray" else todo):
             if fail_after is not None and index >= fail_after:
                 raise TrainingError(f"stopped on purpose after {fail_after} fold(s)")
             result = train_fold(dataset, fold, config, cache=cache, fold_index=index, n_folds=len(todo), progress=emit)
@@ -610,6 +618,7 @@ def start_run(
     cache_dir: Path | None = None,
     progress: ProgressCallback | None = None,
     fail_after: int | None = None,
+    backend: str = "local",
 ) -> Path:
     """Build the dataset, create a run folder and train it; return the run folder."""
     from core import runs
@@ -621,7 +630,7 @@ def start_run(
     run_dir = runs.create_run(
         config.to_dict(), name=name, config_hash=config.hash(), data=data, folds=[f.key for f in folds], root=root
     )
-    execute_run(run_dir, dataset, config, progress=progress, fail_after=fail_after)
+    execute_run(run_dir, dataset, config, progress=progress, fail_after=fail_after, backend=backend)
     return run_dir
 
 
@@ -631,6 +640,7 @@ def resume_run(
     root: str | Path | None = None,
     cache_dir: Path | None = None,
     progress: ProgressCallback | None = None,
+    backend: str = "local",
 ) -> Path:
     """Continue a failed or cancelled run from its first unfinished fold.
 
@@ -658,7 +668,7 @@ def resume_run(
                 f"run {run_dir.name}: the cohort at {data['cohort_dir']} changed since the run started "
                 f"(fingerprint {data['fingerprint']} != {manifest['data']['fingerprint']})"
             )
-        execute_run(run_dir, dataset, config, progress=progress)
+        execute_run(run_dir, dataset, config, progress=progress, backend=backend)
     return run_dir
 
 
