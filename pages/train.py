@@ -14,6 +14,7 @@ from core.results import learning_curves
 from core.runs import load_run
 from core.workspace import runs_dir
 from pages.shared.sidebar import current_cohort
+from pages.shared.sweeps import sweep_section
 
 st.title("Train")
 cohort = current_cohort()
@@ -88,6 +89,8 @@ with left:
     warmup = c1.number_input("Warm-up epochs", 0, 200, base.train.warmup_epochs, key=f"t_warmup_{preset_name}")
     finetune = c2.number_input("Fine-tune epochs", 0, 400, base.train.finetune_epochs, key=f"t_finetune_{preset_name}")
     augment = st.checkbox("Brightness/contrast augmentation (slower: no feature cache)", key="t_augment")
+    backend = st.radio("Backend", ["local", "ray"], horizontal=True, key="t_backend",
+                       help="local = folds one after another; ray = one Ray task per fold, in parallel.")
 
 overrides = {
     "model.backbone": backbone,
@@ -112,7 +115,7 @@ with right:
 if st.button("Start training", type="primary", key="t_start"):
     options = ["--backbone", backbone, "--inputs", inputs, "--split", split, "--folds", str(int(folds)),
                "--repeats", str(int(repeats)), "--set", f"train.warmup_epochs={int(warmup)}",
-               "--set", f"train.finetune_epochs={int(finetune)}"] + (["--augment"] if augment else [])
+               "--set", f"train.finetune_epochs={int(finetune)}", "--backend", backend] + (["--augment"] if augment else [])
     try:
         st.session_state["job"] = jobs.launch(cohort=cohort.root, name=name or "run", preset=preset_name,
                                               runs_dir=runs_dir(), options=options)
@@ -120,3 +123,5 @@ if st.button("Start training", type="primary", key="t_start"):
         st.error(str(exc))
     else:
         st.rerun()
+
+sweep_section(cohort.root, runs_dir())
