@@ -55,8 +55,9 @@ import numpy as np
 import pandas as pd
 
 from core.config import ExperimentConfig
+from core.curves import epoch_points, rows_to_predict
 from core.errors import TrainingError
-from core.metrics import epoch_point, fold_metrics
+from core.metrics import fold_metrics
 from core.models.backbones import get_backbone, resolve_weights
 from core.models.dual import DualModel, build_model
 from core.models.runtime import tensorflow
@@ -250,7 +251,7 @@ class _Trainer:
                     loss = loss + tf.add_n(penalties)
             grads = tape.gradient(loss, variables)
             optimizer.apply(grads, variables)
-            return loss
+            return loss, prob
 
         return step
 
@@ -380,7 +381,6 @@ def train_fold(
 
     parts = {"train": fold.train, "val": fold.val, "test": fold.test}
     eval_rows = np.concatenate(list(parts.values()))
-    bounds = np.cumsum([0] + [len(r) for r in parts.values()])
     history: list[dict[str, Any]] = []
     best = {"auroc": -np.inf, "epoch": 0, "state": model.get_trainable_state()}
     stage_seconds: dict[str, list[float]] = {}  # for the time-left estimate of the progress events
@@ -394,17 +394,17 @@ def train_fold(
         for stage_epoch in range(1, epochs + 1):
             tick = time.perf_counter()
             order = rng.permutation(fold.train)
-            losses = []
+            losses, seen = [], []
             for i in range(0, len(order), train_cfg.batch_size):
                 rows = order[i : i + train_cfg.batch_size]
                 seed = int(rng.integers(0, 2**31 - 1))
-                loss = step(batch_inputs(rows, seed), trainer.tf.constant(y[rows]), trainer.tf.constant(sample_weight[rows]))
+                loss, step_prob = step(batch_inputs(rows, seed), trainer.tf.constant(y[rows]), trainer.tf.constant(sample_weight[rows]))
                 losses.append(float(loss))
-            prob = trainer.evaluate(stage, eval_rows)
+                seen.append(step_prob)
+            prob = trainer.evaluate(stage, rows_to_predict(train_cfg.curves, parts))  # train.curves: core.curves
             row: dict[str, Any] = {"epoch": len(history) + 1, "stage": stage, "stage_epoch": stage_epoch, "loss": float(np.mean(losses))}
-            for k, (part, rows) in enumerate(parts.items()):
-                point = epoch_point(y[rows], prob[bounds[k] : bounds[k + 1]], label_smoothing=train_cfg.label_smoothing)
-                row.update({f"{part}_{name}": value for name, value in point.items()})
+            row.update(epoch_points(train_cfg.curves, y, parts, prob, label_smoothing=train_cfg.label_smoothing,
+                                    step_rows=order, step_prob=np.concatenate([p.numpy() for p in seen])))
             row["seconds"] = time.perf_counter() - tick
             history.append(row)
             stage_seconds.setdefault(stage, []).append(row["seconds"])
