@@ -42,8 +42,14 @@ def _run(dataset, data, config, folds, root: Path, backend: str) -> tuple[Path, 
     from core import runs
     from core.training import execute_run
 
-    run_dir = runs.create_run(config.to_dict(), name=backend, config_hash=config.hash(), data=data,
-                              folds=[f.key for f in folds], root=root)
+    run_dir = runs.create_run(
+        config.to_dict(),
+        name=backend,
+        config_hash=config.hash(),
+        data=data,
+        folds=[f.key for f in folds],
+        root=root,
+    )
     start = time.perf_counter()
     execute_run(run_dir, dataset, config, backend=backend)
     return run_dir, time.perf_counter() - start
@@ -74,8 +80,14 @@ def main() -> None:
     from core.workspace import ensure_demo_cohort
 
     cohort = Path(args.cohort) if args.cohort else ensure_demo_cohort()
-    config = with_overrides(preset("quick"), {"split.n_folds": args.folds, "train.finetune_epochs": args.finetune,
-                                              "preprocess.spectrogram.image_size": args.image_size})
+    config = with_overrides(
+        preset("quick"),
+        {
+            "split.n_folds": args.folds,
+            "train.finetune_epochs": args.finetune,
+            "preprocess.spectrogram.image_size": args.image_size,
+        },
+    )
     dataset, data = load_training_data(cohort, config)
     folds = make_folds(dataset.segments, config.split)
     settings = ray_settings()
