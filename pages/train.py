@@ -13,6 +13,7 @@ from core.models.backbones import BACKBONES
 from core.results import learning_curves
 from core.runs import load_run
 from core.workspace import runs_dir
+from pages.shared.queue import queue_panel, start_next, submit
 from pages.shared.sidebar import current_cohort
 from pages.shared.sweeps import sweep_section
 
@@ -55,11 +56,12 @@ def live_panel(job: jobs.Job) -> None:
         st.rerun(scope="fragment")
 
 
+start_next(runs_dir())
 job = jobs.active_job(runs_dir()) or st.session_state.get("job")
 if job is not None:
     st.subheader(f"Run {job.name!r}")
     live_panel(job)
-    st.stop()
+queue_panel(runs_dir())
 
 left, right = st.columns([2, 3])
 with left:
@@ -112,16 +114,14 @@ with right:
     st.markdown("**Hyper-parameters of this run** (the study's table)")
     st.dataframe(pd.DataFrame(hyperparameter_table(config)), hide_index=True, width="stretch", height=520)
 
-if st.button("Start training", type="primary", key="t_start"):
+if st.button("Queue this run" if job is not None else "Start training", type="primary", key="t_start"):
     options = ["--backbone", backbone, "--inputs", inputs, "--split", split, "--folds", str(int(folds)),
                "--repeats", str(int(repeats)), "--set", f"train.warmup_epochs={int(warmup)}",
                "--set", f"train.finetune_epochs={int(finetune)}", "--backend", backend] + (["--augment"] if augment else [])
     try:
-        st.session_state["job"] = jobs.launch(cohort=cohort.root, name=name or "run", preset=preset_name,
-                                              runs_dir=runs_dir(), options=options)
+        submit(runs_dir(), command="train", cohort=cohort.root, name=name or "run", preset=preset_name,
+               options=options)
     except CoreError as exc:
         st.error(str(exc))
-    else:
-        st.rerun()
 
 sweep_section(cohort.root, runs_dir())

@@ -126,6 +126,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train the sweep (or show one); 0 when every configuration completed, 1 otherwise, 130 when cancelled."""
     from core import runs
+    from core.commands.train import start_queued
     from core.locks import training_lock
     from core.sweep import read_sweep, run_sweep, sweep_table
     from core.training import RunCancelled
@@ -161,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             held.close()
             signal.signal(signal.SIGTERM, previous)
+            start_queued(args.runs_dir)
     manifest = read_sweep(sweep_dir)
     if manifest["status"] != "complete":
         code = 1

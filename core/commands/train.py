@@ -201,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         held.close()
         signal.signal(signal.SIGTERM, previous)
+        start_queued(args.runs_dir)
     if run_dir is None:
         return code
     summary = runs.run_summary(run_dir)
@@ -229,3 +230,16 @@ def _describe(summary: dict[str, Any]) -> str:
     if summary.get("leaky"):
         lines.append("  LEAKY: segments of one patient were split across train and test (comparison only)")
     return "\n".join(lines)
+
+
+def start_queued(runs_dir: str | None) -> None:
+    """Start the oldest queued run or sweep (:mod:`core.run_queue`) now that this training let go of the lock."""
+    from core.run_queue import drain
+
+    try:
+        job = drain(runs_dir)
+    except Exception as exc:  # the queue must never turn a finished run into an error
+        print(f"warning: could not start the next queued training: {exc}", file=sys.stderr)
+        return
+    if job is not None:
+        print(f"started the next queued training {job.name!r} (process {job.pid})", file=sys.stderr)

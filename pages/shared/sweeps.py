@@ -6,10 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import jobs
 from core.errors import CoreError
 from core.models.backbones import BACKBONES
 from core.sweep import list_sweeps, read_sweep, sweep_table
+from pages.shared.queue import submit
 
 TABLE_COLUMNS = [
     "configuration",
@@ -78,18 +78,16 @@ def sweep_section(cohort_root: Path, runs_root: Path) -> None:
                 ["--set", f"train.finetune_epochs={int(finetune)}"] if finetune else []
             )
             try:
-                st.session_state["job"] = jobs.launch(
+                submit(
+                    runs_root,
+                    command="sweep",
                     cohort=cohort_root,
                     name=name or "sweep",
                     preset=presets[0],
-                    runs_dir=runs_root,
                     options=options,
-                    command="sweep",
                 )
             except CoreError as exc:
                 st.error(str(exc))
-            else:
-                st.rerun()
 
 
 def sweep_results(runs_root: Path) -> None:

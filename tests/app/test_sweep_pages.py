@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_train_page_sweep_section_launches_a_parseable_sweep(
+def test_train_page_sweep_section_queues_a_parseable_sweep(
     app: AppTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from core import jobs
@@ -30,9 +30,12 @@ def test_train_page_sweep_section_launches_a_parseable_sweep(
     at.multiselect(key="s_inputs").set_value(["dual", "mel"]).run()
     at.number_input(key="s_repeats").set_value(3).run()
     assert any("2 configuration(s) × 3 repeat(s) × 5 folds = 30" in c.value for c in at.caption)
-    at.button(key="s_start").click().run()
-    assert any("recorded by the test" in e.value for e in at.error)
-    (call,) = calls
+    at.button(key="s_start").click().run()  # the launch is refused (busy): the sweep waits in the queue
+    assert not at.exception, at.exception
+    assert any("Sweep 'sweep' queued at position 1." in m.value for m in at.success)
+    assert at.dataframe[0].value["name"].tolist() == ["sweep"]  # the queue, above the form
+    call = calls[0]  # the page tries the queue again on each rerun while nothing trains: same request
+    assert all(c == call for c in calls)
     assert call["command"] == "sweep" and call["preset"] == "quick"
     args = build_parser().parse_args(
         [
