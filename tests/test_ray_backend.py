@@ -145,3 +145,43 @@ def test_cli_trains_on_ray(demo_cohort_dir, tmp_path) -> None:
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["status"] == "complete" and summary["folds_done"] == 2
     assert 0.0 <= summary["patient_auroc_mean"] <= 1.0
+
+
+@pytest.mark.slow
+def test_cancel_stops_the_running_and_pending_tasks(ray_cluster, synthetic_dataset) -> None:
+    """SIGTERM's handler raises RunCancelled in the driver: every task is cancelled, the CPUs come back."""
+    import signal
+    import time
+
+    from core.backends.ray_backend import train_folds
+    from core.config import SplitConfig
+    from core.splits import make_folds
+    from core.training import RunCancelled
+
+    dataset = synthetic_dataset()
+    config = with_overrides(
+        preset("quick"),
+        {"split.n_folds": 3, "split.val_ratio": 0.25, "train.finetune_epochs": 5000, "train.patience": 10_000,
+         "train.batch_size": 8},
+    )
+    folds = make_folds(dataset.segments, SplitConfig(n_folds=3, val_ratio=0.25))
+    results = []
+
+    def cancel(signum, frame):
+        raise RunCancelled("cancelled")
+
+    previous = signal.signal(signal.SIGALRM, cancel)
+    signal.alarm(20)
+    start = time.perf_counter()
+    try:
+        with pytest.raises(RunCancelled):
+            train_folds(dataset, folds, config, on_result=lambda r, n: results.append(r),
+                        settings=RaySettings(num_cpus=2, object_store_mb=128))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert results == [] and time.perf_counter() - start < 40
+    deadline = time.time() + 30
+    while time.time() < deadline and ray.available_resources().get("CPU", 0) < 2:
+        time.sleep(0.5)
+    assert ray.available_resources().get("CPU", 0) == 2  # no task holds a CPU any more

@@ -289,10 +289,15 @@ def train_folds(
                     finished += 1
                     cache_seconds += result.cache_seconds
                     on_result(result, finished)
-        except BaseException:
+        except BaseException as exc:
             for ref in pending:
                 with contextlib.suppress(Exception):
                     ray.cancel(ref, force=True)
+            # a signal handler's exception (RunCancelled on SIGTERM, Ctrl-C) raised while Ray waits in
+            # its C code comes out wrapped in a SystemError: hand on the original, so the run is "cancelled"
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(exc, SystemError) and isinstance(cause, (KeyboardInterrupt, Exception)):
+                raise cause from None
             raise
     return cache_seconds
 
