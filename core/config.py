@@ -345,8 +345,11 @@ class TrainConfig:
     contrast_low: float = 0.9
     contrast_high: float = 1.1
     patient_aggregation: Literal["mean", "median", "max"] = "mean"
+    curves: Literal["full", "fast"] = "full"
 
     def validate(self) -> None:
+        if self.curves not in ("full", "fast"):  # core.curves: "fast" predicts only validation per epoch
+            raise ConfigError(f"train.curves={self.curves!r}; expected full or fast")
         if self.warmup_epochs < 0 or self.finetune_epochs < 0:
             raise ConfigError("train epochs must be >= 0")
         if self.warmup_epochs + self.finetune_epochs == 0:

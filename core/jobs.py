@@ -94,8 +94,9 @@ def launch(
     runs_dir: str | Path | None = None,
     options: list[str] | None = None,
     cache_dir: str | Path | None = None,
+    command: str = "train",
 ) -> Job:
-    """Start ``python -m core train`` in the background.
+    """Start ``python -m core train`` (or ``sweep``) in the background.
 
     Parameters
     ----------
@@ -109,6 +110,8 @@ def launch(
     options : list of str, optional
         Extra ``train`` arguments, e.g. ``["--backbone", "resnet50", "--repeats", "3"]``.
     cache_dir : path, optional
+    command : {"train", "sweep"}
+        The sub-command; a sweep's runs are followed like one run (the newest of the job).
 
     Raises
     ------
@@ -117,7 +120,9 @@ def launch(
     """
     root = runs.runs_root(runs_dir).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "core", "train", "--cohort", str(cohort), "--preset", preset,
+    if command not in ("train", "sweep"):
+        raise JobError(f"job command {command!r}; expected train or sweep")
+    argv = [sys.executable, "-m", "core", command, "--cohort", str(cohort), "--preset", preset,
             "--name", name, "--json", "--runs-dir", str(root), *(options or [])]
     if cache_dir is not None:
         argv += ["--cache-dir", str(cache_dir)]

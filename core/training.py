@@ -55,8 +55,9 @@ import numpy as np
 import pandas as pd
 
 from core.config import ExperimentConfig
+from core.curves import epoch_points, rows_to_predict
 from core.errors import TrainingError
-from core.metrics import epoch_point, fold_metrics
+from core.metrics import fold_metrics
 from core.models.backbones import get_backbone
 from core.models.download import ensure_imagenet
 from core.models.dual import DualModel, build_model
@@ -256,7 +257,7 @@ class _Trainer:
                     loss = loss + tf.add_n(penalties)
             grads = tape.gradient(loss, variables)
             optimizer.apply(grads, variables)
-            return loss
+            return loss, prob
 
         return step
 
@@ -386,7 +387,6 @@ def train_fold(
 
     parts = {"train": fold.train, "val": fold.val, "test": fold.test}
     eval_rows = np.concatenate(list(parts.values()))
-    bounds = np.cumsum([0] + [len(r) for r in parts.values()])
     history: list[dict[str, Any]] = []
     best = {"auroc": -np.inf, "epoch": 0, "state": model.get_trainable_state()}
     stage_seconds: dict[str, list[float]] = {}  # for the time-left estimate of the progress events
@@ -400,17 +400,17 @@ def train_fold(
         for stage_epoch in range(1, epochs + 1):
             tick = time.perf_counter()
             order = rng.permutation(fold.train)
-            losses = []
+            losses, seen = [], []
             for i in range(0, len(order), train_cfg.batch_size):
                 rows = order[i : i + train_cfg.batch_size]
                 seed = int(rng.integers(0, 2**31 - 1))
-                loss = step(batch_inputs(rows, seed), trainer.tf.constant(y[rows]), trainer.tf.constant(sample_weight[rows]))
+                loss, step_prob = step(batch_inputs(rows, seed), trainer.tf.constant(y[rows]), trainer.tf.constant(sample_weight[rows]))
                 losses.append(float(loss))
-            prob = trainer.evaluate(stage, eval_rows)
+                seen.append(step_prob)
+            prob = trainer.evaluate(stage, rows_to_predict(train_cfg.curves, parts))  # train.curves: core.curves
             row: dict[str, Any] = {"epoch": len(history) + 1, "stage": stage, "stage_epoch": stage_epoch, "loss": float(np.mean(losses))}
-            for k, (part, rows) in enumerate(parts.items()):
-                point = epoch_point(y[rows], prob[bounds[k] : bounds[k + 1]], label_smoothing=train_cfg.label_smoothing)
-                row.update({f"{part}_{name}": value for name, value in point.items()})
+            row.update(epoch_points(train_cfg.curves, y, parts, prob, label_smoothing=train_cfg.label_smoothing,
+                                    step_rows=order, step_prob=np.concatenate([p.numpy() for p in seen])))
             row["seconds"] = time.perf_counter() - tick
             history.append(row)
             stage_seconds.setdefault(stage, []).append(row["seconds"])
@@ -532,6 +532,7 @@ def execute_run(
     *,
     progress: ProgressCallback | None = None,
     fail_after: int | None = None,
+    backend: str = "local",
 ) -> dict[str, Any]:
     """:func:`_execute_run` while holding the run's claim and beating its heartbeat.
 
@@ -544,7 +545,7 @@ def execute_run(
     from core.run_health import Heartbeat, claim
 
     with claim(run_dir), Heartbeat(run_dir):
-        return _execute_run(run_dir, dataset, config, progress=progress, fail_after=fail_after)
+        return _execute_run(run_dir, dataset, config, progress=progress, fail_after=fail_after, backend=backend)
 
 
 def _execute_run(
@@ -554,6 +555,7 @@ def _execute_run(
     *,
     progress: ProgressCallback | None = None,
     fail_after: int | None = None,
+    backend: str = "local",
 ) -> dict[str, Any]:
     """Train every fold of a run that is not done yet, saving each, then finish the run.
 
@@ -568,6 +570,8 @@ def _execute_run(
         Receives :class:`ProgressEvent`; every event also goes to ``progress.json``.
     fail_after : int, optional
         Raise after this many newly trained folds (tests of the failed/resume path).
+    backend : {"local", "ray"}
+        Folds one after another here, or as parallel Ray tasks (:mod:`core.backends`).
 
     Returns
     -------
@@ -606,7 +610,11 @@ def _execute_run(
                              weights_sha256=choice.sha256 or "")
 
     try:
-        for index, fold in enumerate(todo):
+        if backend == "ray":  # one Ray task per fold (core.backends.ray_backend), saved here as each ends
+            from core.backends.ray_backend import train_into_run
+
+            cache.seconds += train_into_run(run_dir, dataset, config, todo, emit=emit, done=done)
+        for index, fold in enumerate([] if backend == "ray" else todo):
             if fail_after is not None and index >= fail_after:
                 raise TrainingError(f"stopped on purpose after {fail_after} fold(s)")
             result = train_fold(dataset, fold, config, cache=cache, fold_index=index, n_folds=len(todo), progress=emit)
@@ -633,6 +641,7 @@ def start_run(
     cache_dir: Path | None = None,
     progress: ProgressCallback | None = None,
     fail_after: int | None = None,
+    backend: str = "local",
 ) -> Path:
     """Build the dataset, create a run folder and train it; return the run folder.
 
@@ -647,7 +656,7 @@ def start_run(
     run_dir = runs.create_run(
         config.to_dict(), name=name, config_hash=config.hash(), data=data, folds=[f.key for f in folds], root=root
     )
-    execute_run(run_dir, dataset, config, progress=progress, fail_after=fail_after)
+    execute_run(run_dir, dataset, config, progress=progress, fail_after=fail_after, backend=backend)
     return run_dir
 
 
@@ -657,6 +666,7 @@ def resume_run(
     root: str | Path | None = None,
     cache_dir: Path | None = None,
     progress: ProgressCallback | None = None,
+    backend: str = "local",
 ) -> Path:
     """Continue a failed or cancelled run from its first unfinished fold.
 
@@ -687,7 +697,7 @@ def resume_run(
                 f"run {run_dir.name}: the cohort at {data['cohort_dir']} changed since the run started "
                 f"(fingerprint {data['fingerprint']} != {manifest['data']['fingerprint']})"
             )
-        execute_run(run_dir, dataset, config, progress=progress)
+        execute_run(run_dir, dataset, config, progress=progress, backend=backend)
     return run_dir
 
 

@@ -16,6 +16,7 @@ from core.headline import comparator_rule, headline, small_fold_warning
 from core.runs import list_runs, load_run
 from core.workspace import runs_dir
 from pages.shared.sidebar import pick_run, run_notices
+from pages.shared.sweeps import sweep_results
 
 st.title("Results")
 run = pick_run()
@@ -126,3 +127,5 @@ else:
         fig.update_layout(height=420, margin=dict(t=10, b=10))
         st.plotly_chart(fig, width="stretch")
     st.download_button("Download baseline comparison (CSV)", comparison.models.to_csv(index=False), "baseline.csv", "text/csv")
+
+sweep_results(runs_dir())

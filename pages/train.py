@@ -16,7 +16,9 @@ from core.models.weights import all_status
 from core.results import learning_curves
 from core.runs import load_run
 from core.workspace import runs_dir
+from pages.shared.queue import queue_panel, start_next, submit
 from pages.shared.sidebar import current_cohort
+from pages.shared.sweeps import sweep_section
 
 st.title("Train")
 cohort = current_cohort()
@@ -57,11 +59,12 @@ def live_panel(job: jobs.Job) -> None:
         st.rerun(scope="fragment")
 
 
+start_next(runs_dir())
 job = jobs.active_job(runs_dir()) or st.session_state.get("job")
 if job is not None:
     st.subheader(f"Run {job.name!r}")
     live_panel(job)
-    st.stop()
+queue_panel(runs_dir())
 
 left, right = st.columns([2, 3])
 with left:
@@ -94,6 +97,8 @@ with left:
     warmup = c1.number_input("Warm-up epochs", 0, 200, base.train.warmup_epochs, key=f"t_warmup_{preset_name}")
     finetune = c2.number_input("Fine-tune epochs", 0, 400, base.train.finetune_epochs, key=f"t_finetune_{preset_name}")
     augment = st.checkbox("Brightness/contrast augmentation (slower: no feature cache)", key="t_augment")
+    backend = st.radio("Backend", ["local", "ray"], horizontal=True, key="t_backend",
+                       help="local = folds one after another; ray = one Ray task per fold, in parallel.")
 
 overrides = {
     "model.backbone": backbone,
@@ -149,15 +154,16 @@ with st.expander("ImageNet weights", expanded=config.model.weights == "imagenet"
     st.fragment(run_every=1.0 if downloading else None)(weights_panel)(
         backbone, config.model.weights == "imagenet", downloading)
 
-if st.button("Start training", type="primary", key="t_start"):
+if st.button("Queue this run" if job is not None else "Start training", type="primary", key="t_start"):
     options = ["--backbone", backbone, "--inputs", inputs, "--split", split, "--folds", str(int(folds)),
                "--repeats", str(int(repeats)), "--set", f"train.warmup_epochs={int(warmup)}",
-               "--set", f"train.finetune_epochs={int(finetune)}"] + (["--augment"] if augment else [])
+               "--set", f"train.finetune_epochs={int(finetune)}", "--backend", backend]
+    options += ["--augment"] if augment else []
     options += cohort_argv(cohort.source)[2:] if cohort.source is not None else []  # label sheet, positive
     try:
-        st.session_state["job"] = jobs.launch(cohort=cohort.root, name=name or "run", preset=preset_name,
-                                              runs_dir=runs_dir(), options=options)
+        submit(runs_dir(), command="train", cohort=cohort.root, name=name or "run", preset=preset_name,
+               options=options)
     except CoreError as exc:
         st.error(str(exc))
-    else:
-        st.rerun()
+
+sweep_section(cohort.root, runs_dir())

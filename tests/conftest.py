@@ -99,3 +99,18 @@ def demo_runs_root(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Pa
     )
     start_run(demo_cohort_dir, config, name="fixture", root=root, cache_dir=tmp_path_factory.mktemp("cache"))
     return root
+
+
+@pytest.fixture(scope="session")
+def demo_sweep_root(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Path) -> Path:
+    """A run store holding one finished sweep: quick preset, dual vs mel inputs, 2 repeats × 2 folds.
+
+    32 px images and 2 fine-tune epochs: real training of 8 small folds on the demo cohort.
+    """
+    from core.sweep import SweepSpec, run_sweep
+
+    root = tmp_path_factory.mktemp("sweep_runs")
+    spec = SweepSpec(presets=("quick",), inputs=("dual", "mel"), repeats=2,
+                     common={"split.n_folds": 2, "train.finetune_epochs": 2, "preprocess.spectrogram.image_size": 32})
+    run_sweep(demo_cohort_dir, spec, name="grid", root=root, cache_dir=tmp_path_factory.mktemp("sweep_cache"))
+    return root

@@ -56,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--augment", action="store_true", help="brightness/contrast augmentation (uncached, slower)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any setting, e.g. --set train.finetune_epochs=10 (JSON values)")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="local: folds one after another here (default); ray: one Ray task per fold, "
+                        "on a local cluster or the one named by $RAY_ADDRESS")
     parser.add_argument("--resume", metavar="RUN", help="continue a failed or cancelled run")
     parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
     parser.add_argument("--cache-dir", metavar="DIR", help="array cache (default: $VOE_CACHE_DIR or ./.cache/voe)")
@@ -181,7 +184,8 @@ def run(args: argparse.Namespace) -> int:
             from core.config import ExperimentConfig
 
             bar = ProgressBar(ExperimentConfig.from_dict(manifest["config"]), enabled=not args.quiet)
-            run_dir = resume_run(found, root=args.runs_dir, cache_dir=cache, progress=bar)
+            run_dir = resume_run(found, root=args.runs_dir, cache_dir=cache, progress=bar,
+                                 backend=args.backend)
             cohort_dir = manifest["data"].get("cohort_dir")
         else:
             if not args.cohort or not args.name:
@@ -192,7 +196,8 @@ def run(args: argparse.Namespace) -> int:
             before = set(runs.runs_root(args.runs_dir).glob("*")) if runs.runs_root(args.runs_dir).is_dir() else set()
             cohort_dir = args.cohort
             try:
-                run_dir = start_run(cohort_source(args), config, name=args.name, root=args.runs_dir, cache_dir=cache, progress=bar)
+                run_dir = start_run(cohort_source(args), config, name=args.name, root=args.runs_dir,
+                                    cache_dir=cache, progress=bar, backend=args.backend)
             except BaseException:
                 created = sorted(set(runs.runs_root(args.runs_dir).glob("*")) - before)
                 run_dir = created[-1] if created else None
@@ -209,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         held.close()
         signal.signal(signal.SIGTERM, previous)
+        start_queued(args.runs_dir)
     if run_dir is None:
         return code
     summary = runs.run_summary(run_dir)
@@ -238,3 +244,16 @@ def _describe(summary: dict[str, Any]) -> str:
     if summary.get("leaky"):
         lines.append("  LEAKY: segments of one patient were split across train and test (comparison only)")
     return "\n".join(lines)
+
+
+def start_queued(runs_dir: str | None) -> None:
+    """Start the oldest queued run or sweep (:mod:`core.run_queue`) now that this training let go of the lock."""
+    from core.run_queue import drain
+
+    try:
+        job = drain(runs_dir)
+    except Exception as exc:  # the queue must never turn a finished run into an error
+        print(f"warning: could not start the next queued training: {exc}", file=sys.stderr)
+        return
+    if job is not None:
+        print(f"started the next queued training {job.name!r} (process {job.pid})", file=sys.stderr)

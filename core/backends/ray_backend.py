@@ -1,0 +1,372 @@
+"""Train the folds of a run as Ray tasks: one task per repeat × fold, on one machine or a cluster.
+
+The driver (the process that owns the run folder) puts the segment dataset into Ray's
+object store once, submits one task per fold still to train and saves each result
+through the run store (:func:`core.runs.save_fold`) as it arrives, so ``folds_done``,
+``progress.json``, resume and every run reader behave as with the local backend. A
+task imports TensorFlow inside its worker, trains the fold with
+:func:`core.training.train_fold` (the same seeds as a sequential run: the backbone
+from the split seed, head and batch order from the fold seed) and returns the
+predictions, history, metrics and the model file's bytes; workers write nothing.
+
+Cluster: ``ray.init()`` starts a local cluster sized by :func:`ray_settings` unless
+``RAY_ADDRESS`` names an existing one, which is then joined (the ``core`` package is
+shipped to its workers with ``runtime_env.py_modules``). Each task asks for
+``VOE_RAY_TASK_CPUS`` CPUs and ``VOE_RAY_TASK_GPUS`` GPUs (default: one GPU per task
+when the cluster has GPUs, else none). A task whose worker dies (killed, out of memory,
+a lost node) is retried up to ``VOE_RAY_MAX_RETRIES`` times; an error raised by the
+training itself is not retried and fails the run. Cancelling the run (SIGTERM, Ctrl-C)
+cancels every task still pending or running.
+
+Fault injection for tests: with ``VOE_RAY_FAULT_ONCE=<marker file>`` the first task
+to finish an epoch creates the marker and kills its own worker (``os._exit``); every
+later attempt sees the marker and trains normally.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pandas as pd
+
+from core.config import ExperimentConfig
+from core.errors import TrainingError
+from core.splits import Fold
+
+FAULT_ENV = "VOE_RAY_FAULT_ONCE"
+#: Exit code of a worker killed on purpose by the fault injection.
+FAULT_EXIT = 17
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """How the local cluster is started and what each task asks for.
+
+    Attributes
+    ----------
+    address : str
+        ``RAY_ADDRESS`` of a cluster to join ("" starts a local one).
+    num_cpus : int
+        CPUs of the local cluster (``VOE_RAY_NUM_CPUS``, default: this machine's).
+    num_gpus : int or None
+        GPUs of the local cluster (``VOE_RAY_NUM_GPUS``; None lets Ray detect them).
+    object_store_mb : int
+        Object store of the local cluster (``VOE_RAY_OBJECT_STORE_MB``, default 512).
+    task_cpus : float
+        CPUs per fold task (``VOE_RAY_TASK_CPUS``, default 1).
+    task_gpus : float or None
+        GPUs per fold task (``VOE_RAY_TASK_GPUS``; None: 1 when the cluster has GPUs).
+    max_retries : int
+        Retries of a task whose worker died (``VOE_RAY_MAX_RETRIES``, default 2).
+    """
+
+    address: str = ""
+    num_cpus: int = 1
+    num_gpus: int | None = None
+    object_store_mb: int = 512
+    task_cpus: float = 1.0
+    task_gpus: float | None = None
+    max_retries: int = 2
+
+
+def _env_number(name: str, kind: type, default: Any) -> Any:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise TrainingError(f"{name}={raw!r}; expected a number") from None
+    if value < 0:
+        raise TrainingError(f"{name}={raw!r}; expected a number >= 0")
+    return value
+
+
+def ray_settings() -> RaySettings:
+    """Settings from the environment (see :class:`RaySettings`)."""
+    return RaySettings(
+        address=os.environ.get("RAY_ADDRESS", "").strip(),
+        num_cpus=_env_number("VOE_RAY_NUM_CPUS", int, os.cpu_count() or 1),
+        num_gpus=_env_number("VOE_RAY_NUM_GPUS", int, None),
+        object_store_mb=_env_number("VOE_RAY_OBJECT_STORE_MB", int, 512),
+        task_cpus=_env_number("VOE_RAY_TASK_CPUS", float, 1.0),
+        task_gpus=_env_number("VOE_RAY_TASK_GPUS", float, None),
+        max_retries=_env_number("VOE_RAY_MAX_RETRIES", int, 2),
+    )
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise TrainingError("the ray backend needs Ray: pip install -r requirements.txt") from None
+    return ray
+
+
+@contextlib.contextmanager
+def ray_session(settings: RaySettings | None = None) -> Iterator[Any]:
+    """Yield the ``ray`` module, connected; shut down on exit only if this call started it.
+
+    A session already open in this process (a sweep, a test) is reused as it is.
+    """
+    ray = _import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    settings = settings or ray_settings()
+    package = str(Path(__file__).resolve().parents[1])
+    if settings.address:
+        # workers of another cluster get this code shipped; they need the requirements installed
+        ray.init(address=settings.address, runtime_env={"py_modules": [package]}, log_to_driver=False)
+    else:
+        root = str(Path(package).parent)
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+        ray.init(
+            num_cpus=settings.num_cpus,
+            num_gpus=settings.num_gpus,
+            object_store_memory=settings.object_store_mb * 1024 * 1024,
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env={"env_vars": {"PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3"}},
+        )
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+class RemoteModel:
+    """A trained fold model as the bytes of its ``.keras`` file and its sidecar (driver side).
+
+    Quacks like :class:`core.models.dual.DualModel` for :func:`core.runs.save_fold`:
+    ``info`` and ``save(path)``; the driver never needs TensorFlow to store it.
+    """
+
+    def __init__(self, keras_bytes: bytes, sidecar: str) -> None:
+        from core.models.dual import ModelInfo
+
+        self.keras_bytes = keras_bytes
+        self.sidecar = sidecar
+        self.info = ModelInfo.from_dict(json.loads(sidecar))
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``path`` (``.keras``) and its ``.json`` sidecar atomically; return the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.keras")
+        tmp.write_bytes(self.keras_bytes)
+        tmp.replace(path)
+        side = path.with_suffix(".json")
+        tmp_side = side.with_name(side.name + ".tmp")
+        tmp_side.write_text(self.sidecar)
+        tmp_side.replace(side)
+        return path
+
+
+@dataclass
+class RemoteFoldResult:
+    """What a fold task returns: :class:`core.training.FoldResult` with the model as bytes."""
+
+    fold: Fold
+    model: RemoteModel
+    history: pd.DataFrame
+    best_epoch: int
+    predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    seconds: float
+    cached: bool
+    cache_seconds: float
+    worker_pid: int
+
+
+def _fold_task(data: dict[str, Any], fold: Fold, config: dict[str, Any], fault_marker: str) -> dict[str, Any]:
+    """Train one fold in a Ray worker; return plain data (no TensorFlow objects)."""
+    from core.training import FeatureCache, train_fold
+
+    dataset = SimpleNamespace(**data)
+
+    def progress(event: Any) -> None:
+        if fault_marker and event.kind == "epoch" and not os.path.exists(fault_marker):
+            Path(fault_marker).write_text(f"worker {os.getpid()} killed during fold {fold.key}\n")
+            os._exit(FAULT_EXIT)
+
+    cache = FeatureCache()
+    result = train_fold(dataset, fold, ExperimentConfig.from_dict(config), cache=cache, progress=progress)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = result.model.save(Path(tmp) / f"{fold.key}.keras")
+        keras_bytes, sidecar = path.read_bytes(), path.with_suffix(".json").read_text()
+    return {
+        "fold": fold,
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "predictions": result.predictions,
+        "metrics": result.metrics,
+        "seconds": result.seconds,
+        "cached": result.cached,
+        "cache_seconds": cache.seconds,
+        "keras_bytes": keras_bytes,
+        "sidecar": sidecar,
+        "worker_pid": os.getpid(),
+    }
+
+
+def _as_result(raw: dict[str, Any]) -> RemoteFoldResult:
+    model = RemoteModel(raw.pop("keras_bytes"), raw.pop("sidecar"))
+    return RemoteFoldResult(model=model, **raw)
+
+
+def _task_gpus(ray: Any, settings: RaySettings) -> float:
+    if settings.task_gpus is not None:
+        return settings.task_gpus
+    return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+
+
+def train_folds(
+    dataset: Any,
+    folds: Sequence[Fold],
+    config: ExperimentConfig,
+    *,
+    on_result: Callable[[RemoteFoldResult, int], None],
+    settings: RaySettings | None = None,
+    poll_s: float = 0.5,
+) -> float:
+    """Train ``folds`` as parallel Ray tasks, handing each result to ``on_result`` as it finishes.
+
+    Parameters
+    ----------
+    dataset : SegmentDataset
+        Only ``segments``, ``mel`` and ``stft`` [shape=(n, S, S, 3), dtype=uint8] travel.
+    folds : sequence of Fold
+    config : ExperimentConfig
+    on_result : callable
+        ``on_result(result, n_finished)`` in the driver, in order of completion (saves the fold).
+    settings : RaySettings, optional
+        Default: :func:`ray_settings`.
+
+    Returns
+    -------
+    cache_seconds : float
+        Seconds the workers spent computing frozen-prefix features, summed.
+
+    Raises
+    ------
+    TrainingError
+        When a task fails for good (its error, with the fold named).
+    """
+    settings = settings or ray_settings()
+    if not folds:
+        return 0.0
+    with ray_session(settings) as ray:
+        data = ray.put({"segments": dataset.segments, "mel": dataset.mel, "stft": dataset.stft})
+        task = ray.remote(_fold_task).options(
+            num_cpus=settings.task_cpus,
+            num_gpus=_task_gpus(ray, settings),
+            max_retries=settings.max_retries,
+            retry_exceptions=False,
+        )
+        fault = os.environ.get(FAULT_ENV, "")
+        config_dict = config.to_dict()
+        pending = {task.remote(data, fold, config_dict, fault): fold for fold in folds}
+        cache_seconds, finished = 0.0, 0
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=poll_s)
+                for ref in ready:
+                    fold = pending.pop(ref)
+                    try:
+                        raw = ray.get(ref)
+                    except Exception as exc:
+                        raise TrainingError(f"fold {fold.key} failed on Ray: {_short(exc)}") from None
+                    result = _as_result(raw)
+                    finished += 1
+                    cache_seconds += result.cache_seconds
+                    on_result(result, finished)
+        except BaseException as exc:
+            for ref in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
+            # a signal handler's exception (RunCancelled on SIGTERM, Ctrl-C) raised while Ray waits in
+            # its C code comes out wrapped in a SystemError: hand on the original, so the run is "cancelled"
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(exc, SystemError) and isinstance(cause, (KeyboardInterrupt, Exception)):
+                raise cause from None
+            raise
+    return cache_seconds
+
+
+def train_into_run(
+    run_dir: str | Path,
+    dataset: Any,
+    config: ExperimentConfig,
+    folds: Sequence[Fold],
+    *,
+    emit: Callable[[Any], None],
+    done: set[str],
+) -> float:
+    """Train ``folds`` on Ray and save each into ``run_dir`` as it finishes (driver side).
+
+    Each finished fold goes through :func:`core.runs.save_fold` (so a cancelled or failed
+    run keeps every fold that finished), is added to ``done`` and announced by a
+    ``fold_end`` :class:`core.training.ProgressEvent` to ``emit``.
+
+    Returns
+    -------
+    cache_seconds : float
+        Feature-cache seconds of all tasks.
+    """
+    from core import runs
+    from core.training import ProgressEvent
+
+    def save(result: RemoteFoldResult, finished: int) -> None:
+        runs.save_fold(run_dir, result)
+        done.add(result.fold.key)
+        emit(ProgressEvent(**progress_after(result, finished, len(folds))))
+
+    settings = ray_settings()
+    runs.update_manifest(
+        run_dir, backend="ray", ray={"address": settings.address or "local", "task_cpus": settings.task_cpus}
+    )
+    return train_folds(dataset, folds, config, on_result=save, settings=settings)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+def progress_after(result: RemoteFoldResult, finished: int, total: int) -> dict[str, Any]:
+    """The ``fold_end`` progress event of a finished task (test AUROCs, best epoch, seconds)."""
+    test = result.metrics[result.metrics["part"] == "test"].set_index("level")
+    return {
+        "kind": "fold_end",
+        "fold": result.fold.key,
+        "fold_index": finished - 1,
+        "n_folds": total,
+        "metrics": {
+            "segment_auroc": float(test.loc["segment", "auroc"]),
+            "patient_auroc": float(test.loc["patient", "auroc"]),
+            "best_epoch": int(result.best_epoch),
+            "seconds": float(result.seconds),
+        },
+    }
+
+
+__all__ = [
+    "FAULT_ENV",
+    "RaySettings",
+    "RemoteFoldResult",
+    "RemoteModel",
+    "progress_after",
+    "ray_session",
+    "ray_settings",
+    "train_folds",
+    "train_into_run",
+]

@@ -1,0 +1,202 @@
+"""``python -m core sweep``: a grid of configurations, R repeats each, on the same patient folds.
+
+Examples::
+
+    python -m core sweep --cohort demo_cohort --name grid --preset quick \\
+        --backbone small_cnn --backbone mobilenetv3small --repeats 5 --backend ray --json
+    python -m core sweep --cohort DIR --name lr --preset seed \\
+        --setting lr5:train.finetune_lr=1e-5 --setting lr4:train.finetune_lr=1e-4 --repeats 40
+    python -m core sweep --show 20250101-120000-grid --reference quick-small_cnn-dual
+
+Each configuration becomes a normal run folder; ``runs/_sweeps/<id>/sweep.json`` ties
+them together. With ``--json`` the last stdout line is one object: ``sweep_dir``,
+``status`` and ``table`` (one row per configuration: mean and 95 % interval over
+repeats of the test metrics, DeLong against the reference).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.config import PRESETS
+from core.errors import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``sweep`` sub-command."""
+    parser = subparsers.add_parser(
+        "sweep",
+        help="train a grid of presets x backbones x inputs x settings, R repeats each",
+        description="Train every configuration of a grid as its own run (R repeats of the patient-grouped "
+        "cross-validation on the same folds) and print the comparison table.",
+    )
+    parser.add_argument("--cohort", metavar="DIR", help="cohort folder")
+    parser.add_argument("--name", help="sweep name (folder suffix; runs are named NAME-<configuration>)")
+    parser.add_argument(
+        "--preset", action="append", choices=PRESETS, help="preset(s) of the grid (default quick)"
+    )
+    parser.add_argument("--backbone", action="append", default=[], help="backbone(s) of the grid")
+    parser.add_argument(
+        "--inputs", action="append", default=[], choices=("dual", "mel", "stft"), help="input(s)"
+    )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE[,KEY=VALUE]",
+        help="a named set of overrides; each is one value of the grid's settings axis",
+    )
+    parser.add_argument("--repeats", type=int, default=2, help="repeats per configuration (default 2)")
+    parser.add_argument("--folds", type=int, help="outer folds (all configurations)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override for every configuration, e.g. --set train.finetune_epochs=5",
+    )
+    parser.add_argument(
+        "--reference", default="", help="configuration label DeLong compares against (default: first)"
+    )
+    parser.add_argument("--backend", choices=("local", "ray"), default="local", help="local (default) or ray")
+    parser.add_argument(
+        "--show", metavar="SWEEP", help="print the table of an existing sweep instead of training"
+    )
+    parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="array cache (default: $VOE_CACHE_DIR or ./.cache/voe)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
+    parser.set_defaults(func=run)
+
+
+def build_spec(args: argparse.Namespace) -> Any:
+    """The :class:`core.sweep.SweepSpec` of the command line."""
+    from core.sweep import SweepSpec, parse_setting
+
+    common: dict[str, Any] = {}
+    if args.folds is not None:
+        common["split.n_folds"] = args.folds
+    for item in args.set:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}; expected KEY=VALUE")
+        try:
+            common[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            common[key.strip()] = raw
+    settings = dict(parse_setting(text) for text in args.setting)
+    return SweepSpec(
+        presets=tuple(args.preset or ("quick",)),
+        backbones=tuple(args.backbone),
+        inputs=tuple(args.inputs),
+        settings=settings,
+        repeats=args.repeats,
+        common=common,
+    )
+
+
+def _find(show: str, runs_dir: str | None) -> Path:
+    from core.errors import RunError
+    from core.sweep import list_sweeps
+
+    path = Path(show)
+    if (path / "sweep.json").is_file():
+        return path
+    found = [
+        p for p in list_sweeps(runs_dir) if p.name == show or p.name.startswith(show) or p.name.endswith(show)
+    ]
+    if len(found) != 1:
+        raise RunError(f"sweep {show!r}: {'no' if not found else len(found)} sweeps match")
+    return found[0]
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    from core.training import RunCancelled
+
+    raise RunCancelled("cancelled")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train the sweep (or show one); 0 when every configuration completed, 1 otherwise, 130 when cancelled."""
+    from core import runs
+    from core.commands.train import start_queued
+    from core.locks import training_lock
+    from core.sweep import read_sweep, run_sweep, sweep_table
+    from core.training import RunCancelled
+
+    code = 0
+    if args.show:
+        sweep_dir = _find(args.show, args.runs_dir)
+    else:
+        if not args.cohort or not args.name:
+            raise ConfigError("sweep needs --cohort DIR and --name NAME (or --show SWEEP)")
+        spec = build_spec(args)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        held = contextlib.ExitStack()
+        try:
+            held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=f"sweep {args.name}"))
+
+            def announce(index: int, total: int, label: str) -> None:
+                print(f"configuration {index + 1}/{total}: {label}", file=sys.stderr, flush=True)
+
+            sweep_dir = run_sweep(
+                args.cohort,
+                spec,
+                name=args.name,
+                root=args.runs_dir,
+                cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                backend=args.backend,
+                reference=args.reference,
+                on_config=announce,
+            )
+        except (RunCancelled, KeyboardInterrupt):
+            print("sweep cancelled", file=sys.stderr)
+            return 130
+        finally:
+            held.close()
+            signal.signal(signal.SIGTERM, previous)
+            start_queued(args.runs_dir)
+    manifest = read_sweep(sweep_dir)
+    if manifest["status"] != "complete":
+        code = 1
+    table = sweep_table(sweep_dir, reference=args.reference)
+    if args.json:
+        keep = [
+            "configuration",
+            "status",
+            "repeats",
+            "folds",
+            "auroc",
+            "auroc_mean",
+            "auroc_low",
+            "auroc_high",
+            "acc",
+            "recall",
+            "specificity",
+            "f1",
+            "delong_diff",
+            "delong_p",
+            "reference",
+        ]
+        rows = json.loads(table[keep].to_json(orient="records"))
+        print(json.dumps({"sweep_dir": str(sweep_dir), "status": manifest["status"], "table": rows}))
+    else:
+        print(
+            f"sweep {manifest['sweep_id']} ({manifest['status']}), reference {args.reference or manifest['reference']}"
+        )
+        print(
+            "test metrics at patient level: mean (95 % percentile interval over repeats); DeLong vs reference"
+        )
+        print(
+            table[
+                ["configuration", "status", "repeats", "auroc", "acc", "f1", "delong_diff", "delong_p"]
+            ].to_string(index=False)
+        )
+    return code

@@ -1,0 +1,392 @@
+"""Sweeps: a grid of presets × backbones × inputs × settings, R repeats each, on the same patient folds.
+
+Each configuration of the grid is trained as a normal run folder (``R`` repeats of the
+cross-validation, so its repeats give a 95 % interval as in seed 003, which trained the
+best model 40 times); a sweep folder ``<runs root>/_sweeps/<stamp>-<name>/sweep.json``
+ties them together. Every configuration uses the same split settings (kind, folds,
+validation ratio, seed), so on the same cohort all configurations see the same patients
+in every test fold, and their patient predictions can be compared pairwise (DeLong).
+
+:func:`sweep_table` gives one row per configuration: the test metrics at patient (or
+segment) level as mean and percentile 95 % interval over the repeats (each repeat's value
+is the mean of its folds), and DeLong's test against a reference configuration on the
+patients' out-of-fold probabilities averaged over repeats.
+
+This module imports neither TensorFlow nor Ray (training goes through
+:func:`core.training.start_run`, with the chosen backend).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.config import ExperimentConfig, preset, with_overrides
+from core.errors import ConfigError, RunError
+
+SWEEPS = "_sweeps"
+SWEEP_FILE = "sweep.json"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """The grid of a sweep.
+
+    Attributes
+    ----------
+    presets : tuple of str
+        Presets ("seed", "quick") the grid starts from.
+    backbones, inputs : tuple of str
+        Empty: the preset's own.
+    settings : dict of str to dict
+        Named override sets, e.g. ``{"lr3": {"train.finetune_lr": 1e-3}}``; empty: none.
+    repeats : int
+        Repeats of the cross-validation per configuration (split seeds seed..seed+R-1).
+    common : dict
+        Overrides applied to every configuration (folds, epochs, image size, ...).
+    """
+
+    presets: tuple[str, ...] = ("quick",)
+    backbones: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    repeats: int = 2
+    common: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SweepSpec:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def configurations(spec: SweepSpec) -> list[tuple[str, ExperimentConfig]]:
+    """Every (label, config) of the grid, in grid order; labels such as ``quick-small_cnn-dual-lr3``.
+
+    Raises
+    ------
+    ConfigError
+        When the grid is empty, a setting is unknown or invalid, or the configurations
+        would not share their patient folds.
+    """
+    if spec.repeats < 1:
+        raise ConfigError(f"sweep repeats={spec.repeats}; expected >= 1")
+    if not spec.presets:
+        raise ConfigError("a sweep needs at least one preset")
+    grid = itertools.product(
+        spec.presets,
+        spec.backbones or (None,),
+        spec.inputs or (None,),
+        list(spec.settings.items()) or [("", {})],
+    )
+    out: list[tuple[str, ExperimentConfig]] = []
+    for name, backbone, inputs, (setting, overrides) in grid:
+        changes: dict[str, Any] = {**spec.common, **overrides, "split.repeats": spec.repeats}
+        if backbone:
+            changes["model.backbone"] = backbone
+        if inputs:
+            changes["model.inputs"] = inputs
+        config = with_overrides(preset(name), changes)
+        label = "-".join(p for p in (name, config.model.backbone, config.model.inputs, setting) if p)
+        out.append((label, config))
+    labels = [label for label, _ in out]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"sweep configurations repeat: {labels}")
+    splits = {c.split for _, c in out}
+    if len(splits) > 1:
+        raise ConfigError(
+            "sweep configurations must share the split settings (same patient folds); "
+            "put split.* overrides in the common settings"
+        )
+    return out
+
+
+def sweeps_root(runs_root: str | Path | None = None) -> Path:
+    """The folder of the sweep manifests inside the run store."""
+    from core.runs import runs_root as root_of
+
+    return root_of(runs_root) / SWEEPS
+
+
+def read_sweep(sweep_dir: str | Path) -> dict[str, Any]:
+    """The ``sweep.json`` of a sweep folder.
+
+    Raises
+    ------
+    RunError
+        When it is missing or unreadable.
+    """
+    import json
+
+    path = Path(sweep_dir) / SWEEP_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunError(f"sweep {Path(sweep_dir).name}: cannot read {SWEEP_FILE}: {exc}") from None
+
+
+def _write(sweep_dir: Path, manifest: dict[str, Any]) -> None:
+    from core.runs import atomic_write_json
+
+    atomic_write_json(sweep_dir / SWEEP_FILE, manifest)
+
+
+def list_sweeps(runs_root: str | Path | None = None) -> list[Path]:
+    """Sweep folders, newest first."""
+    base = sweeps_root(runs_root)
+    if not base.is_dir():
+        return []
+    return sorted((p for p in base.iterdir() if (p / SWEEP_FILE).is_file()), reverse=True)
+
+
+def run_sweep(
+    cohort_dir: str | Path,
+    spec: SweepSpec,
+    *,
+    name: str,
+    root: str | Path | None = None,
+    cache_dir: Path | None = None,
+    backend: str = "local",
+    reference: str = "",
+    progress: Callable[[Any], None] | None = None,
+    on_config: Callable[[int, int, str], None] | None = None,
+) -> Path:
+    """Train every configuration of ``spec`` into its own run folder; return the sweep folder.
+
+    Configurations run one after another (with ``backend="ray"`` the folds and repeats of
+    each run in parallel, in one Ray session for the whole sweep). A configuration that
+    fails is recorded as failed and the sweep goes on; a cancel (SIGTERM, Ctrl-C) stops it
+    and marks it "cancelled".
+
+    Parameters
+    ----------
+    reference : str
+        Label of the configuration the table compares against (default: the first).
+    on_config : callable, optional
+        ``on_config(index, total, label)`` before each configuration starts.
+    """
+    from core.runs import _slug
+    from core.training import RunCancelled, start_run
+
+    grid = configurations(spec)
+    labels = [label for label, _ in grid]
+    if reference and reference not in labels:
+        raise ConfigError(f"sweep reference {reference!r} is not one of {labels}")
+    base = sweeps_root(root)
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    sweep_dir = base / f"{stamp}-{_slug(name)}"
+    suffix = 1
+    while sweep_dir.exists():
+        suffix += 1
+        sweep_dir = base / f"{stamp}-{_slug(name)}-{suffix}"
+    sweep_dir.mkdir()
+    manifest: dict[str, Any] = {
+        "sweep_id": sweep_dir.name,
+        "name": name,
+        "created": dt.datetime.now().isoformat(timespec="seconds"),
+        "spec": spec.to_dict(),
+        "reference": reference or labels[0],
+        "backend": backend,
+        "status": "running",
+        "configurations": [
+            {"label": label, "config_hash": config.hash(), "run_id": "", "status": "pending", "error": ""}
+            for label, config in grid
+        ],
+    }
+    _write(sweep_dir, manifest)
+    session = contextlib.nullcontext()
+    if backend == "ray":
+        from core.backends.ray_backend import ray_session
+
+        session = ray_session()
+    status = "complete"
+    with session:
+        for index, (label, config) in enumerate(grid):
+            entry = manifest["configurations"][index]
+            if on_config is not None:
+                on_config(index, len(grid), label)
+            before = _run_ids(root)
+            entry["status"] = "running"
+            _write(sweep_dir, manifest)
+            try:
+                run_dir = start_run(
+                    cohort_dir,
+                    config,
+                    name=f"{name}-{label}",
+                    root=root,
+                    cache_dir=cache_dir,
+                    progress=progress,
+                    backend=backend,
+                )
+                entry.update(run_id=run_dir.name, status="complete")
+            except (RunCancelled, KeyboardInterrupt):
+                entry.update(run_id=_new_run(root, before), status="cancelled")
+                manifest["status"] = "cancelled"
+                _write(sweep_dir, manifest)
+                raise
+            except Exception as exc:
+                entry.update(
+                    run_id=_new_run(root, before), status="failed", error=f"{type(exc).__name__}: {exc}"
+                )
+                status = "failed"
+            _write(sweep_dir, manifest)
+    manifest["status"] = status
+    _write(sweep_dir, manifest)
+    return sweep_dir
+
+
+def _run_ids(root: str | Path | None) -> set[str]:
+    from core.runs import runs_root
+
+    base = runs_root(root)
+    return {p.name for p in base.iterdir()} if base.is_dir() else set()
+
+
+def _new_run(root: str | Path | None, before: set[str]) -> str:
+    created = sorted(_run_ids(root) - before - {SWEEPS})
+    return created[-1] if created else ""
+
+
+def sweep_runs(
+    sweep_dir: str | Path, *, root: str | Path | None = None
+) -> Iterator[tuple[dict[str, Any], Path | None]]:
+    """Each configuration entry of a sweep with its run folder (None when it has none)."""
+    runs_base = Path(sweep_dir).resolve().parents[1] if root is None else Path(root)
+    for entry in read_sweep(sweep_dir)["configurations"]:
+        run_dir = runs_base / entry["run_id"] if entry.get("run_id") else None
+        yield entry, run_dir if run_dir is not None and run_dir.is_dir() else None
+
+
+def _patient_oof(run_dir: Path) -> pd.DataFrame:
+    """Test probability per patient averaged over repeats: ``patient_id, label, prob``."""
+    table = pd.read_csv(run_dir / "predictions_patients.csv")
+    test = table[table["part"] == "test"]
+    return test.groupby("patient_id").agg(label=("label", "first"), prob=("prob", "mean")).reset_index()
+
+
+def sweep_table(
+    sweep_dir: str | Path, *, reference: str = "", level: str = "patient", level_ci: float = 0.95
+) -> pd.DataFrame:
+    """One row per configuration: test metrics, mean and 95 % interval over repeats; DeLong vs reference.
+
+    Parameters
+    ----------
+    sweep_dir : path
+    reference : str
+        Label of the reference configuration (default: the sweep's).
+    level : {"patient", "segment"}
+        Level of the metrics; DeLong is always on patients.
+
+    Returns
+    -------
+    table : pd.DataFrame
+        ``configuration, status, repeats, folds``; for each metric ``m`` of
+        :data:`core.metrics.METRIC_COLUMNS`: ``m_mean``, ``m_low``, ``m_high`` (percentile
+        interval of the repeats' means; NaN with one repeat) and ``m`` as
+        "0.994 (0.992-0.995)"; then ``delong_diff`` (AUROC of the configuration minus the
+        reference's, on repeat-averaged patient probabilities), ``delong_p`` (two-sided)
+        and ``reference`` (True on the reference row).
+    """
+    from core.baseline.delong import delong_test
+    from core.metrics import METRIC_COLUMNS, percentile_ci
+    from core.runs import fold_table
+
+    manifest = read_sweep(sweep_dir)
+    reference = reference or manifest.get("reference", "")
+    rows: list[dict[str, Any]] = []
+    oof: dict[str, pd.DataFrame] = {}
+    for entry, run_dir in sweep_runs(sweep_dir):
+        row: dict[str, Any] = {
+            "configuration": entry["label"],
+            "status": entry["status"],
+            "repeats": 0,
+            "folds": 0,
+        }
+        folds = fold_table(run_dir) if run_dir is not None else pd.DataFrame()
+        test = folds[(folds["part"] == "test") & (folds["level"] == level)] if not folds.empty else folds
+        per_repeat = test.groupby("repeat")[list(METRIC_COLUMNS)].mean() if len(test) else pd.DataFrame()
+        row["repeats"], row["folds"] = int(len(per_repeat)), int(len(test))
+        for metric in METRIC_COLUMNS:
+            values = per_repeat[metric].to_numpy(dtype=float) if len(per_repeat) else np.array([])
+            mean = float(np.nanmean(values)) if values.size and not np.isnan(values).all() else float("nan")
+            low, high = (
+                percentile_ci(values, level=level_ci) if values.size > 1 else (float("nan"), float("nan"))
+            )
+            row.update({f"{metric}_mean": mean, f"{metric}_low": low, f"{metric}_high": high})
+            row[metric] = _cell(mean, low, high)
+        if run_dir is not None and (run_dir / "predictions_patients.csv").is_file():
+            oof[entry["label"]] = _patient_oof(run_dir)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["reference"] = table["configuration"] == reference
+    table["delong_diff"], table["delong_p"] = np.nan, np.nan
+    if reference in oof:
+        ref = oof[reference]
+        for i, label in enumerate(table["configuration"]):
+            if label == reference or label not in oof:
+                continue
+            both = ref.merge(oof[label], on=["patient_id", "label"], suffixes=("_ref", ""))
+            if both["label"].nunique() < 2:
+                continue
+            result = delong_test(
+                both["label"].to_numpy(int), both["prob"].to_numpy(), both["prob_ref"].to_numpy()
+            )
+            table.loc[i, ["delong_diff", "delong_p"]] = [result.difference, result.p_value]
+    return table
+
+
+def _cell(mean: float, low: float, high: float) -> str:
+    if np.isnan(mean):
+        return "n/a"
+    if np.isnan(low):
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ({low:.3f}-{high:.3f})"
+
+
+def parse_setting(text: str) -> tuple[str, dict[str, Any]]:
+    """``"lr3:train.finetune_lr=1e-3,train.patience=5"`` → ``("lr3", {...})`` (values read as JSON).
+
+    Raises
+    ------
+    ConfigError
+        When the text is not ``NAME:KEY=VALUE[,KEY=VALUE...]``.
+    """
+    import json
+
+    name, sep, body = text.partition(":")
+    if not sep or not re.fullmatch(r"[A-Za-z0-9_.]+", name.strip()) or not body.strip():
+        raise ConfigError(f"sweep setting {text!r}; expected NAME:KEY=VALUE[,KEY=VALUE...]")
+    overrides: dict[str, Any] = {}
+    for item in body.split(","):
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"sweep setting {text!r}: {item!r} is not KEY=VALUE")
+        try:
+            overrides[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = raw.strip()
+    return name.strip(), overrides
+
+
+__all__ = [
+    "SweepSpec",
+    "configurations",
+    "list_sweeps",
+    "parse_setting",
+    "read_sweep",
+    "run_sweep",
+    "sweep_runs",
+    "sweep_table",
+    "sweeps_root",
+]
