@@ -340,7 +340,7 @@ def test_pd_vowels_labels_match_the_sheet_and_ids_stay_private(pd_root: Path) ->
     cohort = CohortSource(pd_root, labels=pd_root / "labels.csv", positive="PD").load()
     truth = dict(zip(sheet["path"], (sheet["group"] == "PD").astype(int), strict=True))
     loaded = {
-        cohort.audio_path(r).relative_to(pd_root).as_posix(): int(lab)
+        cohort.audio_path(r).resolve().relative_to(pd_root.resolve()).as_posix(): int(lab)
         for r, lab in zip(cohort.recordings["recording_id"], cohort.recordings["label"], strict=True)
     }
     assert loaded == truth
