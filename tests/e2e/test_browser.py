@@ -131,12 +131,12 @@ def test_clicking_a_point_explains_that_segment(opened: str, browser) -> None:
     # The probability strip is the chart whose traces carry segment ids.
     strip = "[...document.querySelectorAll('.js-plotly-plot')].find(gd => gd.calcdata && gd.data.some(t => t.customdata))"
     page.wait_for_function(f"() => {strip} !== undefined", timeout=30_000)
-    # The last trace's first point: its segment id and where Plotly drew it.
+    # The last trace's first point: its segment id and name, and where Plotly drew it.
     locate = f"""() => {{
         const gd = {strip};
         const t = gd.calcdata.length - 1, point = gd.calcdata[t][0];  // points keep the data's order
         const area = gd.querySelector('.nsewdrag').getBoundingClientRect();
-        return {{id: Number(gd.data[t].customdata[0][0]),
+        return {{id: Number(gd.data[t].customdata[0][0]), name: String(gd.data[t].customdata[0][1]),
                 x: area.left + gd._fullLayout.xaxis.l2p(point.x), y: area.top + gd._fullLayout.yaxis.l2p(point.y)}};
     }}"""
     shows = "(text) => [...document.querySelectorAll('[data-testid=stSelectbox] input')].some(e => e.value.includes(text))"
@@ -144,7 +144,7 @@ def test_clicking_a_point_explains_that_segment(opened: str, browser) -> None:
         target = page.evaluate(locate)
         page.mouse.click(target["x"], target["y"])  # Plotly's drag layer hit-tests it, as for a user's mouse
         try:
-            page.wait_for_function(shows, arg=f"segment {target['id']} ·", timeout=20_000)
+            page.wait_for_function(shows, arg=target["name"], timeout=20_000)
             break
         except Exception:
             if attempt == 2:
