@@ -11,7 +11,7 @@ from core.cohort.summary import outcome_balance
 from core.errors import CoreError
 from core.runs import list_runs
 from core.workspace import runs_dir
-from pages.shared.sidebar import current_cohort, pick_run, run_notices
+from pages.shared.sidebar import current_cohort, paired, pick_run, run_notices
 
 st.title("Voice Outcome Explorer")
 st.caption(
@@ -73,6 +73,7 @@ if cohort is not None:
     else:
         run = pick_run()
         if run is not None:
+            paired(run, cohort)
             run_notices(run)
             summary = run.summary
             cols = st.columns(4)

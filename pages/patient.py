@@ -18,7 +18,7 @@ from core.explain import FoldExplainer
 from core.explain.fold import model_key
 from core.workspace import cache_dir
 from pages.shared.charts import cam_overlay
-from pages.shared.sidebar import current_cohort, pick_run, run_notices
+from pages.shared.sidebar import current_cohort, keep_choice, kept_index, paired, pick_run, run_notices
 
 SR = AudioConfig().sample_rate
 
@@ -31,18 +31,17 @@ st.markdown(
     unsafe_allow_html=True,
 )
 st.title("Patient")
+cohort = current_cohort()
+if cohort is None:
+    st.stop()
+run = pick_run()
+if run is None or not paired(run, cohort):
+    st.stop()
 st.info(
     "Research tool, not a diagnosis. The probability comes from models trained on a small study cohort; "
     "it has not been validated for clinical decisions.",
     icon=":material/info:",
 )
-
-cohort = current_cohort()
-if cohort is None:
-    st.stop()
-run = pick_run()
-if run is None:
-    st.stop()
 run_notices(run)
 
 try:
@@ -57,7 +56,8 @@ if not choices:
     st.stop()
 
 left, right = st.columns([1, 2])
-patient_id = left.selectbox("Patient", choices, key="p_patient")
+patient_id = left.selectbox("Patient", choices, index=kept_index("p_patient", choices), key="p_patient")
+keep_choice("p_patient")
 include_validation = right.toggle(
     "Also count fold models that used this patient for validation", key="p_validation",
     help="Those models did not train on the patient either, but chose their best epoch and threshold with them.",
