@@ -84,5 +84,5 @@ if cohort is not None:
             cols[0].metric("Patient AUROC (test, mean ± std)", _pm(summary["patient_auroc_mean"], summary["patient_auroc_std"]))
             cols[1].metric("Segment AUROC (test, mean ± std)", _pm(summary["segment_auroc_mean"], summary["segment_auroc_std"]))
             cols[2].metric("Folds", f"{summary['folds_done']} of {summary['n_folds']}")
-            cols[3].metric("Backbone", summary["backbone"], help=f"weights: {summary['weights'] or 'n/a'}")
+            cols[3].markdown(f"Backbone  \n**{summary['backbone']}**  \nweights: {summary['weights'] or 'n/a'}")
             st.page_link("pages/results.py", label="All metrics on the Results page", icon=":material/leaderboard:")

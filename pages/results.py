@@ -14,6 +14,7 @@ from core.cohort.classes import class_names, probability_label
 from core.errors import CoreError
 from core.runs import list_runs, load_run
 from core.workspace import runs_dir
+from pages.shared.baseline_job import baseline_launcher
 from pages.shared.sidebar import pick_run, run_notices
 
 st.title("Results")
@@ -108,8 +109,7 @@ if picked:
 st.subheader("Does the CNN beat jitter, shimmer and HNR?")
 comparison = load_comparison(run.path)
 if comparison is None:
-    st.info("The classical acoustic baseline has not been run for this run yet: "
-            f"`python -m core baseline --run {run.path.name}` trains it on the same patient folds.")
+    baseline_launcher(run)
 else:
     info = comparison.summary
     b1, b2, b3 = st.columns(3)

@@ -218,6 +218,7 @@ def pick_run(*, finished_only: bool = True) -> Run | None:
                                   key="run_id", help="Runs newest first: name · status (· leaky split, "
                                   "· trained on synthetic data).")
     keep_choice("run_id")
+    st.sidebar.caption(labels[run_id])  # the whole name, which the picker may cut short
     run_dir = table.loc[table["run_id"] == run_id, "run_dir"].iloc[0]
     manifest = Path(run_dir) / "manifest.json"
     return _load_run(run_dir, manifest.stat().st_mtime)

@@ -86,3 +86,28 @@ def test_run_and_patient_persist_across_pages_and_come_back_from_the_url(with_ru
     assert link.sidebar.selectbox(key="run_id").value == run_id
     assert any(m.value.endswith("synthetic data]") for m in link.markdown)  # the run's badge
     assert any(m.value.endswith("synthetic data]") for m in link.sidebar.markdown)  # the cohort's
+
+
+@pytest.mark.slow
+def test_patient_view_speaks_plainly_and_flags_a_disagreement(with_run: Path) -> None:
+    from core import patient, patient_words
+    from core.runs import list_runs, load_run
+
+    run = load_run(list_runs(with_run)["run_dir"].iloc[0])
+    disagreeing = [
+        p for p in patient.patient_ids(run) if patient_words.disagreement(patient.patient_probability(run, p))
+    ]
+    assert disagreeing, "a 3-epoch run gets some patients wrong"
+    at = _app({"cohort": "demo", "patient": disagreeing[0]})
+    at.switch_page("pages/patient.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="p_patient").value == disagreeing[0]
+    assert any("The prediction disagrees with what happened" in w.value for w in at.warning)
+    shown = " ".join(
+        [m.value for m in at.markdown]
+        + [c.value for c in at.caption]
+        + [d.value.to_csv() for d in at.dataframe]
+    )
+    for internal in ("fold_key", "r0f", "part test", "label 1", "label 0"):
+        assert internal not in shown
+    assert "fold " in shown and "cut-off" in shown
