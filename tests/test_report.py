@@ -71,7 +71,8 @@ def test_pooled_confusion_equals_the_per_fold_counts(run):
 def test_explanations_not_computed_point_to_the_command(run, cohort):
     slide = _slide(report.slides(run, cohort), "Key explanations")
     assert not slide.tables and not slide.figures
-    assert all(f"not computed yet, run `python -m core explain --run {run.path.name}`" in b for b in slide.bullets)
+    assert all(f"not computed for every fold yet: run `python -m core explain --run {run.path.name}`" in b
+               for b in slide.bullets)
 
 
 def test_without_the_runs_cohort_counts_come_from_the_manifest(run):

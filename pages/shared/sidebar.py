@@ -7,6 +7,7 @@ session so that every page loads the same cohort the same way.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -218,7 +219,8 @@ def pick_run(*, finished_only: bool = True) -> Run | None:
                                   key="run_id", help="Runs newest first: name · status (· leaky split, "
                                   "· trained on synthetic data).")
     keep_choice("run_id")
-    st.sidebar.caption(labels[run_id])  # the whole name, which the picker may cut short
+    # the whole name, which the picker may cut short (markdown, not a caption: pages' captions stay theirs)
+    st.sidebar.markdown(f"<small>{html.escape(labels[run_id])}</small>", unsafe_allow_html=True)
     run_dir = table.loc[table["run_id"] == run_id, "run_dir"].iloc[0]
     manifest = Path(run_dir) / "manifest.json"
     return _load_run(run_dir, manifest.stat().st_mtime)
