@@ -27,7 +27,7 @@ import contextlib
 import re
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -396,6 +396,7 @@ class Prediction:
 
     quality: QualityReport
     result: EnsemblePrediction | None
+    ood: Any = None
 
     @property
     def ok(self) -> bool:
@@ -484,7 +485,8 @@ def predict_images(images: RecordingImages, *, ensemble: Ensemble, explain: bool
 
 
 def predict_recording(
-    audio: AudioInput, *, ensemble: Ensemble, suffix: str = ".wav", explain: bool = True
+    audio: AudioInput, *, ensemble: Ensemble, suffix: str = ".wav", explain: bool = True,
+    reference: pd.DataFrame | None = None, synthetic: bool = False,
 ) -> Prediction:
     """Check a new recording, then predict its outcome with every fold model of a run.
 
@@ -498,12 +500,19 @@ def predict_recording(
         Suffix of the upload's name (".wav", ".flac"), for the temporary copy.
     explain : bool
         Also Grad-CAM of the most typical segment.
+    reference : pd.DataFrame, optional
+        :func:`core.ood.run_reference`: when given, ``ood`` compares the recording with the
+        training recordings and an unlike recording tempers the verdict.
+    synthetic : bool
+        The run was trained on synthetic data: the verdict says so.
 
     Returns
     -------
     Prediction
         ``result`` is None when a quality check failed (the reasons are in ``quality``).
     """
+    from core import ood as ood_check
+
     preprocess = ensemble.config.preprocess
     with audio_file(audio, suffix=suffix) as path:
         quality = quality_checks(path, config=preprocess)
@@ -516,7 +525,11 @@ def predict_recording(
                 "check": "preprocessing", "verdict": "fail", "value": "—", "reason": str(exc)}])], ignore_index=True)
             failed = QualityReport(rows, quality.sample_rate, quality.channels, quality.duration_s)
             return Prediction(quality=failed, result=None)
-    return Prediction(quality=quality, result=predict_images(images, ensemble=ensemble, explain=explain))
+        report = None if reference is None else ood_check.compare(
+            ood_check.recording_features(path, config=preprocess), reference)
+    result = predict_images(images, ensemble=ensemble, explain=explain)
+    result = replace(result, verdict=ood_check.tempered_verdict(result.verdict, report=report, synthetic=synthetic))
+    return Prediction(quality=quality, result=result, ood=report)
 
 
 __all__ = [

@@ -20,7 +20,7 @@ import datetime as dt
 import html
 import re
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -33,10 +33,9 @@ from core.cohort.model import Cohort
 from core.cohort.summary import duration_table, outcome_balance
 from core.config import ExperimentConfig, hyperparameter_table
 from core.errors import CoreError
+from core.pairing import SYNTHETIC_BADGE, run_is_synthetic
+from core.report_explanations import OCCLUSION_SETTINGS, cached_occlusion, explanation_slide
 from core.runs import Run
-
-#: Occlusion settings read from the explain store (those of ``python -m core explain``).
-OCCLUSION_SETTINGS: dict[str, Any] = {"bands": 10, "chunks": 10, "fill": "mean"}
 
 
 class Table(NamedTuple):
@@ -88,7 +87,7 @@ def slides(run: Run, cohort: Cohort | None = None) -> list[Slide]:
         _preprocessing_slide(config),
         _model_slide(run, config),
         *_results_slides(run),
-        _explanation_slide(run),
+        explanation_slide(run),
         _caveats_slide(run),
     ]
 
@@ -112,7 +111,12 @@ def _title_slide(run: Run, config: ExperimentConfig) -> Slide:
         std = summary.get("patient_auroc_std")
         bullets.append(f"Patient-level test AUROC **{auroc:.3f}**" + (f" ± {std:.3f}" if std is not None else "") + " (mean ± SD over folds)")
     bullets.append("Research tool, not a diagnosis.")
-    return Slide(title="Predicting voice outcome after injection laryngoplasty", bullets=bullets)
+    title = "Predicting voice outcome after injection laryngoplasty"
+    if run_is_synthetic(run):
+        bullets.insert(0, f"**{SYNTHETIC_BADGE.upper()}**: trained on the generated demo cohort (planted effect); "
+                       "the numbers show the tool works, not that voices predict outcome")
+        title += f" ({SYNTHETIC_BADGE})"
+    return Slide(title=title, bullets=bullets)
 
 
 def _cohort_slide(run: Run, cohort: Cohort | None) -> Slide:
@@ -132,7 +136,8 @@ def _cohort_slide(run: Run, cohort: Cohort | None) -> Slide:
         )
         balance = outcome_balance(cohort)
         slide.figures.append(_balance_figure(balance["outcome"].tolist(), balance["patients"].tolist(), names))
-        slide.tables.append(Table("Recording durations (ms), as the study reported them", duration_table(cohort)))
+        slide.tables.append(Table("Recording durations (ms), as the study reported them",
+                                  readable_durations(duration_table(cohort))))
     else:
         if cohort is not None:
             slide.bullets.append("The loaded cohort is not the one this run was trained on; counts come from the run.")
@@ -142,6 +147,15 @@ def _cohort_slide(run: Run, cohort: Cohort | None) -> Slide:
     if data.get("problems"):
         slide.bullets.append(f"{data['problems']} recording(s) gave no segment and were left out")
     return slide
+
+
+def readable_durations(table: pd.DataFrame) -> pd.DataFrame:
+    """The duration table as text a slide shows as is: "7125.4", never "7,125.4000"."""
+    shown = table.rename(columns={"min_ms": "shortest (ms)", "max_ms": "longest (ms)", "mean_ms": "mean (ms)"})
+    for column in ("shortest (ms)", "longest (ms)", "mean (ms)"):
+        shown[column] = [f"{v:.1f}" for v in shown[column].astype(float)]
+    shown["recordings"] = shown["recordings"].astype(int).astype(str)
+    return shown
 
 
 def _balance_figure(outcomes: list[str], counts: list[int], names: ClassNames) -> go.Figure:
@@ -250,91 +264,6 @@ def _confusion_figure(run: Run) -> go.Figure:
                                textfont=dict(size=28), colorscale="Blues", showscale=False))
     fig.update_layout(title="Confusion (pooled)", xaxis_title="predicted", yaxis_title="true", height=440,
                       margin=dict(t=50, b=40), font=dict(size=16), yaxis_autorange="reversed")
-    return fig
-
-
-def cached_occlusion(run: Run) -> pd.DataFrame:
-    """Occlusion tables of the run's folds cached for the current model files, concatenated.
-
-    Only entries made with :data:`OCCLUSION_SETTINGS` for each fold's current model
-    file count; nothing is computed.
-
-    Returns
-    -------
-    pd.DataFrame
-        Rows of :func:`core.explain.occlusion_table` with a ``fold_key`` column; empty
-        when none is cached.
-    """
-    from core.explain.fold import model_key
-    from core.explain.store import ExplainStore
-
-    store = ExplainStore(run.path)
-    entries = store.entries()
-    frames = []
-    for entry in entries[entries["name"] == "occlusion"].itertuples():
-        params = entry.params
-        key = params.get("fold", "")
-        if any(params.get(k) != v for k, v in OCCLUSION_SETTINGS.items()):
-            continue
-        try:
-            current = model_key(run.path, key)
-        except CoreError:
-            continue
-        if params.get("model") != current:
-            continue
-        table = store.load_table(int(entry.fold), "occlusion", params)
-        if table is not None:
-            frames.append(table.assign(fold_key=key))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _explanation_slide(run: Run) -> Slide:
-    from core.explain import aggregate_occlusion, cached_masking_table
-
-    slide = Slide(title="Key explanations")
-    masking = cached_masking_table(run.path)
-    occlusion = cached_occlusion(run)
-    hint = f"run `python -m core explain --run {run.path.name}`"
-    if masking.empty:
-        slide.bullets.append(f"Branch masking: not computed yet, {hint}")
-    else:
-        columns = [c for c in ("fold_key", "mel_branch_mean", "stft_branch_mean", "n_segments") if c in masking.columns]
-        slide.bullets.append(
-            "Branch masking: mean Δ P(poor) when one branch's image is replaced by black "
-            f"(mel {masking['mel_branch_mean'].mean():+.3f}, STFT {masking['stft_branch_mean'].mean():+.3f} over "
-            f"{len(masking)} fold(s)); positive = the branch pushed towards poor"
-        )
-        slide.tables.append(Table("Branch masking per fold (the study's table)", masking[columns]))
-    if occlusion.empty:
-        slide.bullets.append(f"Occlusion of frequency bands and time chunks: not computed yet, {hint}")
-    else:
-        folds = occlusion["fold_key"].nunique()
-        summary = aggregate_occlusion(occlusion, scope="all cached folds")
-        top = summary[summary["rank"] <= 3].sort_values(["branch", "axis", "rank"])
-        top = top.assign(where=[_where(r) for r in top.itertuples()])
-        slide.bullets.append(
-            f"Occlusion over the test segments of {folds} fold(s): regions whose hiding lowers P(poor) most"
-        )
-        slide.tables.append(Table("Top 3 regions per branch and axis (mean Δ P(poor) when hidden)",
-                                  top[["branch", "axis", "rank", "where", "mean_delta", "std_delta", "n_segments"]]))
-        slide.figures.append(_occlusion_figure(summary))
-    return slide
-
-
-def _where(row: Any) -> str:
-    if row.axis == "frequency":
-        return f"{row.low_hz:.0f}–{row.high_hz:.0f} Hz" if not pd.isna(row.low_hz) else f"band {int(row.region) + 1}"
-    return f"{row.start_ms:.1f}–{row.end_ms:.1f} ms" if not pd.isna(row.start_ms) else f"chunk {int(row.region) + 1}"
-
-
-def _occlusion_figure(summary: pd.DataFrame) -> go.Figure:
-    bands = summary[summary["axis"] == "frequency"]
-    fig = go.Figure()
-    for branch, part in bands.groupby("branch", sort=True):
-        fig.add_trace(go.Bar(x=[_where(r) for r in part.itertuples()], y=part["mean_delta"], name=branch,
-                             error_y=dict(type="data", array=part["std_delta"])))
-    fig.update_layout(title="Frequency bands: Δ P(poor) when hidden", barmode="group", yaxis_title="Δ P(poor)",
-                      height=440, margin=dict(t=50, b=40), font=dict(size=16))
     return fig
 
 

@@ -497,6 +497,7 @@ def load_training_data(
     """
     from core.cohort import as_source
     from core.dataset import build_dataset
+    from core.pairing import is_synthetic_cohort
     from core.workspace import cache_dir as default_cache_dir
 
     source = as_source(cohort_dir)
@@ -512,6 +513,7 @@ def load_training_data(
         "cohort_dir": str(Path(cohort_dir).resolve()),
         "cohort_source": source.to_dict(),
         "class_names": list(cohort.class_names),
+        "synthetic": is_synthetic_cohort(cohort_dir),
         "n_segments": int(len(labelled)),
         "n_patients": int(per_patient.size),
         "patients_well": int((per_patient == 0).sum()),

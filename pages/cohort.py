@@ -106,7 +106,9 @@ with right:
     st.dataframe(
         balance.drop(columns="label"),
         hide_index=True,
-        column_config={"share": st.column_config.ProgressColumn("share", min_value=0.0, max_value=1.0, format="percent")},
+        width="stretch",
+        column_config={"share": st.column_config.ProgressColumn("share", min_value=0.0, max_value=1.0, format="percent"),
+                       "outcome": st.column_config.TextColumn("outcome", width="medium")},
     )
 
 st.subheader("Validation report")
@@ -123,5 +125,6 @@ else:
         "Show", ["error", "warning"], selection_mode="multi", default=["error", "warning"], key="f_severity"
     )
     st.caption("error = the file or row was left out; warning = kept, but worth a look.")
-    st.dataframe(problems[problems["severity"].isin(severity or [])], hide_index=True, width="stretch")
+    st.dataframe(problems[problems["severity"].isin(severity or [])], hide_index=True, width="stretch",
+                 column_config={"reason": st.column_config.TextColumn("reason", width="large")})
     st.download_button("Download report (CSV)", problems.to_csv(index=False), "validation_report.csv", "text/csv")

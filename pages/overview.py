@@ -11,7 +11,7 @@ from core.cohort.summary import outcome_balance
 from core.errors import CoreError
 from core.runs import list_runs
 from core.workspace import runs_dir
-from pages.shared.sidebar import current_cohort, pick_run, run_notices
+from pages.shared.sidebar import current_cohort, paired, pick_run, run_notices
 
 st.title("Voice Outcome Explorer")
 st.caption(
@@ -73,6 +73,7 @@ if cohort is not None:
     else:
         run = pick_run()
         if run is not None:
+            paired(run, cohort)
             run_notices(run)
             summary = run.summary
             cols = st.columns(4)
@@ -86,5 +87,5 @@ if cohort is not None:
             cols[1].metric("Segment AUROC, mean ± SD over folds", _pm(summary["segment_auroc_mean"], summary["segment_auroc_std"]),
                            help=sd_help)
             cols[2].metric("Folds", f"{summary['folds_done']} of {summary['n_folds']}")
-            cols[3].metric("Backbone", summary["backbone"], help=f"weights: {summary['weights'] or 'n/a'}")
+            cols[3].markdown(f"Backbone  \n**{summary['backbone']}**  \nweights: {summary['weights'] or 'n/a'}")
             st.page_link("pages/results.py", label="All metrics on the Results page", icon=":material/leaderboard:")

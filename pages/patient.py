@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import patient
+from core import patient_words as words
 from core.audio import load_audio
 from core.cohort.classes import class_names, positive_phrase
 from core.config import AudioConfig
@@ -18,7 +19,7 @@ from core.explain import FoldExplainer
 from core.explain.fold import model_key
 from core.workspace import cache_dir
 from pages.shared.charts import cam_overlay
-from pages.shared.sidebar import current_cohort, pick_run, run_notices
+from pages.shared.sidebar import current_cohort, keep_choice, kept_index, paired, pick_run, run_notices
 
 SR = AudioConfig().sample_rate
 
@@ -31,18 +32,17 @@ st.markdown(
     unsafe_allow_html=True,
 )
 st.title("Patient")
+cohort = current_cohort()
+if cohort is None:
+    st.stop()
+run = pick_run()
+if run is None or not paired(run, cohort):
+    st.stop()
 st.info(
     "Research tool, not a diagnosis. The probability comes from models trained on a small study cohort; "
     "it has not been validated for clinical decisions.",
     icon=":material/info:",
 )
-
-cohort = current_cohort()
-if cohort is None:
-    st.stop()
-run = pick_run()
-if run is None:
-    st.stop()
 run_notices(run)
 
 try:
@@ -57,7 +57,8 @@ if not choices:
     st.stop()
 
 left, right = st.columns([1, 2])
-patient_id = left.selectbox("Patient", choices, key="p_patient")
+patient_id = left.selectbox("Patient", choices, index=kept_index("p_patient", choices), key="p_patient")
+keep_choice("p_patient")
 include_validation = right.toggle(
     "Also count fold models that used this patient for validation", key="p_validation",
     help="Those models did not train on the patient either, but chose their best epoch and threshold with them.",
@@ -74,6 +75,10 @@ except CoreError as exc:
     st.error(f"This patient cannot be shown: {exc}")
     st.stop()
 
+repeats = int(run.manifest["config"]["split"].get("repeats", 1))
+disagreement = words.disagreement(probability)
+if disagreement:
+    st.warning(disagreement, icon=":material/compare_arrows:")
 top_left, top_right = st.columns([1, 2], gap="large")
 with top_left:
     st.subheader("Facts")
@@ -92,7 +97,8 @@ with top_right:
     fig.add_trace(go.Scatter(
         x=table["prob"], y=["model"] * len(table), mode="markers", name="fold model",
         marker=dict(size=18, color=np.where(table["part"] == "test", "#12355b", "#8da9c4")),
-        text=[f"{k} ({p})" for k, p in zip(table["fold_key"], table["part"], strict=True)],
+        text=[f"{words.fold_name(k, repeats=repeats)} ({words.ROLES.get(p, p)})"
+              for k, p in zip(table["fold_key"], table["part"], strict=True)],
         hovertemplate="%{text}: %{x:.2f}<extra></extra>",
     ))
     fig.add_trace(go.Scatter(
@@ -104,9 +110,10 @@ with top_right:
     fig.update_layout(height=200, margin=dict(t=30, b=30, l=10, r=10), xaxis=dict(range=[0, 1], title=f"probability of {positive_phrase(class_names(run))}"),
                       showlegend=False, font=dict(size=15))
     st.plotly_chart(fig, width="stretch", key="p_spread")
-    st.markdown(f'<div class="voe-calm"><p>{probability.text}</p></div>', unsafe_allow_html=True)
-    with st.expander("Per fold model"):
-        st.dataframe(table, hide_index=True, width="stretch")
+    st.markdown(f'<div class="voe-calm"><p>{words.summary(probability, repeats=repeats)}</p></div>',
+                unsafe_allow_html=True)
+    with st.expander("Each model"):
+        st.dataframe(words.model_table(probability, repeats=repeats), hide_index=True, width="stretch")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -163,6 +170,7 @@ for column, (branch, image, heat) in zip(st.columns(len(images)), images, strict
 st.caption(
     f"The most typical 50 ms segment of {row['recording_id']} (segment {int(row['segment_index']) + 1}, "
     f"{row['start_s'] * 1000:.0f}–{row['end_s'] * 1000:.0f} ms): probability {explanation.segment_prob:.2f}, "
-    f"the closest to this patient's mean. Model of fold {key}; masking and occlusion {explanation.source}. "
+    f"the closest to this patient's mean. Model of {words.fold_name(key, repeats=repeats)}; masking and "
+    f"occlusion {explanation.source}. "
     "Print this page with your browser (Ctrl+P)."
 )

@@ -8,14 +8,18 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core import ood
 from core.cohort.classes import class_names, positive_phrase
 from core.config import ExperimentConfig
 from core.errors import CoreError
 from core.explain.regions import ImageAxes
+from core.pairing import run_is_synthetic
 from core.predict import NOT_A_DIAGNOSIS, Ensemble, predict_recording
+from core.workspace import cache_dir
 from pages.shared.charts import cam_overlay
 from pages.shared.sidebar import pick_run, run_notices
 
@@ -62,13 +66,28 @@ try:
 except CoreError as exc:
     st.error(f"This run cannot predict: {exc}")
     st.stop()
+@st.cache_data(max_entries=4, show_spinner=False)
+def _reference(run_dir: str, stamp: int) -> pd.DataFrame | str:
+    """The training recordings' range, or why it cannot be had (the check is then skipped, saying so)."""
+    try:
+        return ood.run_reference(run, cache_dir=cache_dir())
+    except CoreError as exc:
+        return str(exc)
+
+
+with st.spinner("Measuring the run's training recordings (once per run)…"):
+    reference = _reference(str(run.path), (run.path / "manifest.json").stat().st_mtime_ns)
+if isinstance(reference, str):
+    st.warning(f"This recording cannot be compared with the training data: {reference}.")
+    reference = None
 digest = hashlib.sha256(data).hexdigest()
 # Only the latest result is kept, keyed by a hash: the audio itself is never stored.
 cached = st.session_state.get("u_result")
 if cached is None or cached[0] != (digest, str(run.path)):
     try:
         with st.spinner("Checking the recording and asking every fold model…"):
-            prediction = predict_recording(data, ensemble=ensemble, suffix=suffix)
+            prediction = predict_recording(data, ensemble=ensemble, suffix=suffix, reference=reference,
+                                           synthetic=run_is_synthetic(run))
     except CoreError as exc:
         st.error(f"This recording cannot be analysed: {exc}")
         st.stop()
@@ -82,6 +101,15 @@ st.dataframe(checks, hide_index=True, width="stretch")
 if not prediction.ok:
     st.error("This recording cannot be used: " + "; ".join(prediction.quality.failures) + ".")
     st.stop()
+
+if prediction.ood is not None:
+    st.subheader("Like the training data?")
+    if not prediction.ood.ok:
+        st.warning("This recording is unlike the training data: " + "; ".join(prediction.ood.unlike)
+                   + ". The models' verdict is not reliable here.", icon=":material/warning:")
+    st.dataframe(prediction.ood.table, hide_index=True, width="stretch",
+                 column_config={"training_range": "training range (10 % margin applies)",
+                                "outside": "outside the training range"})
 
 result = prediction.result
 st.subheader("Prediction")

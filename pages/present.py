@@ -12,7 +12,7 @@ import streamlit as st
 from core import report
 from core.cohort import Cohort
 from core.errors import CoreError
-from pages.shared.sidebar import current_cohort, pick_run, run_notices
+from pages.shared.sidebar import current_cohort, paired, pick_run, run_notices
 
 st.markdown(
     """<style>
@@ -24,11 +24,16 @@ st.markdown(
 )
 
 # The cohort is optional here: without the run's own, the slides take its counts from the run.
+# The title comes first: before any run exists, the picker's "no run yet" note sits below it.
+title = st.empty()
 cohort = current_cohort()
 run = pick_run()
 if run is None:
-    st.title("Present")
+    title.title("Present")
     st.stop()
+if cohort is not None and not paired(run, cohort):
+    st.caption("The slides below take their counts from the run alone.")
+    cohort = None
 run_notices(run)
 
 

@@ -15,6 +15,7 @@ from core.errors import CoreError
 from core.headline import comparator_rule, headline, small_fold_warning
 from core.runs import list_runs, load_run
 from core.workspace import runs_dir
+from pages.shared.baseline_job import baseline_launcher
 from pages.shared.sidebar import pick_run, run_notices
 from pages.shared.sweeps import sweep_results
 
@@ -107,8 +108,7 @@ if picked:
 st.subheader("Does the CNN beat jitter, shimmer and HNR?")
 comparison = load_comparison(run.path)
 if comparison is None:
-    st.info("The classical acoustic baseline has not been run for this run yet: "
-            f"`python -m core baseline --run {run.path.name}` trains it on the same patient folds.")
+    baseline_launcher(run)
 else:
     info = comparison.summary
     b1, b2, b3 = st.columns(3)

@@ -96,7 +96,8 @@ with left:
                               help="Repeated cross-validation with seeds 42, 43 … for 95 % intervals.")
     warmup = c1.number_input("Warm-up epochs", 0, 200, base.train.warmup_epochs, key=f"t_warmup_{preset_name}")
     finetune = c2.number_input("Fine-tune epochs", 0, 400, base.train.finetune_epochs, key=f"t_finetune_{preset_name}")
-    augment = st.checkbox("Brightness/contrast augmentation (slower: no feature cache)", key="t_augment")
+    augment = st.checkbox("Brightness/contrast augmentation", key="t_augment",
+                          help="Slower: the backbone's features cannot be cached when the images change.")
     backend = st.radio("Backend", ["local", "ray"], horizontal=True, key="t_backend",
                        help="local = folds one after another; ray = one Ray task per fold, in parallel.")
 

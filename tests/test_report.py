@@ -40,9 +40,14 @@ def test_slides_carry_the_runs_own_tables(run, cohort):
     from core.results import study_table
 
     deck = report.slides(run, cohort)
-    assert [s.title for s in deck][:4] == ["Predicting voice outcome after injection laryngoplasty", "Cohort",
+    assert [s.title for s in deck][:4] == ["Predicting voice outcome after injection laryngoplasty (synthetic data)",
+                                           "Cohort",
                                            "Preprocessing", "Model and protocol"]
-    pd.testing.assert_frame_equal(_slide(deck, "Cohort").tables[0].frame, duration_table(cohort))
+    durations = _slide(deck, "Cohort").tables[0].frame
+    pd.testing.assert_frame_equal(durations, report.readable_durations(duration_table(cohort)))
+    assert list(durations.columns[-3:]) == ["shortest (ms)", "longest (ms)", "mean (ms)"]
+    raw = duration_table(cohort)["mean_ms"].iloc[-1]
+    assert durations["mean (ms)"].iloc[-1] == f"{raw:.1f}" and "," not in durations.to_csv(sep=";")
     config = ExperimentConfig.from_dict(run.manifest["config"])
     pd.testing.assert_frame_equal(_slide(deck, "Model and protocol").tables[0].frame, pd.DataFrame(hyperparameter_table(config)))
     pd.testing.assert_frame_equal(_slide(deck, "Results per fold (patient").tables[0].frame,
@@ -66,7 +71,8 @@ def test_pooled_confusion_equals_the_per_fold_counts(run):
 def test_explanations_not_computed_point_to_the_command(run, cohort):
     slide = _slide(report.slides(run, cohort), "Key explanations")
     assert not slide.tables and not slide.figures
-    assert all(f"not computed yet, run `python -m core explain --run {run.path.name}`" in b for b in slide.bullets)
+    assert all(f"not computed for every fold yet: run `python -m core explain --run {run.path.name}`" in b
+               for b in slide.bullets)
 
 
 def test_without_the_runs_cohort_counts_come_from_the_manifest(run):
@@ -102,24 +108,37 @@ def test_inline_marks_are_escaped_first():
 
 
 @pytest.mark.slow
-def test_cached_explanations_appear_without_loading_a_model(run, cohort):
+def test_key_explanations_depend_on_the_run_alone(run, cohort):
     from core.explain import FoldExplainer, aggregate_occlusion, cached_masking_table, load_fold
 
-    explainer = FoldExplainer(load_fold(run.path, 0))
-    explainer.masking()
-    occlusion = explainer.occlusion()
+    first = FoldExplainer(load_fold(run.path, 0))
+    first.masking()
+    first.occlusion()
+    # one fold opened on Explain is not the run's explanation: the slide waits for every fold
+    partial = _slide(report.slides(run, cohort), "Key explanations")
+    assert not partial.tables and not partial.figures
+    assert all("not computed for every fold yet" in b for b in partial.bullets)
+
+    occlusions = [first.occlusion()]
+    for fold in range(1, 3):
+        explainer = FoldExplainer(load_fold(run.path, fold))
+        explainer.masking()
+        occlusions.append(explainer.occlusion().assign(fold_key=f"r0f{fold}"))
     slide = _slide(report.slides(run, cohort), "Key explanations")
     masking = slide.tables[0].frame
-    assert list(masking["fold_key"]) == ["r0f0"]
-    assert masking["mel_branch_mean"].iloc[0] == pytest.approx(cached_masking_table(run.path)["mel_branch_mean"].iloc[0])
+    assert list(masking["fold"]) == ["fold 1", "fold 2", "fold 3"]
+    expected = cached_masking_table(run.path)["mel_branch_mean"].round(3).tolist()
+    assert masking["Mel: mean Δ P(poor)"].tolist() == expected
     top = slide.tables[1].frame
-    summary = aggregate_occlusion(occlusion)
+    assert "fold_key" not in top.columns and set(top["branch"]) == {"Mel image", "STFT image"}
+    summary = aggregate_occlusion(report.cached_occlusion(run))
     best = summary[(summary["branch"] == "mel") & (summary["axis"] == "frequency") & (summary["rank"] == 1)]
-    row = top[(top["branch"] == "mel") & (top["axis"] == "frequency") & (top["rank"] == 1)]
-    assert row["mean_delta"].iloc[0] == pytest.approx(best["mean_delta"].iloc[0])
-    assert len(slide.figures) == 1 and "not computed" not in " ".join(slide.bullets)
-    cached = report.cached_occlusion(run)
-    assert len(cached) == len(occlusion) and set(cached["fold_key"]) == {"r0f0"}
+    row = top[(top["branch"] == "Mel image") & (top["axis"] == "frequency") & (top["rank"] == 1)]
+    assert row["mean Δ P(poor)"].iloc[0] == pytest.approx(best["mean_delta"].iloc[0], abs=5e-4)
+    figure = slide.figures[0]
+    assert [t.name for t in figure.data] == ["Mel image", "STFT image"]
+    assert figure.data[0].marker.color != figure.data[1].marker.color
+    assert set(report.cached_occlusion(run)["fold_key"]) == {"r0f0", "r0f1", "r0f2"}
 
 
 def test_cli_writes_the_report(run, tmp_path, capsys):
@@ -134,3 +153,17 @@ def test_cli_writes_the_report(run, tmp_path, capsys):
     missing = main(["report", "--run", run.path.name, "--runs-dir", str(run.path.parent), "--cohort",
                     str(tmp_path / "nowhere"), "--out", str(out)])
     assert missing == 2
+
+
+def test_a_run_on_synthetic_data_says_so_on_the_title_slide_and_in_the_report(run, cohort):
+    from core.runs import load_run, update_manifest
+
+    deck = report.slides(run, cohort)
+    assert deck[0].bullets[0].startswith("**SYNTHETIC DATA**: trained on the generated demo cohort")
+    assert "SYNTHETIC DATA</strong>" in report.export_html(run, cohort)
+
+    data = dict(run.manifest["data"], synthetic=False)  # as a run on a real cohort records it
+    update_manifest(run.path, data=data)
+    real = report.slides(load_run(run.path), None)
+    assert real[0].title == "Predicting voice outcome after injection laryngoplasty"
+    assert not any("SYNTHETIC" in b for b in real[0].bullets)

@@ -7,6 +7,7 @@ session so that every page loads the same cohort the same way.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from core.cohort.model import folder_signature
 from core.cohort.upload import extract_cohort_zip
 from core.demo import TRUTH_FILE
 from core.errors import CoreError
-from core.runs import Run, list_runs, load_run
+from core.pairing import SYNTHETIC_BADGE, is_synthetic_cohort, pair_run, run_is_synthetic
+from core.runs import Run, list_runs, load_run, read_manifest
 from core.workspace import demo_dir, ensure_demo_cohort, runs_dir, uploads_dir
 
 DEMO = "Demo cohort (synthetic)"
@@ -57,8 +59,47 @@ def _ensure_demo() -> Path:
 _KEPT: dict[str, str] = {"cohort_source": "kept_cohort_source", "cohort_folder": "kept_cohort_folder"}
 
 
+#: Query parameters of the URL that carry the choices, so that a link reproduces a view.
+QUERY_COHORT, QUERY_RUN = "cohort", "run"
+#: Widget keys kept across pages (beside the cohort's) → their query parameter.
+_VIEW_QUERY: dict[str, str] = {"run_id": QUERY_RUN, "p_patient": "patient"}
+
+
+def _restore_from_query() -> None:
+    """Once per session, take the cohort, run and view choices from the URL (a shared link)."""
+    if st.session_state.get("kept_from_query"):
+        return
+    st.session_state["kept_from_query"] = True
+    params = st.query_params
+    cohort = params.get(QUERY_COHORT)
+    if cohort == "demo":
+        st.session_state[_KEPT["cohort_source"]] = DEMO
+    elif cohort:
+        st.session_state[_KEPT["cohort_source"]] = FOLDER
+        st.session_state[_KEPT["cohort_folder"]] = cohort
+    for key, name in _VIEW_QUERY.items():
+        if params.get(name):
+            st.session_state[f"kept_{key}"] = params[name]
+
+
+def kept_index(key: str, options: list[str]) -> int:
+    """Index of the value kept for widget ``key`` (from another page or the URL) in ``options``, else 0."""
+    _restore_from_query()
+    kept = st.session_state.get(f"kept_{key}")
+    return options.index(kept) if kept in options else 0
+
+
+def keep_choice(key: str) -> None:
+    """Keep widget ``key``'s value for the other pages and write it into the URL query."""
+    if key in st.session_state:
+        st.session_state[f"kept_{key}"] = st.session_state[key]
+        if key in _VIEW_QUERY:
+            st.query_params[_VIEW_QUERY[key]] = str(st.session_state[key])
+
+
 def cohort_sidebar() -> None:
-    """Draw the cohort picker in the sidebar and remember the choice in session state."""
+    """Draw the cohort picker in the sidebar and remember the choice in session state and the URL."""
+    _restore_from_query()
     st.sidebar.markdown("### Cohort")
     choices = [DEMO, FOLDER, UPLOAD]
     kept = st.session_state.get(_KEPT["cohort_source"], DEMO)
@@ -91,6 +132,14 @@ def cohort_sidebar() -> None:
     for key, kept in _KEPT.items():
         if key in st.session_state:
             st.session_state[kept] = st.session_state[key]
+    root = st.session_state.get("cohort_root")
+    if source == DEMO:
+        st.query_params[QUERY_COHORT] = "demo"
+        st.sidebar.badge(SYNTHETIC_BADGE, icon=":material/science:", color="orange")
+    elif root:
+        st.query_params[QUERY_COHORT] = root
+    elif QUERY_COHORT in st.query_params:
+        del st.query_params[QUERY_COHORT]
 
 
 def chosen_source() -> CohortSource | None:
@@ -162,14 +211,42 @@ def pick_run(*, finished_only: bool = True) -> Run | None:
         row.run_id: f"{row.run_id} · {row.status}" + (" · leaky" if row.split != "patient" else "")
         for row in table.itertuples()
     }
-    run_id = st.sidebar.selectbox("Run", list(labels), format_func=labels.get, key="run_id")
+    for row in table.itertuples():
+        if run_is_synthetic(read_manifest(row.run_dir)):
+            labels[row.run_id] += " · synthetic"
+    options = list(labels)
+    run_id = st.sidebar.selectbox("Run", options, index=kept_index("run_id", options), format_func=labels.get,
+                                  key="run_id", help="Runs newest first: name · status (· leaky split, "
+                                  "· trained on synthetic data).")
+    keep_choice("run_id")
+    # the whole name, which the picker may cut short (markdown, not a caption: pages' captions stay theirs)
+    st.sidebar.markdown(f"<small>{html.escape(labels[run_id])}</small>", unsafe_allow_html=True)
     run_dir = table.loc[table["run_id"] == run_id, "run_dir"].iloc[0]
     manifest = Path(run_dir) / "manifest.json"
     return _load_run(run_dir, manifest.stat().st_mtime)
 
 
+def paired(run: Run, cohort: Cohort) -> bool:
+    """Say at the top of the page, and return False, when ``run`` was not trained on ``cohort``
+    (the decision is :func:`core.pairing.pair_run`'s)."""
+    pairing = pair_run(run, cohort)
+    if not pairing.ok:
+        st.error(pairing.message, icon=":material/link_off:")
+    return pairing.ok
+
+
+def synthetic_badge(run: Run | None = None, cohort: Cohort | None = None) -> None:
+    """Show the "synthetic data" badge when the run was trained on, or the cohort is, synthetic."""
+    if (run is not None and run_is_synthetic(run)) or (cohort is not None and is_synthetic_cohort(cohort.root)):
+        st.badge(SYNTHETIC_BADGE, icon=":material/science:", color="orange",
+                 help="Generated recordings with a planted effect: the numbers show the tool works, "
+                 "not that voices predict outcome.")
+
+
 def run_notices(run: Run) -> None:
     """Say plainly what a reader must know before trusting a run's numbers."""
+    if run_is_synthetic(run):
+        synthetic_badge(run)
     if run.leaky:
         st.warning("Leaky split: segments of one patient sit in train and test (the study's notebook). "
                    "These scores are optimistic; compare with a patient-split run.")
