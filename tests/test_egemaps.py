@@ -39,3 +39,16 @@ def test_real_vowel_at_its_own_rate(pd_root: Path) -> None:
 def test_too_short_span_gives_nan() -> None:
     out = egemaps_features(np.zeros(100, np.float32), sr=16_000)
     assert set(out) == set(EGEMAPS_KEYS) and all(np.isnan(v) for v in out.values())
+
+
+def test_features_with_tensorflow_loaded_in_this_process() -> None:
+    # openSMILE's library crashes a process that has TensorFlow loaded; the worker process keeps it apart
+    import tensorflow  # noqa: F401
+
+    rate = 16_000
+    t = np.arange(rate) / rate
+    samples = (0.5 * np.sin(2 * np.pi * 140.0 * t)).astype(np.float32)
+    features = egemaps_features(samples, sr=rate)
+    assert len(features) == len(EGEMAPS_KEYS) == 88
+    # a 140 Hz tone: the F0 mean in semitones from 27.5 Hz is 12 * log2(140 / 27.5) = 28.2
+    assert abs(features["F0semitoneFrom27.5Hz_sma3nz_amean"] - 12 * np.log2(140 / 27.5)) < 0.5

@@ -6,15 +6,27 @@ jitter, shimmer, HNR, loudness, formants, spectral slopes, alpha ratio, Hammarbe
 MFCC 1-4 and voiced/unvoiced segment lengths. It is computed by the ``opensmile`` package
 (the openSMILE 3 binary ships inside the wheel; it runs offline) on the recording's
 analysis span at the file's own sample rate, so 8 kHz telephone audio is not upsampled.
+
+openSMILE's native library crashes the whole process (segmentation fault) when
+TensorFlow is loaded in the same process, as it is in the dashboard and in training.
+The extraction therefore runs in one separate worker process started with ``spawn``
+(a fresh interpreter that imports neither TensorFlow nor Keras) and kept for later calls.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import math
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
+
+from core.errors import CoreError
 
 #: The 88 functionals, in openSMILE's order (``opensmile.Smile(...).feature_names``).
 EGEMAPS_KEYS: tuple[str, ...] = (
@@ -121,8 +133,28 @@ def _smile() -> Any:
     )
 
 
+def _extract(samples: np.ndarray, sr: int) -> dict[str, float]:
+    """In the worker process: openSMILE on one span."""
+    row = _smile().process_signal(samples, sr).iloc[0]
+    return {key: float(row[key]) for key in EGEMAPS_KEYS}
+
+
+_WORKER: ProcessPoolExecutor | None = None
+_WORKER_LOCK = threading.Lock()
+
+
+def _worker() -> ProcessPoolExecutor:
+    """The one openSMILE worker process of this process, started on first use."""
+    global _WORKER
+    with _WORKER_LOCK:
+        if _WORKER is None:
+            _WORKER = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            atexit.register(_WORKER.shutdown, wait=False, cancel_futures=True)
+        return _WORKER
+
+
 def egemaps_features(samples: np.ndarray, *, sr: int) -> dict[str, float]:
-    """eGeMAPSv02 functionals of one mono span.
+    """eGeMAPSv02 functionals of one mono span (computed in the openSMILE worker process).
 
     Parameters
     ----------
@@ -135,13 +167,22 @@ def egemaps_features(samples: np.ndarray, *, sr: int) -> dict[str, float]:
     -------
     features : dict
         :data:`EGEMAPS_KEYS` → value; all NaN for a span shorter than :data:`MIN_SECONDS`.
+
+    Raises
+    ------
+    CoreError
+        When the openSMILE worker process died on this span.
     """
+    global _WORKER
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim != 1 or samples.shape[0] < MIN_SECONDS * sr:
         return dict.fromkeys(EGEMAPS_KEYS, math.nan)
-    table = _smile().process_signal(samples, sr)
-    row = table.iloc[0]
-    return {key: float(row[key]) for key in EGEMAPS_KEYS}
+    try:
+        return _worker().submit(_extract, samples, int(sr)).result()
+    except BrokenProcessPool:
+        with _WORKER_LOCK:
+            _WORKER = None  # the next call starts a fresh worker
+        raise CoreError(f"openSMILE stopped while analysing a span of {samples.shape[0] / sr:.2f} s at {sr} Hz") from None
 
 
 __all__ = ["EGEMAPS_KEYS", "MIN_SECONDS", "egemaps_features"]
