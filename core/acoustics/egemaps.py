@@ -9,8 +9,9 @@ analysis span at the file's own sample rate, so 8 kHz telephone audio is not ups
 
 openSMILE's native library crashes the whole process (segmentation fault) when
 TensorFlow is loaded in the same process, as it is in the dashboard and in training.
-The extraction therefore runs in one separate worker process started with ``spawn``
-(a fresh interpreter that imports neither TensorFlow nor Keras) and kept for later calls.
+When TensorFlow is loaded, the extraction therefore runs in one separate worker
+process started with ``spawn`` (a fresh interpreter without TensorFlow), kept for later
+calls; otherwise (the CLI's baseline and its forked workers) it runs in-process.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import atexit
 import functools
 import math
 import multiprocessing
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -154,7 +156,7 @@ def _worker() -> ProcessPoolExecutor:
 
 
 def egemaps_features(samples: np.ndarray, *, sr: int) -> dict[str, float]:
-    """eGeMAPSv02 functionals of one mono span (computed in the openSMILE worker process).
+    """eGeMAPSv02 functionals of one mono span (in a worker process when TensorFlow is loaded).
 
     Parameters
     ----------
@@ -177,6 +179,8 @@ def egemaps_features(samples: np.ndarray, *, sr: int) -> dict[str, float]:
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim != 1 or samples.shape[0] < MIN_SECONDS * sr:
         return dict.fromkeys(EGEMAPS_KEYS, math.nan)
+    if "tensorflow" not in sys.modules:
+        return _extract(samples, int(sr))
     try:
         return _worker().submit(_extract, samples, int(sr)).result()
     except BrokenProcessPool:
