@@ -50,5 +50,5 @@ def test_the_baseline_button_launches_a_job_and_its_result_appears(own_run: Path
     comparison = load_comparison(own_run)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["CNN patient AUROC"] == f"{comparison.summary['cnn_patient_auroc_mean']:.3f}"
-    assert any(label.startswith("Best baseline") for label in metrics)
+    assert any(label.startswith("Baseline comparator") for label in metrics)
     assert "r_baseline_run" not in [b.key for b in at.button]
