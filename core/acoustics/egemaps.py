@@ -17,11 +17,13 @@ calls; otherwise (the CLI's baseline and its forked workers) it runs in-process.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import math
 import multiprocessing
 import sys
 import threading
+import types
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -155,6 +157,19 @@ def _worker() -> ProcessPoolExecutor:
         return _WORKER
 
 
+@contextlib.contextmanager
+def _plain_main() -> Any:
+    """Hide this process's ``__main__`` while a worker starts: ``spawn`` re-runs the parent's
+    main script in the child, and a Streamlit page or a test runner must not run there."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 def egemaps_features(samples: np.ndarray, *, sr: int) -> dict[str, float]:
     """eGeMAPSv02 functionals of one mono span (in a worker process when TensorFlow is loaded).
 
@@ -182,7 +197,9 @@ def egemaps_features(samples: np.ndarray, *, sr: int) -> dict[str, float]:
     if "tensorflow" not in sys.modules:
         return _extract(samples, int(sr))
     try:
-        return _worker().submit(_extract, samples, int(sr)).result()
+        with _plain_main():  # the worker process starts on its first submit
+            future = _worker().submit(_extract, samples, int(sr))
+        return future.result()
     except BrokenProcessPool:
         with _WORKER_LOCK:
             _WORKER = None  # the next call starts a fresh worker
