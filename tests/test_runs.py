@@ -136,7 +136,7 @@ def test_cli_quick_preset_end_to_end_on_a_reduced_demo_cohort(tmp_path) -> None:
         assert key in summary
     assert summary["status"] == "complete" and summary["weights"] == "random" and summary["n_folds"] == 2
     assert summary["oracle_patient_auroc"] is not None
-    assert "fold r0f1 done" in done.stderr
+    assert "fold 2 done" in done.stderr  # 1-based fold names (core.folds)
     listed = subprocess.run([sys.executable, "-m", "core", "runs"], cwd=REPO, env=env, capture_output=True, text=True)
     assert Path(summary["run_dir"]).name in listed.stdout
     shown = subprocess.run([sys.executable, "-m", "core", "runs", "show", Path(summary["run_dir"]).name, "--json"],
