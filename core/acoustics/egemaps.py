@@ -17,13 +17,9 @@ calls; otherwise (the CLI's baseline and its forked workers) it runs in-process.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import functools
 import math
-import multiprocessing
-import sys
 import threading
-import types
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -31,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import CoreError
+from core.worker_pools import plain_main, process_pool, tensorflow_loaded
 
 #: The 88 functionals, in openSMILE's order (``opensmile.Smile(...).feature_names``).
 EGEMAPS_KEYS: tuple[str, ...] = (
@@ -152,22 +149,9 @@ def _worker() -> ProcessPoolExecutor:
     global _WORKER
     with _WORKER_LOCK:
         if _WORKER is None:
-            _WORKER = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            _WORKER = process_pool(1, spawn=True)
             atexit.register(_WORKER.shutdown, wait=False, cancel_futures=True)
         return _WORKER
-
-
-@contextlib.contextmanager
-def _plain_main() -> Any:
-    """Hide this process's ``__main__`` while a worker starts: ``spawn`` re-runs the parent's
-    main script in the child, and a Streamlit page or a test runner must not run there."""
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
 
 
 def egemaps_features(samples: np.ndarray, *, sr: int) -> dict[str, float]:
@@ -194,10 +178,10 @@ def egemaps_features(samples: np.ndarray, *, sr: int) -> dict[str, float]:
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim != 1 or samples.shape[0] < MIN_SECONDS * sr:
         return dict.fromkeys(EGEMAPS_KEYS, math.nan)
-    if "tensorflow" not in sys.modules:
+    if not tensorflow_loaded():
         return _extract(samples, int(sr))
     try:
-        with _plain_main():  # the worker process starts on its first submit
+        with plain_main():  # the worker process starts on its first submit
             future = _worker().submit(_extract, samples, int(sr))
         return future.result()
     except BrokenProcessPool:

@@ -14,10 +14,7 @@ what changed. Rows hold pseudonymous ids only, never a path.
 from __future__ import annotations
 
 import math
-import multiprocessing
-import sys
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +31,7 @@ from core.config import TrimConfig, config_hash
 from core.errors import ConfigError, CoreError
 from core.praat.report import MEASURE_KEYS, VoiceReport, read_voice_report
 from core.praat.voice import VoiceAnalysisSettings, read_sound, settings_for_report, voice_measures
+from core.worker_pools import plain_main, process_pool
 
 FEATURE_GROUPS: tuple[str, ...] = ("praat", "cepstral", "spectral", "egemaps")
 SpanPolicy = Literal["report", "trimmed"]
@@ -336,10 +334,9 @@ def _compute(
             if progress is not None:
                 progress(done, total)
         return results
-    # Forking a process that holds TensorFlow's threads can deadlock; spawn then (slower start).
-    context = multiprocessing.get_context("spawn" if "tensorflow" in sys.modules else "fork")
-    with ProcessPoolExecutor(max_workers=min(n_jobs, total), mp_context=context) as pool:
-        futures = [pool.submit(_measure_task, task, need, settings) for task, need in todo]
+    with process_pool(min(n_jobs, total)) as pool:
+        with plain_main():  # workers start inside submit
+            futures = [pool.submit(_measure_task, task, need, settings) for task, need in todo]
         for done, future in enumerate(futures, start=1):
             results.append(future.result())
             if progress is not None:
