@@ -33,7 +33,6 @@ PAGES = {
 }
 
 
-
 @st.cache_resource(show_spinner=False)
 def _warm_up_tensorflow() -> threading.Thread:
     """Import TensorFlow once per server in the background, so the first visit to a page

@@ -66,7 +66,9 @@ def find_or_train_run(args: argparse.Namespace) -> Path:
     if args.run:
         return runs.find_run(args.run, root=args.runs_dir)
     table = runs.list_runs(args.runs_dir)
-    quick = table[(table["status"] == "complete") & (table["preset"] == "quick")] if not table.empty else table
+    quick = (
+        table[(table["status"] == "complete") & (table["preset"] == "quick")] if not table.empty else table
+    )
     if not quick.empty:
         return Path(quick.iloc[0]["run_dir"])
     from core.config import preset
@@ -75,8 +77,13 @@ def find_or_train_run(args: argparse.Namespace) -> Path:
 
     log("no complete quick run found: training a demo run (quick preset) first")
     cohort = ensure_demo_cohort()
-    return start_run(cohort, preset("quick"), name="demo", root=args.runs_dir,
-                     cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    return start_run(
+        cohort,
+        preset("quick"),
+        name="demo",
+        root=args.runs_dir,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+    )
 
 
 def measure(model: Any, mel: np.ndarray, stft: np.ndarray, *, repeats: int) -> dict[str, Any]:
@@ -94,7 +101,9 @@ def measure(model: Any, mel: np.ndarray, stft: np.ndarray, *, repeats: int) -> d
     log(f"  grad-cam (both branches): {gradcam_s * 1000:.0f} ms")
 
     occlusion_probabilities(runner, one_mel, one_stft)
-    occlusion_s = median_time(lambda: occlusion_probabilities(runner, one_mel, one_stft), max(3, repeats // 2))
+    occlusion_s = median_time(
+        lambda: occlusion_probabilities(runner, one_mel, one_stft), max(3, repeats // 2)
+    )
     log(f"  occlusion, 40 variants in one call: {occlusion_s:.3f} s")
 
     def one_call_each(forward: Any) -> Any:
@@ -112,6 +121,7 @@ def measure(model: Any, mel: np.ndarray, stft: np.ndarray, *, repeats: int) -> d
     # study's notebook did); a staged test model without a Keras model uses the runner.
     keras_model = getattr(model, "keras_model", None)
     if keras_model is not None:
+
         def keras_predict(mel_pair: np.ndarray, stft_pair: np.ndarray) -> np.ndarray:
             inputs = [x for b, x in (("mel", mel_pair), ("stft", stft_pair)) if b in model.branches]
             return keras_model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0).reshape(-1)
@@ -124,11 +134,15 @@ def measure(model: Any, mel: np.ndarray, stft: np.ndarray, *, repeats: int) -> d
     unbatched_compiled = one_call_each(runner.predict)
     batched_prob = occlusion_probabilities(runner, one_mel, one_stft)[1]
     batched_flat = np.concatenate([batched_prob["mel"][0], batched_prob["stft"][0]])
-    agree = float(max(np.abs(batched_flat - unbatched()).max(), np.abs(batched_flat - unbatched_compiled()).max()))
+    agree = float(
+        max(np.abs(batched_flat - unbatched()).max(), np.abs(batched_flat - unbatched_compiled()).max())
+    )
     unbatched_s = median_time(unbatched, 3)
     compiled_s = median_time(unbatched_compiled, 3)
-    log(f"  occlusion, 40 calls of Keras predict: {unbatched_s:.3f} s; 40 compiled single calls: {compiled_s:.3f} s "
-        f"(max |Δp| vs batched {agree:.1e})")
+    log(
+        f"  occlusion, 40 calls of Keras predict: {unbatched_s:.3f} s; 40 compiled single calls: {compiled_s:.3f} s "
+        f"(max |Δp| vs batched {agree:.1e})"
+    )
 
     branch_masking(runner, mel[:2], stft[:2])
     masking_s = median_time(lambda: branch_masking(runner, mel, stft), 3)
@@ -157,7 +171,9 @@ def measure(model: Any, mel: np.ndarray, stft: np.ndarray, *, repeats: int) -> d
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--run", help="run id, folder or name (default: newest complete quick run, else train one)")
+    parser.add_argument(
+        "--run", help="run id, folder or name (default: newest complete quick run, else train one)"
+    )
     parser.add_argument("--runs-dir", help="run store (default: $VOE_RUNS_DIR or ./runs)")
     parser.add_argument("--cache-dir", help="array cache (default: $VOE_CACHE_DIR or ./.cache/voe)")
     parser.add_argument("--repeats", type=int, default=10, help="timed repeats of Grad-CAM (default 10)")
@@ -183,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"fold {data.fold_key}: {info.backbone}, {len(ids)} test segments, {mel.shape[1]} px")
     result: dict[str, Any] = {
         "model": f"demo run {run_dir.name} fold {data.fold_key}: {info.backbone} trained with preset "
-                 f"{preset_name!r} ({info.weights} init), feature map {list(info.feature_shape)}",
+        f"{preset_name!r} ({info.weights} init), feature map {list(info.feature_shape)}",
         "threads": args.threads,
         **measure(data.model, mel, stft, repeats=args.repeats),
     }
@@ -195,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         b0 = build_model(ModelConfig(backbone="efficientnetb0"), image_size=mel.shape[1], unfreeze_ratio=0.2)
         result["efficientnetb0"] = {
             "model": f"EfficientNetB0 dual model, {b0.info.weights} weights"
-                     + (f" ({b0.info.weights_reason})" if b0.info.weights_reason else "")
-                     + f", untrained head, feature map {list(b0.info.feature_shape)}",
+            + (f" ({b0.info.weights_reason})" if b0.info.weights_reason else "")
+            + f", untrained head, feature map {list(b0.info.feature_shape)}",
             **measure(b0, mel, stft, repeats=args.repeats),
         }
     result["targets"] = TARGETS

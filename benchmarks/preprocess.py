@@ -89,7 +89,9 @@ def warm_up(config: PreprocessConfig) -> float:
     return time.perf_counter() - started
 
 
-def reference_audio(cohort, recording_ids: list[str], config: PreprocessConfig) -> tuple[float, list[np.ndarray]]:
+def reference_audio(
+    cohort, recording_ids: list[str], config: PreprocessConfig
+) -> tuple[float, list[np.ndarray]]:
     """Study's audio step for every recording: librosa.load, normalise, trim, cut."""
     started = time.perf_counter()
     cuts = []
@@ -134,7 +136,9 @@ def reference_segment(segment: np.ndarray, config: PreprocessConfig) -> tuple[np
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cohort", type=Path, default=None, help="cohort folder (default: the demo cohort)")
-    parser.add_argument("--reference-segments", type=int, default=60, help="segments rendered the study's way")
+    parser.add_argument(
+        "--reference-segments", type=int, default=60, help="segments rendered the study's way"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the reference subset")
     args = parser.parse_args()
 
@@ -194,7 +198,9 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
         reference_segment(segments[i], config)
     per_segment_s = (time.perf_counter() - started) / timed
     reference_s = audio_s + per_segment_s * len(segments)
-    log(f"reference: {per_segment_s * 1000:.1f} ms per segment x {len(segments)} + audio = {reference_s:.2f} s")
+    log(
+        f"reference: {per_segment_s * 1000:.1f} ms per segment x {len(segments)} + audio = {reference_s:.2f} s"
+    )
 
     result = {
         "cohort": "demo" if args.cohort is None else "custom",

@@ -46,21 +46,38 @@ def reference_epochs(dataset, fold, config, *, warmup: int, finetune: int) -> di
     from core.training import class_weights
 
     y = dataset.segments["label"].to_numpy(dtype="float64", na_value=np.nan).astype(np.float32)
-    model = build_model(config.model, image_size=dataset.mel.shape[1], unfreeze_ratio=config.train.unfreeze_ratio,
-                        backbone_seed=config.split.seed, head_seed=fold.seed)
+    model = build_model(
+        config.model,
+        image_size=dataset.mel.shape[1],
+        unfreeze_ratio=config.train.unfreeze_ratio,
+        backbone_seed=config.split.seed,
+        head_seed=fold.seed,
+    )
     net = model.keras_model
     weights = class_weights(y[fold.train], enabled=config.train.class_weight)
     times: dict[str, list[float]] = {"warmup": [], "finetune": []}
     loss = keras.losses.BinaryCrossentropy(label_smoothing=config.train.label_smoothing)
-    for stage, epochs, lr in (("warmup", warmup, config.train.warmup_lr), ("finetune", finetune, config.train.finetune_lr)):
+    for stage, epochs, lr in (
+        ("warmup", warmup, config.train.warmup_lr),
+        ("finetune", finetune, config.train.finetune_lr),
+    ):
         model.set_stage(stage)
         net.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
         for epoch in range(epochs):
             tick = time.perf_counter()
-            net.fit([dataset.mel[fold.train], dataset.stft[fold.train]], y[fold.train], batch_size=config.train.batch_size,
-                    epochs=1, class_weight=weights, shuffle=True, verbose=0)
+            net.fit(
+                [dataset.mel[fold.train], dataset.stft[fold.train]],
+                y[fold.train],
+                batch_size=config.train.batch_size,
+                epochs=1,
+                class_weight=weights,
+                shuffle=True,
+                verbose=0,
+            )
             for rows in (fold.train, fold.val, fold.test):
-                net.predict([dataset.mel[rows], dataset.stft[rows]], batch_size=config.train.batch_size, verbose=0)
+                net.predict(
+                    [dataset.mel[rows], dataset.stft[rows]], batch_size=config.train.batch_size, verbose=0
+                )
             times[stage].append(time.perf_counter() - tick)
             log(f"reference {stage} epoch {epoch + 1}/{epochs}: {times[stage][-1]:.1f} s")
     return times
@@ -83,21 +100,38 @@ def main() -> int:
     tensorflow()
     cohort = Path(args.cohort) if args.cohort else ensure_demo_cohort()
     full = preset("seed")
-    config = with_overrides(full, {"train.warmup_epochs": args.warmup, "train.finetune_epochs": args.finetune,
-                                   "train.patience": 10_000})
+    config = with_overrides(
+        full,
+        {
+            "train.warmup_epochs": args.warmup,
+            "train.finetune_epochs": args.finetune,
+            "train.patience": 10_000,
+        },
+    )
     started = time.perf_counter()
     dataset, data = load_training_data(cohort, config)
-    log(f"dataset: {data['n_segments']} segments of {data['n_patients']} patients ({time.perf_counter() - started:.1f} s)")
+    log(
+        f"dataset: {data['n_segments']} segments of {data['n_patients']} patients ({time.perf_counter() - started:.1f} s)"
+    )
     fold = make_folds(dataset.segments, config.split)[0]
 
     cache = FeatureCache()
     tick = time.perf_counter()
-    result = train_fold(dataset, fold, config, cache=cache,
-                        progress=lambda e: e.kind == "epoch" and log(
-                            f"ours {e.stage} epoch {e.epoch}/{e.epochs}: {e.metrics['seconds']:.2f} s"))
+    result = train_fold(
+        dataset,
+        fold,
+        config,
+        cache=cache,
+        progress=lambda e: (
+            e.kind == "epoch"
+            and log(f"ours {e.stage} epoch {e.epoch}/{e.epochs}: {e.metrics['seconds']:.2f} s")
+        ),
+    )
     ours_total = time.perf_counter() - tick
     history = result.history
-    ours = {stage: history.loc[history["stage"] == stage, "seconds"].tolist() for stage in ("warmup", "finetune")}
+    ours = {
+        stage: history.loc[history["stage"] == stage, "seconds"].tolist() for stage in ("warmup", "finetune")
+    }
     fixed = ours_total - cache.seconds - history["seconds"].sum()
     log(f"ours: cache {cache.seconds:.1f} s once, fixed per fold {fixed:.1f} s")
 

@@ -153,7 +153,9 @@ def normalise(y: np.ndarray, *, name: str = "signal") -> np.ndarray:
     y = y - y.mean(dtype=np.float64).astype(np.float32)
     peak = float(np.abs(y).max())
     if peak < SILENCE_PEAK:
-        raise AudioError(f"{name}: silent (peak {peak:.1e} after mean removal; expected >= {SILENCE_PEAK:.1e})")
+        raise AudioError(
+            f"{name}: silent (peak {peak:.1e} after mean removal; expected >= {SILENCE_PEAK:.1e})"
+        )
     return y / np.float32(peak)
 
 
@@ -311,7 +313,9 @@ def plan_windows(
     if config.mode == "whole" and not (short and config.short_policy == "skip"):
         starts = whole_region_starts(start, end, window=window, hop=hop, cap=config.count)
         ends = starts + window
-        return WindowPlan((start, end), (start, max(end, int(ends[-1]))), starts, ends, ends > end, window, hop)
+        return WindowPlan(
+            (start, end), (start, max(end, int(ends[-1]))), starts, ends, ends > end, window, hop
+        )
     if short and config.short_policy == "skip":
         empty = np.zeros(0, dtype=np.int64)
         reason = (
@@ -436,7 +440,9 @@ class RecordingCut:
         return self.plan.region
 
 
-def cut_recording(path: Path | str, *, config: PreprocessConfig | None = None, name: str | None = None) -> RecordingCut:
+def cut_recording(
+    path: Path | str, *, config: PreprocessConfig | None = None, name: str | None = None
+) -> RecordingCut:
     """Load, trim and cut one audio file with the audio, trim and window settings of ``config``.
 
     Parameters

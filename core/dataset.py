@@ -203,11 +203,15 @@ class _Entry:
 
 
 def _select(recordings: pd.DataFrame, config: PreprocessConfig) -> pd.DataFrame:
-    keep = recordings["phase"].isin(config.selection.phases) & recordings["vowel"].isin(config.selection.vowels)
+    keep = recordings["phase"].isin(config.selection.phases) & recordings["vowel"].isin(
+        config.selection.vowels
+    )
     return recordings.loc[keep].reset_index(drop=True)
 
 
-def _cut_recording(path: Path, source: str, config: PreprocessConfig) -> tuple[WindowPlan | None, np.ndarray, str, float]:
+def _cut_recording(
+    path: Path, source: str, config: PreprocessConfig
+) -> tuple[WindowPlan | None, np.ndarray, str, float]:
     """Load, trim and cut one recording; the reason is non-empty when it gives no segment; last its band top."""
     try:
         cut = cut_recording(path, config=config, name=source)
@@ -227,9 +231,13 @@ def _compute_entries(chunk: list[tuple[str, str, Path, str]], config: Preprocess
     with ThreadPoolExecutor(max_workers=workers) as pool:
         cuts = list(pool.map(lambda item: _cut_recording(item[2], item[1], config), chunk))
     window, _, _ = window_lengths(sr=config.audio.sample_rate, config=config.window)
-    segments = np.concatenate([seg for _, seg, _, _ in cuts if seg.shape[0]] or [np.zeros((0, window), np.float32)])
+    segments = np.concatenate(
+        [seg for _, seg, _, _ in cuts if seg.shape[0]] or [np.zeros((0, window), np.float32)]
+    )
     spec, sr = config.spectrogram, config.audio.sample_rate
-    tops = np.concatenate([np.full(seg.shape[0], top) for _, seg, _, top in cuts if seg.shape[0]] or [np.zeros(0)])
+    tops = np.concatenate(
+        [np.full(seg.shape[0], top) for _, seg, _, top in cuts if seg.shape[0]] or [np.zeros(0)]
+    )
     groups = np.unique(tops) if spec.fit and tops.size else [None]  # one batched pass per band top
     mel = stft = None
     for top in groups:
@@ -323,7 +331,11 @@ def _assemble(
     mel_rows, frames = matrix_shape("mel", sr=sr, n_samples=window, config=spec)
     stft_rows, _ = matrix_shape("stft", sr=sr, n_samples=window, config=spec)
     size = spec.image_size
-    parts = [(row, entries[row.recording_id]) for row in selected.itertuples(index=False) if row.recording_id in entries]
+    parts = [
+        (row, entries[row.recording_id])
+        for row in selected.itertuples(index=False)
+        if row.recording_id in entries
+    ]
     parts = [(row, entry) for row, entry in parts if len(entry)]
     counts = np.array([len(entry) for _, entry in parts], dtype=np.int64)
     n = int(counts.sum())
@@ -343,11 +355,15 @@ def _assemble(
             "phase": np.repeat([row.phase for row, _ in parts], counts).astype(object),
             "vowel": np.repeat([row.vowel for row, _ in parts], counts).astype(object),
             "take": np.repeat(np.array([int(row.take) for row, _ in parts], dtype=np.int64), counts),
-            "segment_index": np.concatenate([np.arange(c, dtype=np.int64) for c in counts]) if n else np.zeros(0, np.int64),
+            "segment_index": np.concatenate([np.arange(c, dtype=np.int64) for c in counts])
+            if n
+            else np.zeros(0, np.int64),
             "start_s": starts / sr,
             "end_s": ends / sr,
             "padded": stack("padded", (), bool).astype(bool),
-            "label": pd.array(np.repeat(np.array([row.label for row, _ in parts], dtype=object), counts), dtype="Int64"),
+            "label": pd.array(
+                np.repeat(np.array([row.label for row, _ in parts], dtype=object), counts), dtype="Int64"
+            ),
         },
         columns=list(SEGMENT_COLUMNS),
     )

@@ -82,8 +82,14 @@ def active_job(runs_dir: str | Path | None = None) -> Job | None:
         return Job(**{k: note[k] for k in ("pid", "name", "runs_dir", "log", "started", "argv")})
     except (KeyError, TypeError):
         # started by ``python -m core train`` in a terminal: no log file to follow
-        return Job(pid=int(note.get("pid", -1)), name=str(note.get("what", "?")), runs_dir=str(root), log="",
-                   started=float(note.get("since", 0.0)), argv=[])
+        return Job(
+            pid=int(note.get("pid", -1)),
+            name=str(note.get("what", "?")),
+            runs_dir=str(root),
+            log="",
+            started=float(note.get("since", 0.0)),
+            argv=[],
+        )
 
 
 def launch(
@@ -122,8 +128,22 @@ def launch(
     root.mkdir(parents=True, exist_ok=True)
     if command not in ("train", "sweep"):
         raise JobError(f"job command {command!r}; expected train or sweep")
-    argv = [sys.executable, "-m", "core", command, "--cohort", str(cohort), "--preset", preset,
-            "--name", name, "--json", "--runs-dir", str(root), *(options or [])]
+    argv = [
+        sys.executable,
+        "-m",
+        "core",
+        command,
+        "--cohort",
+        str(cohort),
+        "--preset",
+        preset,
+        "--name",
+        name,
+        "--json",
+        "--runs-dir",
+        str(root),
+        *(options or []),
+    ]
     if cache_dir is not None:
         argv += ["--cache-dir", str(cache_dir)]
     lock = locks.FileLock(root / LOCK_NAME)
@@ -145,8 +165,9 @@ def launch(
                 env={**os.environ, locks.LOCK_FD_ENV: str(lock.fd)},
             )
         _CHILDREN[child.pid] = child
-        job = Job(pid=child.pid, name=name, runs_dir=str(root), log=str(log), started=time.time(),
-                  argv=argv[1:])
+        job = Job(
+            pid=child.pid, name=name, runs_dir=str(root), log=str(log), started=time.time(), argv=argv[1:]
+        )
         lock.write_note(asdict(job))
     finally:
         lock.release()  # closes this process's copy; the child's inherited copy keeps the lock
@@ -267,8 +288,14 @@ def progress_text(state: dict[str, Any]) -> tuple[float, str]:
         metrics = event.get("metrics") or {}
         auroc = metrics.get("val_auroc")
         tail = f" · val AUROC {auroc:.3f}" if isinstance(auroc, (int, float)) and auroc == auroc else ""
-        left = time_left(metrics, stage=stage, epoch=epoch, warmup=warmup, finetune=finetune,
-                         folds_after=n_folds - fold_index - 1)
+        left = time_left(
+            metrics,
+            stage=stage,
+            epoch=epoch,
+            warmup=warmup,
+            finetune=finetune,
+            folds_after=n_folds - fold_index - 1,
+        )
         if left is not None:
             tail += f" · at most {_minutes(left)} left (early stopping often ends sooner)"
         return fraction, f"{where} · {stage} epoch {epoch} of {event.get('epochs', '?')}{tail}"
@@ -301,7 +328,9 @@ def time_left(
     if stage != "finetune" or not isinstance(per_finetune, (int, float)):
         return None
     per_warmup = float(metrics.get("warmup_epoch_s") or 0.0)
-    return max(0, finetune - epoch) * per_finetune + folds_after * (warmup * per_warmup + finetune * per_finetune)
+    return max(0, finetune - epoch) * per_finetune + folds_after * (
+        warmup * per_warmup + finetune * per_finetune
+    )
 
 
 def _minutes(seconds: float) -> str:

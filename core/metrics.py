@@ -196,12 +196,16 @@ def fold_metrics(
         threshold = best_threshold(val["label"].to_numpy(), val["prob"].to_numpy(), steps=threshold_steps)
         for part in ("train", "val", "test"):
             chosen = table[table["part"] == part]
-            metrics = binary_metrics(chosen["label"].to_numpy(), chosen["prob"].to_numpy(), threshold=threshold)
+            metrics = binary_metrics(
+                chosen["label"].to_numpy(), chosen["prob"].to_numpy(), threshold=threshold
+            )
             rows.append({"level": level, "part": part, **metrics})
     return pd.DataFrame(rows)
 
 
-def summarize(per_fold: pd.DataFrame, *, columns: Sequence[str] = METRIC_COLUMNS, ddof: int = 0) -> pd.DataFrame:
+def summarize(
+    per_fold: pd.DataFrame, *, columns: Sequence[str] = METRIC_COLUMNS, ddof: int = 0
+) -> pd.DataFrame:
     """Mean and standard deviation over folds; population SD (ddof=0) by default, as the study.
 
     The study's "77.7 ± 6.5 %" style numbers (ACC 6.47 %, AUROC 5.45 %, Recall 10.5 %)

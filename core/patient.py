@@ -56,7 +56,15 @@ FACT_LABELS: dict[str, str] = {
 
 #: Columns of :func:`fold_predictions`.
 PREDICTION_COLUMNS: tuple[str, ...] = (
-    "fold_key", "repeat", "fold", "part", "prob", "threshold", "predicted", "n_segments", "label",
+    "fold_key",
+    "repeat",
+    "fold",
+    "part",
+    "prob",
+    "threshold",
+    "predicted",
+    "n_segments",
+    "label",
 )
 
 #: Occlusion settings of the patient explanation (those of ``python -m core explain``).
@@ -94,7 +102,9 @@ def patient_facts(cohort: Cohort, patient_id: str) -> pd.DataFrame:
     """
     rows = cohort.patients[cohort.patients["patient_id"] == patient_id]
     if rows.empty:
-        raise RunError(f"patient {patient_id!r} is not in cohort {cohort.root.name!r}; was the run trained on another cohort?")
+        raise RunError(
+            f"patient {patient_id!r} is not in cohort {cohort.root.name!r}; was the run trained on another cohort?"
+        )
     row = rows.iloc[0]
     facts = [
         {"fact": label, "value": _fact_value(column, row[column], cohort.class_names)}
@@ -124,7 +134,9 @@ def patient_recordings(cohort: Cohort, patient_id: str) -> pd.DataFrame:
     rows = cohort.recordings[cohort.recordings["patient_id"] == patient_id]
     order = {"pre": 0, "post": 1}
     vowels = {"A": 0, "I": 1, "U": 2, "E": 3}
-    rows = rows.assign(_p=rows["phase"].map(order), _v=rows["vowel"].map(vowels)).sort_values(["_p", "_v", "take"])
+    rows = rows.assign(_p=rows["phase"].map(order), _v=rows["vowel"].map(vowels)).sort_values(
+        ["_p", "_v", "take"]
+    )
     columns = ["recording_id", "phase", "vowel", "take", "duration_s", "sample_rate", "channels"]
     return rows[columns].reset_index(drop=True)
 
@@ -162,7 +174,9 @@ def fold_predictions(run: Run, patient_id: str, *, include_validation: bool = Fa
     """
     table = run.patient_predictions
     parts = ["test", "val"] if include_validation else ["test"]
-    mine = table[(table["patient_id"] == patient_id) & table["part"].isin(parts)] if not table.empty else table
+    mine = (
+        table[(table["patient_id"] == patient_id) & table["part"].isin(parts)] if not table.empty else table
+    )
     if mine.empty:
         raise RunError(f"run {run.path.name} has no held-out prediction for patient {patient_id!r}")
     mine = mine.merge(patient_thresholds(run), on=["repeat", "fold"], how="left")
@@ -265,7 +279,9 @@ def run_dataset(run: Run, cohort: Cohort, *, cache_dir: Path | None = None) -> A
     return build_dataset(cohort, config.preprocess, cache_dir=cache_dir or default_cache_dir())
 
 
-def fold_explainer(run: Run, key: str, *, dataset: Any = None, cache_dir: Path | None = None) -> FoldExplainer:
+def fold_explainer(
+    run: Run, key: str, *, dataset: Any = None, cache_dir: Path | None = None
+) -> FoldExplainer:
     """:class:`FoldExplainer` of one fold of the run (loads the fold's model)."""
     return FoldExplainer(load_fold(run.path, key, dataset=dataset, cache_dir=cache_dir))
 
@@ -348,10 +364,16 @@ def explain_patient(explainer: FoldExplainer, patient_id: str, *, threshold: flo
     ids = preds["segment_id"].to_numpy(dtype=int)
     masking, occlusion, source = _patient_tables(explainer, ids)
     summary = summarise(
-        prob=preds["prob"].to_numpy(dtype=float), threshold=threshold, masking=masking, occlusion=occlusion,
-        subject=f"patient {patient_id}", class_names=class_names(Path(data.run_dir)),
+        prob=preds["prob"].to_numpy(dtype=float),
+        threshold=threshold,
+        masking=masking,
+        occlusion=occlusion,
+        subject=f"patient {patient_id}",
+        class_names=class_names(Path(data.run_dir)),
     )
-    segments = data.segments.set_index("segment_id").loc[ids, ["recording_id", "segment_index", "start_s", "end_s"]]
+    segments = data.segments.set_index("segment_id").loc[
+        ids, ["recording_id", "segment_index", "start_s", "end_s"]
+    ]
     segments = segments.reset_index().merge(preds[["segment_id", "prob"]], on="segment_id")
     chosen = typical_segment(segments)
     maps = explainer.maps("gradcam", [chosen])
@@ -389,17 +411,25 @@ def _patient_tables(explainer: FoldExplainer, ids: np.ndarray) -> tuple[pd.DataF
     masking = store.load_table(fold, "masking", explainer.cache_params(baseline=MASKING_BASELINE))
     occlusion = store.load_table(fold, "occlusion", explainer.cache_params(**OCCLUSION_PARAMS))
     if masking is not None and occlusion is not None:
-        return masking[masking["segment_id"].isin(ids)], occlusion[occlusion["segment_id"].isin(ids)], "cached fold tables"
+        return (
+            masking[masking["segment_id"].isin(ids)],
+            occlusion[occlusion["segment_id"].isin(ids)],
+            "cached fold tables",
+        )
     data = explainer.data
     mel = np.asarray(data.mel[ids]) if "mel" in data.model.branches else None
     stft = np.asarray(data.stft[ids]) if "stft" in data.model.branches else None
     key = explainer.cache_params(segments=[int(i) for i in ids])
     masking = store.table(
-        fold, "patient_masking", {**key, "baseline": MASKING_BASELINE},
+        fold,
+        "patient_masking",
+        {**key, "baseline": MASKING_BASELINE},
         lambda: branch_masking(data.model, mel, stft, baseline=MASKING_BASELINE, segment_ids=ids),
     )
     occlusion = store.table(
-        fold, "patient_occlusion", {**key, **OCCLUSION_PARAMS},
+        fold,
+        "patient_occlusion",
+        {**key, **OCCLUSION_PARAMS},
         lambda: occlusion_table(data.model, mel, stft, axes=data.axes, segment_ids=ids, **OCCLUSION_PARAMS),
     )
     return masking, occlusion, "computed for this patient"

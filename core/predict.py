@@ -158,8 +158,12 @@ def quality_checks(path: Path, *, config: PreprocessConfig) -> QualityReport:
 
     size = path.stat().st_size if path.is_file() else 0
     if size > MAX_UPLOAD_BYTES:
-        add("readable", "fail", f"{size / 1e6:.0f} MB",
-            f"the file is larger than {MAX_UPLOAD_BYTES / 1e6:.0f} MB; a sustained vowel needs a few seconds")
+        add(
+            "readable",
+            "fail",
+            f"{size / 1e6:.0f} MB",
+            f"the file is larger than {MAX_UPLOAD_BYTES / 1e6:.0f} MB; a sustained vowel needs a few seconds",
+        )
         return report()
     gate = examine(path)
     header, refusal = gate.header, gate.refusal
@@ -183,30 +187,62 @@ def quality_checks(path: Path, *, config: PreprocessConfig) -> QualityReport:
 
     span_s = config.window.span_s
     if duration < span_s:
-        add("duration", "fail", f"{duration:.2f} s",
-            f"shorter than the {span_s:g} s the run analyses; record a sustained vowel of a few seconds")
+        add(
+            "duration",
+            "fail",
+            f"{duration:.2f} s",
+            f"shorter than the {span_s:g} s the run analyses; record a sustained vowel of a few seconds",
+        )
     elif duration > LONG_RECORDING_S:
-        add("duration", "warn", f"{duration:.1f} s",
-            f"long for one sustained vowel; only {span_s:g} s of the voiced part is analysed")
+        add(
+            "duration",
+            "warn",
+            f"{duration:.1f} s",
+            f"long for one sustained vowel; only {span_s:g} s of the voiced part is analysed",
+        )
     else:
         add("duration", "pass", f"{duration:.2f} s", f"at least the {span_s:g} s the run analyses")
 
     clipped = gate.clipped
     if clipped >= CLIP_FAIL_FRACTION:
-        add("clipping", "fail", f"{100 * clipped:.2f} %", "heavily clipped: the distortion changes the spectrum; record again with less gain")
+        add(
+            "clipping",
+            "fail",
+            f"{100 * clipped:.2f} %",
+            "heavily clipped: the distortion changes the spectrum; record again with less gain",
+        )
     elif clipped >= CLIP_FRACTION:
-        add("clipping", "warn", f"{100 * clipped:.2f} %", "some samples hit full scale; the spectrum may be slightly distorted")
+        add(
+            "clipping",
+            "warn",
+            f"{100 * clipped:.2f} %",
+            "some samples hit full scale; the spectrum may be slightly distorted",
+        )
     else:
         add("clipping", "pass", f"{100 * clipped:.2f} %", "no clipping")
 
     target = config.audio.sample_rate
     if rate < MIN_SAMPLE_RATE:
-        add("sample rate", "fail", f"{rate} Hz", f"below {MIN_SAMPLE_RATE} Hz: too coarse for the voice's harmonics")
+        add(
+            "sample rate",
+            "fail",
+            f"{rate} Hz",
+            f"below {MIN_SAMPLE_RATE} Hz: too coarse for the voice's harmonics",
+        )
     elif rate < target:
-        add("sample rate", "warn", f"{rate} Hz",
-            f"below the run's {target} Hz: frequencies above {rate // 2} Hz are empty, unlike the training recordings")
+        add(
+            "sample rate",
+            "warn",
+            f"{rate} Hz",
+            f"below the run's {target} Hz: frequencies above {rate // 2} Hz are empty, unlike the training recordings",
+        )
     else:
-        add("sample rate", "pass", f"{rate} Hz", f"resampled to the run's {target} Hz" if rate != target else "the run's rate")
+        add(
+            "sample rate",
+            "pass",
+            f"{rate} Hz",
+            f"resampled to the run's {target} Hz" if rate != target else "the run's rate",
+        )
 
     if channels > 1:
         add("channels", "warn", f"{channels}", "stereo: the channels are averaged to mono, as in training")
@@ -230,13 +266,26 @@ def _voiced_check(path: Path, *, config: PreprocessConfig, add: Any) -> None:
     _, _, span = window_lengths(sr=sr, config=config.window)
     voiced = (end - start) / sr
     if end - start >= span:
-        add("voiced part", "pass", f"{voiced:.2f} s", f"at least the {span / sr:g} s span after trimming silence")
+        add(
+            "voiced part",
+            "pass",
+            f"{voiced:.2f} s",
+            f"at least the {span / sr:g} s span after trimming silence",
+        )
     elif config.window.short_policy == "skip":
-        add("voiced part", "fail", f"{voiced:.2f} s",
-            f"the voiced part is shorter than the {span / sr:g} s span and the run skips short clips")
+        add(
+            "voiced part",
+            "fail",
+            f"{voiced:.2f} s",
+            f"the voiced part is shorter than the {span / sr:g} s span and the run skips short clips",
+        )
     else:
-        add("voiced part", "warn", f"{voiced:.2f} s",
-            f"the voiced part is shorter than the {span / sr:g} s span; the end is zero-padded, as in training")
+        add(
+            "voiced part",
+            "warn",
+            f"{voiced:.2f} s",
+            f"the voiced part is shorter than the {span / sr:g} s span; the end is zero-padded, as in training",
+        )
 
 
 @dataclass(frozen=True)
@@ -278,8 +327,13 @@ def recording_images(path: Path, *, config: PreprocessConfig) -> RecordingImages
     top = band_top_hz(sr, native_rate=native_rate(path), config=spec)  # as the dataset builder does
     mel = tile_channels(to_grey_images(mel_db(cut.segments, sr=sr, config=spec, top_hz=top), config=spec))
     stft = tile_channels(to_grey_images(stft_db(cut.segments, config=spec, sr=sr, top_hz=top), config=spec))
-    return RecordingImages(mel=mel, stft=stft, starts_s=cut.plan.starts / sr, ends_s=cut.plan.ends / sr,
-                           padded=cut.plan.padded.copy())
+    return RecordingImages(
+        mel=mel,
+        stft=stft,
+        starts_s=cut.plan.starts / sr,
+        ends_s=cut.plan.ends / sr,
+        padded=cut.plan.padded.copy(),
+    )
 
 
 @dataclass
@@ -321,11 +375,18 @@ class Ensemble:
         thresholds = {FoldKey(int(r.repeat), int(r.fold)).key: float(r.threshold) for r in rows.itertuples()}
         missing = [k for k in keys if k not in thresholds]
         if missing:
-            raise RunError(f"run {run.path.name}: no patient-level threshold for folds {missing} in folds.csv")
+            raise RunError(
+                f"run {run.path.name}: no patient-level threshold for folds {missing} in folds.csv"
+            )
         models = {key: load_fold_model(run.path, key) for key in keys}
         config = ExperimentConfig.from_dict(run.manifest["config"])
-        return cls(run_id=run.path.name, config=config, models=models, thresholds={k: thresholds[k] for k in keys},
-                   class_names=class_names(run))
+        return cls(
+            run_id=run.path.name,
+            config=config,
+            models=models,
+            thresholds={k: thresholds[k] for k in keys},
+            class_names=class_names(run),
+        )
 
     @property
     def aggregation(self) -> str:
@@ -421,8 +482,15 @@ def aggregate(prob: np.ndarray, *, how: str = "mean") -> np.ndarray:
     return functions[how](np.asarray(prob, dtype=np.float64), axis=1)
 
 
-def verdict_text(*, mean: float, low: float, high: float, n_models: int, n_poor: int,
-                 class_names: ClassNames = DEFAULT_CLASS_NAMES) -> str:
+def verdict_text(
+    *,
+    mean: float,
+    low: float,
+    high: float,
+    n_models: int,
+    n_poor: int,
+    class_names: ClassNames = DEFAULT_CLASS_NAMES,
+) -> str:
     """The plain-language verdict of the ensemble, in the run's class names (well/poor for the study)."""
     spread = f"range {low:.2f}–{high:.2f} over {n_models} models" if n_models > 1 else "one model"
     negative, positive = ("a good outcome", "a poor outcome") if is_study(class_names) else class_names
@@ -435,7 +503,9 @@ def verdict_text(*, mean: float, low: float, high: float, n_models: int, n_poor:
     return f"{lean} (mean probability of {positive} {mean:.2f}, {spread}). {NOT_A_DIAGNOSIS}"
 
 
-def predict_images(images: RecordingImages, *, ensemble: Ensemble, explain: bool = True) -> EnsemblePrediction:
+def predict_images(
+    images: RecordingImages, *, ensemble: Ensemble, explain: bool = True
+) -> EnsemblePrediction:
     """Ensemble prediction (and Grad-CAM of the typical segment) for preprocessed images."""
     from core.explain.gradcam import GradCam, delta_cam
 
@@ -445,15 +515,25 @@ def predict_images(images: RecordingImages, *, ensemble: Ensemble, explain: bool
     thresholds = np.array([ensemble.thresholds[k] for k in keys])
     poor = per_model_prob >= thresholds
     mean = float(per_model_prob.mean())
-    per_model = pd.DataFrame({
-        "fold_key": keys, "prob": per_model_prob, "threshold": thresholds,
-        "predicted": np.where(poor, ensemble.class_names[1], ensemble.class_names[0]),
-    })
+    per_model = pd.DataFrame(
+        {
+            "fold_key": keys,
+            "prob": per_model_prob,
+            "threshold": thresholds,
+            "predicted": np.where(poor, ensemble.class_names[1], ensemble.class_names[0]),
+        }
+    )
     segment_mean = prob.mean(axis=0)
-    segments = pd.DataFrame({
-        "segment": np.arange(len(images)), "start_s": images.starts_s, "end_s": images.ends_s,
-        "padded": images.padded, "prob_mean": segment_mean, "prob_sd": prob.std(axis=0),
-    })
+    segments = pd.DataFrame(
+        {
+            "segment": np.arange(len(images)),
+            "start_s": images.starts_s,
+            "end_s": images.ends_s,
+            "padded": images.padded,
+            "prob_mean": segment_mean,
+            "prob_sd": prob.std(axis=0),
+        }
+    )
     # argmin takes the first of equals: the earliest segment, the model trained first.
     typical = int(np.argmin(np.abs(segment_mean - mean)))
     chosen = keys[int(np.argmin(np.abs(per_model_prob - mean)))]
@@ -462,8 +542,9 @@ def predict_images(images: RecordingImages, *, ensemble: Ensemble, explain: bool
     maps: dict[str, np.ndarray] = {}
     if explain:
         pair = {b: np.asarray(getattr(images, b)[typical : typical + 1]) for b in ("mel", "stft")}
-        explanation = GradCam().explain(model, pair["mel"] if "mel" in branches else None,
-                                        pair["stft"] if "stft" in branches else None)
+        explanation = GradCam().explain(
+            model, pair["mel"] if "mel" in branches else None, pair["stft"] if "stft" in branches else None
+        )
         maps = {f"heatmap_{b}": e.heatmap[0] for b, e in explanation.items()}
         if set(explanation) == {"mel", "stft"}:
             maps["delta"] = delta_cam(explanation["mel"], explanation["stft"])[0][0]
@@ -472,8 +553,14 @@ def predict_images(images: RecordingImages, *, ensemble: Ensemble, explain: bool
         **spread,
         per_model=per_model,
         segments=segments,
-        verdict=verdict_text(mean=spread["mean"], low=spread["low"], high=spread["high"],
-                             n_models=spread["n_models"], n_poor=spread["n_poor"], class_names=ensemble.class_names),
+        verdict=verdict_text(
+            mean=spread["mean"],
+            low=spread["low"],
+            high=spread["high"],
+            n_models=spread["n_models"],
+            n_poor=spread["n_poor"],
+            class_names=ensemble.class_names,
+        ),
         segment=typical,
         explained_by=chosen,
         mel=np.asarray(images.mel[typical])[..., 0].copy() if "mel" in branches else None,
@@ -485,8 +572,13 @@ def predict_images(images: RecordingImages, *, ensemble: Ensemble, explain: bool
 
 
 def predict_recording(
-    audio: AudioInput, *, ensemble: Ensemble, suffix: str = ".wav", explain: bool = True,
-    reference: pd.DataFrame | None = None, synthetic: bool = False,
+    audio: AudioInput,
+    *,
+    ensemble: Ensemble,
+    suffix: str = ".wav",
+    explain: bool = True,
+    reference: pd.DataFrame | None = None,
+    synthetic: bool = False,
 ) -> Prediction:
     """Check a new recording, then predict its outcome with every fold model of a run.
 
@@ -521,14 +613,26 @@ def predict_recording(
         try:
             images = recording_images(path, config=preprocess)
         except CoreError as exc:
-            rows = pd.concat([quality.checks, pd.DataFrame([{
-                "check": "preprocessing", "verdict": "fail", "value": "—", "reason": str(exc)}])], ignore_index=True)
+            rows = pd.concat(
+                [
+                    quality.checks,
+                    pd.DataFrame(
+                        [{"check": "preprocessing", "verdict": "fail", "value": "—", "reason": str(exc)}]
+                    ),
+                ],
+                ignore_index=True,
+            )
             failed = QualityReport(rows, quality.sample_rate, quality.channels, quality.duration_s)
             return Prediction(quality=failed, result=None)
-        report = None if reference is None else ood_check.compare(
-            ood_check.recording_features(path, config=preprocess), reference)
+        report = (
+            None
+            if reference is None
+            else ood_check.compare(ood_check.recording_features(path, config=preprocess), reference)
+        )
     result = predict_images(images, ensemble=ensemble, explain=explain)
-    result = replace(result, verdict=ood_check.tempered_verdict(result.verdict, report=report, synthetic=synthetic))
+    result = replace(
+        result, verdict=ood_check.tempered_verdict(result.verdict, report=report, synthetic=synthetic)
+    )
     return Prediction(quality=quality, result=result, ood=report)
 
 

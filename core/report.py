@@ -103,18 +103,26 @@ def _title_slide(run: Run, config: ExperimentConfig) -> Slide:
     bullets = [
         f"Run `{run.path.name}` · status **{run.status}** · created {manifest.get('created', '?')}",
         f"Preset **{config.preset}**: {config.model.backbone} backbone, {config.model.inputs} input "
-        f"(Mel + STFT through one shared backbone)" if config.model.inputs == "dual"
+        f"(Mel + STFT through one shared backbone)"
+        if config.model.inputs == "dual"
         else f"Preset **{config.preset}**: {config.model.backbone} backbone, {config.model.inputs} input only",
         f"{config.split.n_folds}-fold cross-validation, {_split_words(run)}, {config.split.repeats} repeat(s)",
     ]
     if auroc is not None:
         std = summary.get("patient_auroc_std")
-        bullets.append(f"Patient-level test AUROC **{auroc:.3f}**" + (f" ± {std:.3f}" if std is not None else "") + " (mean ± SD over folds)")
+        bullets.append(
+            f"Patient-level test AUROC **{auroc:.3f}**"
+            + (f" ± {std:.3f}" if std is not None else "")
+            + " (mean ± SD over folds)"
+        )
     bullets.append("Research tool, not a diagnosis.")
     title = "Predicting voice outcome after injection laryngoplasty"
     if run_is_synthetic(run):
-        bullets.insert(0, f"**{SYNTHETIC_BADGE.upper()}**: trained on the generated demo cohort (planted effect); "
-                       "the numbers show the tool works, not that voices predict outcome")
+        bullets.insert(
+            0,
+            f"**{SYNTHETIC_BADGE.upper()}**: trained on the generated demo cohort (planted effect); "
+            "the numbers show the tool works, not that voices predict outcome",
+        )
         title += f" ({SYNTHETIC_BADGE})"
     return Slide(title=title, bullets=bullets)
 
@@ -122,7 +130,9 @@ def _title_slide(run: Run, config: ExperimentConfig) -> Slide:
 def _cohort_slide(run: Run, cohort: Cohort | None) -> Slide:
     data = run.manifest.get("data", {})
     slide = Slide(title="Cohort")
-    matches = cohort is not None and (not data.get("fingerprint") or cohort.fingerprint() == data["fingerprint"])
+    matches = cohort is not None and (
+        not data.get("fingerprint") or cohort.fingerprint() == data["fingerprint"]
+    )
     well, poor = int(data.get("patients_well", 0)), int(data.get("patients_poor", 0))
     names = class_names(run)
     slide.bullets.append(
@@ -135,12 +145,20 @@ def _cohort_slide(run: Run, cohort: Cohort | None) -> Slide:
             f"({cohort.layout} layout); identifiers replaced by pseudonyms on loading"
         )
         balance = outcome_balance(cohort)
-        slide.figures.append(_balance_figure(balance["outcome"].tolist(), balance["patients"].tolist(), names))
-        slide.tables.append(Table("Recording durations (ms), as the study reported them",
-                                  readable_durations(duration_table(cohort))))
+        slide.figures.append(
+            _balance_figure(balance["outcome"].tolist(), balance["patients"].tolist(), names)
+        )
+        slide.tables.append(
+            Table(
+                "Recording durations (ms), as the study reported them",
+                readable_durations(duration_table(cohort)),
+            )
+        )
     else:
         if cohort is not None:
-            slide.bullets.append("The loaded cohort is not the one this run was trained on; counts come from the run.")
+            slide.bullets.append(
+                "The loaded cohort is not the one this run was trained on; counts come from the run."
+            )
         else:
             slide.bullets.append("Duration table: give the run's cohort (`--cohort DIR`) to include it.")
         slide.figures.append(_balance_figure(list(names), [well, poor], names))
@@ -151,7 +169,9 @@ def _cohort_slide(run: Run, cohort: Cohort | None) -> Slide:
 
 def readable_durations(table: pd.DataFrame) -> pd.DataFrame:
     """The duration table as text a slide shows as is: "7125.4", never "7,125.4000"."""
-    shown = table.rename(columns={"min_ms": "shortest (ms)", "max_ms": "longest (ms)", "mean_ms": "mean (ms)"})
+    shown = table.rename(
+        columns={"min_ms": "shortest (ms)", "max_ms": "longest (ms)", "mean_ms": "mean (ms)"}
+    )
     for column in ("shortest (ms)", "longest (ms)", "mean (ms)"):
         shown[column] = [f"{v:.1f}" for v in shown[column].astype(float)]
     shown["recordings"] = shown["recordings"].astype(int).astype(str)
@@ -160,10 +180,22 @@ def readable_durations(table: pd.DataFrame) -> pd.DataFrame:
 
 def _balance_figure(outcomes: list[str], counts: list[int], names: ClassNames) -> go.Figure:
     colours = class_colours(names)
-    fig = go.Figure(go.Bar(x=outcomes, y=counts, text=counts, textposition="auto",
-                           marker_color=[colours.get(o, colours["unknown"]) for o in outcomes]))
-    fig.update_layout(title="Patients per outcome", yaxis_title="patients", height=380, margin=dict(t=50, b=30),
-                      font=dict(size=18))
+    fig = go.Figure(
+        go.Bar(
+            x=outcomes,
+            y=counts,
+            text=counts,
+            textposition="auto",
+            marker_color=[colours.get(o, colours["unknown"]) for o in outcomes],
+        )
+    )
+    fig.update_layout(
+        title="Patients per outcome",
+        yaxis_title="patients",
+        height=380,
+        margin=dict(t=50, b=30),
+        font=dict(size=18),
+    )
     return fig
 
 
@@ -173,7 +205,11 @@ def _preprocessing_slide(config: ExperimentConfig) -> Slide:
     window, hop, _ = window_lengths(sr=p.audio.sample_rate, config=w)
     hop_ms = hop / p.audio.sample_rate * 1000
     overlap = max(0.0, 1 - hop / window) if w.count > 1 else 0.0
-    trim = f"energy trimming of silence ({p.trim.threshold_db:g} dB below the loudest frame)" if p.trim.enabled else "no trimming"
+    trim = (
+        f"energy trimming of silence ({p.trim.threshold_db:g} dB below the loudest frame)"
+        if p.trim.enabled
+        else "no trimming"
+    )
     return Slide(
         title="Preprocessing",
         bullets=[
@@ -202,8 +238,11 @@ def _model_slide(run: Run, config: ExperimentConfig) -> Slide:
         "of the outer train part; early stopping and threshold (F1-best) on validation only",
         f"Patient probability = {t.patient_aggregation} of its segments' probabilities",
     ]
-    return Slide(title="Model and protocol", bullets=bullets,
-                 tables=[Table("Hyper-parameters", pd.DataFrame(hyperparameter_table(config)))])
+    return Slide(
+        title="Model and protocol",
+        bullets=bullets,
+        tables=[Table("Hyper-parameters", pd.DataFrame(hyperparameter_table(config)))],
+    )
 
 
 def _results_slides(run: Run) -> list[Slide]:
@@ -220,14 +259,21 @@ def _results_slides(run: Run) -> list[Slide]:
         bullets.append(f"Patient AUROC 95 % CI, bootstrap over patients: {ci_boot[0]:.3f} – {ci_boot[1]:.3f}")
     if ci_rep[0] is not None:
         bullets.append(f"Patient AUROC 95 % CI over repeats: {ci_rep[0]:.3f} – {ci_rep[1]:.3f}")
-    per_fold = Slide(title="Results per fold (patient level, test)", bullets=bullets,
-                     tables=[Table("The study's per-fold table, patient level", patient)])
-    curves = Slide(title="ROC and confusion (patient level, test)",
-                   bullets=["ROC per fold; confusion pooled over folds, each at its validation-chosen threshold"],
-                   figures=[_roc_figure(run), _confusion_figure(run)])
-    segments = Slide(title="Results per fold (segment level, test)",
-                     bullets=["Every 50 ms segment counted on its own (the study's notebook level)"],
-                     tables=[Table("The study's per-fold table, segment level", segment)])
+    per_fold = Slide(
+        title="Results per fold (patient level, test)",
+        bullets=bullets,
+        tables=[Table("The study's per-fold table, patient level", patient)],
+    )
+    curves = Slide(
+        title="ROC and confusion (patient level, test)",
+        bullets=["ROC per fold; confusion pooled over folds, each at its validation-chosen threshold"],
+        figures=[_roc_figure(run), _confusion_figure(run)],
+    )
+    segments = Slide(
+        title="Results per fold (segment level, test)",
+        bullets=["Every 50 ms segment counted on its own (the study's notebook level)"],
+        tables=[Table("The study's per-fold table, segment level", segment)],
+    )
     return [per_fold, curves, segments]
 
 
@@ -236,9 +282,17 @@ def _roc_figure(run: Run) -> go.Figure:
     fig = go.Figure()
     for fold, part in roc.groupby("fold", sort=False):
         fig.add_trace(go.Scatter(x=part["fpr"], y=part["tpr"], mode="lines", name=fold))
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="chance"))
-    fig.update_layout(title="ROC per fold", xaxis_title="false-positive rate", yaxis_title="true-positive rate",
-                      height=440, margin=dict(t=50, b=40), font=dict(size=16))
+    fig.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="chance")
+    )
+    fig.update_layout(
+        title="ROC per fold",
+        xaxis_title="false-positive rate",
+        yaxis_title="true-positive rate",
+        height=440,
+        margin=dict(t=50, b=40),
+        font=dict(size=16),
+    )
     return fig
 
 
@@ -252,7 +306,9 @@ def confusion_counts(run: Run, *, level: str = "patient") -> np.ndarray:
     """
     matrix = np.zeros((2, 2), dtype=int)
     for row in results.thresholds(run, level=level).itertuples():
-        counts = results.confusion(run, level=level, repeat=int(row.repeat), fold=int(row.fold), threshold=float(row.threshold))
+        counts = results.confusion(
+            run, level=level, repeat=int(row.repeat), fold=int(row.fold), threshold=float(row.threshold)
+        )
         matrix += np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]], dtype=int)
     return matrix
 
@@ -260,26 +316,49 @@ def confusion_counts(run: Run, *, level: str = "patient") -> np.ndarray:
 def _confusion_figure(run: Run) -> go.Figure:
     matrix = confusion_counts(run)
     names = list(class_names(run))
-    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, text=matrix, texttemplate="%{text}",
-                               textfont=dict(size=28), colorscale="Blues", showscale=False))
-    fig.update_layout(title="Confusion (pooled)", xaxis_title="predicted", yaxis_title="true", height=440,
-                      margin=dict(t=50, b=40), font=dict(size=16), yaxis_autorange="reversed")
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=names,
+            y=names,
+            text=matrix,
+            texttemplate="%{text}",
+            textfont=dict(size=28),
+            colorscale="Blues",
+            showscale=False,
+        )
+    )
+    fig.update_layout(
+        title="Confusion (pooled)",
+        xaxis_title="predicted",
+        yaxis_title="true",
+        height=440,
+        margin=dict(t=50, b=40),
+        font=dict(size=16),
+        yaxis_autorange="reversed",
+    )
     return fig
 
 
 def _caveats_slide(run: Run) -> Slide:
     bullets = []
     if run.leaky:
-        bullets.append("**Leaky split**: segments of one patient sit in train and test (the study's notebook); "
-                       "the scores are optimistic")
+        bullets.append(
+            "**Leaky split**: segments of one patient sit in train and test (the study's notebook); "
+            "the scores are optimistic"
+        )
     weights = run.manifest.get("weights")
     if weights == "random" and run.manifest["config"]["model"].get("weights") == "imagenet":
         bullets.append("ImageNet weights were not available: the backbone started from random initialisation")
     if run.status != "complete":
-        bullets.append(f"Run {run.status}: {len(run.manifest.get('folds_done', []))} of "
-                       f"{len(run.manifest.get('folds', []))} folds finished")
-    bullets.append(f"Small cohort ({run.manifest.get('data', {}).get('n_patients', '?')} patients): wide intervals; "
-                   "external validation is still needed")
+        bullets.append(
+            f"Run {run.status}: {len(run.manifest.get('folds_done', []))} of "
+            f"{len(run.manifest.get('folds', []))} folds finished"
+        )
+    bullets.append(
+        f"Small cohort ({run.manifest.get('data', {}).get('n_patients', '?')} patients): wide intervals; "
+        "external validation is still needed"
+    )
     bullets.append("Research tool, not a diagnosis")
     return Slide(title="Caveats", bullets=bullets)
 
@@ -338,9 +417,13 @@ def render_html(deck: list[Slide], *, title: str) -> str:
 
     needs_plotly = any(s.figures for s in deck)
     parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style>",
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{CSS}</style>",
     ]
     if needs_plotly:
         parts.append(f'<script type="text/javascript">{get_plotlyjs()}</script>')
@@ -353,14 +436,16 @@ def render_html(deck: list[Slide], *, title: str) -> str:
         if slide.figures:
             parts.append('<div class="figures">')
             for fig in slide.figures:
-                figure = fig.to_html(full_html=False, include_plotlyjs=False,
-                                     config={"displaylogo": False, "responsive": True})
+                figure = fig.to_html(
+                    full_html=False, include_plotlyjs=False, config={"displaylogo": False, "responsive": True}
+                )
                 parts.append(f'<div class="figure">{figure}</div>')
             parts.append("</div>")
         for table in slide.tables:
             parts.append(f'<div class="caption">{html.escape(table.caption)}</div>')
-            parts.append(table.frame.to_html(index=False, classes="data", border=0, na_rep="–",
-                                             float_format=_number))
+            parts.append(
+                table.frame.to_html(index=False, classes="data", border=0, na_rep="–", float_format=_number)
+            )
         parts.append(f"<footer>{number} / {len(deck)}</footer>")
         parts.append("</section>")
     parts += [f"<script>{NAVIGATION}</script>", "</body>", "</html>"]

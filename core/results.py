@@ -35,7 +35,7 @@ SMALL_FOLD = 4
 
 
 def fold_label(repeat: int, fold: int, *, repeats: int) -> str:
-    """"Fold 3" (one repeat) or "Repeat 2 · fold 3" (repeated CV), 1-based (:class:`core.folds.FoldKey`)."""
+    """ "Fold 3" (one repeat) or "Repeat 2 · fold 3" (repeated CV), 1-based (:class:`core.folds.FoldKey`)."""
     text = FoldKey(int(repeat), int(fold)).label(repeats=repeats)
     return text[0].upper() + text[1:]
 
@@ -57,11 +57,17 @@ def per_fold(run: Run, *, level: str, part: str) -> pd.DataFrame:
     """
     if run.folds.empty:
         raise RunError(f"run {run.path.name} has no finished fold yet")
-    table = run.folds[(run.folds["level"] == level) & (run.folds["part"] == part)].sort_values(["repeat", "fold"])
+    table = run.folds[(run.folds["level"] == level) & (run.folds["part"] == part)].sort_values(
+        ["repeat", "fold"]
+    )
     repeats = int(run.folds["repeat"].nunique())
     keys = [key for key, _ in STUDY_COLUMNS.values()]
     out = table[keys].reset_index(drop=True)
-    out.insert(0, "fold", [fold_label(r, f, repeats=repeats) for r, f in zip(table["repeat"], table["fold"], strict=True)])
+    out.insert(
+        0,
+        "fold",
+        [fold_label(r, f, repeats=repeats) for r, f in zip(table["repeat"], table["fold"], strict=True)],
+    )
     return out
 
 
@@ -74,11 +80,20 @@ def study_table(run: Run, *, level: str, part: str) -> pd.DataFrame:
     numeric = per_fold(run, level=level, part=part)
     rows = []
     for _, row in numeric.iterrows():
-        rows.append({"Fold": row["fold"], **{title: _fmt_cell(row[key], key, pct) for title, (key, pct) in STUDY_COLUMNS.items()}})
+        rows.append(
+            {
+                "Fold": row["fold"],
+                **{title: _fmt_cell(row[key], key, pct) for title, (key, pct) in STUDY_COLUMNS.items()},
+            }
+        )
     summary = {"Fold": SD_LABEL}
     for title, (key, pct) in STUDY_COLUMNS.items():
         values = numeric[key].astype(float)
-        summary[title] = f"{_fmt(values.mean(), pct)} ± {_fmt(values.std(ddof=0), pct)}" if len(values) > 1 else _fmt(values.mean(), pct)
+        summary[title] = (
+            f"{_fmt(values.mean(), pct)} ± {_fmt(values.std(ddof=0), pct)}"
+            if len(values) > 1
+            else _fmt(values.mean(), pct)
+        )
     rows.append(summary)
     return pd.DataFrame(rows)
 
@@ -110,7 +125,9 @@ def thresholds(run: Run, *, level: str) -> pd.DataFrame:
     return rows[["repeat", "fold", "threshold"]].reset_index(drop=True)
 
 
-def confusion(run: Run, *, level: str, repeat: int, fold: int, threshold: float, part: str = "test") -> dict[str, float]:
+def confusion(
+    run: Run, *, level: str, repeat: int, fold: int, threshold: float, part: str = "test"
+) -> dict[str, float]:
     """Confusion counts and metrics of one fold's part at a given threshold.
 
     Returns
@@ -133,7 +150,9 @@ def roc_points(run: Run, *, level: str, part: str = "test") -> pd.DataFrame:
         if group["label"].nunique() < 2:
             continue
         fpr, tpr, _ = roc_curve(group["label"].astype(int), group["prob"])
-        frames.append(pd.DataFrame({"fold": fold_label(repeat, fold, repeats=repeats), "fpr": fpr, "tpr": tpr}))
+        frames.append(
+            pd.DataFrame({"fold": fold_label(repeat, fold, repeats=repeats), "fpr": fpr, "tpr": tpr})
+        )
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["fold", "fpr", "tpr"])
 
 
@@ -161,9 +180,13 @@ def learning_curves(run: Run) -> pd.DataFrame:
         raise RunError(f"run {run.path.name} has no epochs recorded yet")
     repeats = int(run.epochs["repeat"].nunique())
     value_columns = [c for c in run.epochs.columns if c.split("_", 1)[0] in ("train", "val", "test")]
-    long = run.epochs.melt(id_vars=["repeat", "fold", "epoch", "stage"], value_vars=value_columns, var_name="series")
+    long = run.epochs.melt(
+        id_vars=["repeat", "fold", "epoch", "stage"], value_vars=value_columns, var_name="series"
+    )
     long[["part", "metric"]] = long["series"].str.split("_", n=1, expand=True)
-    long["fold"] = [fold_label(r, f, repeats=repeats) for r, f in zip(long["repeat"], long["fold"], strict=True)]
+    long["fold"] = [
+        fold_label(r, f, repeats=repeats) for r, f in zip(long["repeat"], long["fold"], strict=True)
+    ]
     return long[["fold", "epoch", "stage", "part", "metric", "value"]]
 
 

@@ -223,9 +223,15 @@ def save_fold(run_dir: str | Path, result: Any) -> None:
     ids = {"repeat": fold.repeat, "fold": fold.fold}
     key = (fold.repeat, fold.fold)
     history = result.history.assign(**ids)
-    _append_csv(run_dir / "epochs.csv", history[["repeat", "fold", *result.history.columns]], replace_fold=key)
+    _append_csv(
+        run_dir / "epochs.csv", history[["repeat", "fold", *result.history.columns]], replace_fold=key
+    )
     metrics = result.metrics.assign(**ids, best_epoch=result.best_epoch)
-    _append_csv(run_dir / "folds.csv", metrics[["repeat", "fold", *result.metrics.columns, "best_epoch"]], replace_fold=key)
+    _append_csv(
+        run_dir / "folds.csv",
+        metrics[["repeat", "fold", *result.metrics.columns, "best_epoch"]],
+        replace_fold=key,
+    )
     segments = result.predictions.assign(**ids)
     _append_csv(
         run_dir / "predictions_segments.csv",
@@ -234,7 +240,9 @@ def save_fold(run_dir: str | Path, result: Any) -> None:
     )
     manifest = read_manifest(run_dir)
     how = manifest["config"].get("train", {}).get("patient_aggregation", "mean")
-    patients = aggregate_patients(segments[["repeat", "fold", "part", "patient_id", "label", "prob"]], how=how)
+    patients = aggregate_patients(
+        segments[["repeat", "fold", "part", "patient_id", "label", "prob"]], how=how
+    )
     _append_csv(run_dir / "predictions_patients.csv", patients, replace_fold=key)
     model_file = result.model.save(run_dir / "models" / f"{fold.key}.keras")
     record_model_file(run_dir, fold.key, model_file)
@@ -250,12 +258,15 @@ def save_fold(run_dir: str | Path, result: Any) -> None:
         weights_reason=info.weights_reason,
         model={k: v for k, v in info.to_dict().items() if k != "trainable_layers"},
         cached=bool(result.cached),
-        training_path="cached frozen-prefix features" if result.cached
+        training_path="cached frozen-prefix features"
+        if result.cached
         else "uncached: whole model every batch (input augmentation on)",
     )
 
 
-def finish_run(run_dir: str | Path, *, status: str, error: str = "", seconds: float | None = None) -> dict[str, Any]:
+def finish_run(
+    run_dir: str | Path, *, status: str, error: str = "", seconds: float | None = None
+) -> dict[str, Any]:
     """Set the final status ("complete" needs every fold done), the summary and timings."""
     if status not in STATUSES:
         raise RunError(f"status {status!r}; expected one of {STATUSES}")
@@ -305,7 +316,9 @@ def compute_summary(run_dir: str | Path, *, n_boot: int = 1000) -> dict[str, Any
                 summary[f"{row['level']}_{metric}_{stat}"] = _float(row[f"{metric}_{stat}"])
     patient_test = test[test["level"] == "patient"]
     per_repeat = patient_test.groupby("repeat")["auroc"].mean()
-    summary["patient_auroc_ci_repeats"] = list(percentile_ci(per_repeat.to_numpy())) if len(per_repeat) > 1 else [None, None]
+    summary["patient_auroc_ci_repeats"] = (
+        list(percentile_ci(per_repeat.to_numpy())) if len(per_repeat) > 1 else [None, None]
+    )
     # What it is: the spread of the repeats' mean AUROC (split variability only), not a CI.
     summary["patient_auroc_repeat_range"] = (
         [_float(per_repeat.min()), _float(per_repeat.max())] if len(per_repeat) > 1 else [None, None]
@@ -382,9 +395,25 @@ def list_runs(root: str | Path | None = None) -> pd.DataFrame:
                     rows.append(run_summary(run_dir))
                 except (RunError, KeyError):
                     continue
-    columns = ["run_id", "name", "status", "preset", "backbone", "inputs", "split", "weights",
-               "patient_auroc_mean", "patient_auroc_std", "segment_auroc_mean", "segment_auroc_std",
-               "folds_done", "n_folds", "seconds", "run_dir", "damaged_folds"]
+    columns = [
+        "run_id",
+        "name",
+        "status",
+        "preset",
+        "backbone",
+        "inputs",
+        "split",
+        "weights",
+        "patient_auroc_mean",
+        "patient_auroc_std",
+        "segment_auroc_mean",
+        "segment_auroc_std",
+        "folds_done",
+        "n_folds",
+        "seconds",
+        "run_dir",
+        "damaged_folds",
+    ]
     return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
 
 
@@ -402,14 +431,22 @@ def find_run(run: str | Path, *, root: str | Path | None = None) -> Path:
     base = runs_root(root)
     if (base / str(run) / MANIFEST).is_file():
         return base / str(run)
-    matches = [
-        d for d in sorted(base.iterdir()) if (d / MANIFEST).is_file() and (d.name.startswith(str(run)) or d.name.endswith(f"-{run}"))
-    ] if base.is_dir() else []
+    matches = (
+        [
+            d
+            for d in sorted(base.iterdir())
+            if (d / MANIFEST).is_file() and (d.name.startswith(str(run)) or d.name.endswith(f"-{run}"))
+        ]
+        if base.is_dir()
+        else []
+    )
     if len(matches) == 1:
         return matches[0]
     if not matches:
         raise RunError(f"no run {str(run)!r} under {base}")
-    raise RunError(f"run {str(run)!r} matches {len(matches)} runs: {[m.name for m in matches][:5]}; use the full id")
+    raise RunError(
+        f"run {str(run)!r} matches {len(matches)} runs: {[m.name for m in matches][:5]}; use the full id"
+    )
 
 
 @dataclass
@@ -470,7 +507,9 @@ def fold_key(fold: int | str, *, repeat: int = 0) -> str:
     return FoldKey.of(fold, repeat=repeat).key
 
 
-def load_fold_model(run: str | Path, fold: int | str, *, repeat: int = 0, root: str | Path | None = None) -> Any:
+def load_fold_model(
+    run: str | Path, fold: int | str, *, repeat: int = 0, root: str | Path | None = None
+) -> Any:
     """The saved :class:`core.models.dual.DualModel` of one fold (imports TensorFlow).
 
     Raises

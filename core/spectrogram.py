@@ -106,7 +106,9 @@ def mel_db(
     return fix_frames(_power_to_db(mel, top_db=config.top_db), frames=columns)
 
 
-def matrix_shape(kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None) -> tuple[int, int]:
+def matrix_shape(
+    kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None
+) -> tuple[int, int]:
     """Rows and columns of a segment's dB matrix.
 
     Returns
@@ -127,7 +129,11 @@ def matrix_shape(kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConf
 
 
 def stft_db(
-    segments: np.ndarray, *, config: SpectrogramConfig | None = None, sr: int = 16_000, top_hz: float | None = None
+    segments: np.ndarray,
+    *,
+    config: SpectrogramConfig | None = None,
+    sr: int = 16_000,
+    top_hz: float | None = None,
 ) -> np.ndarray:
     """STFT power (``center=False``) in dB of every segment, fixed to ``config.frames`` columns.
 
@@ -177,7 +183,9 @@ def fix_frames(db: np.ndarray, *, frames: int) -> np.ndarray:
     return np.pad(db, pad, mode="edge").astype(np.float32, copy=False)
 
 
-def contrast_limits(db: np.ndarray, *, config: SpectrogramConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+def contrast_limits(
+    db: np.ndarray, *, config: SpectrogramConfig | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-segment dB values mapped to black and white.
 
     Parameters
@@ -255,7 +263,12 @@ def to_images(db: np.ndarray, *, config: SpectrogramConfig | None = None) -> np.
 
 
 def matrix_row_hz(
-    kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None, top_hz: float | None = None
+    kind: Kind,
+    *,
+    sr: int,
+    n_samples: int,
+    config: SpectrogramConfig | None = None,
+    top_hz: float | None = None,
 ) -> np.ndarray:
     """Frequency of each dB-matrix row (row 0 = lowest); ``top_hz`` is the recording's band top (fit only).
 
@@ -309,7 +322,12 @@ def real_frames(kind: Kind, *, n_samples: int, config: SpectrogramConfig | None 
 
 
 def image_row_hz(
-    kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None, top_hz: float | None = None
+    kind: Kind,
+    *,
+    sr: int,
+    n_samples: int,
+    config: SpectrogramConfig | None = None,
+    top_hz: float | None = None,
 ) -> np.ndarray:
     """Frequency shown by each image row (row 0 = top = highest frequency).
 
@@ -379,7 +397,9 @@ def backbone_family(backbone_name: str) -> str | None:
         if key.startswith(prefix):
             return family
     known = [p for p, _ in _BACKBONE_FAMILIES] + list(UNIT_SCALED_BACKBONES)
-    raise ConfigError(f"backbone {backbone_name!r} has no known input preprocessing; expected a name starting with one of {known}")
+    raise ConfigError(
+        f"backbone {backbone_name!r} has no known input preprocessing; expected a name starting with one of {known}"
+    )
 
 
 def to_backbone_input(images: Any, backbone_name: str) -> Any:

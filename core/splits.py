@@ -140,7 +140,10 @@ def assert_no_leakage(segments: pd.DataFrame, fold: Fold) -> None:
     if np.unique(all_rows).size != all_rows.size:
         raise TrainingError(f"fold {fold.key}: a segment appears in two parts")
     patients = segments["patient_id"].to_numpy()
-    sides = {name: set(patients[rows]) for name, rows in (("train", fold.train), ("val", fold.val), ("test", fold.test))}
+    sides = {
+        name: set(patients[rows])
+        for name, rows in (("train", fold.train), ("val", fold.val), ("test", fold.test))
+    }
     for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
         shared = sorted(sides[a] & sides[b])
         if shared:
@@ -162,7 +165,9 @@ def _inner_val(labels: np.ndarray, *, val_ratio: float, seed: int) -> tuple[np.n
     try:
         fit, val = train_test_split(positions, test_size=n_val, stratify=labels, random_state=seed)
     except ValueError as exc:
-        raise TrainingError(f"cannot draw a stratified validation set of {n_val} from {labels.size}: {exc}") from None
+        raise TrainingError(
+            f"cannot draw a stratified validation set of {n_val} from {labels.size}: {exc}"
+        ) from None
     return np.sort(fit), np.sort(val)
 
 

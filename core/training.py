@@ -195,11 +195,15 @@ def class_weights(labels: np.ndarray, *, enabled: bool = True) -> dict[int, floa
     n_pos = int(np.sum(labels == 1))
     n_neg = int(np.sum(labels == 0))
     if n_pos == 0 or n_neg == 0:
-        raise TrainingError(f"training part has {n_neg} well and {n_pos} poor segments; expected both classes")
+        raise TrainingError(
+            f"training part has {n_neg} well and {n_pos} poor segments; expected both classes"
+        )
     return {0: n_pos / n_neg if enabled else 1.0, 1: 1.0}
 
 
-def augment_images(images: Any, *, brightness: float, contrast_low: float, contrast_high: float, seed: Any) -> Any:
+def augment_images(
+    images: Any, *, brightness: float, contrast_low: float, contrast_high: float, seed: Any
+) -> Any:
     """Random brightness (± ``brightness`` of full scale) and contrast per image, 0..255 in and out.
 
     Parameters
@@ -223,7 +227,14 @@ def augment_images(images: Any, *, brightness: float, contrast_low: float, contr
 class _Trainer:
     """Train steps and cached evaluation of one fold (internal)."""
 
-    def __init__(self, model: DualModel, config: ExperimentConfig, *, cache: FeatureCache, images: dict[str, np.ndarray]):
+    def __init__(
+        self,
+        model: DualModel,
+        config: ExperimentConfig,
+        *,
+        cache: FeatureCache,
+        images: dict[str, np.ndarray],
+    ):
         self.tf = tensorflow()
         import keras
 
@@ -235,7 +246,12 @@ class _Trainer:
         self.loss_fn = keras.losses.BinaryCrossentropy(label_smoothing=config.train.label_smoothing)
 
     def _step(
-        self, forward: Callable[[list[Any]], Any], variables: list[Any], losses_of: Any, lr: float, specs: list[Any]
+        self,
+        forward: Callable[[list[Any]], Any],
+        variables: list[Any],
+        losses_of: Any,
+        lr: float,
+        specs: list[Any],
     ) -> Any:
         """A compiled train step; ``specs`` give the inputs' shapes with a free batch size.
 
@@ -261,12 +277,15 @@ class _Trainer:
 
         return step
 
-    def make_step(self, stage: str, lr: float, *, cached: bool) -> tuple[Any, Callable[[np.ndarray, int], list[Any]]]:
+    def make_step(
+        self, stage: str, lr: float, *, cached: bool
+    ) -> tuple[Any, Callable[[np.ndarray, int], list[Any]]]:
         """Return (step, batch_inputs) for a stage; ``batch_inputs(rows, seed)`` builds a batch."""
         tf = self.tf
         model = self.model
         model.set_stage(stage)
         branches = model.branches
+
         def spec(shape: tuple[int, ...], dtype: Any = tf.float32) -> Any:
             return tf.TensorSpec((None, *shape), dtype)
 
@@ -323,7 +342,9 @@ class _Trainer:
         if stage == "warmup":
             pooled = np.concatenate([self.cache.pooled[b][rows] for b in model.branches], axis=1)
             return model.classifier.predict_on_batch(pooled).reshape(-1) if len(rows) else np.zeros(0)
-        return model.predict_prefix(*(self.cache.prefix[b][rows] for b in model.branches), batch_size=batch_size)
+        return model.predict_prefix(
+            *(self.cache.prefix[b][rows] for b in model.branches), batch_size=batch_size
+        )
 
 
 def train_fold(
@@ -390,7 +411,10 @@ def train_fold(
     history: list[dict[str, Any]] = []
     best = {"auroc": -np.inf, "epoch": 0, "state": model.get_trainable_state()}
     stage_seconds: dict[str, list[float]] = {}  # for the time-left estimate of the progress events
-    plan = [("warmup", train_cfg.warmup_epochs, train_cfg.warmup_lr), ("finetune", train_cfg.finetune_epochs, train_cfg.finetune_lr)]
+    plan = [
+        ("warmup", train_cfg.warmup_epochs, train_cfg.warmup_lr),
+        ("finetune", train_cfg.finetune_epochs, train_cfg.finetune_lr),
+    ]
     for stage, epochs, lr in plan:
         if epochs == 0:
             continue
@@ -404,18 +428,42 @@ def train_fold(
             for i in range(0, len(order), train_cfg.batch_size):
                 rows = order[i : i + train_cfg.batch_size]
                 seed = int(rng.integers(0, 2**31 - 1))
-                loss, step_prob = step(batch_inputs(rows, seed), trainer.tf.constant(y[rows]), trainer.tf.constant(sample_weight[rows]))
+                loss, step_prob = step(
+                    batch_inputs(rows, seed),
+                    trainer.tf.constant(y[rows]),
+                    trainer.tf.constant(sample_weight[rows]),
+                )
                 losses.append(float(loss))
                 seen.append(step_prob)
-            prob = trainer.evaluate(stage, rows_to_predict(train_cfg.curves, parts))  # train.curves: core.curves
-            row: dict[str, Any] = {"epoch": len(history) + 1, "stage": stage, "stage_epoch": stage_epoch, "loss": float(np.mean(losses))}
-            row.update(epoch_points(train_cfg.curves, y, parts, prob, label_smoothing=train_cfg.label_smoothing,
-                                    step_rows=order, step_prob=np.concatenate([p.numpy() for p in seen])))
+            prob = trainer.evaluate(
+                stage, rows_to_predict(train_cfg.curves, parts)
+            )  # train.curves: core.curves
+            row: dict[str, Any] = {
+                "epoch": len(history) + 1,
+                "stage": stage,
+                "stage_epoch": stage_epoch,
+                "loss": float(np.mean(losses)),
+            }
+            row.update(
+                epoch_points(
+                    train_cfg.curves,
+                    y,
+                    parts,
+                    prob,
+                    label_smoothing=train_cfg.label_smoothing,
+                    step_rows=order,
+                    step_prob=np.concatenate([p.numpy() for p in seen]),
+                )
+            )
             row["seconds"] = time.perf_counter() - tick
             history.append(row)
             stage_seconds.setdefault(stage, []).append(row["seconds"])
             timing = {f"{name}_epoch_s": float(np.median(times)) for name, times in stage_seconds.items()}
-            emit(ProgressEvent("epoch", fold.key, fold_index, n_folds, stage, stage_epoch, epochs, {**row, **timing}))
+            emit(
+                ProgressEvent(
+                    "epoch", fold.key, fold_index, n_folds, stage, stage_epoch, epochs, {**row, **timing}
+                )
+            )
             val_auroc = row["val_auroc"] if not np.isnan(row["val_auroc"]) else -np.inf
             wait += 1
             if val_auroc > stage_best or stage_epoch == 1:
@@ -443,7 +491,9 @@ def train_fold(
             "prob": prob.astype(float),
         }
     )
-    metrics = fold_metrics(predictions, threshold_steps=train_cfg.threshold_steps, aggregation=train_cfg.patient_aggregation)
+    metrics = fold_metrics(
+        predictions, threshold_steps=train_cfg.threshold_steps, aggregation=train_cfg.patient_aggregation
+    )
     result = FoldResult(
         fold=fold,
         model=model,
@@ -547,7 +597,9 @@ def execute_run(
     from core.run_health import Heartbeat, claim
 
     with claim(run_dir), Heartbeat(run_dir):
-        return _execute_run(run_dir, dataset, config, progress=progress, fail_after=fail_after, backend=backend)
+        return _execute_run(
+            run_dir, dataset, config, progress=progress, fail_after=fail_after, backend=backend
+        )
 
 
 def _execute_run(
@@ -587,7 +639,9 @@ def _execute_run(
     run_dir = Path(run_dir)
     manifest = runs.claim_run(run_dir)
     if manifest["config_hash"] != config.hash():
-        raise TrainingError(f"run {run_dir.name}: config hash {config.hash()} differs from {manifest['config_hash']}")
+        raise TrainingError(
+            f"run {run_dir.name}: config hash {config.hash()} differs from {manifest['config_hash']}"
+        )
     folds = make_folds(dataset.segments, config.split)
     done = set(manifest["folds_done"])
     todo = [f for f in folds if f.key not in done]
@@ -604,12 +658,20 @@ def _execute_run(
         # known before any fold finishes, so a cancelled or failed run still says it
         spec = get_backbone(config.model.backbone)
         if config.model.weights == "imagenet":  # online: fetch now; offline: fails fast, folds start random
-            ensure_imagenet(spec.name, progress=lambda got, total: emit(
-                ProgressEvent("weights", metrics={"bytes": float(got), "total": float(total or 0)})))
+            ensure_imagenet(
+                spec.name,
+                progress=lambda got, total: emit(
+                    ProgressEvent("weights", metrics={"bytes": float(got), "total": float(total or 0)})
+                ),
+            )
         choice = resolve_weights(spec, config.model.weights)
-        runs.update_manifest(run_dir, weights=choice.source, weights_reason=choice.reason,
-                             weights_file=choice.path.name if choice.path else "",
-                             weights_sha256=choice.sha256 or "")
+        runs.update_manifest(
+            run_dir,
+            weights=choice.source,
+            weights_reason=choice.reason,
+            weights_file=choice.path.name if choice.path else "",
+            weights_sha256=choice.sha256 or "",
+        )
 
     try:
         if backend == "ray":  # one Ray task per fold (core.backends.ray_backend), saved here as each ends
@@ -619,7 +681,9 @@ def _execute_run(
         for index, fold in enumerate([] if backend == "ray" else todo):
             if fail_after is not None and index >= fail_after:
                 raise TrainingError(f"stopped on purpose after {fail_after} fold(s)")
-            result = train_fold(dataset, fold, config, cache=cache, fold_index=index, n_folds=len(todo), progress=emit)
+            result = train_fold(
+                dataset, fold, config, cache=cache, fold_index=index, n_folds=len(todo), progress=emit
+            )
             runs.save_fold(run_dir, result)
             done.add(fold.key)
         timings = runs.read_manifest(run_dir)["timings"]
@@ -627,10 +691,20 @@ def _execute_run(
         runs.update_manifest(run_dir, timings=timings)
         return runs.finish_run(run_dir, status="complete", seconds=already + time.perf_counter() - start)
     except (RunCancelled, KeyboardInterrupt):
-        runs.finish_run(run_dir, status="cancelled", error="cancelled by the user", seconds=already + time.perf_counter() - start)
+        runs.finish_run(
+            run_dir,
+            status="cancelled",
+            error="cancelled by the user",
+            seconds=already + time.perf_counter() - start,
+        )
         raise
     except BaseException as exc:
-        runs.finish_run(run_dir, status="failed", error=f"{type(exc).__name__}: {exc}", seconds=already + time.perf_counter() - start)
+        runs.finish_run(
+            run_dir,
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            seconds=already + time.perf_counter() - start,
+        )
         raise
 
 
@@ -656,7 +730,12 @@ def start_run(
     dataset, data = load_training_data(cohort_dir, config, cache_dir=cache_dir)
     folds = make_folds(dataset.segments, config.split)
     run_dir = runs.create_run(
-        config.to_dict(), name=name, config_hash=config.hash(), data=data, folds=[f.key for f in folds], root=root
+        config.to_dict(),
+        name=name,
+        config_hash=config.hash(),
+        data=data,
+        folds=[f.key for f in folds],
+        root=root,
     )
     execute_run(run_dir, dataset, config, progress=progress, fail_after=fail_after, backend=backend)
     return run_dir

@@ -53,35 +53,79 @@ st.audio(y, sample_rate=SR)
 
 st.subheader("Trimming and sliding windows")
 s1, s2, s3, s4, s5 = st.columns(5)
-threshold = s1.slider("Silence threshold (dB below peak)", 10, 80, int(TrimConfig().threshold_db), key="a_thr")
+threshold = s1.slider(
+    "Silence threshold (dB below peak)", 10, 80, int(TrimConfig().threshold_db), key="a_thr"
+)
 span_ms = s2.slider("Span (ms)", 100, 2000, int(WindowConfig().span_s * 1000), step=10, key="a_span")
 window_ms = s3.slider("Window (ms)", 10, 200, int(WindowConfig().window_s * 1000), step=5, key="a_win")
 count = s4.slider("Windows", 1, 40, WindowConfig().count, key="a_count")
 position = s5.selectbox("Span position", ["start", "centre", "stable"], key="a_pos")
 
-whole = st.toggle("Whole vowel: windows over the whole kept region (the voice preset)", key="a_whole",
-                  help="Every window at the hop over the kept region, at most 'Windows' of them, spread evenly when capped.")
+whole = st.toggle(
+    "Whole vowel: windows over the whole kept region (the voice preset)",
+    key="a_whole",
+    help="Every window at the hop over the kept region, at most 'Windows' of them, spread evenly when capped.",
+)
 if whole:
     w1, w2 = st.columns(2)
     hop_ms = w1.slider("Hop (ms)", 5, 200, int(WindowConfig().hop_s * 1000), step=5, key="a_hop")
     count = w2.slider("Most windows per recording", 1, 400, 60, key="a_cap")
 
 trim = TrimConfig(threshold_db=float(threshold))
-window = WindowConfig(span_s=span_ms / 1000, window_s=min(window_ms, span_ms) / 1000, count=count, position=position,
-                      mode="whole" if whole else "span", hop_s=(hop_ms if whole else 25) / 1000)
+window = WindowConfig(
+    span_s=span_ms / 1000,
+    window_s=min(window_ms, span_ms) / 1000,
+    count=count,
+    position=position,
+    mode="whole" if whole else "span",
+    hop_s=(hop_ms if whole else 25) / 1000,
+)
 sliced = slice_recording(y, sr=SR, trim=trim, window=window)
 plan = sliced.plan
 
 envelope = waveform_envelope(y, sr=SR)
 fig = go.Figure()
-fig.add_trace(go.Scatter(x=envelope["time_s"], y=envelope["high"], line=dict(width=0.6, color="#12355b"), name="waveform", showlegend=False))
-fig.add_trace(go.Scatter(x=envelope["time_s"], y=envelope["low"], line=dict(width=0.6, color="#12355b"), fill="tonexty", showlegend=False))
+fig.add_trace(
+    go.Scatter(
+        x=envelope["time_s"],
+        y=envelope["high"],
+        line=dict(width=0.6, color="#12355b"),
+        name="waveform",
+        showlegend=False,
+    )
+)
+fig.add_trace(
+    go.Scatter(
+        x=envelope["time_s"],
+        y=envelope["low"],
+        line=dict(width=0.6, color="#12355b"),
+        fill="tonexty",
+        showlegend=False,
+    )
+)
 start_s, end_s = sliced.region[0] / SR, sliced.region[1] / SR
-fig.add_vrect(x0=start_s, x1=end_s, fillcolor="#7fd1ae", opacity=0.18, line_width=0, annotation_text="kept", annotation_position="top left")
+fig.add_vrect(
+    x0=start_s,
+    x1=end_s,
+    fillcolor="#7fd1ae",
+    opacity=0.18,
+    line_width=0,
+    annotation_text="kept",
+    annotation_position="top left",
+)
 for i, (a, b) in enumerate(zip(plan.starts, plan.ends, strict=True)):
-    fig.add_shape(type="rect", x0=a / SR, x1=b / SR, y0=-1.05 + 0.04 * (i % 2), y1=1.05 - 0.04 * (i % 2),
-                  line=dict(color="#e76f51", width=1), fillcolor="rgba(231,111,81,0.08)")
-fig.update_layout(height=280, margin=dict(t=20, b=10), xaxis_title="time (s)", yaxis_title="amplitude (peak = 1)")
+    fig.add_shape(
+        type="rect",
+        x0=a / SR,
+        x1=b / SR,
+        y0=-1.05 + 0.04 * (i % 2),
+        y1=1.05 - 0.04 * (i % 2),
+        line=dict(color="#e76f51", width=1),
+        fillcolor="rgba(231,111,81,0.08)",
+    )
+fig.update_layout(
+    height=280, margin=dict(t=20, b=10), xaxis_title="time (s)", yaxis_title="amplitude (peak = 1)"
+)
 st.plotly_chart(fig, width="stretch")
 
 m1, m2, m3, m4 = st.columns(4)
@@ -98,7 +142,9 @@ elif plan.padded.any():
     )
 
 spec = overview_spectrogram(y, sr=SR)
-heat = go.Figure(go.Heatmap(z=spec.db, x=spec.ms / 1000, y=spec.hz, colorscale="Viridis", colorbar=dict(title="dB")))
+heat = go.Figure(
+    go.Heatmap(z=spec.db, x=spec.ms / 1000, y=spec.hz, colorscale="Viridis", colorbar=dict(title="dB"))
+)
 heat.add_vline(x=start_s, line=dict(color="white", dash="dot"))
 heat.add_vline(x=end_s, line=dict(color="white", dash="dot"))
 heat.update_layout(height=300, margin=dict(t=10, b=10), xaxis_title="time (s)", yaxis_title="frequency (Hz)")
@@ -113,9 +159,16 @@ if len(plan):
     spectrograms = segment_spectrograms(segment, sr=SR, config=SpectrogramConfig())
     left, right = st.columns(2)
     for column, (name, item) in zip((left, right), spectrograms.items(), strict=True):
-        figure = go.Figure(go.Heatmap(z=item.db, x=item.ms, y=item.hz, colorscale="Viridis", colorbar=dict(title="dB")))
-        figure.update_layout(title=f"{name.upper()} (dB)", height=340, margin=dict(t=40, b=10),
-                             xaxis_title="time (ms)", yaxis_title="frequency (Hz)")
+        figure = go.Figure(
+            go.Heatmap(z=item.db, x=item.ms, y=item.hz, colorscale="Viridis", colorbar=dict(title="dB"))
+        )
+        figure.update_layout(
+            title=f"{name.upper()} (dB)",
+            height=340,
+            margin=dict(t=40, b=10),
+            xaxis_title="time (ms)",
+            yaxis_title="frequency (Hz)",
+        )
         column.plotly_chart(figure, width="stretch")
 
 st.subheader("Praat voice report")
@@ -135,6 +188,8 @@ else:
     if agreement["reported"].isna().all():
         st.caption("No Praat report beside this recording: the values below are recomputed from the audio.")
     else:
-        st.caption("The report written by the clinic's Praat beside the recording, and the same measure recomputed "
-                   "from the audio with the report's settings.")
+        st.caption(
+            "The report written by the clinic's Praat beside the recording, and the same measure recomputed "
+            "from the audio with the report's settings."
+        )
     st.dataframe(agreement, hide_index=True, width="stretch")

@@ -34,7 +34,9 @@ st.markdown(
 )
 
 patients = cohort.patients.copy()
-patients["outcome"] = patients["outcome"].map(label_names(cohort.class_names)).astype("string").fillna("unknown")
+patients["outcome"] = (
+    patients["outcome"].map(label_names(cohort.class_names)).astype("string").fillna("unknown")
+)
 
 with st.expander("Filters", expanded=True):
     c1, c2, c3, c4 = st.columns(4)
@@ -50,7 +52,9 @@ with st.expander("Filters", expanded=True):
         "outcome": c1.multiselect("Outcome", _choices("outcome"), key="f_outcome"),
     }
     ages = patients["age"].dropna().astype(float)
-    age_low, age_high = (math.floor(ages.min()), math.ceil(ages.max())) if len(ages) else (0, 0)  # 80.55 stays in
+    age_low, age_high = (
+        (math.floor(ages.min()), math.ceil(ages.max())) if len(ages) else (0, 0)
+    )  # 80.55 stays in
     age_range = (
         c2.slider("Age (years)", age_low, age_high, (age_low, age_high), key="f_age")
         if len(ages) and ages.min() < ages.max()
@@ -107,16 +111,20 @@ with right:
         balance.drop(columns="label"),
         hide_index=True,
         width="stretch",
-        column_config={"share": st.column_config.ProgressColumn("share", min_value=0.0, max_value=1.0, format="percent"),
-                       "outcome": st.column_config.TextColumn("outcome", width="medium")},
+        column_config={
+            "share": st.column_config.ProgressColumn("share", min_value=0.0, max_value=1.0, format="percent"),
+            "outcome": st.column_config.TextColumn("outcome", width="medium"),
+        },
     )
 
 st.subheader("Validation report")
 if cohort.files is not None:
     files = cohort.files
-    st.caption(f"Files under the folder: {files.seen} seen = {files.used} used (recordings, their voice "
-               f"reports, the sheet) + {files.reported} named in the report + {files.set_aside} set aside "
-               "(hidden or system files, documents at the top of the folder).")
+    st.caption(
+        f"Files under the folder: {files.seen} seen = {files.used} used (recordings, their voice "
+        f"reports, the sheet) + {files.reported} named in the report + {files.set_aside} set aside "
+        "(hidden or system files, documents at the top of the folder)."
+    )
 problems = cohort.problems
 if problems.empty:
     st.success("Every file was read and understood.")
@@ -125,6 +133,12 @@ else:
         "Show", ["error", "warning"], selection_mode="multi", default=["error", "warning"], key="f_severity"
     )
     st.caption("error = the file or row was left out; warning = kept, but worth a look.")
-    st.dataframe(problems[problems["severity"].isin(severity or [])], hide_index=True, width="stretch",
-                 column_config={"reason": st.column_config.TextColumn("reason", width="large")})
-    st.download_button("Download report (CSV)", problems.to_csv(index=False), "validation_report.csv", "text/csv")
+    st.dataframe(
+        problems[problems["severity"].isin(severity or [])],
+        hide_index=True,
+        width="stretch",
+        column_config={"reason": st.column_config.TextColumn("reason", width="large")},
+    )
+    st.download_button(
+        "Download report (CSV)", problems.to_csv(index=False), "validation_report.csv", "text/csv"
+    )

@@ -67,9 +67,13 @@ cases = explainer.cases(k=10)
 predictions = explainer.data.predictions
 cells = confusion_cells(predictions, threshold=explainer.data.threshold)
 cell_of = dict(zip(predictions["segment_id"].astype(int), cells, strict=True))
-strip_box = st.expander("Pick any test segment on the probability plot", expanded=True)  # drawn below, once the segment is known
+strip_box = st.expander(
+    "Pick any test segment on the probability plot", expanded=True
+)  # drawn below, once the segment is known
 strip_key = f"e_strip_{key}"
-clicked = picked_segment(st.session_state.get(strip_key))  # the plot's selection from the previous interaction
+clicked = picked_segment(
+    st.session_state.get(strip_key)
+)  # the plot's selection from the previous interaction
 if clicked is None:
     st.session_state.pop("e_clicked", None)  # selection cleared: the same point may be picked again
 if clicked is not None and clicked in cell_of and clicked != st.session_state.get("e_clicked"):
@@ -80,9 +84,13 @@ st.session_state.setdefault("e_cell", "TP")
 cell = c2.segmented_control("Confusion cell", ["TP", "TN", "FP", "FN"], key="e_cell") or "TP"
 in_cell = cases[cases["cell"] == cell]
 if in_cell["fallback"].any():
-    c3.caption(f"No {cell} segment in this fold: the closest by probability are shown instead, as the study did.")
+    c3.caption(
+        f"No {cell} segment in this fold: the closest by probability are shown instead, as the study did."
+    )
 names_of = explainer.segment_name
-labels = {int(r.segment_id): f"{names_of(r.segment_id)} · {p_label} {r.prob:.2f}" for r in in_cell.itertuples()}
+labels = {
+    int(r.segment_id): f"{names_of(r.segment_id)} · {p_label} {r.prob:.2f}" for r in in_cell.itertuples()
+}
 if clicked is not None and cell_of.get(clicked) == cell and clicked not in labels:
     r = predictions.set_index("segment_id").loc[clicked]
     labels = {clicked: f"{names_of(clicked)} · {p_label} {r['prob']:.2f} (picked on the plot)", **labels}
@@ -91,17 +99,31 @@ if st.session_state.get("e_segment") not in labels:  # a segment of another fold
 segment_id = c3.selectbox("Segment", list(labels), format_func=labels.get, key="e_segment")
 named = predictions.assign(segment=segment_names(explainer.data.segments, predictions["segment_id"]))
 with strip_box:
-    st.plotly_chart(probability_strip(named, cells, threshold=explainer.data.threshold, current=segment_id,
-                                      class_names=names),
-                    width="stretch", on_select="rerun", selection_mode="points", key=strip_key)
-    st.caption("Click a point to explain that segment (the ringed one is shown below); double-click the plot to clear. "
-               "The lists above hold the study's 10 cases per cell.")
+    st.plotly_chart(
+        probability_strip(
+            named, cells, threshold=explainer.data.threshold, current=segment_id, class_names=names
+        ),
+        width="stretch",
+        on_select="rerun",
+        selection_mode="points",
+        key=strip_key,
+    )
+    st.caption(
+        "Click a point to explain that segment (the ringed one is shown below); double-click the plot to clear. "
+        "The lists above hold the study's 10 cases per cell."
+    )
 if segment_id is None:
     st.info("No segment in this cell.")
     st.stop()
 
 m1, m2 = st.columns([2, 1])
-method = m1.radio("Method", [m for m in METHOD_NAMES if m in EXPLAINERS], format_func=METHOD_NAMES.get, horizontal=True, key="e_method")
+method = m1.radio(
+    "Method",
+    [m for m in METHOD_NAMES if m in EXPLAINERS],
+    format_func=METHOD_NAMES.get,
+    horizontal=True,
+    key="e_method",
+)
 opacity = m2.slider("Map opacity", 0.0, 1.0, 0.5, 0.05, key="e_opacity")
 
 with st.spinner(f"Computing {METHOD_NAMES[method]}…"):
@@ -119,14 +141,26 @@ branches = [b for b in ("mel", "stft") if f"heatmap_{b}" in maps]
 images = {"mel": explainer.data.mel, "stft": explainer.data.stft}
 columns = st.columns(len(branches) + (1 if "delta" in maps else 0))
 for column, branch in zip(columns, branches, strict=False):
-    fig = cam_overlay(np.asarray(images[branch][segment_id]), maps[f"heatmap_{branch}"][0], hz=axes.row_hz[branch],
-                      ms=axes.column_ms[branch], title=f"{branch.upper()} · {METHOD_NAMES[method]}", opacity=opacity,
-                      real=axes.real_columns[branch], end_ms=axes.segment_ms)
+    fig = cam_overlay(
+        np.asarray(images[branch][segment_id]),
+        maps[f"heatmap_{branch}"][0],
+        hz=axes.row_hz[branch],
+        ms=axes.column_ms[branch],
+        title=f"{branch.upper()} · {METHOD_NAMES[method]}",
+        opacity=opacity,
+        real=axes.real_columns[branch],
+        end_ms=axes.segment_ms,
+    )
     column.plotly_chart(fig, width="stretch", key=f"map_{branch}")
 if "delta" in maps:
     grid = common_grid(axes)
-    fig = signed_map(maps["delta"][0], hz=grid.hz, ms=grid.ms, title="ΔCAM = mel CAM − STFT CAM",
-                     colorbar="mel − STFT<br>+ red: mel more<br>− blue: STFT more")
+    fig = signed_map(
+        maps["delta"][0],
+        hz=grid.hz,
+        ms=grid.ms,
+        title="ΔCAM = mel CAM − STFT CAM",
+        colorbar="mel − STFT<br>+ red: mel more<br>− blue: STFT more",
+    )
     columns[-1].plotly_chart(fig, width="stretch", key="map_delta")
     st.caption(
         "ΔCAM compares the same place: both CAMs are resampled onto one grid of frequency (Hz, linear) and time "
@@ -142,7 +176,10 @@ except CoreError as exc:
     st.info(str(exc))
 
 st.subheader("Occlusion: what happens when a band or a time chunk is hidden")
-scope = st.segmented_control("Scope", ["segment", "patient", "cell", "fold"], default="segment", key="e_scope") or "segment"
+scope = (
+    st.segmented_control("Scope", ["segment", "patient", "cell", "fold"], default="segment", key="e_scope")
+    or "segment"
+)
 scope_args = {
     "segment": {"segment_id": segment_id},
     "patient": {"patient_id": row["patient_id"]},
@@ -153,7 +190,10 @@ bar_slot = st.empty()
 
 
 def _occluded(done: int, total: int) -> None:
-    bar_slot.progress(done / total, text=f"Occluding 10 bands and 10 chunks per branch: {done} of {total} segment(s) (cached after the first time)")
+    bar_slot.progress(
+        done / total,
+        text=f"Occluding 10 bands and 10 chunks per branch: {done} of {total} segment(s) (cached after the first time)",
+    )
 
 
 with st.spinner("Occluding 10 bands and 10 chunks per branch (cached after the first time)…"):
@@ -167,19 +207,36 @@ left, right = st.columns(2)
 for column, axis, title in ((left, "frequency", "Frequency bands"), (right, "time", "Time chunks")):
     part = occlusion[occlusion["axis"] == axis]
     # One panel per branch: the mel and STFT bands cover different frequencies.
-    fig = px.bar(part, x="where", y="mean_delta", color="branch", facet_col="branch", error_y="std_delta",
-                 labels={"mean_delta": f"{p_label} intact − hidden", "where": ""}, title=title)
+    fig = px.bar(
+        part,
+        x="where",
+        y="mean_delta",
+        color="branch",
+        facet_col="branch",
+        error_y="std_delta",
+        labels={"mean_delta": f"{p_label} intact − hidden", "where": ""},
+        title=title,
+    )
     fig.update_xaxes(matches=None, showticklabels=True)
     fig.update_layout(height=380, margin=dict(t=60, b=10), showlegend=False)
     column.plotly_chart(fig, width="stretch", key=f"occ_{axis}")
-st.caption(f"Bars: {p_label} with the region intact − with it hidden (mean over the scope's segments; error bars: SD). "
-           f"Positive: the region pushed the prediction towards {names[1]}; negative: towards {names[0]}. "
-           "Time chunks past the segment's end only repeat its last frame; they are never named as a top region.")
-st.download_button("Download occlusion table (CSV)", occlusion.to_csv(index=False), "occlusion.csv", "text/csv")
+st.caption(
+    f"Bars: {p_label} with the region intact − with it hidden (mean over the scope's segments; error bars: SD). "
+    f"Positive: the region pushed the prediction towards {names[1]}; negative: towards {names[0]}. "
+    "Time chunks past the segment's end only repeat its last frame; they are never named as a top region."
+)
+st.download_button(
+    "Download occlusion table (CSV)", occlusion.to_csv(index=False), "occlusion.csv", "text/csv"
+)
 
 st.subheader("Branch masking per fold")
-baseline = st.radio("Masked branch replaced by", ["black", "mean"], horizontal=True, key="e_baseline",
-                    format_func={"black": "a black image", "mean": "the training mean image"}.get)
+baseline = st.radio(
+    "Masked branch replaced by",
+    ["black", "mean"],
+    horizontal=True,
+    key="e_baseline",
+    format_func={"black": "a black image", "mean": "the training mean image"}.get,
+)
 with st.spinner("Masking each branch of every test segment…"):
     explainer.masking_summary(baseline=baseline)
 table = masking_overview(run.path, baseline=baseline, names=names)
@@ -189,12 +246,23 @@ if not table["Computed"].all() and st.button("Compute masking for every fold", k
             _explainer(str(run.path), other, model_key(run.path, other)).masking_summary(baseline=baseline)
     table = masking_overview(run.path, baseline=baseline, names=names)
 st.dataframe(table, hide_index=True, width="stretch")
-st.caption(table.attrs["caption"] + " Every fold of the run is listed in order; a fold's numbers appear once computed.")
+st.caption(
+    table.attrs["caption"]
+    + " Every fold of the run is listed in order; a fold's numbers appear once computed."
+)
 
 st.subheader("Which map to believe")
-st.caption("Deletion/insertion: remove or add pixels in order of importance; a faithful map moves the probability faster than a random order. "
-           "Randomisation: a map that barely changes when the model's weights are randomised shows the image, not the model.")
-picked = st.multiselect("Methods", list(METHOD_NAMES), default=["gradcam", "saliency"], format_func=METHOD_NAMES.get, key="e_faith_methods")
+st.caption(
+    "Deletion/insertion: remove or add pixels in order of importance; a faithful map moves the probability faster than a random order. "
+    "Randomisation: a map that barely changes when the model's weights are randomised shows the image, not the model."
+)
+picked = st.multiselect(
+    "Methods",
+    list(METHOD_NAMES),
+    default=["gradcam", "saliency"],
+    format_func=METHOD_NAMES.get,
+    key="e_faith_methods",
+)
 if st.button("Check faithfulness on this cell's cases", key="e_faith"):
     ids = in_cell["segment_id"].astype(int).tolist()[:5]
     with st.spinner(f"Deletion/insertion and randomisation for {len(ids)} segment(s)…"):

@@ -49,8 +49,12 @@ if cohort is not None:
             f"Read as the **{cohort.layout}** layout. Patient identifiers are replaced by "
             "pseudonyms (P01, P02 …) on loading; names, IDs and record numbers never reach a page."
         )
-        st.page_link("pages/cohort.py", label="Browse patients and the validation report", icon=":material/groups:")
-        st.page_link("pages/audio.py", label="Listen to a recording and slice it", icon=":material/graphic_eq:")
+        st.page_link(
+            "pages/cohort.py", label="Browse patients and the validation report", icon=":material/groups:"
+        )
+        st.page_link(
+            "pages/audio.py", label="Listen to a recording and slice it", icon=":material/graphic_eq:"
+        )
 
     st.subheader("Model")
     finished = list_runs(runs_dir())
@@ -59,13 +63,19 @@ if cohort is not None:
         busy = jobs.active_job(runs_dir())
         if busy is not None:
             st.info(f"Run {busy.name!r} is training.")
-            st.page_link("pages/train.py", label="Follow it on the Train page", icon=":material/model_training:")
+            st.page_link(
+                "pages/train.py", label="Follow it on the Train page", icon=":material/model_training:"
+            )
         else:
-            st.markdown("No run yet. One click trains the demo run: quick preset (small CNN), "
-                        "5 patient-grouped folds, a few minutes on a laptop CPU.")
+            st.markdown(
+                "No run yet. One click trains the demo run: quick preset (small CNN), "
+                "5 patient-grouped folds, a few minutes on a laptop CPU."
+            )
             if st.button("Train the demo run (quick preset)", type="primary", key="o_train_demo"):
                 try:
-                    st.session_state["job"] = jobs.launch(cohort=cohort.root, name="demo", preset="quick", runs_dir=runs_dir())
+                    st.session_state["job"] = jobs.launch(
+                        cohort=cohort.root, name="demo", preset="quick", runs_dir=runs_dir()
+                    )
                 except CoreError as exc:
                     st.error(str(exc))
                 else:
@@ -79,13 +89,25 @@ if cohort is not None:
             cols = st.columns(4)
 
             def _pm(mean: float | None, std: float | None) -> str:
-                return "n/a" if mean is None else f"{mean:.3f} ± {std:.3f}" if std is not None else f"{mean:.3f}"
+                return (
+                    "n/a" if mean is None else f"{mean:.3f} ± {std:.3f}" if std is not None else f"{mean:.3f}"
+                )
 
             sd_help = "Mean and population SD (ddof=0, as the study) of the per-fold test AUROC."
-            cols[0].metric("Patient AUROC, mean ± SD over folds", _pm(summary["patient_auroc_mean"], summary["patient_auroc_std"]),
-                           help=sd_help)
-            cols[1].metric("Segment AUROC, mean ± SD over folds", _pm(summary["segment_auroc_mean"], summary["segment_auroc_std"]),
-                           help=sd_help)
+            cols[0].metric(
+                "Patient AUROC, mean ± SD over folds",
+                _pm(summary["patient_auroc_mean"], summary["patient_auroc_std"]),
+                help=sd_help,
+            )
+            cols[1].metric(
+                "Segment AUROC, mean ± SD over folds",
+                _pm(summary["segment_auroc_mean"], summary["segment_auroc_std"]),
+                help=sd_help,
+            )
             cols[2].metric("Folds", f"{summary['folds_done']} of {summary['n_folds']}")
-            cols[3].markdown(f"Backbone  \n**{summary['backbone']}**  \nweights: {summary['weights'] or 'n/a'}")
-            st.page_link("pages/results.py", label="All metrics on the Results page", icon=":material/leaderboard:")
+            cols[3].markdown(
+                f"Backbone  \n**{summary['backbone']}**  \nweights: {summary['weights'] or 'n/a'}"
+            )
+            st.page_link(
+                "pages/results.py", label="All metrics on the Results page", icon=":material/leaderboard:"
+            )

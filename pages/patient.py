@@ -53,20 +53,25 @@ except CoreError as exc:
 known = set(cohort.patients["patient_id"].astype(str))
 choices = [p for p in in_run if p in known]
 if not choices:
-    st.error("None of this run's patients is in the chosen cohort. Choose the cohort the run was trained on in the sidebar.")
+    st.error(
+        "None of this run's patients is in the chosen cohort. Choose the cohort the run was trained on in the sidebar."
+    )
     st.stop()
 
 left, right = st.columns([1, 2])
 patient_id = left.selectbox("Patient", choices, index=kept_index("p_patient", choices), key="p_patient")
 keep_choice("p_patient")
 include_validation = right.toggle(
-    "Also count fold models that used this patient for validation", key="p_validation",
+    "Also count fold models that used this patient for validation",
+    key="p_validation",
     help="Those models did not train on the patient either, but chose their best epoch and threshold with them.",
 )
 
 if run.leaky:
-    st.warning(f"In this leaky run every fold model trained on some of {patient_id}'s segments, so none of these "
-               "probabilities is a true held-out prediction.")
+    st.warning(
+        f"In this leaky run every fold model trained on some of {patient_id}'s segments, so none of these "
+        "probabilities is a true held-out prediction."
+    )
 try:
     facts = patient.patient_facts(cohort, patient_id)
     recordings = patient.patient_recordings(cohort, patient_id)
@@ -86,32 +91,62 @@ with top_left:
 with top_right:
     st.subheader(f"Probability of {positive_phrase(class_names(run))}")
     st.metric(
-        "Mean over the fold models that did not train on this patient", f"{probability.mean:.2f}",
+        "Mean over the fold models that did not train on this patient",
+        f"{probability.mean:.2f}",
         help="Patient probability = mean of the segment probabilities of the pre-op /a/ recording.",
     )
-    spread = (f"Spread across {probability.n_models} models: {probability.low:.2f} – {probability.high:.2f} "
-              f"(SD {probability.sd:.2f})") if probability.n_models > 1 else "One model held this patient out: no spread."
+    spread = (
+        (
+            f"Spread across {probability.n_models} models: {probability.low:.2f} – {probability.high:.2f} "
+            f"(SD {probability.sd:.2f})"
+        )
+        if probability.n_models > 1
+        else "One model held this patient out: no spread."
+    )
     st.markdown(f"**{spread}**")
     table = probability.table
     fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=table["prob"], y=["model"] * len(table), mode="markers", name="fold model",
-        marker=dict(size=18, color=np.where(table["part"] == "test", "#12355b", "#8da9c4")),
-        text=[f"{words.fold_name(k, repeats=repeats)} ({words.ROLES.get(p, p)})"
-              for k, p in zip(table["fold_key"], table["part"], strict=True)],
-        hovertemplate="%{text}: %{x:.2f}<extra></extra>",
-    ))
-    fig.add_trace(go.Scatter(
-        x=table["threshold"], y=["threshold"] * len(table), mode="markers", name="fold threshold",
-        marker=dict(size=16, symbol="line-ns-open", color="#e76f51", line=dict(width=3)),
-        hovertemplate="threshold %{x:.2f}<extra></extra>",
-    ))
-    fig.add_vline(x=probability.mean, line=dict(color="#12355b", dash="dot"), annotation_text=f"mean {probability.mean:.2f}")
-    fig.update_layout(height=200, margin=dict(t=30, b=30, l=10, r=10), xaxis=dict(range=[0, 1], title=f"probability of {positive_phrase(class_names(run))}"),
-                      showlegend=False, font=dict(size=15))
+    fig.add_trace(
+        go.Scatter(
+            x=table["prob"],
+            y=["model"] * len(table),
+            mode="markers",
+            name="fold model",
+            marker=dict(size=18, color=np.where(table["part"] == "test", "#12355b", "#8da9c4")),
+            text=[
+                f"{words.fold_name(k, repeats=repeats)} ({words.ROLES.get(p, p)})"
+                for k, p in zip(table["fold_key"], table["part"], strict=True)
+            ],
+            hovertemplate="%{text}: %{x:.2f}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=table["threshold"],
+            y=["threshold"] * len(table),
+            mode="markers",
+            name="fold threshold",
+            marker=dict(size=16, symbol="line-ns-open", color="#e76f51", line=dict(width=3)),
+            hovertemplate="threshold %{x:.2f}<extra></extra>",
+        )
+    )
+    fig.add_vline(
+        x=probability.mean,
+        line=dict(color="#12355b", dash="dot"),
+        annotation_text=f"mean {probability.mean:.2f}",
+    )
+    fig.update_layout(
+        height=200,
+        margin=dict(t=30, b=30, l=10, r=10),
+        xaxis=dict(range=[0, 1], title=f"probability of {positive_phrase(class_names(run))}"),
+        showlegend=False,
+        font=dict(size=15),
+    )
     st.plotly_chart(fig, width="stretch", key="p_spread")
-    st.markdown(f'<div class="voe-calm"><p>{words.summary(probability, repeats=repeats)}</p></div>',
-                unsafe_allow_html=True)
+    st.markdown(
+        f'<div class="voe-calm"><p>{words.summary(probability, repeats=repeats)}</p></div>',
+        unsafe_allow_html=True,
+    )
     with st.expander("Each model"):
         st.dataframe(words.model_table(probability, repeats=repeats), hide_index=True, width="stretch")
 
@@ -125,7 +160,9 @@ st.subheader("Recordings")
 columns = st.columns(4)
 for i, row in enumerate(recordings.itertuples()):
     with columns[i % 4]:
-        st.markdown(f"**{row.phase}-op · vowel {row.vowel}**" + (f" (take {row.take})" if row.take > 1 else ""))
+        st.markdown(
+            f"**{row.phase}-op · vowel {row.vowel}**" + (f" (take {row.take})" if row.take > 1 else "")
+        )
         try:
             st.audio(_signal(str(cohort.root), row.recording_id), sample_rate=SR)
         except CoreError as exc:
@@ -140,8 +177,9 @@ def _explainer(run_dir: str, key: str, version: str, cohort_root: str) -> FoldEx
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _explanation(run_dir: str, key: str, version: str, patient_id: str, threshold: float,
-                 _explainer: FoldExplainer) -> patient.PatientExplanation:
+def _explanation(
+    run_dir: str, key: str, version: str, patient_id: str, threshold: float, _explainer: FoldExplainer
+) -> patient.PatientExplanation:
     return patient.explain_patient(_explainer, patient_id, threshold=threshold)
 
 
@@ -149,7 +187,9 @@ st.subheader("Why the model thinks so")
 key = patient.explain_fold(run, patient_id)
 threshold = float(probability.table.loc[probability.table["fold_key"] == key, "threshold"].iloc[0])
 try:
-    with st.spinner("Loading the fold model and explaining this patient's segments (cached after the first time)…"):
+    with st.spinner(
+        "Loading the fold model and explaining this patient's segments (cached after the first time)…"
+    ):
         version = model_key(run.path, key)
         explainer = _explainer(str(run.path), key, version, str(cohort.root))
         explanation = _explanation(str(run.path), key, version, patient_id, threshold, explainer)
@@ -163,9 +203,16 @@ images = [(b, getattr(explanation, b), getattr(explanation, f"heatmap_{b}")) for
 images = [(b, image, heat) for b, image, heat in images if image is not None and heat is not None]
 for column, (branch, image, heat) in zip(st.columns(len(images)), images, strict=True):
     column.plotly_chart(
-        cam_overlay(image, heat, hz=explanation.row_hz[branch], ms=explanation.column_ms[branch],
-                    title=f"{'Mel' if branch == 'mel' else 'STFT'} image · Grad-CAM", colorbar="where the model looked"),
-        width="stretch", key=f"p_cam_{branch}",
+        cam_overlay(
+            image,
+            heat,
+            hz=explanation.row_hz[branch],
+            ms=explanation.column_ms[branch],
+            title=f"{'Mel' if branch == 'mel' else 'STFT'} image · Grad-CAM",
+            colorbar="where the model looked",
+        ),
+        width="stretch",
+        key=f"p_cam_{branch}",
     )
 st.caption(
     f"The most typical 50 ms segment of {row['recording_id']} (segment {int(row['segment_index']) + 1}, "

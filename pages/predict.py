@@ -66,6 +66,8 @@ try:
 except CoreError as exc:
     st.error(f"This run cannot predict: {exc}")
     st.stop()
+
+
 @st.cache_data(max_entries=4, show_spinner=False)
 def _reference(run_dir: str, stamp: int) -> pd.DataFrame | str:
     """The training recordings' range, or why it cannot be had (the check is then skipped, saying so)."""
@@ -86,8 +88,9 @@ cached = st.session_state.get("u_result")
 if cached is None or cached[0] != (digest, str(run.path)):
     try:
         with st.spinner("Checking the recording and asking every fold model…"):
-            prediction = predict_recording(data, ensemble=ensemble, suffix=suffix, reference=reference,
-                                           synthetic=run_is_synthetic(run))
+            prediction = predict_recording(
+                data, ensemble=ensemble, suffix=suffix, reference=reference, synthetic=run_is_synthetic(run)
+            )
     except CoreError as exc:
         st.error(f"This recording cannot be analysed: {exc}")
         st.stop()
@@ -96,7 +99,9 @@ else:
     prediction = cached[1]
 
 st.subheader("Quality checks")
-checks = prediction.quality.checks.style.map(lambda v: f"background-color: {VERDICT_COLOURS.get(v, 'white')}", subset=["verdict"])
+checks = prediction.quality.checks.style.map(
+    lambda v: f"background-color: {VERDICT_COLOURS.get(v, 'white')}", subset=["verdict"]
+)
 st.dataframe(checks, hide_index=True, width="stretch")
 if not prediction.ok:
     st.error("This recording cannot be used: " + "; ".join(prediction.quality.failures) + ".")
@@ -105,31 +110,66 @@ if not prediction.ok:
 if prediction.ood is not None:
     st.subheader("Like the training data?")
     if not prediction.ood.ok:
-        st.warning("This recording is unlike the training data: " + "; ".join(prediction.ood.unlike)
-                   + ". The models' verdict is not reliable here.", icon=":material/warning:")
-    st.dataframe(prediction.ood.table, hide_index=True, width="stretch",
-                 column_config={"training_range": "training range (10 % margin applies)",
-                                "outside": "outside the training range"})
+        st.warning(
+            "This recording is unlike the training data: "
+            + "; ".join(prediction.ood.unlike)
+            + ". The models' verdict is not reliable here.",
+            icon=":material/warning:",
+        )
+    st.dataframe(
+        prediction.ood.table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "training_range": "training range (10 % margin applies)",
+            "outside": "outside the training range",
+        },
+    )
 
 result = prediction.result
 st.subheader("Prediction")
 left, right = st.columns([1, 2], gap="large")
-left.metric(f"Probability of {positive_phrase(class_names(run))}", f"{result.mean:.2f}",
-            help="Mean over the fold models of the recording's probability (mean of its segments).")
-left.markdown(f"**{result.n_poor} of {result.n_models}** models reach their threshold · "
-              f"spread {result.low:.2f} – {result.high:.2f} (SD {result.sd:.2f})")
+left.metric(
+    f"Probability of {positive_phrase(class_names(run))}",
+    f"{result.mean:.2f}",
+    help="Mean over the fold models of the recording's probability (mean of its segments).",
+)
+left.markdown(
+    f"**{result.n_poor} of {result.n_models}** models reach their threshold · "
+    f"spread {result.low:.2f} – {result.high:.2f} (SD {result.sd:.2f})"
+)
 with right:
     st.markdown(result.verdict)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=result.per_model["prob"], y=["model"] * result.n_models, mode="markers",
-                             marker=dict(size=18, color="#12355b"), text=result.per_model["fold_key"],
-                             hovertemplate="%{text}: %{x:.2f}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=result.per_model["threshold"], y=["threshold"] * result.n_models, mode="markers",
-                             marker=dict(size=16, symbol="line-ns-open", color="#e76f51", line=dict(width=3)),
-                             hovertemplate="threshold %{x:.2f}<extra></extra>"))
-    fig.add_vline(x=result.mean, line=dict(color="#12355b", dash="dot"), annotation_text=f"mean {result.mean:.2f}")
-    fig.update_layout(height=200, margin=dict(t=30, b=30, l=10, r=10), showlegend=False, font=dict(size=15),
-                      xaxis=dict(range=[0, 1], title=f"probability of {positive_phrase(class_names(run))}"))
+    fig.add_trace(
+        go.Scatter(
+            x=result.per_model["prob"],
+            y=["model"] * result.n_models,
+            mode="markers",
+            marker=dict(size=18, color="#12355b"),
+            text=result.per_model["fold_key"],
+            hovertemplate="%{text}: %{x:.2f}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=result.per_model["threshold"],
+            y=["threshold"] * result.n_models,
+            mode="markers",
+            marker=dict(size=16, symbol="line-ns-open", color="#e76f51", line=dict(width=3)),
+            hovertemplate="threshold %{x:.2f}<extra></extra>",
+        )
+    )
+    fig.add_vline(
+        x=result.mean, line=dict(color="#12355b", dash="dot"), annotation_text=f"mean {result.mean:.2f}"
+    )
+    fig.update_layout(
+        height=200,
+        margin=dict(t=30, b=30, l=10, r=10),
+        showlegend=False,
+        font=dict(size=15),
+        xaxis=dict(range=[0, 1], title=f"probability of {positive_phrase(class_names(run))}"),
+    )
     st.plotly_chart(fig, width="stretch", key="u_spread")
 
 with st.expander("Per fold model and per segment"):
@@ -143,13 +183,24 @@ axes = ImageAxes.from_config(config.preprocess)
 shown = [(b, getattr(result, b), getattr(result, f"heatmap_{b}")) for b in ("mel", "stft")]
 shown = [(b, image, heat) for b, image, heat in shown if image is not None and heat is not None]
 for column, (branch, image, heat) in zip(st.columns(len(shown)), shown, strict=True):
-    figure = cam_overlay(image, heat, hz=axes.row_hz[branch], ms=axes.column_ms[branch],
-                         title=f"{'Mel' if branch == 'mel' else 'STFT'} image · Grad-CAM", colorbar="Grad-CAM")
+    figure = cam_overlay(
+        image,
+        heat,
+        hz=axes.row_hz[branch],
+        ms=axes.column_ms[branch],
+        title=f"{'Mel' if branch == 'mel' else 'STFT'} image · Grad-CAM",
+        colorbar="Grad-CAM",
+    )
     column.plotly_chart(figure, width="stretch", key=f"u_cam_{branch}")
 segment = result.segments.iloc[result.segment]
 st.caption(
     f"Segment {result.segment + 1} ({segment['start_s'] * 1000:.0f}–{segment['end_s'] * 1000:.0f} ms), the closest "
     f"to the mean probability, explained by the model of fold {result.explained_by} (the closest to the ensemble mean)."
 )
-st.download_button("Download the per-model table (CSV)", result.per_model.to_csv(index=False),
-                   "prediction.csv", "text/csv", key="u_download")
+st.download_button(
+    "Download the per-model table (CSV)",
+    result.per_model.to_csv(index=False),
+    "prediction.csv",
+    "text/csv",
+    key="u_download",
+)

@@ -40,7 +40,9 @@ run_notices(run)
 def _stamp() -> str:
     """Changes when the run or its cached explanations change, so the slides are rebuilt."""
     explain = run.path / "explain"
-    latest = max((p.stat().st_mtime_ns for p in explain.rglob("*.json")), default=0) if explain.is_dir() else 0
+    latest = (
+        max((p.stat().st_mtime_ns for p in explain.rglob("*.json")), default=0) if explain.is_dir() else 0
+    )
     return f"{(run.path / 'manifest.json').stat().st_mtime_ns}:{latest}"
 
 
@@ -73,22 +75,43 @@ def _move(step: int) -> None:
 
 index = st.session_state[state]
 bar = st.columns([1.3, 1, 2.5, 2], vertical_alignment="center")
-bar[0].button("◀ Previous", key="present_prev", on_click=_move, args=(-1,), disabled=index == 0,
-              shortcut="Left", width="stretch")
-bar[1].button("Next ▶", key="present_next", on_click=_move, args=(1,), disabled=index == len(deck) - 1,
-              shortcut="Right", width="stretch")
+bar[0].button(
+    "◀ Previous",
+    key="present_prev",
+    on_click=_move,
+    args=(-1,),
+    disabled=index == 0,
+    shortcut="Left",
+    width="stretch",
+)
+bar[1].button(
+    "Next ▶",
+    key="present_next",
+    on_click=_move,
+    args=(1,),
+    disabled=index == len(deck) - 1,
+    shortcut="Right",
+    width="stretch",
+)
 bar[2].markdown(f"**Slide {index + 1} of {len(deck)}** · {run.path.name}")
 bar[3].download_button(
-    "Download the HTML report", data=lambda: _html(str(run.path), stamp, root, cohort),
-    file_name=f"{run.path.name}-report.html", mime="text/html", key="present_download", width="stretch",
-    on_click="ignore", help="All slides in one self-contained HTML file (works offline, prints one slide per page).",
+    "Download the HTML report",
+    data=lambda: _html(str(run.path), stamp, root, cohort),
+    file_name=f"{run.path.name}-report.html",
+    mime="text/html",
+    key="present_download",
+    width="stretch",
+    on_click="ignore",
+    help="All slides in one self-contained HTML file (works offline, prints one slide per page).",
 )
 
 slide = deck[index]
 with st.container(border=True):
     bullets = "\n".join(f"<li>{report.inline(b)}</li>" for b in slide.bullets)
-    st.markdown(f'<div class="voe-slide"><h2>{html.escape(slide.title)}</h2><ul>{bullets}</ul></div>',
-                unsafe_allow_html=True)
+    st.markdown(
+        f'<div class="voe-slide"><h2>{html.escape(slide.title)}</h2><ul>{bullets}</ul></div>',
+        unsafe_allow_html=True,
+    )
     if slide.figures:
         for column, (i, fig) in zip(st.columns(len(slide.figures)), enumerate(slide.figures), strict=True):
             column.plotly_chart(fig, width="stretch", key=f"present_fig_{index}_{i}")

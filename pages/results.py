@@ -26,8 +26,13 @@ if run is None:
 run_notices(run)
 names = class_names(run)
 
-level = st.segmented_control("Level", ["patient", "segment"], default="patient", key="r_level",
-                             help="patient = mean of a patient's segment probabilities; segment = every 50 ms segment.")
+level = st.segmented_control(
+    "Level",
+    ["patient", "segment"],
+    default="patient",
+    key="r_level",
+    help="patient = mean of a patient's segment probabilities; segment = every 50 ms segment.",
+)
 level = level or "patient"
 
 try:
@@ -42,7 +47,12 @@ st.dataframe(test_table, hide_index=True, width="stretch")
 st.subheader(f"Train ({level} level)")
 st.dataframe(train_table, hide_index=True, width="stretch")
 numeric = results.per_fold(run, level=level, part="test")
-st.download_button("Download per-fold test metrics (CSV)", numeric.to_csv(index=False), f"{run.path.name}-{level}-test.csv", "text/csv")
+st.download_button(
+    "Download per-fold test metrics (CSV)",
+    numeric.to_csv(index=False),
+    f"{run.path.name}-{level}-test.csv",
+    "text/csv",
+)
 
 stats = headline(run)
 for column, stat in zip(st.columns(len(stats)), stats, strict=True):
@@ -53,33 +63,71 @@ if warning:
 
 st.subheader("Confusion matrices")
 thresholds = results.thresholds(run, level=level)
-shift = st.slider("Threshold shift from each fold's validation-chosen threshold", -0.5, 0.5, 0.0, 0.01, key="r_shift",
-                  help="0 = the F1-best threshold chosen on each fold's validation patients, as the study did.")
+shift = st.slider(
+    "Threshold shift from each fold's validation-chosen threshold",
+    -0.5,
+    0.5,
+    0.0,
+    0.01,
+    key="r_shift",
+    help="0 = the F1-best threshold chosen on each fold's validation patients, as the study did.",
+)
 cols = st.columns(min(5, len(thresholds)))
 for i, row in thresholds.iterrows():
     threshold = float(np.clip(row["threshold"] + shift, 0.0, 1.0))
-    counts = results.confusion(run, level=level, repeat=int(row["repeat"]), fold=int(row["fold"]), threshold=threshold)
+    counts = results.confusion(
+        run, level=level, repeat=int(row["repeat"]), fold=int(row["fold"]), threshold=threshold
+    )
     matrix = np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]])
-    fig = px.imshow(matrix, text_auto=True, color_continuous_scale="Blues", x=list(names), y=list(names),
-                    labels={"x": "predicted", "y": "true", "color": "count"})
-    fig.update_layout(height=240, margin=dict(t=30, b=0, l=0, r=0), coloraxis_showscale=False,
-                      title=f"{results.fold_label(int(row['repeat']), int(row['fold']), repeats=int(thresholds['repeat'].nunique()))} · t={threshold:.2f}")
+    fig = px.imshow(
+        matrix,
+        text_auto=True,
+        color_continuous_scale="Blues",
+        x=list(names),
+        y=list(names),
+        labels={"x": "predicted", "y": "true", "color": "count"},
+    )
+    fig.update_layout(
+        height=240,
+        margin=dict(t=30, b=0, l=0, r=0),
+        coloraxis_showscale=False,
+        title=f"{results.fold_label(int(row['repeat']), int(row['fold']), repeats=int(thresholds['repeat'].nunique()))} · t={threshold:.2f}",
+    )
     cols[i % len(cols)].plotly_chart(fig, width="stretch", key=f"cm{i}")
 
 left, right = st.columns(2)
 with left:
     st.subheader("ROC (test)")
     roc = results.roc_points(run, level=level)
-    fig = px.line(roc, x="fpr", y="tpr", color="fold", labels={"fpr": "false-positive rate", "tpr": "true-positive rate"})
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="chance"))
+    fig = px.line(
+        roc,
+        x="fpr",
+        y="tpr",
+        color="fold",
+        labels={"fpr": "false-positive rate", "tpr": "true-positive rate"},
+    )
+    fig.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="chance")
+    )
     fig.update_layout(height=360, margin=dict(t=10, b=10))
     st.plotly_chart(fig, width="stretch")
 with right:
     st.subheader("Calibration (test, pooled)")
     calibration = results.calibration_points(run, level=level)
-    fig = px.line(calibration, x="predicted", y="observed", markers=True, hover_data=["n"],
-                  labels={"predicted": f"mean predicted {probability_label(names)}", "observed": f"observed share {names[1]}"})
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="perfect"))
+    fig = px.line(
+        calibration,
+        x="predicted",
+        y="observed",
+        markers=True,
+        hover_data=["n"],
+        labels={
+            "predicted": f"mean predicted {probability_label(names)}",
+            "observed": f"observed share {names[1]}",
+        },
+    )
+    fig.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="perfect")
+    )
     fig.update_layout(height=360, margin=dict(t=10, b=10), xaxis_range=[0, 1], yaxis_range=[0, 1])
     st.plotly_chart(fig, width="stretch")
 
@@ -87,7 +135,9 @@ st.subheader("Learning curves")
 metric = st.segmented_control("Metric", ["loss", "acc", "auroc"], default="auroc", key="r_metric") or "auroc"
 curves = results.learning_curves(run)
 chosen = curves[curves["metric"] == metric]
-fig = px.line(chosen, x="epoch", y="value", color="fold", line_dash="part", labels={"value": metric, "epoch": "epoch"})
+fig = px.line(
+    chosen, x="epoch", y="value", color="fold", line_dash="part", labels={"value": metric, "epoch": "epoch"}
+)
 fig.update_layout(height=380, margin=dict(t=10, b=10))
 st.plotly_chart(fig, width="stretch")
 st.caption("Test curves are drawn for inspection only: epochs and thresholds are chosen on validation.")
@@ -100,8 +150,12 @@ if picked:
     table = results.compare_runs([load_run(r) for r in picked], level=level)
     st.dataframe(table, hide_index=True, width="stretch")
     st.download_button("Download comparison (CSV)", table.to_csv(index=False), "compare.csv", "text/csv")
-    bars = table.melt(id_vars=["run", "split"], value_vars=["acc_mean", "f1_mean", "auroc_mean"], var_name="metric")
-    fig = px.bar(bars, x="metric", y="value", color="run", barmode="group", hover_data=["split"], range_y=[0, 1])
+    bars = table.melt(
+        id_vars=["run", "split"], value_vars=["acc_mean", "f1_mean", "auroc_mean"], var_name="metric"
+    )
+    fig = px.bar(
+        bars, x="metric", y="value", color="run", barmode="group", hover_data=["split"], range_y=[0, 1]
+    )
     fig.update_layout(height=320, margin=dict(t=10, b=10))
     st.plotly_chart(fig, width="stretch")
 
@@ -112,20 +166,39 @@ if comparison is None:
 else:
     info = comparison.summary
     b1, b2, b3 = st.columns(3)
-    b1.metric("CNN patient AUROC", f"{info['cnn_patient_auroc_mean']:.3f}" if info.get("cnn_patient_auroc_mean") is not None else "n/a")
+    b1.metric(
+        "CNN patient AUROC",
+        f"{info['cnn_patient_auroc_mean']:.3f}" if info.get("cnn_patient_auroc_mean") is not None else "n/a",
+    )
     rule = comparator_rule(info)
-    b2.metric(f"Baseline comparator ({info.get('best_model', '?')})", f"{info['patient_auroc_mean']:.3f}" if info.get("patient_auroc_mean") is not None else "n/a",
-              help=rule)
-    b3.metric("DeLong p (CNN vs comparator)", f"{info['delong_p']:.3f}" if info.get("delong_p") is not None else "n/a", help=rule)
+    b2.metric(
+        f"Baseline comparator ({info.get('best_model', '?')})",
+        f"{info['patient_auroc_mean']:.3f}" if info.get("patient_auroc_mean") is not None else "n/a",
+        help=rule,
+    )
+    b3.metric(
+        "DeLong p (CNN vs comparator)",
+        f"{info['delong_p']:.3f}" if info.get("delong_p") is not None else "n/a",
+        help=rule,
+    )
     st.caption(f"Comparator: {rule}.")
     st.dataframe(comparison.models, hide_index=True, width="stretch")
     st.markdown("**Single measures (ROC as clinical papers report them)**")
     st.dataframe(comparison.feature_roc, hide_index=True, width="stretch")
     if not comparison.importance.empty:
-        top = comparison.importance.sort_values("importance", key=abs, ascending=False).groupby("model").head(8)
-        fig = px.bar(top, x="importance", y="feature", color="model", orientation="h", error_x="importance_sd")
+        top = (
+            comparison.importance.sort_values("importance", key=abs, ascending=False).groupby("model").head(8)
+        )
+        fig = px.bar(
+            top, x="importance", y="feature", color="model", orientation="h", error_x="importance_sd"
+        )
         fig.update_layout(height=420, margin=dict(t=10, b=10))
         st.plotly_chart(fig, width="stretch")
-    st.download_button("Download baseline comparison (CSV)", comparison.models.to_csv(index=False), "baseline.csv", "text/csv")
+    st.download_button(
+        "Download baseline comparison (CSV)",
+        comparison.models.to_csv(index=False),
+        "baseline.csv",
+        "text/csv",
+    )
 
 sweep_results(runs_dir())

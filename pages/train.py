@@ -40,8 +40,15 @@ def live_panel(job: jobs.Job) -> None:
             curves = pd.DataFrame()
         if not curves.empty:
             auroc = curves[(curves["metric"] == "auroc") & (curves["part"].isin(["train", "val"]))]
-            fig = px.line(auroc, x="epoch", y="value", color="fold", line_dash="part",
-                          labels={"value": "AUROC", "epoch": "epoch"}, range_y=[0, 1.02])
+            fig = px.line(
+                auroc,
+                x="epoch",
+                y="value",
+                color="fold",
+                line_dash="part",
+                labels={"value": "AUROC", "epoch": "epoch"},
+                range_y=[0, 1.02],
+            )
             fig.update_layout(height=300, margin=dict(t=10, b=10))
             st.plotly_chart(fig, width="stretch", key="live_curves")
     if not state["alive"]:
@@ -70,7 +77,10 @@ left, right = st.columns([2, 3])
 with left:
     name = st.text_input("Run name", value="demo", key="t_name", max_chars=40)
     preset_name = st.radio(
-        "Preset", ["quick", "seed", "voice"], horizontal=True, key="t_preset",
+        "Preset",
+        ["quick", "seed", "voice"],
+        horizontal=True,
+        key="t_preset",
         help="seed = the study's exact protocol (EfficientNetB0, 20 + 60 epochs): on a 2-core CPU the demo's "
         "5 folds took about 12 min with early stopping, at most about 27 min; "
         "quick = small CNN, few epochs, finishes the demo's 5 folds in 1–2 min on a CPU; "
@@ -81,25 +91,60 @@ with left:
     base = preset(preset_name)
     # Widget keys carry the preset so switching preset restores its defaults.
     labels = {key: spec.label for key, spec in BACKBONES.items()}
-    backbone = st.selectbox("Backbone", list(labels), index=list(labels).index(base.model.backbone),
-                            format_func=labels.get, key=f"t_backbone_{preset_name}")
-    inputs = st.radio("Input", ["dual", "mel", "stft"], horizontal=True, key="t_inputs",
-                      help="dual = Mel and STFT through one shared backbone, as in the study.")
-    split = st.radio("Split", ["patient", "segment_leaky"], horizontal=True, key="t_split",
-                     format_func={"patient": "by patient", "segment_leaky": "by segment (leaky)"}.get)
+    backbone = st.selectbox(
+        "Backbone",
+        list(labels),
+        index=list(labels).index(base.model.backbone),
+        format_func=labels.get,
+        key=f"t_backbone_{preset_name}",
+    )
+    inputs = st.radio(
+        "Input",
+        ["dual", "mel", "stft"],
+        horizontal=True,
+        key="t_inputs",
+        help="dual = Mel and STFT through one shared backbone, as in the study.",
+    )
+    split = st.radio(
+        "Split",
+        ["patient", "segment_leaky"],
+        horizontal=True,
+        key="t_split",
+        format_func={"patient": "by patient", "segment_leaky": "by segment (leaky)"}.get,
+    )
     if split == "segment_leaky":
-        st.warning("A segment-level split puts segments of one patient in train and test, as the study's "
-                   "notebook did. Its scores are optimistic; the run is labelled leaky everywhere.")
+        st.warning(
+            "A segment-level split puts segments of one patient in train and test, as the study's "
+            "notebook did. Its scores are optimistic; the run is labelled leaky everywhere."
+        )
     c1, c2 = st.columns(2)
     folds = c1.number_input("Folds", 2, 10, base.split.n_folds, key=f"t_folds_{preset_name}")
-    repeats = c2.number_input("Repeats", 1, 40, base.split.repeats, key=f"t_repeats_{preset_name}",
-                              help="Repeated cross-validation with seeds 42, 43 … for 95 % intervals.")
-    warmup = c1.number_input("Warm-up epochs", 0, 200, base.train.warmup_epochs, key=f"t_warmup_{preset_name}")
-    finetune = c2.number_input("Fine-tune epochs", 0, 400, base.train.finetune_epochs, key=f"t_finetune_{preset_name}")
-    augment = st.checkbox("Brightness/contrast augmentation", key="t_augment",
-                          help="Slower: the backbone's features cannot be cached when the images change.")
-    backend = st.radio("Backend", ["local", "ray"], horizontal=True, key="t_backend",
-                       help="local = folds one after another; ray = one Ray task per fold, in parallel.")
+    repeats = c2.number_input(
+        "Repeats",
+        1,
+        40,
+        base.split.repeats,
+        key=f"t_repeats_{preset_name}",
+        help="Repeated cross-validation with seeds 42, 43 … for 95 % intervals.",
+    )
+    warmup = c1.number_input(
+        "Warm-up epochs", 0, 200, base.train.warmup_epochs, key=f"t_warmup_{preset_name}"
+    )
+    finetune = c2.number_input(
+        "Fine-tune epochs", 0, 400, base.train.finetune_epochs, key=f"t_finetune_{preset_name}"
+    )
+    augment = st.checkbox(
+        "Brightness/contrast augmentation",
+        key="t_augment",
+        help="Slower: the backbone's features cannot be cached when the images change.",
+    )
+    backend = st.radio(
+        "Backend",
+        ["local", "ray"],
+        horizontal=True,
+        key="t_backend",
+        help="local = folds one after another; ray = one Ray task per fold, in parallel.",
+    )
 
 overrides = {
     "model.backbone": backbone,
@@ -122,21 +167,26 @@ with right:
     st.dataframe(pd.DataFrame(hyperparameter_table(config)), hide_index=True, width="stretch", height=520)
 
 
-
 def weights_panel(backbone: str, wanted: bool, polling: bool) -> None:
     """Each backbone's ImageNet weights on this machine, and a background Fetch for the chosen one."""
     states = pd.DataFrame([s.to_dict() for s in all_status()])
     states["sha256"] = states["sha256"].str[:16]
-    st.dataframe(states[["label", "state", "sha256", "file", "note"]], hide_index=True, width="stretch",
-                 key="t_weights_table")
+    st.dataframe(
+        states[["label", "state", "sha256", "file", "note"]],
+        hide_index=True,
+        width="stretch",
+        key="t_weights_table",
+    )
     job = fetch_jobs().get(backbone)
     state = states.set_index("backbone").loc[backbone, "state"]
     if job is not None and not job.finished:
         fraction, text = job.progress()
         st.progress(fraction, text=text)
     elif job is not None and job.error:
-        st.error(f"{job.error}. Training starts from random initialisation and says so; "
-                 "`python -m core weights import FILE --backbone B` brings a file from another machine.")
+        st.error(
+            f"{job.error}. Training starts from random initialisation and says so; "
+            "`python -m core weights import FILE --backbone B` brings a file from another machine."
+        )
     if state == "missing" and (job is None or job.finished):
         if st.button(f"Fetch ImageNet weights for {BACKBONES[backbone].label}", key="t_fetch"):
             fetch_in_background(backbone)
@@ -144,8 +194,10 @@ def weights_panel(backbone: str, wanted: bool, polling: bool) -> None:
     elif state in ("cached", "imported") and wanted:
         st.caption(f"{BACKBONES[backbone].label} starts from this ImageNet file; the run records its sha256.")
     if wanted and state == "missing":
-        st.caption("Without the file, training fetches it first; offline it starts from random "
-                   "initialisation and the run says so.")
+        st.caption(
+            "Without the file, training fetches it first; offline it starts from random "
+            "initialisation and the run says so."
+        )
     if polling and not any(not j.finished for j in fetch_jobs().values()):
         st.rerun()  # the download ended: redraw the page once and stop polling
 
@@ -153,17 +205,39 @@ def weights_panel(backbone: str, wanted: bool, polling: bool) -> None:
 with st.expander("ImageNet weights", expanded=config.model.weights == "imagenet"):
     downloading = any(not j.finished for j in fetch_jobs().values())
     st.fragment(run_every=1.0 if downloading else None)(weights_panel)(
-        backbone, config.model.weights == "imagenet", downloading)
+        backbone, config.model.weights == "imagenet", downloading
+    )
 
 if st.button("Queue this run" if job is not None else "Start training", type="primary", key="t_start"):
-    options = ["--backbone", backbone, "--inputs", inputs, "--split", split, "--folds", str(int(folds)),
-               "--repeats", str(int(repeats)), "--set", f"train.warmup_epochs={int(warmup)}",
-               "--set", f"train.finetune_epochs={int(finetune)}", "--backend", backend]
+    options = [
+        "--backbone",
+        backbone,
+        "--inputs",
+        inputs,
+        "--split",
+        split,
+        "--folds",
+        str(int(folds)),
+        "--repeats",
+        str(int(repeats)),
+        "--set",
+        f"train.warmup_epochs={int(warmup)}",
+        "--set",
+        f"train.finetune_epochs={int(finetune)}",
+        "--backend",
+        backend,
+    ]
     options += ["--augment"] if augment else []
     options += cohort_argv(cohort.source)[2:] if cohort.source is not None else []  # label sheet, positive
     try:
-        submit(runs_dir(), command="train", cohort=cohort.root, name=name or "run", preset=preset_name,
-               options=options)
+        submit(
+            runs_dir(),
+            command="train",
+            cohort=cohort.root,
+            name=name or "run",
+            preset=preset_name,
+            options=options,
+        )
     except CoreError as exc:
         st.error(str(exc))
 

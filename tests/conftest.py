@@ -42,7 +42,9 @@ def demo_cohort_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _synthetic_dataset(*, patients: int = 12, per_patient: int = 4, size: int = 32, seed: int = 0, strength: float = 60.0):
+def _synthetic_dataset(
+    *, patients: int = 12, per_patient: int = 4, size: int = 32, seed: int = 0, strength: float = 60.0
+):
     """A SegmentDataset whose poor patients (odd index) have a brighter band in both images."""
     import numpy as np
     import pandas as pd
@@ -61,15 +63,33 @@ def _synthetic_dataset(*, patients: int = 12, per_patient: int = 4, size: int = 
             image = np.clip(grey, 0, 255).astype(np.uint8)
             mel.append(np.repeat(image[..., None], 3, axis=2))
             stft.append(np.repeat(np.flipud(image)[..., None], 3, axis=2))
-            rows.append({"segment_id": len(rows), "recording_id": f"P{p:02d}-pre-A", "patient_id": f"P{p:02d}",
-                         "phase": "pre", "vowel": "A", "take": 1, "segment_index": s, "start_s": 0.05 * s,
-                         "end_s": 0.05 * s + 0.05, "padded": False, "label": label})
+            rows.append(
+                {
+                    "segment_id": len(rows),
+                    "recording_id": f"P{p:02d}-pre-A",
+                    "patient_id": f"P{p:02d}",
+                    "phase": "pre",
+                    "vowel": "A",
+                    "take": 1,
+                    "segment_index": s,
+                    "start_s": 0.05 * s,
+                    "end_s": 0.05 * s + 0.05,
+                    "padded": False,
+                    "label": label,
+                }
+            )
     segments = pd.DataFrame(rows)
     segments["label"] = segments["label"].astype("Int64")
     n = len(segments)
-    return SegmentDataset(segments=segments, mel=np.stack(mel), stft=np.stack(stft),
-                          mel_db=np.zeros((n, 8, 8), np.float32), stft_db=np.zeros((n, 8, 8), np.float32),
-                          config=PreprocessConfig(), problems=pd.DataFrame(columns=["source", "severity", "reason"]))
+    return SegmentDataset(
+        segments=segments,
+        mel=np.stack(mel),
+        stft=np.stack(stft),
+        mel_db=np.zeros((n, 8, 8), np.float32),
+        stft_db=np.zeros((n, 8, 8), np.float32),
+        config=PreprocessConfig(),
+        problems=pd.DataFrame(columns=["source", "severity", "reason"]),
+    )
 
 
 @pytest.fixture
@@ -110,7 +130,11 @@ def demo_sweep_root(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: P
     from core.sweep import SweepSpec, run_sweep
 
     root = tmp_path_factory.mktemp("sweep_runs")
-    spec = SweepSpec(presets=("quick",), inputs=("dual", "mel"), repeats=2,
-                     common={"split.n_folds": 2, "train.finetune_epochs": 2, "preprocess.spectrogram.image_size": 32})
+    spec = SweepSpec(
+        presets=("quick",),
+        inputs=("dual", "mel"),
+        repeats=2,
+        common={"split.n_folds": 2, "train.finetune_epochs": 2, "preprocess.spectrogram.image_size": 32},
+    )
     run_sweep(demo_cohort_dir, spec, name="grid", root=root, cache_dir=tmp_path_factory.mktemp("sweep_cache"))
     return root

@@ -73,7 +73,9 @@ def test_spectral_statistics_follow_the_signal():
 
 def test_spectral_keys_follow_the_number_of_mfccs():
     keys = spectral_keys(SpectralSettings(n_mfcc=5, n_mels=20))
-    assert [k for k in keys if k.startswith("mfcc")] == [f"mfcc{i}_{s}" for s in ("mean", "sd") for i in range(5)]
+    assert [k for k in keys if k.startswith("mfcc")] == [
+        f"mfcc{i}_{s}" for s in ("mean", "sd") for i in range(5)
+    ]
 
 
 def test_a_recording_without_report_is_analysed_over_its_trimmed_voice(tmp_path):
@@ -97,7 +99,9 @@ def test_a_report_sets_span_and_pitch_method(demo_cohort_dir: Path):
     cohort = load_cohort(demo_cohort_dir)
     rid = "P02-pre-A"
     report = read_voice_report(cohort.voice_report_path(rid))
-    row = measure_recording(cohort.audio_path(rid), report_path=cohort.voice_report_path(rid), groups=("praat",))
+    row = measure_recording(
+        cohort.audio_path(rid), report_path=cohort.voice_report_path(rid), groups=("praat",)
+    )
     assert (row["span_start_s"], row["span_end_s"]) == pytest.approx(report.selection)
     assert row["span_from"] == "report" and row["pitch_method"] == "ac"
     assert "cpps_db" not in row and "mfcc0_mean" not in row
@@ -112,7 +116,9 @@ def small_cohort(demo_cohort_dir: Path):
 
 def test_feature_table_is_cached_and_keyed_by_settings(small_cohort, tmp_path, monkeypatch):
     ids = ["P01-pre-A", "P02-pre-A"]
-    first = recording_features(small_cohort, recording_ids=ids, groups=("praat", "spectral"), cache_dir=tmp_path)
+    first = recording_features(
+        small_cohort, recording_ids=ids, groups=("praat", "spectral"), cache_dir=tmp_path
+    )
     assert list(first["recording_id"]) == ids
     assert first["patient_id"].tolist() == ["P01", "P02"]
     assert not first[list(MEASURE_KEYS)].isna().all(axis=None)
@@ -121,12 +127,16 @@ def test_feature_table_is_cached_and_keyed_by_settings(small_cohort, tmp_path, m
         raise AssertionError("computed again although cached")
 
     monkeypatch.setattr(table_module, "measure_recording", refuse)
-    again = recording_features(small_cohort, recording_ids=ids, groups=("praat", "spectral"), cache_dir=tmp_path)
+    again = recording_features(
+        small_cohort, recording_ids=ids, groups=("praat", "spectral"), cache_dir=tmp_path
+    )
     pd.testing.assert_frame_equal(first, again)
     # Another voice setting is another cache file: it must compute (and so hit the refusal).
     other = AcousticSettings(voice=VoiceAnalysisSettings(pitch_floor_hz=60.0))
     with pytest.raises(AssertionError, match="computed again"):
-        recording_features(small_cohort, recording_ids=ids, groups=("praat",), settings=other, cache_dir=tmp_path)
+        recording_features(
+            small_cohort, recording_ids=ids, groups=("praat",), settings=other, cache_dir=tmp_path
+        )
     files = sorted(p.name for p in (tmp_path / "acoustics").iterdir())
     assert len(files) == 2 and all(f.endswith(".csv") for f in files)
     text = "".join((tmp_path / "acoustics" / f).read_text() for f in files)
@@ -166,7 +176,9 @@ def test_agreement_pairs_classify_rounding_and_undefined():
     recomputed.loc[0, "nhr"] = np.nan
     reported.loc[0, "shimmer_apq11_pct"] = np.nan  # undefined in the report only
     pairs = agreement_pairs(reported, recomputed).set_index("measure")
-    assert pairs.loc["jitter_local_pct", "within_tolerance"] and pairs.loc["jitter_local_pct", "within_rounding"]
+    assert (
+        pairs.loc["jitter_local_pct", "within_tolerance"] and pairs.loc["jitter_local_pct", "within_rounding"]
+    )
     assert pairs.loc["hnr_db", "rel_diff"] == pytest.approx(0.025)
     assert not pairs.loc["hnr_db", "within_rounding"]
     assert pairs.loc["nhr", "status"] == "both undefined"

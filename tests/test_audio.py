@@ -33,7 +33,9 @@ def vowel(duration_s: float, *, sr: int = SR, f0: float = 150.0, seed: int = 0) 
     return (0.5 * y / np.abs(y).max()).astype(np.float32)
 
 
-def with_silence(y: np.ndarray, *, lead_s: float, tail_s: float, sr: int = SR, level: float = 1e-4) -> np.ndarray:
+def with_silence(
+    y: np.ndarray, *, lead_s: float, tail_s: float, sr: int = SR, level: float = 1e-4
+) -> np.ndarray:
     rng = np.random.default_rng(1)
     lead = level * rng.standard_normal(round(lead_s * sr))
     tail = level * rng.standard_normal(round(tail_s * sr))
@@ -42,7 +44,13 @@ def with_silence(y: np.ndarray, *, lead_s: float, tail_s: float, sr: int = SR, l
 
 @pytest.mark.parametrize(
     ("rate", "channels", "subtype"),
-    [(44_100, 2, "PCM_16"), (48_000, 1, "PCM_24"), (8_000, 1, "FLOAT"), (22_050, 1, "PCM_U8"), (16_000, 1, "PCM_16")],
+    [
+        (44_100, 2, "PCM_16"),
+        (48_000, 1, "PCM_24"),
+        (8_000, 1, "FLOAT"),
+        (22_050, 1, "PCM_U8"),
+        (16_000, 1, "PCM_16"),
+    ],
 )
 def test_load_audio_any_format_gives_16k_mono_mean_free_peak_one(
     tmp_path: Path, rate: int, channels: int, subtype: str

@@ -92,11 +92,14 @@ def synthetic_patients(n: int = 40, *, seed: int = 0) -> tuple[pd.DataFrame, pd.
     rng = np.random.default_rng(seed)
     ids = [f"P{i:02d}" for i in range(1, n + 1)]
     labels = pd.Series(np.r_[np.zeros(n // 2, int), np.ones(n - n // 2, int)], index=ids)
-    features = pd.DataFrame({
-        "signal": labels.to_numpy() * 2.0 + rng.normal(0, 1.0, n),
-        "noise_a": rng.normal(0, 1, n),
-        "noise_b": rng.normal(5, 2, n),
-    }, index=ids)
+    features = pd.DataFrame(
+        {
+            "signal": labels.to_numpy() * 2.0 + rng.normal(0, 1.0, n),
+            "noise_a": rng.normal(0, 1, n),
+            "noise_b": rng.normal(5, 2, n),
+        },
+        index=ids,
+    )
     features.loc[ids[3], "noise_a"] = np.nan  # undefined measures are imputed inside the pipeline
     return features, labels
 
@@ -105,7 +108,9 @@ def fold_series(labels: pd.Series, k: int = 5, seed: int = 42) -> pd.Series:
     from sklearn.model_selection import StratifiedKFold
 
     folds = pd.Series(0, index=labels.index)
-    for fold, (_, test) in enumerate(StratifiedKFold(k, shuffle=True, random_state=seed).split(labels, labels)):
+    for fold, (_, test) in enumerate(
+        StratifiedKFold(k, shuffle=True, random_state=seed).split(labels, labels)
+    ):
         folds.iloc[test] = fold
     return folds
 
@@ -115,7 +120,9 @@ def test_outer_folds_accepts_series_and_run_tables_and_refuses_leaky_ones():
     folds = fold_series(labels)
     table = outer_folds(folds)
     assert list(table.columns) == ["repeat", "fold", "patient_id"] and len(table) == 20
-    run_like = pd.DataFrame({"repeat": 0, "fold": folds.to_numpy(), "part": "test", "patient_id": folds.index})
+    run_like = pd.DataFrame(
+        {"repeat": 0, "fold": folds.to_numpy(), "part": "test", "patient_id": folds.index}
+    )
     extra = run_like.assign(part="train")
     assert outer_folds(pd.concat([run_like, extra])).equals(table)
     leaky = pd.concat([run_like, run_like.assign(fold=(run_like["fold"] + 1) % 5)])
@@ -161,8 +168,13 @@ def test_too_few_patients_of_a_class_is_a_clear_error():
     labels[:] = 1
     labels.iloc[:2] = 0
     with pytest.raises(TrainingError, match="one class"):
-        cross_validate_model(features, labels, fold_series(labels.iloc[2:].reindex(labels.index).fillna(0), k=2),
-                             model="logreg", config=FAST)
+        cross_validate_model(
+            features,
+            labels,
+            fold_series(labels.iloc[2:].reindex(labels.index).fillna(0), k=2),
+            model="logreg",
+            config=FAST,
+        )
 
 
 def test_feature_roc_reports_direction_cutoff_and_interval():
@@ -182,8 +194,9 @@ def test_feature_roc_reports_direction_cutoff_and_interval():
 
 
 def test_injected_amounts_add_both_sides():
-    patients = pd.DataFrame({"patient_id": ["P1", "P2", "P3"], "amount_r": [1.0, None, 0.3],
-                             "amount_l": [None, 0.8, 0.5]})
+    patients = pd.DataFrame(
+        {"patient_id": ["P1", "P2", "P3"], "amount_r": [1.0, None, 0.3], "amount_l": [None, 0.8, 0.5]}
+    )
     assert injected_amounts(patients).tolist()[:3] == pytest.approx([1.0, 0.8, 0.8])
     patients.loc[2, ["amount_r", "amount_l"]] = None
     assert math.isnan(injected_amounts(patients)["P3"])
@@ -198,8 +211,9 @@ def test_dose_regression_beats_the_mean_when_the_amount_follows_a_measure():
     assert summary["n"] == 40 and len(result.predictions) == 40
     assert summary["mae_ml"] < 0.5 * summary["mean_baseline_mae_ml"]
     assert summary["mae_difference_ci"][1] < 0
-    unrelated = dose_regression(features, pd.Series(rng.normal(0.8, 0.1, 40), index=features.index),
-                                fold_series(labels), n_boot=300)
+    unrelated = dose_regression(
+        features, pd.Series(rng.normal(0.8, 0.1, 40), index=features.index), fold_series(labels), n_boot=300
+    )
     assert unrelated.summary["mae_difference_ci"][1] > 0  # no evidence that it beats the mean
 
 
@@ -207,16 +221,29 @@ def test_compare_models_pairs_each_baseline_with_the_cnn():
     features, labels = synthetic_patients(40, seed=6)
     folds = fold_series(labels)
     rng = np.random.default_rng(6)
-    cnn = pd.DataFrame({"repeat": 0, "fold": folds.to_numpy(), "part": "test", "patient_id": folds.index,
-                        "label": labels.to_numpy(), "prob": np.clip(labels * 0.3 + rng.uniform(0, 0.7, 40), 0, 1)})
+    cnn = pd.DataFrame(
+        {
+            "repeat": 0,
+            "fold": folds.to_numpy(),
+            "part": "test",
+            "patient_id": folds.index,
+            "label": labels.to_numpy(),
+            "prob": np.clip(labels * 0.3 + rng.uniform(0, 0.7, 40), 0, 1),
+        }
+    )
     features = features.rename(columns={"signal": "hnr_db"})
     from core.baseline.models import FEATURE_SETS
 
     for column in FEATURE_SETS["praat"]:
         if column not in features:
             features[column] = rng.normal(0, 1, 40)
-    comparison = compare_models(features, labels, folds, config=BaselineConfig(models=("logreg",), features="praat",
-                                inner_folds=3, n_boot=200), cnn=cnn)
+    comparison = compare_models(
+        features,
+        labels,
+        folds,
+        config=BaselineConfig(models=("logreg",), features="praat", inner_folds=3, n_boot=200),
+        cnn=cnn,
+    )
     summary = comparison.summary
     assert summary["best_model"] == "logreg" and set(summary["models"]) == {"logreg"}
     entry = summary["models"]["logreg"]
@@ -241,13 +268,26 @@ def make_fake_run(cohort_dir: Path, root: Path) -> Path:
     folds = make_folds(patients, config.split)
     rng = np.random.default_rng(0)
     prob = 1 / (1 + np.exp(-(patients["label"].to_numpy() * 1.5 + rng.normal(0, 1, len(patients)))))
-    run_dir = runs.create_run(config.to_dict(), name="fake", config_hash=config.hash(), root=root,
-                              data={"fingerprint": cohort.fingerprint(), "cohort_dir": str(cohort_dir)},
-                              folds=[f.key for f in folds])
+    run_dir = runs.create_run(
+        config.to_dict(),
+        name="fake",
+        config_hash=config.hash(),
+        root=root,
+        data={"fingerprint": cohort.fingerprint(), "cohort_dir": str(cohort_dir)},
+        folds=[f.key for f in folds],
+    )
     predictions, metrics = [], []
     for fold in folds:
-        table = pd.DataFrame({"repeat": fold.repeat, "fold": fold.fold, "part": fold.part_of(len(patients)),
-                              "patient_id": patients["patient_id"], "label": patients["label"], "prob": prob})
+        table = pd.DataFrame(
+            {
+                "repeat": fold.repeat,
+                "fold": fold.fold,
+                "part": fold.part_of(len(patients)),
+                "patient_id": patients["patient_id"],
+                "label": patients["label"],
+                "prob": prob,
+            }
+        )
         table = table[table["part"] != ""]
         predictions.append(table.assign(n_segments=10))
         metrics.append(fold_metrics(table).assign(repeat=fold.repeat, fold=fold.fold, best_epoch=1))
@@ -262,9 +302,27 @@ def test_cli_writes_the_comparison_into_the_run_folder(demo_cohort_dir, tmp_path
     from core.__main__ import main
 
     run_dir = make_fake_run(demo_cohort_dir, tmp_path / "runs")
-    code = main(["baseline", "--run", run_dir.name, "--runs-dir", str(tmp_path / "runs"), "--models", "logreg",
-                 "--inner-folds", "3", "--n-boot", "200", "--jobs", "2", "--cache-dir", str(tmp_path / "cache"),
-                 "--json", "--quiet"])
+    code = main(
+        [
+            "baseline",
+            "--run",
+            run_dir.name,
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--models",
+            "logreg",
+            "--inner-folds",
+            "3",
+            "--n-boot",
+            "200",
+            "--jobs",
+            "2",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--json",
+            "--quiet",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert 0 <= summary["patient_auroc_mean"] <= 1
@@ -287,8 +345,9 @@ def test_a_leaky_run_or_a_run_without_predictions_is_refused(tmp_path):
     from core.config import preset, with_overrides
 
     config = with_overrides(preset("quick"), {"split.kind": "segment_leaky"})
-    leaky = runs.create_run(config.to_dict(), name="leaky", config_hash=config.hash(), data={}, folds=["r0f0"],
-                            root=tmp_path)
+    leaky = runs.create_run(
+        config.to_dict(), name="leaky", config_hash=config.hash(), data={}, folds=["r0f0"], root=tmp_path
+    )
     with pytest.raises(RunError, match="leaky"):
         compare_with_run(leaky, runs_root=tmp_path)
     with pytest.raises(RunError, match="no patient predictions"):

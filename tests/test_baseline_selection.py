@@ -19,7 +19,9 @@ def candidates() -> dict:
     y = pd.Series(np.arange(n) % 2, index=ids)
     x = pd.DataFrame(rng.standard_normal((n, 4)), index=ids, columns=list("abcd"))
     x["a"] += 2.5 * y  # one informative measure, three noise measures
-    folds = pd.DataFrame({"patient_id": ids, "repeat": 0, "fold": (np.arange(n) // 2) % 4})  # both classes per fold
+    folds = pd.DataFrame(
+        {"patient_id": ids, "repeat": 0, "fold": (np.arange(n) // 2) % 4}
+    )  # both classes per fold
     config = BaselineConfig(models=("logreg", "svm"), inner_folds=3, n_boot=200)
     return {m: cross_validate_model(x, y, folds, model=m, config=config) for m in ("logreg", "svm")}
 
@@ -35,9 +37,13 @@ def test_inner_choice_follows_inner_auroc_per_fold(candidates: dict) -> None:
         assert row.chosen == max(inner, key=lambda n: (inner[n], -list(inner).index(n)))
 
         def test_probs(predictions: pd.DataFrame, fold: int = row.fold) -> np.ndarray:
-            return predictions[(predictions["fold"] == fold) & (predictions["part"] == "test")]["prob"].to_numpy()
+            return predictions[(predictions["fold"] == fold) & (predictions["part"] == "test")][
+                "prob"
+            ].to_numpy()
 
-        np.testing.assert_array_equal(test_probs(result.predictions), test_probs(candidates[row.chosen].predictions))
+        np.testing.assert_array_equal(
+            test_probs(result.predictions), test_probs(candidates[row.chosen].predictions)
+        )
     assert 0.5 < result.summary["patient_auroc_mean"] <= 1.0
 
 

@@ -34,27 +34,102 @@ RATE = 16_000
 # Fake personal data: each string is distinctive so a leak is found by plain search.
 STUDY_PATIENTS = [
     # folder id = record no. (病歷號); the sheet's ID column holds a national id
-    {"folder": "48151623well-2022", "id": "Q271828182", "record_no": "48151623", "name": "王小明",
-     "sex": "M", "age": "61", "side": "L", "cause": "VP", "tech": "CTm", "approach": "tran",
-     "amount_r": "", "amount_l": "0.8(0.3+0.5)", "total": "1", "no": "1", "outcome": "", "date": "2022/4/15"},
-    {"folder": "31415926poor-2021", "id": "31415926", "record_no": "7390011", "name": "Chen Mei-Ling",
-     "sex": "F", "age": "47", "side": "right", "cause": "palsy", "tech": "CT", "approach": "Sub",
-     "amount_r": "1(0.3+0.7)", "amount_l": "", "total": "2", "no": "1", "outcome": "poor", "date": "2021-03-02"},
-    {"folder": "27182818well-2023", "id": "27182818", "record_no": "7390012", "name": "林淑芬",
-     "sex": "女", "age": "70", "side": "bilateral", "cause": "atro", "tech": "CT", "approach": "Tran",
-     "amount_r": " 0.5 ml", "amount_l": "0.5", "total": "1", "no": "1", "outcome": "well", "date": "2023/1/9"},
+    {
+        "folder": "48151623well-2022",
+        "id": "Q271828182",
+        "record_no": "48151623",
+        "name": "王小明",
+        "sex": "M",
+        "age": "61",
+        "side": "L",
+        "cause": "VP",
+        "tech": "CTm",
+        "approach": "tran",
+        "amount_r": "",
+        "amount_l": "0.8(0.3+0.5)",
+        "total": "1",
+        "no": "1",
+        "outcome": "",
+        "date": "2022/4/15",
+    },
+    {
+        "folder": "31415926poor-2021",
+        "id": "31415926",
+        "record_no": "7390011",
+        "name": "Chen Mei-Ling",
+        "sex": "F",
+        "age": "47",
+        "side": "right",
+        "cause": "palsy",
+        "tech": "CT",
+        "approach": "Sub",
+        "amount_r": "1(0.3+0.7)",
+        "amount_l": "",
+        "total": "2",
+        "no": "1",
+        "outcome": "poor",
+        "date": "2021-03-02",
+    },
+    {
+        "folder": "27182818well-2023",
+        "id": "27182818",
+        "record_no": "7390012",
+        "name": "林淑芬",
+        "sex": "女",
+        "age": "70",
+        "side": "bilateral",
+        "cause": "atro",
+        "tech": "CT",
+        "approach": "Tran",
+        "amount_r": " 0.5 ml",
+        "amount_l": "0.5",
+        "total": "1",
+        "no": "1",
+        "outcome": "well",
+        "date": "2023/1/9",
+    },
 ]
 ENGLISH_HEADERS = {
-    "type": "type", "date": "Date", "campus": "Campus", "name": "Name", "id": "ID", "record_no": "Record No",
-    "sex": "Sex", "age": "Age", "total": "Total injections", "no": "Injection no", "side": "Side",
-    "cause": "Cause", "tech": "Injection Tech", "approach": "Sub/Tran", "amount_r": "Amount R",
-    "point_r": "Inj point R", "amount_l": "Amount L", "point_l": "Inj point L", "outcome": "Outcome",
+    "type": "type",
+    "date": "Date",
+    "campus": "Campus",
+    "name": "Name",
+    "id": "ID",
+    "record_no": "Record No",
+    "sex": "Sex",
+    "age": "Age",
+    "total": "Total injections",
+    "no": "Injection no",
+    "side": "Side",
+    "cause": "Cause",
+    "tech": "Injection Tech",
+    "approach": "Sub/Tran",
+    "amount_r": "Amount R",
+    "point_r": "Inj point R",
+    "amount_l": "Amount L",
+    "point_l": "Inj point L",
+    "outcome": "Outcome",
 }
 CHINESE_HEADERS = {
-    "type": "type", "date": "Date", "campus": "院區", "name": "姓名", "id": "ID", "record_no": "病歷號",
-    "sex": "Sex", "age": "Age", "total": "總次數", "no": "次數", "side": "側性", "cause": "Cause",
-    "tech": "Injection Tech", "approach": "Sub/Tran", "amount_r": "Amount R", "point_r": "Inj point R",
-    "amount_l": "Amount L", "point_l": "Inj point L", "outcome": "預後",
+    "type": "type",
+    "date": "Date",
+    "campus": "院區",
+    "name": "姓名",
+    "id": "ID",
+    "record_no": "病歷號",
+    "sex": "Sex",
+    "age": "Age",
+    "total": "總次數",
+    "no": "次數",
+    "side": "側性",
+    "cause": "Cause",
+    "tech": "Injection Tech",
+    "approach": "Sub/Tran",
+    "amount_r": "Amount R",
+    "point_r": "Inj point R",
+    "amount_l": "Amount L",
+    "point_l": "Inj point L",
+    "outcome": "預後",
 }
 
 
@@ -90,8 +165,14 @@ def write_sheet(path: Path, patients: list[dict[str, str]], headers: dict[str, s
     return path
 
 
-def make_study(root: Path, patients: list[dict[str, str]] = STUDY_PATIENTS, *, sheet: str | None = "metadata.csv",
-               headers: dict[str, str] = ENGLISH_HEADERS, reports: bool = True) -> Path:
+def make_study(
+    root: Path,
+    patients: list[dict[str, str]] = STUDY_PATIENTS,
+    *,
+    sheet: str | None = "metadata.csv",
+    headers: dict[str, str] = ENGLISH_HEADERS,
+    reports: bool = True,
+) -> Path:
     """Study layout: ``<id><well|poor>-<year>/{pre,post}/<id>{S,A}<1..4>.wav`` + .txt, sheet in the root."""
     for i, patient in enumerate(patients):
         folder = root / patient["folder"]
@@ -147,7 +228,9 @@ def test_study_patient_table_parses_the_sheet(study_root: Path) -> None:
     assert patients.loc["P03", "side"] == "L" and patients.loc["P03", "cause"] == "palsy"
     assert patients.loc["P03", "amount_l"] == pytest.approx(0.8) and pd.isna(patients.loc["P03", "amount_r"])
     assert patients.loc["P02", "sex"] == "F" and patients.loc["P02", "approach"] == "sub"
-    assert patients.loc["P02", "amount_r"] == pytest.approx(1.0) and patients.loc["P02", "total_injections"] == 2
+    assert (
+        patients.loc["P02", "amount_r"] == pytest.approx(1.0) and patients.loc["P02", "total_injections"] == 2
+    )
     assert patients.loc["P01", "side"] == "B" and patients.loc["P01", "cause"] == "atrophy"
     assert patients.loc["P01", "sex"] == "F" and patients.loc["P01", "age"] == pytest.approx(70.0)
     assert patients.loc["P01", "amount_r"] == pytest.approx(0.5) and patients.loc["P01", "technique"] == "CT"
@@ -196,8 +279,13 @@ def test_amount_parts_that_disagree_with_the_total_are_noted(tmp_path: Path) -> 
     patients = [dict(p) for p in STUDY_PATIENTS]
     patients[0]["amount_l"] = "1(0.3+0.5)"
     cohort = load_cohort(make_study(tmp_path / "c", patients))
-    assert problem_rows(cohort) == [("metadata.csv row 2", "warning",
-                                     "amount L: parts 0.3+0.5 = 0.8 ml disagree with the total 1 ml; the total is kept")]
+    assert problem_rows(cohort) == [
+        (
+            "metadata.csv row 2",
+            "warning",
+            "amount L: parts 0.3+0.5 = 0.8 ml disagree with the total 1 ml; the total is kept",
+        )
+    ]
     assert cohort.patients.set_index("patient_id").loc["P03", "amount_l"] == pytest.approx(1.0)
 
 
@@ -324,11 +412,15 @@ def test_stereo_file_is_kept_with_its_channel_count(tmp_path: Path) -> None:
 
 def test_short_recording_threshold_follows_min_duration(tmp_path: Path) -> None:
     root = make_study(tmp_path / "c")
-    assert load_cohort(root, min_duration_s=1.25).problems["reason"].str.startswith("shorter than").sum() == 12  # 1.1 s and 1.2 s × 3 patients × 2 phases
+    assert (
+        load_cohort(root, min_duration_s=1.25).problems["reason"].str.startswith("shorter than").sum() == 12
+    )  # 1.1 s and 1.2 s × 3 patients × 2 phases
     assert load_cohort(root, min_duration_s=0.0).problems.empty
 
 
-@pytest.mark.parametrize("name", ["31415926S5.wav", "31415926_S1.wav", "31415926S1 copy.wav", "27182818S1.wav"])
+@pytest.mark.parametrize(
+    "name", ["31415926S5.wav", "31415926_S1.wav", "31415926S1 copy.wav", "27182818S1.wav"]
+)
 def test_misnamed_file_is_an_unknown_naming_error_and_skipped(tmp_path: Path, name: str) -> None:
     root = make_study(tmp_path / "c")
     write_wav(root / "31415926poor-2021" / "pre" / name)
@@ -355,11 +447,18 @@ def test_file_in_the_wrong_phase_folder_is_kept_by_its_name(tmp_path: Path) -> N
     cohort = load_cohort(root)
     # its voice report stayed behind in post/ without a recording: reported too, not silently ignored
     assert problem_rows(cohort) == [
-        ("P01well-2023/post/P01A1.txt", "warning",
-         "not read: neither a recording (.wav, .flac, .ogg, .aif, .aiff) nor the voice report (.txt) "
-         "beside one; ignored"),
-        ("P01well-2023/pre/P01A1.wav", "warning",
-         "misplaced: named A (post) but stored in pre/; phase taken from the name; kept")]
+        (
+            "P01well-2023/post/P01A1.txt",
+            "warning",
+            "not read: neither a recording (.wav, .flac, .ogg, .aif, .aiff) nor the voice report (.txt) "
+            "beside one; ignored",
+        ),
+        (
+            "P01well-2023/pre/P01A1.wav",
+            "warning",
+            "misplaced: named A (post) but stored in pre/; phase taken from the name; kept",
+        ),
+    ]
     assert "P01-post-A" in set(cohort.recordings["recording_id"])
 
 
@@ -369,7 +468,11 @@ def test_recording_without_a_label_is_kept_with_na(tmp_path: Path) -> None:
     cohort = load_cohort(make_study(tmp_path / "c", patients))
     assert len(cohort.problems) == 8
     assert set(cohort.problems["severity"]) == {"warning"}
-    assert cohort.problems["reason"].str.startswith("recording without a label: patient P03 has no outcome").all()
+    assert (
+        cohort.problems["reason"]
+        .str.startswith("recording without a label: patient P03 has no outcome")
+        .all()
+    )
     assert cohort.problems["source"].iloc[0] == "P03-2022/post/P03A1.wav"
     assert cohort.recordings.query("patient_id == 'P03'")["label"].isna().all()
     assert len(cohort.recordings) == 24
@@ -379,8 +482,13 @@ def test_sheet_outcome_not_understood_is_an_error_on_the_row(tmp_path: Path) -> 
     patients = [dict(p) for p in STUDY_PATIENTS]
     patients[2]["outcome"] = "maybe"
     cohort = load_cohort(make_study(tmp_path / "c", patients))
-    assert problem_rows(cohort) == [("metadata.csv row 4", "error", "label not understood: outcome 'maybe' not "
-                                     "understood; expected well/poor, good/bad or 0/1")]
+    assert problem_rows(cohort) == [
+        (
+            "metadata.csv row 4",
+            "error",
+            "label not understood: outcome 'maybe' not understood; expected well/poor, good/bad or 0/1",
+        )
+    ]
     # the folder name still gives the label
     assert cohort.patients.set_index("patient_id").loc["P01", "outcome"] == 0
 
@@ -390,8 +498,14 @@ def test_duplicate_patient_phase_vowel_keeps_the_first(tmp_path: Path) -> None:
     write_wav(root / "31415926poor-2022" / "pre" / "31415926S3.wav")
     cohort = load_cohort(root)
     rows = problem_rows(cohort)
-    assert rows == [("P02poor-2022/pre/P02S3.wav", "error", "duplicate patient/phase/vowel: P02 pre U already "
-                     "comes from P02poor-2021/pre/P02S3.wav; this file is excluded")]
+    assert rows == [
+        (
+            "P02poor-2022/pre/P02S3.wav",
+            "error",
+            "duplicate patient/phase/vowel: P02 pre U already "
+            "comes from P02poor-2021/pre/P02S3.wav; this file is excluded",
+        )
+    ]
     assert cohort.audio_path("P02-pre-U").parent.parent.name == "31415926poor-2021"
     assert len(cohort.recordings) == 24
 
@@ -410,8 +524,14 @@ def test_sheet_patient_with_no_recordings_is_a_warning_on_its_row(tmp_path: Path
     extra = dict(STUDY_PATIENTS[2], folder="", id="55500011", record_no="55500012", name="Wu Jia-Hao")
     write_sheet(root / "metadata.csv", [*STUDY_PATIENTS, extra], ENGLISH_HEADERS)
     cohort = load_cohort(root)
-    assert problem_rows(cohort) == [("metadata.csv row 5", "warning", "patient in the sheet with no recordings: P04 "
-                                     "has no patient folder or audio file; kept in the patients table with 0 recordings")]
+    assert problem_rows(cohort) == [
+        (
+            "metadata.csv row 5",
+            "warning",
+            "patient in the sheet with no recordings: P04 "
+            "has no patient folder or audio file; kept in the patients table with 0 recordings",
+        )
+    ]
     assert cohort.patients.set_index("patient_id").loc["P04", "n_recordings"] == 0
     assert cohort.redact("Wu Jia-Hao 55500011 55500012") == "P04 P04 P04"
 
@@ -462,7 +582,13 @@ def test_notebook_layout_reads_segments_and_manifest_labels(tmp_path: Path) -> N
     rec = cohort.recordings
     assert len(rec) == 18
     assert rec.query("patient_id == 'P01'")["recording_id"].tolist() == [
-        "P01-pre-A", "P01-pre-A-t2", "P01-pre-A-t3", "P01-post-A", "P01-post-A-t2", "P01-post-A-t3"]
+        "P01-pre-A",
+        "P01-pre-A-t2",
+        "P01-pre-A-t3",
+        "P01-post-A",
+        "P01-post-A-t2",
+        "P01-post-A-t3",
+    ]
     assert rec["source"].iloc[0] == "P01_S1_1.wav"
 
 
@@ -490,16 +616,29 @@ def test_notebook_label_problems(tmp_path: Path) -> None:
     sf.write(root / "notes.wav", tone(), RATE)
     cohort = load_cohort(root)
     rows = problem_rows(cohort)
-    assert ("labels.csv", "error", "conflicting outcomes for patient P02: 1 file(s) say 0, 5 file(s) say 1; "
-            "patient outcome left unknown") in rows
-    assert ("labels.csv row 4", "error", "label not understood: outcome 'maybe' not understood; expected "
-            "well/poor, good/bad or 0/1") in rows
+    assert (
+        "labels.csv",
+        "error",
+        "conflicting outcomes for patient P02: 1 file(s) say 0, 5 file(s) say 1; "
+        "patient outcome left unknown",
+    ) in rows
+    assert (
+        "labels.csv row 4",
+        "error",
+        "label not understood: outcome 'maybe' not understood; expected well/poor, good/bad or 0/1",
+    ) in rows
     assert ("notes.wav", "error", "unknown naming: expected <pid>_<S|A><1..4>_<clip>.wav; skipped") in rows
     assert ("labels.csv row 13", "warning", "listed in the label manifest but no such audio file") in rows
-    assert ("P01_S1_2.wav", "warning", "recording without a label: the file is not in the label manifest; "
-            "kept with label <NA>") in rows
-    assert ("P01_A1_1.wav", "warning", "recording without a label: its outcome in labels.csv row 4 was not "
-            "understood; kept with label <NA>") in rows
+    assert (
+        "P01_S1_2.wav",
+        "warning",
+        "recording without a label: the file is not in the label manifest; kept with label <NA>",
+    ) in rows
+    assert (
+        "P01_A1_1.wav",
+        "warning",
+        "recording without a label: its outcome in labels.csv row 4 was not understood; kept with label <NA>",
+    ) in rows
     assert len(rows) == 6
     assert pd.isna(cohort.patients.set_index("patient_id").loc["P02", "outcome"])
     assert cohort.recordings.set_index("recording_id").loc["P02-post-A-t3", "label"] == 0
@@ -512,17 +651,28 @@ def test_saarbruecken_subset_reads_with_the_defaults(svd_root: Path) -> None:
     cohort = load_cohort(svd_root)
     # a real quirk of the subset: session 1931's /u/ at normal and at high pitch are the same bytes
     assert cohort.layout == "class_folders" and problem_rows(cohort) == [
-        ("Datasets/Cysts/P14-u_n.wav", "warning", "identical content: the same audio bytes as "
-         "Datasets/Cysts/P14-u_h.wav of the same patient (a copy saved twice?); kept")]
+        (
+            "Datasets/Cysts/P14-u_n.wav",
+            "warning",
+            "identical content: the same audio bytes as "
+            "Datasets/Cysts/P14-u_h.wav of the same patient (a copy saved twice?); kept",
+        )
+    ]
     rec, patients = cohort.recordings, cohort.patients
     assert cohort.n_patients == 18 and len(rec) == 162
     assert patients["outcome"].value_counts().to_dict() == {1: 12, 0: 6}
-    assert set(rec["phase"]) == {"pre"} and set(rec["vowel"]) == {"A", "I", "U"} and set(rec["take"]) == {1, 2, 3}
+    assert (
+        set(rec["phase"]) == {"pre"}
+        and set(rec["vowel"]) == {"A", "I", "U"}
+        and set(rec["take"]) == {1, 2, 3}
+    )
     assert (patients["n_recordings"] == 9).all()
     truth = pd.read_csv(svd_root / "labels.csv")
     truth["label"] = (truth["label"] == "pathological").astype(int)
-    by_file = {cohort.audio_path(r).relative_to(svd_root).as_posix(): lab
-               for r, lab in zip(rec["recording_id"], rec["label"], strict=True)}
+    by_file = {
+        cohort.audio_path(r).relative_to(svd_root).as_posix(): lab
+        for r, lab in zip(rec["recording_id"], rec["label"], strict=True)
+    }
     assert by_file == dict(zip(truth["path"], truth["label"], strict=True))
     pitch = {1: "n", 2: "l", 3: "h"}
     for rid, vowel, take in zip(rec["recording_id"], rec["vowel"], rec["take"], strict=True):
@@ -530,7 +680,11 @@ def test_saarbruecken_subset_reads_with_the_defaults(svd_root: Path) -> None:
     # sources keep the class folder and pitch but not the session id
     sessions = set(truth["svd_session_id"].astype(str))
     assert all(Path(s).name.split("-")[0] not in sessions for s in rec["source"])
-    assert rec["source"].str.match(r"^Datasets/(Healthy|Cysts|Ventricular-Dysphonia)/P\d\d-[aiu]_[nlh]\.wav$").all()
+    assert (
+        rec["source"]
+        .str.match(r"^Datasets/(Healthy|Cysts|Ventricular-Dysphonia)/P\d\d-[aiu]_[nlh]\.wav$")
+        .all()
+    )
     assert set(patients["cause"]) == {"Healthy", "Cysts", "Ventricular-Dysphonia"}
 
 
@@ -538,8 +692,12 @@ def test_class_folders_label_map_and_pattern(svd_root: Path, tmp_path: Path) -> 
     cohort = load_cohort(svd_root, label_map={"healthy": 0, "Cysts": 1})
     vd = cohort.recordings[cohort.recordings["source"].str.contains("Ventricular")]
     assert len(vd) == 54 and vd["label"].isna().all()
-    assert cohort.problems["reason"].str.startswith("recording without a label: class folder "
-                                                    "'Ventricular-Dysphonia' is not in label_map").sum() == 54
+    assert (
+        cohort.problems["reason"]
+        .str.startswith("recording without a label: class folder 'Ventricular-Dysphonia' is not in label_map")
+        .sum()
+        == 54
+    )
     root = tmp_path / "db"
     for cls, speaker in (("normal", "spk1"), ("palsy", "spk2")):
         for take in (1, 2):
@@ -560,7 +718,10 @@ def test_auto_detects_each_layout_also_one_level_down(tmp_path: Path, svd_root: 
     make_study(tmp_path / "wrap" / "for AI assessment")
     make_notebook(tmp_path / "nb", {"1": 0})
     assert load_cohort(tmp_path / "wrap").layout == "study"
-    assert load_cohort(tmp_path / "wrap").recordings["source"].iloc[0] == "for AI assessment/P01well-2023/pre/P01S1.wav"
+    assert (
+        load_cohort(tmp_path / "wrap").recordings["source"].iloc[0]
+        == "for AI assessment/P01well-2023/pre/P01S1.wav"
+    )
     assert load_cohort(tmp_path / "nb").layout == "notebook"
     assert load_cohort(svd_root / "Datasets").layout == "class_folders"
 
@@ -574,7 +735,9 @@ def test_folder_level_failures_raise_cohort_error(tmp_path: Path, svd_root: Path
         load_cohort(tmp_path / "empty")
     with pytest.raises(CohortError, match="layout='folders'; expected"):
         load_cohort(svd_root, layout="folders")
-    with pytest.raises(CohortError, match="layout 'study' does not fit the cohort folder: no <id><well|poor>"):
+    with pytest.raises(
+        CohortError, match="layout 'study' does not fit the cohort folder: no <id><well|poor>"
+    ):
         load_cohort(svd_root, layout="study")
     with pytest.raises(CohortError, match="layout 'notebook' does not fit"):
         load_cohort(make_study(tmp_path / "s"), layout="notebook")
@@ -631,7 +794,9 @@ def test_no_identifier_reaches_tables_logs_or_cli(tmp_path: Path, capsys, caplog
     # the private map redacts every identifier, names included
     for patient in STUDY_PATIENTS:
         pid = cohort.redact(patient["folder"][:8])
-        assert cohort.redact(f"{patient['name']}|{patient['id']}|{patient['record_no']}") == f"{pid}|{pid}|{pid}"
+        assert (
+            cohort.redact(f"{patient['name']}|{patient['id']}|{patient['record_no']}") == f"{pid}|{pid}|{pid}"
+        )
 
 
 # --------------------------------------------------------------------------------------- CLI
@@ -643,7 +808,13 @@ def test_cli_prints_counts_then_an_aligned_table(tmp_path: Path, capsys) -> None
     _short(root / "31415926poor-2021" / "post" / "31415926A2.wav")
     assert cli_main(["validate", "--cohort", str(root)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[:5] == ["layout      study", "patients    3", "recordings  23", "errors      1", "warnings    1"]
+    assert lines[:5] == [
+        "layout      study",
+        "patients    3",
+        "recordings  23",
+        "errors      1",
+        "warnings    1",
+    ]
     assert lines[5] == "classes     well (label 0) 2 · poor (label 1) 1"
     # 24 wav + 24 voice reports + the sheet; the silent wav and its report are reported, the short one is used
     assert lines[6] == "files       49 seen = 47 used + 2 reported + 0 set aside"
@@ -654,7 +825,7 @@ def test_cli_prints_counts_then_an_aligned_table(tmp_path: Path, capsys) -> None
     # aligned: every row starts its severity and reason at the same column
     width = len("P02poor-2021/post/P02A2.wav") + 2
     assert [line[width:].split()[0] for line in table] == ["severity", "error", "warning"]
-    assert {line[width + len("severity") + 2:][:6] for line in table} == {"reason", "all-si", "shorte"}
+    assert {line[width + len("severity") + 2 :][:6] for line in table} == {"reason", "all-si", "shorte"}
 
 
 def test_cli_json_is_the_last_line_and_redacted_unless_asked(tmp_path: Path, capsys) -> None:
@@ -663,11 +834,25 @@ def test_cli_json_is_the_last_line_and_redacted_unless_asked(tmp_path: Path, cap
     assert cli_main(["validate", "--cohort", str(root), "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (report["patients"], report["recordings"]) == (3, 23)
-    assert report["files"] == {"seen": 49, "used": 47, "reported": 2, "set_aside": 0, "recordings": 23,
-                               "voice_reports": 23, "sheets": 1, "hidden": 0, "documents": 0,
-                               "documents_list": []}
-    assert report["problems"] == [{"path": "P03well-2022/post/P03A3.wav", "severity": "error",
-                                   "reason": "NaN samples: 50 of 16000 samples are NaN"}]
+    assert report["files"] == {
+        "seen": 49,
+        "used": 47,
+        "reported": 2,
+        "set_aside": 0,
+        "recordings": 23,
+        "voice_reports": 23,
+        "sheets": 1,
+        "hidden": 0,
+        "documents": 0,
+        "documents_list": [],
+    }
+    assert report["problems"] == [
+        {
+            "path": "P03well-2022/post/P03A3.wav",
+            "severity": "error",
+            "reason": "NaN samples: 50 of 16000 samples are NaN",
+        }
+    ]
     assert cli_main(["validate", "--cohort", str(root), "--json", "--show-identifiers"]) == 0
     raw = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert raw["problems"][0]["path"] == "48151623well-2022/post/48151623A3.wav"
@@ -738,6 +923,12 @@ def test_five_corrupted_demo_files_are_exactly_the_errors(demo_cohort_dir: Path,
     assert cohort.n_patients == 43 and len(cohort.recordings) == 344 - 5
     errors = cohort.problems.query("severity == 'error'")
     assert sorted(cohort.raw_source(s) for s in errors["source"]) == sorted(
-        v.relative_to(root).as_posix() for v in victims)
+        v.relative_to(root).as_posix() for v in victims
+    )
     assert {r.split(":")[0] for r in errors["reason"]} == {
-        "unreadable or corrupt audio file", "not audio", "zero length", "all-silent", "NaN samples"}
+        "unreadable or corrupt audio file",
+        "not audio",
+        "zero length",
+        "all-silent",
+        "NaN samples",
+    }

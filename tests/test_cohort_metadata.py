@@ -60,9 +60,16 @@ def test_parse_amount_reads_clinic_cells(cell: object, total: float | None, part
     assert amount.parts_ml == pytest.approx(parts)
 
 
-@pytest.mark.parametrize(("cell", "consistent"), [
-    ("1(0.3+0.7)", True), ("0.8(0.3+0.5)", True), ("1(0.3+0.5)", False), ("0.5(0.5+0.5)", False), ("1", True),
-])
+@pytest.mark.parametrize(
+    ("cell", "consistent"),
+    [
+        ("1(0.3+0.7)", True),
+        ("0.8(0.3+0.5)", True),
+        ("1(0.3+0.5)", False),
+        ("0.5(0.5+0.5)", False),
+        ("1", True),
+    ],
+)
 def test_parse_amount_flags_parts_that_disagree_with_the_total(cell: str, consistent: bool) -> None:
     assert parse_amount(cell).consistent is consistent
 
@@ -77,10 +84,25 @@ def test_amount_is_a_small_value_type() -> None:
     assert parse_amount("1(0.3+0.7)") == Amount(1.0, (0.3, 0.7))
 
 
-@pytest.mark.parametrize(("cell", "label"), [
-    ("well", 0), ("Well ", 0), ("GOOD", 0), ("0", 0), (0.0, 0), ("poor", 1), ("Poor", 1), ("bad", 1), ("1", 1),
-    (1, 1), ("1.0", 1), ("", None), (None, None), (float("nan"), None),
-])
+@pytest.mark.parametrize(
+    ("cell", "label"),
+    [
+        ("well", 0),
+        ("Well ", 0),
+        ("GOOD", 0),
+        ("0", 0),
+        (0.0, 0),
+        ("poor", 1),
+        ("Poor", 1),
+        ("bad", 1),
+        ("1", 1),
+        (1, 1),
+        ("1.0", 1),
+        ("", None),
+        (None, None),
+        (float("nan"), None),
+    ],
+)
 def test_parse_outcome_accepts_words_and_digits(cell: object, label: int | None) -> None:
     assert parse_outcome(cell) == label
 
@@ -91,23 +113,45 @@ def test_parse_outcome_rejects_other_text(cell: str) -> None:
         parse_outcome(cell)
 
 
-@pytest.mark.parametrize(("cell", "side"), [
-    ("L", "L"), ("left", "L"), ("Left", "L"), ("R", "R"), ("right", "R"), ("B", "B"), ("bilateral", "B"),
-    ("左", "L"), ("右", "R"), ("雙側", "B"), ("", None),
-])
+@pytest.mark.parametrize(
+    ("cell", "side"),
+    [
+        ("L", "L"),
+        ("left", "L"),
+        ("Left", "L"),
+        ("R", "R"),
+        ("right", "R"),
+        ("B", "B"),
+        ("bilateral", "B"),
+        ("左", "L"),
+        ("右", "R"),
+        ("雙側", "B"),
+        ("", None),
+    ],
+)
 def test_parse_side(cell: str, side: str | None) -> None:
     assert parse_side(cell) == side
 
 
-@pytest.mark.parametrize(("cell", "cause"), [
-    ("VP", "palsy"), ("palsy", "palsy"), ("Vocal palsy", "palsy"), ("atro", "atrophy"), ("Atrophy", "atrophy"),
-    ("sulcus", "sulcus"), ("", None),
-])
+@pytest.mark.parametrize(
+    ("cell", "cause"),
+    [
+        ("VP", "palsy"),
+        ("palsy", "palsy"),
+        ("Vocal palsy", "palsy"),
+        ("atro", "atrophy"),
+        ("Atrophy", "atrophy"),
+        ("sulcus", "sulcus"),
+        ("", None),
+    ],
+)
 def test_parse_cause(cell: str, cause: str | None) -> None:
     assert parse_cause(cell) == cause
 
 
-@pytest.mark.parametrize(("cell", "approach"), [("Sub", "sub"), ("tran", "tran"), ("Tran", "tran"), ("", None)])
+@pytest.mark.parametrize(
+    ("cell", "approach"), [("Sub", "sub"), ("tran", "tran"), ("Tran", "tran"), ("", None)]
+)
 def test_parse_approach(cell: str, approach: str | None) -> None:
     assert parse_approach(cell) == approach
 
@@ -124,9 +168,15 @@ def test_parse_side_and_sex_reject_unknown_values() -> None:
         parse_sex("3")
 
 
-@pytest.mark.parametrize(("cell", "year"), [
-    ("2022/4/15", 2022), ("2021-11-03 00:00:00", 2021), (pd.Timestamp("2020-02-01"), 2020), ("111/4/15", 2022),
-])
+@pytest.mark.parametrize(
+    ("cell", "year"),
+    [
+        ("2022/4/15", 2022),
+        ("2021-11-03 00:00:00", 2021),
+        (pd.Timestamp("2020-02-01"), 2020),
+        ("111/4/15", 2022),
+    ],
+)
 def test_parse_year(cell: object, year: int) -> None:
     assert parse_year(cell) == year
 
@@ -139,12 +189,27 @@ def test_parse_number_accepts_units_and_rejects_words() -> None:
         parse_number("old", field="age")
 
 
-@pytest.mark.parametrize(("header", "field"), [
-    ("Amount R", "amount_r"), ("amount_r", "amount_r"), ("  AMOUNT  R ", "amount_r"), ("Sub/Tran", "approach"),
-    ("sub / tran", "approach"), ("Injection Tech", "technique"), ("病歷號", "record_no"), ("姓名", "name"),
-    ("側性", "side"), ("總次數", "total_injections"), ("次數", "injection_no"), ("預後", "outcome"),
-    ("Outcome", "outcome"), ("院區", "campus"), ("Inj point L", "inj_point_l"), ("ＩＤ", "id"),
-])
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("Amount R", "amount_r"),
+        ("amount_r", "amount_r"),
+        ("  AMOUNT  R ", "amount_r"),
+        ("Sub/Tran", "approach"),
+        ("sub / tran", "approach"),
+        ("Injection Tech", "technique"),
+        ("病歷號", "record_no"),
+        ("姓名", "name"),
+        ("側性", "side"),
+        ("總次數", "total_injections"),
+        ("次數", "injection_no"),
+        ("預後", "outcome"),
+        ("Outcome", "outcome"),
+        ("院區", "campus"),
+        ("Inj point L", "inj_point_l"),
+        ("ＩＤ", "id"),
+    ],
+)
 def test_headers_match_aliases_after_folding(header: str, field: str) -> None:
     assert match_headers([header], HEADER_ALIASES) == {0: field}
 
@@ -155,8 +220,10 @@ def test_normalise_header_folds_case_space_and_punctuation() -> None:
 
 def test_read_sheet_finds_the_header_below_a_title_line(tmp_path) -> None:
     path = tmp_path / "sheet.csv"
-    path.write_text("Injection laryngoplasty 2022,,,\nID,Sex,Age,Amount L\n123,F,60,0.8(0.3+0.5)\n,,,\n456,M,71,1\n",
-                    encoding="utf-8")
+    path.write_text(
+        "Injection laryngoplasty 2022,,,\nID,Sex,Age,Amount L\n123,F,60,0.8(0.3+0.5)\n,,,\n456,M,71,1\n",
+        encoding="utf-8",
+    )
     sheet = read_sheet(path)
     assert list(sheet.rows.columns) == ["id", "sex", "age", "amount_l", "sheet_row"]
     assert sheet.rows["id"].tolist() == ["123", "456"]

@@ -62,8 +62,18 @@ def make_cohort(root: Path) -> Cohort:
         identifiers[raw[:8]] = pid
         source = f"{pid}/{phase}/{pid}{'S' if phase == 'pre' else 'A'}{'AIUE'.index(vow) + 1}.wav"
         rows.append(
-            {"recording_id": rid, "patient_id": pid, "phase": phase, "vowel": vow, "take": 1, "source": source,
-             "duration_s": 1.0, "sample_rate": RATE, "channels": 1, "label": label}
+            {
+                "recording_id": rid,
+                "patient_id": pid,
+                "phase": phase,
+                "vowel": vow,
+                "take": 1,
+                "source": source,
+                "duration_s": 1.0,
+                "sample_rate": RATE,
+                "channels": 1,
+                "label": label,
+            }
         )
     recordings = pd.DataFrame(rows, columns=list(RECORDING_COLUMNS))
     recordings["label"] = recordings["label"].astype("Int64")
@@ -71,8 +81,13 @@ def make_cohort(root: Path) -> Cohort:
         columns=list(PATIENT_COLUMNS)
     )
     return Cohort(
-        root=root, layout="study", recordings=recordings, patients=patients,
-        problems=pd.DataFrame(columns=list(PROBLEM_COLUMNS)), _paths=paths, _identifiers=identifiers,
+        root=root,
+        layout="study",
+        recordings=recordings,
+        patients=patients,
+        problems=pd.DataFrame(columns=list(PROBLEM_COLUMNS)),
+        _paths=paths,
+        _identifiers=identifiers,
     )
 
 
@@ -102,7 +117,12 @@ def test_segment_table_arrays_and_problems(cohort: Cohort) -> None:
     # Pre-op /a/: P01, P02 (14 s), P03 (0.2 s, padded), P07 give segments; P04-P06 are problems.
     assert list(ds.segments.columns) == list(SEGMENT_COLUMNS)
     assert len(ds) == 40
-    assert ds.segments["recording_id"].unique().tolist() == ["P01-pre-A", "P02-pre-A", "P03-pre-A", "P07-pre-A"]
+    assert ds.segments["recording_id"].unique().tolist() == [
+        "P01-pre-A",
+        "P02-pre-A",
+        "P03-pre-A",
+        "P07-pre-A",
+    ]
     assert ds.segments["segment_id"].tolist() == list(range(40))
     assert ds.segments["segment_index"].tolist() == list(range(10)) * 4
     assert ds.segments["label"].dtype == "Int64"
@@ -129,8 +149,10 @@ def test_segment_table_arrays_and_problems(cohort: Cohort) -> None:
     assert (problems["severity"] == "error").all()
     # the audio gate's reasons, word for word what validation reports for the same files
     assert problems["reason"].tolist() == [
-        "all-silent: every sample is zero", "NaN samples: 22050 of 22050 samples are NaN",
-        "unreadable or corrupt audio file: Error in WAV file. No 'data' chunk marker."]
+        "all-silent: every sample is zero",
+        "NaN samples: 22050 of 22050 samples are NaN",
+        "unreadable or corrupt audio file: Error in WAV file. No 'data' chunk marker.",
+    ]
     names = ["10000004S1.wav", "10000005S1.wav", "10000006S1.wav"]
     for path, reason in zip(names, problems["reason"], strict=True):
         assert inspect_audio(cohort.root / "raw" / path).issues == (("error", reason),)
@@ -160,7 +182,9 @@ def test_skip_policy_turns_a_short_recording_into_a_problem_row(cohort: Cohort) 
 
 
 def test_selection_picks_other_vowels_and_post_op(cohort: Cohort) -> None:
-    config = replace(preset("seed").preprocess, selection=SelectionConfig(phases=("pre", "post"), vowels=("A", "I")))
+    config = replace(
+        preset("seed").preprocess, selection=SelectionConfig(phases=("pre", "post"), vowels=("A", "I"))
+    )
     ds = build_dataset(cohort, config)
     assert {"P01-post-A", "P01-pre-I"} <= set(ds.segments["recording_id"])
     assert len(ds) == 60
@@ -168,7 +192,9 @@ def test_selection_picks_other_vowels_and_post_op(cohort: Cohort) -> None:
     assert build_dataset(cohort, post_only).segments["recording_id"].unique().tolist() == ["P01-post-A"]
 
 
-def test_cache_recomputes_only_what_changed(cohort: Cohort, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_recomputes_only_what_changed(
+    cohort: Cohort, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = tmp_path / "cache"
     config = preset("seed").preprocess
     loaded = count_loads(monkeypatch)
@@ -207,7 +233,9 @@ def test_cache_recomputes_only_what_changed(cohort: Cohort, tmp_path: Path, monk
     assert preprocess_key(other) != preprocess_key(config)
 
 
-def test_corrupt_cache_entry_is_recomputed(cohort: Cohort, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corrupt_cache_entry_is_recomputed(
+    cohort: Cohort, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = tmp_path / "cache"
     config = preset("seed").preprocess
     cold = build_dataset(cohort, config, cache_dir=cache)

@@ -33,8 +33,24 @@ from core.errors import CohortError, ConfigError
 
 FOLDER = re.compile(r"^(\d{8})(well|poor)-(\d{4})$")
 EXPECTED_COLUMNS = [
-    "type", "Date", "院區", "姓名", "ID", "病歷號", "Sex", "Age", "總次數", "次數", "側性",
-    "Cause", "Injection Tech", "Sub/Tran", "Amount R", "Inj point R", "Amount L", "Inj point L",
+    "type",
+    "Date",
+    "院區",
+    "姓名",
+    "ID",
+    "病歷號",
+    "Sex",
+    "Age",
+    "總次數",
+    "次數",
+    "側性",
+    "Cause",
+    "Injection Tech",
+    "Sub/Tran",
+    "Amount R",
+    "Inj point R",
+    "Amount L",
+    "Inj point L",
 ]
 
 
@@ -149,12 +165,21 @@ def test_praat_reports_are_real_voice_reports_that_track_severity(demo_cohort_di
         for txt in folder.rglob("*.txt"):
             text = txt.read_text(encoding="utf-8")
             assert text.startswith(f"-- Voice report for {int(txt.stem[-1])}. Sound {txt.stem} --\nDate: ")
-            for measure in ("Jitter (local):", "Shimmer (local):", "Mean harmonics-to-noise ratio:", "Median pitch:"):
+            for measure in (
+                "Jitter (local):",
+                "Shimmer (local):",
+                "Mean harmonics-to-noise ratio:",
+                "Median pitch:",
+            ):
                 assert measure in text
             value = re.search(r"Jitter \(local\): ([0-9.]+)%", text)
             if value:
                 jitter.append(float(value.group(1)))
-                severity.append(truth["folders"][folder.name]["recordings"][f"{txt.parent.name}/{txt.stem}.wav"]["severity"])
+                severity.append(
+                    truth["folders"][folder.name]["recordings"][f"{txt.parent.name}/{txt.stem}.wav"][
+                        "severity"
+                    ]
+                )
     assert len(jitter) >= 0.95 * 43 * 8
     rho = np.corrcoef(np.argsort(np.argsort(jitter)), np.argsort(np.argsort(severity)))[0, 1]
     assert rho > 0.7
@@ -162,7 +187,10 @@ def test_praat_reports_are_real_voice_reports_that_track_severity(demo_cohort_di
 
 def test_voice_report_on_silence_reads_undefined() -> None:
     text = voice_report(
-        np.zeros(8000, dtype=np.int16), sample_rate=16_000, name="silent", selection=(0.1, 0.4),
+        np.zeros(8000, dtype=np.int16),
+        sample_rate=16_000,
+        name="silent",
+        selection=(0.1, 0.4),
         when=datetime(2022, 4, 15, 15, 40, 12),
     )
     assert "Jitter (local): --undefined--" in text
@@ -182,10 +210,14 @@ def test_metadata_sheets_have_the_study_columns_and_fake_people(demo_cohort_dir:
     assert header == EXPECTED_COLUMNS == list(SHEET_COLUMNS)
     assert csv_rows[0] == EXPECTED_COLUMNS and len(rows) == len(csv_rows) - 1 == 43
     col = {name: i for i, name in enumerate(header)}
-    years = {FOLDER.match(f.name).group(1): int(FOLDER.match(f.name).group(3)) for f in _folders(demo_cohort_dir)}
+    years = {
+        FOLDER.match(f.name).group(1): int(FOLDER.match(f.name).group(3)) for f in _folders(demo_cohort_dir)
+    }
     assert {str(r[col["ID"]]) for r in rows} == set(years)
     for row, text in zip(rows, csv_rows[1:], strict=True):
-        assert [("" if v is None else v.date().isoformat() if isinstance(v, datetime) else str(v)) for v in row] == text
+        assert [
+            ("" if v is None else v.date().isoformat() if isinstance(v, datetime) else str(v)) for v in row
+        ] == text
         assert row[col["Date"]].year == years[str(row[col["ID"]])]
         assert str(row[col["病歷號"]]) != str(row[col["ID"]])
         assert re.fullmatch(r"[\u4e00-\u9fff]{3}", row[col["姓名"]])
@@ -217,7 +249,12 @@ def test_oracle_auroc_is_study_like_and_sex_predicts_nothing(demo_cohort_dir: Pa
 def test_hnr_is_lower_for_the_most_severe_third(pre_a: list[dict]) -> None:
     hnr = np.array(
         [
-            call(parselmouth.Sound(item["voiced"][:24_000].astype(np.float64), 16_000).to_harmonicity_cc(), "Get mean", 0, 0)
+            call(
+                parselmouth.Sound(item["voiced"][:24_000].astype(np.float64), 16_000).to_harmonicity_cc(),
+                "Get mean",
+                0,
+                0,
+            )
             for item in pre_a
         ]
     )
@@ -228,8 +265,17 @@ def test_hnr_is_lower_for_the_most_severe_third(pre_a: list[dict]) -> None:
 
 def test_female_voices_have_higher_f0(pre_a: list[dict]) -> None:
     f0 = np.array(
-        [call(parselmouth.Sound(item["y"].astype(np.float64), 16_000).to_pitch_ac(), "Get quantile", 0, 0, 0.5, "Hertz")
-         for item in pre_a]
+        [
+            call(
+                parselmouth.Sound(item["y"].astype(np.float64), 16_000).to_pitch_ac(),
+                "Get quantile",
+                0,
+                0,
+                0.5,
+                "Hertz",
+            )
+            for item in pre_a
+        ]
     )
     female = np.array([item["sex"] == "F" for item in pre_a])
     assert np.median(f0[female]) > 170 and np.median(f0[~female]) < 150
@@ -260,8 +306,16 @@ def test_quality_worsens_monotonically_with_severity() -> None:
 
 def test_synthesize_writes_exact_length_and_peak() -> None:
     params = VoiceParams(
-        sample_rate=44_100, vowel=3, female=False, f0_hz=120.0, tract_scale=1.0, severity=0.4,
-        duration_s=1.25, lead_s=0.1, trail_s=0.2, peak=0.5,
+        sample_rate=44_100,
+        vowel=3,
+        female=False,
+        f0_hz=120.0,
+        tract_scale=1.0,
+        severity=0.4,
+        duration_s=1.25,
+        lead_s=0.1,
+        trail_s=0.2,
+        peak=0.5,
     )
     y = synthesize(params, rng=np.random.default_rng(1))
     assert y.dtype == np.int16 and y.size == round(1.25 * 44_100)
@@ -295,7 +349,9 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     calls: list[tuple[int, int]] = []
-    first = generate_cohort(tmp_path / "a", patients=4, seed=1, workers=2, progress=lambda d, t: calls.append((d, t)))
+    first = generate_cohort(
+        tmp_path / "a", patients=4, seed=1, workers=2, progress=lambda d, t: calls.append((d, t))
+    )
     generate_cohort(tmp_path / "b", patients=4, seed=1, workers=1)
     a, b = _all_bytes(tmp_path / "a"), _all_bytes(tmp_path / "b")
     assert len(a) == 4 * 16 + 3 and a == b
@@ -308,12 +364,25 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(
     assert core_xml.count(FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")) == 2
 
     # Overwriting a previous demo is allowed; a new seed changes every recording.
-    argv = ["demo", "--out", str(tmp_path / "a"), "--patients", "4", "--seed", "2", "--workers", "1", "--json"]
+    argv = [
+        "demo",
+        "--out",
+        str(tmp_path / "a"),
+        "--patients",
+        "4",
+        "--seed",
+        "2",
+        "--workers",
+        "1",
+        "--json",
+    ]
     assert cli_main(argv) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(summary) == {"patients", "well", "poor", "recordings", "oracle_patient_auroc", "seconds"}
     assert (summary["patients"], summary["recordings"]) == (4, 32)
     c = _all_bytes(tmp_path / "a")
     assert _truth(tmp_path / "a")["seed"] == 2
-    assert not set(v for k, v in c.items() if k.endswith(".wav")) & set(v for k, v in b.items() if k.endswith(".wav"))
+    assert not set(v for k, v in c.items() if k.endswith(".wav")) & set(
+        v for k, v in b.items() if k.endswith(".wav")
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]

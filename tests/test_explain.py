@@ -178,7 +178,9 @@ def test_integrated_gradients_completeness(model, pair):
     ig = IntegratedGradients(steps=64)
     e = ig.explain(model, mel, stft)["mel"]
     runner = runner_for(model)
-    gap = ig.completeness_gap(runner, mel.astype(np.float32), {"stft": runner.feature_maps(stft)}, e.raw, branch="mel")
+    gap = ig.completeness_gap(
+        runner, mel.astype(np.float32), {"stft": runner.feature_maps(stft)}, e.raw, branch="mel"
+    )
     total = np.abs(e.raw.reshape(3, -1).sum(axis=1))
     assert (np.abs(gap) < 0.02 * total + 1e-3).all()
 
@@ -272,7 +274,9 @@ def test_region_boundaries_in_hz_and_ms():
     axes = ImageAxes.from_config(config)
     regions = region_table(224, axes=axes)
     for branch in ("mel", "stft"):
-        bands = regions[(regions["branch"] == branch) & (regions["axis"] == "frequency")].sort_values("region")
+        bands = regions[(regions["branch"] == branch) & (regions["axis"] == "frequency")].sort_values(
+            "region"
+        )
         assert bands["low_hz"].iloc[0] == 0.0 and bands["high_hz"].iloc[-1] == 8000.0
         # Bands tile the spectrum, lowest first.
         np.testing.assert_allclose(bands["high_hz"].to_numpy()[:-1], bands["low_hz"].to_numpy()[1:])

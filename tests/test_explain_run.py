@@ -103,7 +103,9 @@ def test_a_scope_occludes_only_its_own_segments(tiny_run, tmp_path):
     patient = preds["patient_id"].value_counts().index[0]
     ids = preds.loc[preds["patient_id"] == patient, "segment_id"].to_numpy(dtype=int)
     calls: list[tuple[int, int]] = []
-    summary = ex.occlusion_summary(patient_id=patient, on_segments=lambda done, total: calls.append((done, total)))
+    summary = ex.occlusion_summary(
+        patient_id=patient, on_segments=lambda done, total: calls.append((done, total))
+    )
     assert calls[-1] == (len(ids), len(ids)) and (summary["n_segments"] == len(ids)).all()
     entries = ex.store.entries(ex.fold)
     assert set(entries["name"]) == {"occlusion_segment"} and len(entries) == len(ids)
@@ -134,7 +136,9 @@ def test_masking_occlusion_and_summary(fold):
     patient = fold.data.predictions["patient_id"].iloc[0]
     by_patient = fold.occlusion_summary(patient_id=patient)
     segments = (fold.data.predictions["patient_id"] == patient).sum()
-    assert (by_patient["n_segments"] == segments).all() and by_patient["scope"].iloc[0] == f"patient {patient}"
+    assert (by_patient["n_segments"] == segments).all() and by_patient["scope"].iloc[
+        0
+    ] == f"patient {patient}"
     whole = fold.occlusion_summary()
     assert (whole["n_segments"] == n).all()
     summary = fold.summary(patient_id=patient)
@@ -159,20 +163,40 @@ def test_faithfulness_table(fold):
     gradcam = overview[overview["method"] == "gradcam"].set_index("branch")
     mel_rows = table[table["branch"] == "mel"]
     assert gradcam.loc["mel", "deletion_gain"] == pytest.approx(mel_rows["deletion_gain"].mean())
-    assert gradcam.loc["mel", "spearman_randomised"] == pytest.approx(mel_rows["spearman"].mean(), nan_ok=True)
+    assert gradcam.loc["mel", "spearman_randomised"] == pytest.approx(
+        mel_rows["spearman"].mean(), nan_ok=True
+    )
 
 
 def test_cli_precomputes_into_the_run_folder(tiny_run, capsys):
     from core.__main__ import main
 
     run_dir, root, cache = tiny_run
-    code = main(["explain", "--run", run_dir.name, "--runs-dir", str(root), "--cache-dir", str(cache),
-                 "--fold", "0", "--k", "2", "--methods", "gradcam,eigencam", "--json"])
+    code = main(
+        [
+            "explain",
+            "--run",
+            run_dir.name,
+            "--runs-dir",
+            str(root),
+            "--cache-dir",
+            str(cache),
+            "--fold",
+            "0",
+            "--k",
+            "2",
+            "--methods",
+            "gradcam,eigencam",
+            "--json",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["folds"][0]["fold"] == "r0f0" and out["folds"][0]["methods"] == ["gradcam", "eigencam"]
     folder = run_dir / "explain" / "fold0"
-    names = {p.name.split("-")[0] for p in folder.glob("*.csv")} | {p.name.split("-")[0] for p in folder.glob("*.npz")}
+    names = {p.name.split("-")[0] for p in folder.glob("*.csv")} | {
+        p.name.split("-")[0] for p in folder.glob("*.npz")
+    }
     assert {"cases", "maps_gradcam", "maps_eigencam", "masking", "occlusion"} <= names
     masking = pd.read_csv(next(folder.glob("masking-*.csv")))
     assert out["folds"][0]["masking"]["mel_branch_mean"] == pytest.approx(masking["delta_mel"].mean())

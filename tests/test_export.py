@@ -23,13 +23,30 @@ def tiny_dataset() -> SegmentDataset:
     config = PreprocessConfig()
     mel, stft = mel_db(segments, sr=16_000), stft_db(segments)
     table = pd.DataFrame(
-        {"segment_id": [0, 1], "recording_id": ["P03-pre-A"] * 2, "patient_id": ["P03"] * 2, "phase": ["pre"] * 2,
-         "vowel": ["A"] * 2, "take": [1, 1], "segment_index": [0, 1], "start_s": [0.1, 0.12775],
-         "end_s": [0.15, 0.17775], "padded": [False, False], "label": pd.array([1, 1], dtype="Int64")},
+        {
+            "segment_id": [0, 1],
+            "recording_id": ["P03-pre-A"] * 2,
+            "patient_id": ["P03"] * 2,
+            "phase": ["pre"] * 2,
+            "vowel": ["A"] * 2,
+            "take": [1, 1],
+            "segment_index": [0, 1],
+            "start_s": [0.1, 0.12775],
+            "end_s": [0.15, 0.17775],
+            "padded": [False, False],
+            "label": pd.array([1, 1], dtype="Int64"),
+        },
         columns=list(SEGMENT_COLUMNS),
     )
-    return SegmentDataset(table, to_images(mel), to_images(stft), mel, stft, config,
-                          pd.DataFrame(columns=["source", "severity", "reason"]))
+    return SegmentDataset(
+        table,
+        to_images(mel),
+        to_images(stft),
+        mel,
+        stft,
+        config,
+        pd.DataFrame(columns=["source", "severity", "reason"]),
+    )
 
 
 def test_export_writes_a_png_per_branch(tmp_path: Path) -> None:

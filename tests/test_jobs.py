@@ -19,9 +19,16 @@ REPO = Path(__file__).resolve().parents[1]
 def test_a_second_launch_while_one_runs_is_refused(tmp_path) -> None:
     # a terminal's ``python -m core train`` holds the same OS lock as a launched job
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from core.locks import training_lock\n"
-         "with training_lock(sys.argv[1], what='busy'):\n    print('held', flush=True); time.sleep(60)", str(tmp_path)],
-        stdout=subprocess.PIPE, text=True, cwd=REPO,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from core.locks import training_lock\n"
+            "with training_lock(sys.argv[1], what='busy'):\n    print('held', flush=True); time.sleep(60)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -39,7 +46,14 @@ def test_a_second_launch_while_one_runs_is_refused(tmp_path) -> None:
 def test_a_lock_file_of_a_dead_process_does_not_block(tmp_path) -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    job = {"pid": child.pid, "name": "gone", "runs_dir": str(tmp_path), "log": "", "started": time.time(), "argv": []}
+    job = {
+        "pid": child.pid,
+        "name": "gone",
+        "runs_dir": str(tmp_path),
+        "log": "",
+        "started": time.time(),
+        "argv": [],
+    }
     (tmp_path / jobs.LOCK_NAME).write_text(json.dumps(job))
     assert jobs.active_job(tmp_path) is None
     # a live process id written into the file (e.g. reused) holds nothing either
@@ -62,8 +76,13 @@ def test_launch_poll_and_cancel_a_real_run(tmp_path) -> None:
 
     cohort = tmp_path / "cohort"
     generate_cohort(cohort, patients=10, seed=4)
-    job = jobs.launch(cohort=cohort, name="cancel me", runs_dir=tmp_path / "runs", cache_dir=tmp_path / "cache",
-                      options=["--folds", "2", "--set", "train.finetune_epochs=200", "--set", "train.patience=200"])
+    job = jobs.launch(
+        cohort=cohort,
+        name="cancel me",
+        runs_dir=tmp_path / "runs",
+        cache_dir=tmp_path / "cache",
+        options=["--folds", "2", "--set", "train.finetune_epochs=200", "--set", "train.patience=200"],
+    )
     with pytest.raises(jobs.JobError):
         jobs.launch(cohort=cohort, name="refused", runs_dir=tmp_path / "runs")
     deadline = time.time() + 300
@@ -89,5 +108,10 @@ def test_time_left_counts_every_planned_epoch_at_this_folds_pace() -> None:
     assert left == pytest.approx(50 * 5.0 + 2 * (20 * 0.05 + 60 * 5.0))
     assert jobs.time_left(pace, stage="finetune", epoch=60, warmup=20, finetune=60, folds_after=0) == 0
     # warm-up epochs on cached features say nothing about fine-tuning
-    assert jobs.time_left({"warmup_epoch_s": 0.05}, stage="warmup", epoch=3, warmup=20, finetune=60, folds_after=4) is None
+    assert (
+        jobs.time_left(
+            {"warmup_epoch_s": 0.05}, stage="warmup", epoch=3, warmup=20, finetune=60, folds_after=4
+        )
+        is None
+    )
     assert jobs.time_left({}, stage="finetune", epoch=1, warmup=20, finetune=60, folds_after=4) is None

@@ -63,7 +63,9 @@ def test_auroc_of_one_class_is_nan_and_bce_matches_formula() -> None:
 
 
 def test_patient_probability_is_mean_median_or_max_of_segments() -> None:
-    table = pd.DataFrame({"patient_id": ["A", "A", "A", "B"], "label": [1, 1, 1, 0], "prob": [0.1, 0.2, 0.9, 0.4]})
+    table = pd.DataFrame(
+        {"patient_id": ["A", "A", "A", "B"], "label": [1, 1, 1, 0], "prob": [0.1, 0.2, 0.9, 0.4]}
+    )
     for how, expected in (("mean", 0.4), ("median", 0.2), ("max", 0.9)):
         out = aggregate_patients(table, how=how).set_index("patient_id")
         assert out.loc["A", "prob"] == pytest.approx(expected)
@@ -76,7 +78,14 @@ def test_fold_thresholds_come_from_validation_only() -> None:
     for part, n in (("train", 40), ("val", 20), ("test", 20)):
         for i in range(n):
             label = i % 2
-            rows.append({"part": part, "patient_id": f"{part}{i // 2}", "label": label, "prob": 0.2 + 0.5 * label + rng.normal(0, 0.1)})
+            rows.append(
+                {
+                    "part": part,
+                    "patient_id": f"{part}{i // 2}",
+                    "label": label,
+                    "prob": 0.2 + 0.5 * label + rng.normal(0, 0.1),
+                }
+            )
     predictions = pd.DataFrame(rows)
     first = fold_metrics(predictions)
     shuffled = predictions.copy()
@@ -90,11 +99,15 @@ def test_fold_thresholds_come_from_validation_only() -> None:
 
 
 def test_summary_mean_and_std_over_folds() -> None:
-    per_fold = pd.DataFrame({"level": ["patient"] * 3, "part": ["test"] * 3, "auroc": [0.6, 0.8, 0.7], "acc": [0.5, 0.7, 0.9]})
+    per_fold = pd.DataFrame(
+        {"level": ["patient"] * 3, "part": ["test"] * 3, "auroc": [0.6, 0.8, 0.7], "acc": [0.5, 0.7, 0.9]}
+    )
     out = summarize(per_fold, columns=("acc", "auroc")).iloc[0]
     assert out["auroc_mean"] == pytest.approx(0.7)
     # Population SD over folds, as the study computed its "± 6.47 %": sqrt(0.02 / 3), not sqrt(0.02 / 2).
-    assert out["auroc_std"] == pytest.approx(np.sqrt(0.02 / 3)) and out["auroc_std"] == pytest.approx(0.0816497)
+    assert out["auroc_std"] == pytest.approx(np.sqrt(0.02 / 3)) and out["auroc_std"] == pytest.approx(
+        0.0816497
+    )
     assert out["folds"] == 3
 
 
@@ -111,7 +124,9 @@ def test_bootstrap_ci_is_seeded_contains_estimate_and_narrows_with_more_patients
 
     def patients(n: int) -> pd.DataFrame:
         y = np.arange(n) % 2
-        return pd.DataFrame({"patient_id": [f"P{i}" for i in range(n)], "label": y, "prob": 0.35 * y + rng.uniform(0, 0.6, n)})
+        return pd.DataFrame(
+            {"patient_id": [f"P{i}" for i in range(n)], "label": y, "prob": 0.35 * y + rng.uniform(0, 0.6, n)}
+        )
 
     small, large = patients(30), patients(300)
     a = bootstrap_ci(small, n_boot=300, seed=5)

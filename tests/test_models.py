@@ -32,7 +32,14 @@ def images(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
 
 def test_registry_has_the_required_backbones_default_first() -> None:
     assert backbone_names()[0] == "efficientnetb0"
-    assert {"efficientnetb0", "mobilenetv3small", "mobilenetv3large", "resnet50", "inceptionv3", "small_cnn"} <= set(BACKBONES)
+    assert {
+        "efficientnetb0",
+        "mobilenetv3small",
+        "mobilenetv3large",
+        "resnet50",
+        "inceptionv3",
+        "small_cnn",
+    } <= set(BACKBONES)
     assert get_backbone("ResNet50").name == "resnet50"
     with pytest.raises(ConfigError, match="vgg16"):
         get_backbone("vgg16")
@@ -117,11 +124,15 @@ def test_efficientnetb0_cut_matches_the_study_trainable_set() -> None:
     assert tuple(base.layers[split.cut].output.shape[1:]) == (7, 7, 192)
     assert len(base.layers) - (split.cut + 1) == 46 and split.n_trainable_layers == 16
     frozen_between = base.layers[split.frozen_until : split.cut + 1]
-    assert all(not layer.weights or isinstance(layer, keras.layers.BatchNormalization) for layer in frozen_between)
+    assert all(
+        not layer.weights or isinstance(layer, keras.layers.BatchNormalization) for layer in frozen_between
+    )
 
 
 def test_dual_model_stages_compose_to_predict() -> None:
-    model = build_model(ModelConfig(backbone="small_cnn", weights="random"), image_size=32, unfreeze_ratio=0.2)
+    model = build_model(
+        ModelConfig(backbone="small_cnn", weights="random"), image_size=32, unfreeze_ratio=0.2
+    )
     mel, stft = images(5, seed=1), images(5, seed=2)
     prob = model.predict(mel, stft, batch_size=2)
     assert prob.shape == (5,) and np.all((prob > 0) & (prob < 1))
@@ -135,7 +146,9 @@ def test_dual_model_stages_compose_to_predict() -> None:
 
 
 def test_single_branch_variant_takes_one_map_and_ignores_the_other_branch() -> None:
-    model = build_model(ModelConfig(backbone="small_cnn", inputs="mel", weights="random"), image_size=32, unfreeze_ratio=0.2)
+    model = build_model(
+        ModelConfig(backbone="small_cnn", inputs="mel", weights="random"), image_size=32, unfreeze_ratio=0.2
+    )
     mel = images(3)
     prob = model.predict(mel=mel)
     np.testing.assert_allclose(model.predict(mel=mel, stft=images(3, seed=9)), prob)
@@ -145,7 +158,9 @@ def test_single_branch_variant_takes_one_map_and_ignores_the_other_branch() -> N
 
 
 def test_save_and_load_round_trip(tmp_path) -> None:
-    model = build_model(ModelConfig(backbone="small_cnn", weights="random"), image_size=32, unfreeze_ratio=0.2)
+    model = build_model(
+        ModelConfig(backbone="small_cnn", weights="random"), image_size=32, unfreeze_ratio=0.2
+    )
     mel, stft = images(4, seed=3), images(4, seed=4)
     path = model.save(tmp_path / "r0f0.keras")
     loaded = DualModel.load(path)
@@ -154,7 +169,9 @@ def test_save_and_load_round_trip(tmp_path) -> None:
 
 
 def test_stages_set_trainable_flags_and_keep_batchnorm_frozen() -> None:
-    model = build_model(ModelConfig(backbone="mobilenetv3small", weights="random"), image_size=32, unfreeze_ratio=0.2)
+    model = build_model(
+        ModelConfig(backbone="mobilenetv3small", weights="random"), image_size=32, unfreeze_ratio=0.2
+    )
     model.set_stage("warmup")
     assert not model.tail_model.trainable_variables and not model.prefix_model.trainable_variables
     assert model.head_model.trainable_variables

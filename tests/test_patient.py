@@ -34,13 +34,19 @@ def test_every_patient_has_exactly_its_stored_test_predictions(run):
     assert ids == sorted(stored.loc[stored["part"] == "test", "patient_id"].unique())
     for patient_id in ids:
         table = patient.fold_predictions(run, patient_id)
-        mine = stored[(stored["patient_id"] == patient_id) & (stored["part"] == "test")].sort_values(["repeat", "fold"])
+        mine = stored[(stored["patient_id"] == patient_id) & (stored["part"] == "test")].sort_values(
+            ["repeat", "fold"]
+        )
         np.testing.assert_allclose(table["prob"], mine["prob"])
         assert (table["part"] == "test").all()
         assert list(table["n_segments"]) == list(mine["n_segments"])
         for row in table.itertuples():
-            expected = folds[(folds["repeat"] == row.repeat) & (folds["fold"] == row.fold) & (folds["level"] == "patient")
-                             & (folds["part"] == "test")]["threshold"].iloc[0]
+            expected = folds[
+                (folds["repeat"] == row.repeat)
+                & (folds["fold"] == row.fold)
+                & (folds["level"] == "patient")
+                & (folds["part"] == "test")
+            ]["threshold"].iloc[0]
             assert row.threshold == expected
             assert row.predicted == ("poor" if row.prob >= expected else "well")
             assert row.fold_key == f"r{row.repeat}f{row.fold}"
@@ -50,8 +56,11 @@ def test_the_model_that_tested_a_patient_never_trained_on_them(run):
     segments = run.segment_predictions
     for patient_id in patient.patient_ids(run)[:8]:
         for row in patient.fold_predictions(run, patient_id).itertuples():
-            fold = segments[(segments["repeat"] == row.repeat) & (segments["fold"] == row.fold)
-                            & (segments["patient_id"] == patient_id)]
+            fold = segments[
+                (segments["repeat"] == row.repeat)
+                & (segments["fold"] == row.fold)
+                & (segments["patient_id"] == patient_id)
+            ]
             assert set(fold["part"]) == {"test"}
 
 
@@ -88,7 +97,9 @@ def test_facts_are_the_cohort_row_and_pseudonymous(cohort):
     assert facts["Recorded outcome"] == {0: "well", 1: "poor"}[int(row["outcome"])]
     assert facts["Recordings"] == str(int(row["n_recordings"]))
     raw = set(cohort._identifiers)
-    assert raw and not any(value in raw or any(r in value for r in raw if len(r) > 3) for value in facts.values())
+    assert raw and not any(
+        value in raw or any(r in value for r in raw if len(r) > 3) for value in facts.values()
+    )
 
 
 def test_recordings_pre_op_first_in_vowel_order(cohort):
@@ -119,7 +130,9 @@ def test_patient_view_explains_with_the_fold_that_held_the_patient_out(run, coho
     from core.runs import load_run
 
     # A private copy, so explanations cached by other tests cannot change which path is taken.
-    copy = shutil.copytree(run.path, tmp_path / "runs" / run.path.name, ignore=shutil.ignore_patterns("explain"))
+    copy = shutil.copytree(
+        run.path, tmp_path / "runs" / run.path.name, ignore=shutil.ignore_patterns("explain")
+    )
     run = load_run(copy)
     patient_id = patient.patient_ids(run)[3]
     view = patient.patient_view(run, cohort, patient_id, cache_dir=tmp_path / "cache")
@@ -127,8 +140,12 @@ def test_patient_view_explains_with_the_fold_that_held_the_patient_out(run, coho
     row = view.probability.table.iloc[0]
     assert explanation.fold_key == row["fold_key"] and explanation.threshold == row["threshold"]
     stored = run.segment_predictions
-    mine = stored[(stored["repeat"] == row["repeat"]) & (stored["fold"] == row["fold"])
-                  & (stored["patient_id"] == patient_id) & (stored["part"] == "test")].sort_values("segment_id")
+    mine = stored[
+        (stored["repeat"] == row["repeat"])
+        & (stored["fold"] == row["fold"])
+        & (stored["patient_id"] == patient_id)
+        & (stored["part"] == "test")
+    ].sort_values("segment_id")
     np.testing.assert_allclose(explanation.segments.sort_values("segment_id")["prob"], mine["prob"])
     # The summary judges the patient's mean segment probability, i.e. the stored patient probability.
     assert explanation.summary.facts["prob"] == pytest.approx(row["prob"], abs=1e-6)
@@ -136,7 +153,10 @@ def test_patient_view_explains_with_the_fold_that_held_the_patient_out(run, coho
     distance = (mine["prob"] - mine["prob"].mean()).abs()
     assert explanation.segment_id == int(mine["segment_id"].iloc[int(np.argmin(distance.to_numpy()))])
     size = run.manifest["config"]["preprocess"]["spectrogram"]["image_size"]
-    for image, heat in ((explanation.mel, explanation.heatmap_mel), (explanation.stft, explanation.heatmap_stft)):
+    for image, heat in (
+        (explanation.mel, explanation.heatmap_mel),
+        (explanation.stft, explanation.heatmap_stft),
+    ):
         assert image.shape == heat.shape == (size, size) and image.dtype == np.uint8
         assert 0.0 <= heat.min() and heat.max() <= 1.0
     assert explanation.delta.min() >= -1.0 and explanation.delta.max() <= 1.0

@@ -60,8 +60,26 @@ def test_parser_reads_every_measure_of_a_real_report(svd_sounds):
     assert set(report.values) == set(MEASURE_KEYS)
     assert not any(math.isnan(v) for v in report.values.values())
     # Units are converted the way the keys say: percent stays percent, seconds become ms / µs.
-    pulses = call([svd_sounds["healthy"], call(svd_sounds["healthy"], "To Pitch (cc)", 0.0, 75.0, 15, "no", 0.03,
-                   0.45, 0.01, 0.35, 0.14, 600.0)], "To PointProcess (cc)")
+    pulses = call(
+        [
+            svd_sounds["healthy"],
+            call(
+                svd_sounds["healthy"],
+                "To Pitch (cc)",
+                0.0,
+                75.0,
+                15,
+                "no",
+                0.03,
+                0.45,
+                0.01,
+                0.35,
+                0.14,
+                600.0,
+            ),
+        ],
+        "To PointProcess (cc)",
+    )
     jitter = call(pulses, "Get jitter (local)", 0, 0, 0.8 / 600, 1.25 / 75, 1.3)
     assert report.values["jitter_local_pct"] == pytest.approx(round(100 * jitter, 3), abs=1e-9)
     absolute = call(pulses, "Get jitter (local, absolute)", 0, 0, 0.8 / 600, 1.25 / 75, 1.3)
@@ -77,7 +95,13 @@ def test_parser_reads_undefined_values_from_a_real_report(svd_sounds):
     assert "--undefined--" in text
     report = parse_voice_report(text)
     undefined = {k for k, v in report.values.items() if math.isnan(v)}
-    assert {"mean_pitch_hz", "jitter_local_pct", "shimmer_apq11_pct", "hnr_db", "voice_breaks_pct"} <= undefined
+    assert {
+        "mean_pitch_hz",
+        "jitter_local_pct",
+        "shimmer_apq11_pct",
+        "hnr_db",
+        "voice_breaks_pct",
+    } <= undefined
     assert report.values["unvoiced_frames_pct"] > 50
     assert report.voice_breaks_s is not None and all(math.isnan(v) for v in report.voice_breaks_s)
 
@@ -99,7 +123,9 @@ def test_recomputation_over_a_selection_uses_the_selection(svd_sounds):
     sound = svd_sounds["healthy"]
     parsed = parse_voice_report(praat_report(sound, start=0.4, end=1.2))
     assert parsed.selection == pytest.approx((0.4, 1.2))
-    recomputed = voice_measures(sound, selection=parsed.selection, settings=VoiceAnalysisSettings(context_s=10.0))
+    recomputed = voice_measures(
+        sound, selection=parsed.selection, settings=VoiceAnalysisSettings(context_s=10.0)
+    )
     assert_agrees(parsed.values, recomputed)
     whole = voice_measures(sound)
     assert recomputed["n_pulses"] < whole["n_pulses"]
@@ -113,7 +139,9 @@ def test_editor_header_is_read_for_the_pitch_method_and_never_kept():
     t = np.arange(int(1.2 * sr)) / sr
     y = np.sin(2 * np.pi * 150 * t) * (1 + 0.05 * rng.standard_normal(t.size))
     samples = np.round(0.5 * y / np.abs(y).max() * 32767).astype(np.int16)
-    text = voice_report(samples, sample_rate=sr, name="98765432S1", selection=(0.2, 1.0), when=datetime(2022, 3, 4))
+    text = voice_report(
+        samples, sample_rate=sr, name="98765432S1", selection=(0.2, 1.0), when=datetime(2022, 3, 4)
+    )
     report = parse_voice_report(text, source="P01-pre-A report")
     assert report.problems == ()
     assert report.pitch_method == "ac"
@@ -128,17 +156,30 @@ def test_voice_analysis_defaults_are_the_demo_reports_settings():
     from core.demo import report as demo
 
     settings = VoiceAnalysisSettings()
-    assert (settings.pitch_floor_hz, settings.pitch_ceiling_hz) == (demo.PITCH_FLOOR_HZ, demo.PITCH_CEILING_HZ)
+    assert (settings.pitch_floor_hz, settings.pitch_ceiling_hz) == (
+        demo.PITCH_FLOOR_HZ,
+        demo.PITCH_CEILING_HZ,
+    )
     assert settings.max_period_factor == demo.MAX_PERIOD_FACTOR
     assert settings.max_amplitude_factor == demo.MAX_AMPLITUDE_FACTOR
-    assert (settings.silence_threshold, settings.voicing_threshold) == (demo.SILENCE_THRESHOLD, demo.VOICING_THRESHOLD)
+    assert (settings.silence_threshold, settings.voicing_threshold) == (
+        demo.SILENCE_THRESHOLD,
+        demo.VOICING_THRESHOLD,
+    )
     assert settings.context_s == demo._CONTEXT_S
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("0.486", 0.486), ("31.929E-6", 31.929e-6), ("1e-05", 1e-5), ("0,486", 0.486), ("\u22121.5", -1.5),
-     (".5", 0.5), ("274", 274.0)],
+    [
+        ("0.486", 0.486),
+        ("31.929E-6", 31.929e-6),
+        ("1e-05", 1e-5),
+        ("0,486", 0.486),
+        ("\u22121.5", -1.5),
+        (".5", 0.5),
+        ("274", 274.0),
+    ],
 )
 def test_parse_number_accepts_locale_formats(text, expected):
     assert parse_number(text) == pytest.approx(expected)
@@ -179,8 +220,11 @@ def test_every_unreadable_line_is_named_with_its_number(svd_sounds):
 
 
 def test_missing_and_absent_reports_are_problems(svd_sounds):
-    text = "\n".join(line for line in praat_report(svd_sounds["healthy"]).splitlines() if "HNR" not in line
-                     and "harmonics-to-noise" not in line)
+    text = "\n".join(
+        line
+        for line in praat_report(svd_sounds["healthy"]).splitlines()
+        if "HNR" not in line and "harmonics-to-noise" not in line
+    )
     with pytest.raises(ReportParseError, match="missing line"):
         parse_voice_report(text)
     with pytest.raises(ReportParseError, match="no voice report found"):

@@ -26,7 +26,9 @@ def vowel(seconds: float, sr: int, *, amplitude: float = 0.5, f0: float = 150.0)
     return amplitude * sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6)) / 2.3
 
 
-def checks(data: bytes, *, suffix: str = ".wav", config: PreprocessConfig | None = None) -> predict.QualityReport:
+def checks(
+    data: bytes, *, suffix: str = ".wav", config: PreprocessConfig | None = None
+) -> predict.QualityReport:
     with predict.audio_file(data, suffix=suffix) as path:
         return predict.quality_checks(path, config=config or PreprocessConfig())
 
@@ -34,8 +36,15 @@ def checks(data: bytes, *, suffix: str = ".wav", config: PreprocessConfig | None
 def test_a_clean_vowel_passes_every_check():
     report = checks(wav_bytes(vowel(2.0, 16_000), 16_000))
     assert report.ok and report.failures == []
-    assert list(report.checks["check"]) == ["readable", "not silent", "duration", "clipping", "sample rate",
-                                            "channels", "voiced part"]
+    assert list(report.checks["check"]) == [
+        "readable",
+        "not silent",
+        "duration",
+        "clipping",
+        "sample rate",
+        "channels",
+        "voiced part",
+    ]
     assert set(report.checks["verdict"]) == {"pass"}
     assert (report.sample_rate, report.channels) == (16_000, 1)
     assert report.duration_s == pytest.approx(2.0)
@@ -128,8 +137,12 @@ def test_recording_images_are_the_datasets_images(demo_cohort_dir):
 
     cohort = load_cohort(demo_cohort_dir)
     config = PreprocessConfig(spectrogram=dataclasses.replace(PreprocessConfig().spectrogram, image_size=64))
-    recording = cohort.recordings[(cohort.recordings["phase"] == "pre") & (cohort.recordings["vowel"] == "A")].iloc[5]
-    one = dataclasses.replace(cohort, recordings=cohort.recordings[cohort.recordings["recording_id"] == recording["recording_id"]])
+    recording = cohort.recordings[
+        (cohort.recordings["phase"] == "pre") & (cohort.recordings["vowel"] == "A")
+    ].iloc[5]
+    one = dataclasses.replace(
+        cohort, recordings=cohort.recordings[cohort.recordings["recording_id"] == recording["recording_id"]]
+    )
     dataset = build_dataset(one, config, cache_dir=None)
     images = predict.recording_images(cohort.audio_path(recording["recording_id"]), config=config)
     assert len(images) == len(dataset) == 10
@@ -143,7 +156,9 @@ def test_aggregate_and_verdict_text():
     np.testing.assert_allclose(predict.aggregate(prob, how="mean"), [0.5, 0.3])
     np.testing.assert_allclose(predict.aggregate(prob, how="max"), [0.9, 0.7])
     text = predict.verdict_text(mean=0.6, low=0.5, high=0.7, n_models=5, n_poor=4)
-    assert text.startswith("The models lean towards a poor outcome: 4 of 5") and predict.NOT_A_DIAGNOSIS in text
+    assert (
+        text.startswith("The models lean towards a poor outcome: 4 of 5") and predict.NOT_A_DIAGNOSIS in text
+    )
     assert "split" in predict.verdict_text(mean=0.5, low=0.4, high=0.6, n_models=2, n_poor=1)
     assert "good outcome: 3 of 3" in predict.verdict_text(mean=0.2, low=0.1, high=0.3, n_models=3, n_poor=0)
 
@@ -174,10 +189,14 @@ def test_a_demo_recording_gets_the_mean_of_the_fold_models(run, ensemble, demo_c
     result = prediction.result
 
     # Independently: the run's own dataset images of this recording through each saved fold model.
-    one = dataclasses.replace(cohort, recordings=cohort.recordings[cohort.recordings["recording_id"] == recording_id])
+    one = dataclasses.replace(
+        cohort, recordings=cohort.recordings[cohort.recordings["recording_id"] == recording_id]
+    )
     dataset = build_dataset(one, ensemble.config.preprocess, cache_dir=None)
-    expected = {key: float(np.mean(load_fold_model(run.path, key).predict(dataset.mel, dataset.stft)))
-                for key in run.manifest["folds_done"]}
+    expected = {
+        key: float(np.mean(load_fold_model(run.path, key).predict(dataset.mel, dataset.stft)))
+        for key in run.manifest["folds_done"]
+    }
     per_model = result.per_model.set_index("fold_key")["prob"]
     for key, value in expected.items():
         assert per_model[key] == pytest.approx(value, abs=1e-5)
@@ -190,7 +209,8 @@ def test_a_demo_recording_gets_the_mean_of_the_fold_models(run, ensemble, demo_c
     assert result.n_poor == int((result.per_model["prob"] >= result.per_model["threshold"]).sum())
     assert result.verdict.endswith(predict.NOT_A_DIAGNOSIS)
     assert abs(result.segments["prob_mean"].iloc[result.segment] - result.mean) == pytest.approx(
-        (result.segments["prob_mean"] - result.mean).abs().min())
+        (result.segments["prob_mean"] - result.mean).abs().min()
+    )
     size = ensemble.config.preprocess.spectrogram.image_size
     assert result.heatmap_mel.shape == result.heatmap_stft.shape == (size, size)
     assert 0.0 <= result.heatmap_mel.min() and result.heatmap_mel.max() <= 1.0

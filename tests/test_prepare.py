@@ -11,7 +11,9 @@ import pytest
 from core.__main__ import main
 
 
-def test_prepare_builds_and_reuses_the_cache(svd_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_prepare_builds_and_reuses_the_cache(
+    svd_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = ["prepare", "--cohort", str(svd_root), "--cache-dir", str(tmp_path / "cache"), "--json"]
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -23,8 +25,12 @@ def test_prepare_builds_and_reuses_the_cache(svd_root: Path, tmp_path: Path, cap
     assert both["vowels"] == ["A", "I"] and both["segments"] == 1080
 
 
-def test_prepare_prints_counts_as_text(svd_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["prepare", "--cohort", str(svd_root), "--cache-dir", str(tmp_path / "c"), "--vowels", "U"]) == 0
+def test_prepare_prints_counts_as_text(
+    svd_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["prepare", "--cohort", str(svd_root), "--cache-dir", str(tmp_path / "c"), "--vowels", "U"]) == 0
+    )
     out = capsys.readouterr().out
     assert "segments         540" in out and "prepare_s" in out
 
@@ -51,10 +57,16 @@ def test_prepare_json_names_what_validation_excluded_and_what_it_dropped(
     args = ["prepare", "--cohort", str(root), "--cache-dir", str(tmp_path / "cache"), "--json"]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert report["excluded"] == [{"path": "Datasets/Healthy/P01-a_n.wav", "severity": "error",
-                                   "reason": "zero length: the file is empty (0 bytes)"}]
-    assert report["dropped"] == [{"path": emptied[0], "severity": "error",
-                                  "reason": "zero length: the file is empty (0 bytes)"}]
+    assert report["excluded"] == [
+        {
+            "path": "Datasets/Healthy/P01-a_n.wav",
+            "severity": "error",
+            "reason": "zero length: the file is empty (0 bytes)",
+        }
+    ]
+    assert report["dropped"] == [
+        {"path": emptied[0], "severity": "error", "reason": "zero length: the file is empty (0 bytes)"}
+    ]
     assert (report["recordings"], report["segments"], report["problems"]) == (52, 520, 1)
     files = report["files"]
     assert files["seen"] == 164 == files["used"] + files["reported"] + files["set_aside"]

@@ -161,8 +161,13 @@ def test_cancel_stops_the_running_and_pending_tasks(ray_cluster, synthetic_datas
     dataset = synthetic_dataset()
     config = with_overrides(
         preset("quick"),
-        {"split.n_folds": 3, "split.val_ratio": 0.25, "train.finetune_epochs": 5000, "train.patience": 10_000,
-         "train.batch_size": 8},
+        {
+            "split.n_folds": 3,
+            "split.val_ratio": 0.25,
+            "train.finetune_epochs": 5000,
+            "train.patience": 10_000,
+            "train.batch_size": 8,
+        },
     )
     folds = make_folds(dataset.segments, SplitConfig(n_folds=3, val_ratio=0.25))
     results = []
@@ -175,8 +180,13 @@ def test_cancel_stops_the_running_and_pending_tasks(ray_cluster, synthetic_datas
     start = time.perf_counter()
     try:
         with pytest.raises(RunCancelled):
-            train_folds(dataset, folds, config, on_result=lambda r, n: results.append(r),
-                        settings=RaySettings(num_cpus=2, object_store_mb=128))
+            train_folds(
+                dataset,
+                folds,
+                config,
+                on_result=lambda r, n: results.append(r),
+                settings=RaySettings(num_cpus=2, object_store_mb=128),
+            )
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)

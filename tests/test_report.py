@@ -19,7 +19,9 @@ def run(demo_runs_root, tmp_path):
     from core.runs import list_runs, load_run
 
     source = list_runs(demo_runs_root)["run_dir"].iloc[0]
-    copy = shutil.copytree(source, tmp_path / "runs" / source.split("/")[-1], ignore=shutil.ignore_patterns("explain"))
+    copy = shutil.copytree(
+        source, tmp_path / "runs" / source.split("/")[-1], ignore=shutil.ignore_patterns("explain")
+    )
     return load_run(copy)
 
 
@@ -40,20 +42,29 @@ def test_slides_carry_the_runs_own_tables(run, cohort):
     from core.results import study_table
 
     deck = report.slides(run, cohort)
-    assert [s.title for s in deck][:4] == ["Predicting voice outcome after injection laryngoplasty (synthetic data)",
-                                           "Cohort",
-                                           "Preprocessing", "Model and protocol"]
+    assert [s.title for s in deck][:4] == [
+        "Predicting voice outcome after injection laryngoplasty (synthetic data)",
+        "Cohort",
+        "Preprocessing",
+        "Model and protocol",
+    ]
     durations = _slide(deck, "Cohort").tables[0].frame
     pd.testing.assert_frame_equal(durations, report.readable_durations(duration_table(cohort)))
     assert list(durations.columns[-3:]) == ["shortest (ms)", "longest (ms)", "mean (ms)"]
     raw = duration_table(cohort)["mean_ms"].iloc[-1]
     assert durations["mean (ms)"].iloc[-1] == f"{raw:.1f}" and "," not in durations.to_csv(sep=";")
     config = ExperimentConfig.from_dict(run.manifest["config"])
-    pd.testing.assert_frame_equal(_slide(deck, "Model and protocol").tables[0].frame, pd.DataFrame(hyperparameter_table(config)))
-    pd.testing.assert_frame_equal(_slide(deck, "Results per fold (patient").tables[0].frame,
-                                  study_table(run, level="patient", part="test"))
-    pd.testing.assert_frame_equal(_slide(deck, "Results per fold (segment").tables[0].frame,
-                                  study_table(run, level="segment", part="test"))
+    pd.testing.assert_frame_equal(
+        _slide(deck, "Model and protocol").tables[0].frame, pd.DataFrame(hyperparameter_table(config))
+    )
+    pd.testing.assert_frame_equal(
+        _slide(deck, "Results per fold (patient").tables[0].frame,
+        study_table(run, level="patient", part="test"),
+    )
+    pd.testing.assert_frame_equal(
+        _slide(deck, "Results per fold (segment").tables[0].frame,
+        study_table(run, level="segment", part="test"),
+    )
     preprocessing = " ".join(_slide(deck, "Preprocessing").bullets)
     assert "10 windows of 50 ms" in preprocessing and "44.5 % overlap" in preprocessing
     assert "64 × 64" in preprocessing  # the demo run's image size, not the study's 224
@@ -71,8 +82,10 @@ def test_pooled_confusion_equals_the_per_fold_counts(run):
 def test_explanations_not_computed_point_to_the_command(run, cohort):
     slide = _slide(report.slides(run, cohort), "Key explanations")
     assert not slide.tables and not slide.figures
-    assert all(f"not computed for every fold yet: run `python -m core explain --run {run.path.name}`" in b
-               for b in slide.bullets)
+    assert all(
+        f"not computed for every fold yet: run `python -m core explain --run {run.path.name}`" in b
+        for b in slide.bullets
+    )
 
 
 def test_without_the_runs_cohort_counts_come_from_the_manifest(run):
@@ -145,13 +158,29 @@ def test_cli_writes_the_report(run, tmp_path, capsys):
     from core.__main__ import main
 
     out = tmp_path / "out" / "report.html"
-    code = main(["report", "--run", run.path.name, "--runs-dir", str(run.path.parent), "--out", str(out), "--json"])
+    code = main(
+        ["report", "--run", run.path.name, "--runs-dir", str(run.path.parent), "--out", str(out), "--json"]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["cohort"] is True and summary["slides"] == summary["titles"].__len__() == 9
-    assert summary["bytes"] == out.stat().st_size and out.read_text(encoding="utf-8").count('<section class="slide"') == 9
-    missing = main(["report", "--run", run.path.name, "--runs-dir", str(run.path.parent), "--cohort",
-                    str(tmp_path / "nowhere"), "--out", str(out)])
+    assert (
+        summary["bytes"] == out.stat().st_size
+        and out.read_text(encoding="utf-8").count('<section class="slide"') == 9
+    )
+    missing = main(
+        [
+            "report",
+            "--run",
+            run.path.name,
+            "--runs-dir",
+            str(run.path.parent),
+            "--cohort",
+            str(tmp_path / "nowhere"),
+            "--out",
+            str(out),
+        ]
+    )
     assert missing == 2
 
 

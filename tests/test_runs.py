@@ -20,9 +20,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny_config(**overrides):
-    base = {"model.backbone": "small_cnn", "model.weights": "random", "split.n_folds": 2, "split.val_ratio": 0.25,
-            "train.warmup_epochs": 1, "train.warmup_lr": 1e-3, "train.finetune_epochs": 1, "train.finetune_lr": 1e-3,
-            "train.unfreeze_ratio": 0.5, "train.batch_size": 8}
+    base = {
+        "model.backbone": "small_cnn",
+        "model.weights": "random",
+        "split.n_folds": 2,
+        "split.val_ratio": 0.25,
+        "train.warmup_epochs": 1,
+        "train.warmup_lr": 1e-3,
+        "train.finetune_epochs": 1,
+        "train.finetune_lr": 1e-3,
+        "train.unfreeze_ratio": 0.5,
+        "train.batch_size": 8,
+    }
     return with_overrides(preset("seed"), {**base, **overrides})
 
 
@@ -31,13 +40,26 @@ def new_run(tmp_path: Path, dataset, config) -> Path:
 
     folds = [f.key for f in make_folds(dataset.segments, config.split)]
     data = {"fingerprint": "abc", "cohort_dir": str(tmp_path / "cohort"), "n_segments": len(dataset)}
-    return runs.create_run(config.to_dict(), name="unit test", config_hash=config.hash(), data=data, folds=folds, root=tmp_path / "runs")
+    return runs.create_run(
+        config.to_dict(),
+        name="unit test",
+        config_hash=config.hash(),
+        data=data,
+        folds=folds,
+        root=tmp_path / "runs",
+    )
 
 
 def test_manifest_is_written_atomically_with_provenance(tmp_path) -> None:
     config = tiny_config()
-    run_dir = runs.create_run(config.to_dict(), name="a b/c", config_hash=config.hash(), data={"fingerprint": "f"},
-                              folds=["r0f0"], root=tmp_path)
+    run_dir = runs.create_run(
+        config.to_dict(),
+        name="a b/c",
+        config_hash=config.hash(),
+        data={"fingerprint": "f"},
+        folds=["r0f0"],
+        root=tmp_path,
+    )
     assert run_dir.parent == tmp_path and run_dir.name.endswith("-a-b-c")
     manifest = runs.read_manifest(run_dir)
     assert manifest["status"] == "running" and manifest["pid"] == os.getpid()
@@ -55,7 +77,9 @@ def test_runs_root_follows_argument_then_environment(tmp_path, monkeypatch) -> N
 
 def test_a_run_whose_process_died_is_reported_failed(tmp_path) -> None:
     config = tiny_config()
-    run_dir = runs.create_run(config.to_dict(), name="dead", config_hash="x", data={}, folds=["r0f0"], root=tmp_path)
+    run_dir = runs.create_run(
+        config.to_dict(), name="dead", config_hash="x", data={}, folds=["r0f0"], root=tmp_path
+    )
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     runs.update_manifest(run_dir, pid=child.pid)
@@ -73,13 +97,22 @@ def test_complete_run_files_summary_listing_and_models(tmp_path, synthetic_datas
     manifest = execute_run(run_dir, dataset, config)
     assert manifest["status"] == "complete" and manifest["folds_done"] == ["r0f0", "r0f1"]
     assert manifest["weights"] == "random" and "requested" in manifest["weights_reason"]
-    for name in ("epochs.csv", "folds.csv", "predictions_segments.csv", "predictions_patients.csv", "progress.json"):
+    for name in (
+        "epochs.csv",
+        "folds.csv",
+        "predictions_segments.csv",
+        "predictions_patients.csv",
+        "progress.json",
+    ):
         assert (run_dir / name).is_file(), name
     run = runs.load_run(run_dir.name, root=tmp_path / "runs")
     assert set(run.epochs["fold"]) == {0, 1} and not run.leaky
     test = run.segment_predictions[run.segment_predictions["part"] == "test"]
     assert sorted(test["segment_id"]) == list(range(len(dataset)))
-    assert "/" not in "".join(test["recording_id"]) and "cohort" not in (run_dir / "predictions_segments.csv").read_text()
+    assert (
+        "/" not in "".join(test["recording_id"])
+        and "cohort" not in (run_dir / "predictions_segments.csv").read_text()
+    )
     summary = runs.run_summary(run_dir)
     folds = run.folds[(run.folds["part"] == "test") & (run.folds["level"] == "patient")]
     assert summary["patient_auroc_mean"] == pytest.approx(folds["auroc"].mean())
@@ -103,7 +136,11 @@ def test_failed_fold_then_resume_trains_only_the_rest(tmp_path, synthetic_datase
     with pytest.raises(TrainingError, match="on purpose"):
         execute_run(run_dir, dataset, config, fail_after=1)
     manifest = runs.read_manifest(run_dir)
-    assert manifest["status"] == "failed" and manifest["folds_done"] == ["r0f0"] and "on purpose" in manifest["error"]
+    assert (
+        manifest["status"] == "failed"
+        and manifest["folds_done"] == ["r0f0"]
+        and "on purpose" in manifest["error"]
+    )
     first = pd.read_csv(run_dir / "folds.csv")
     events = []
     manifest = execute_run(run_dir, dataset, config, progress=events.append)
@@ -126,22 +163,60 @@ def test_cli_quick_preset_end_to_end_on_a_reduced_demo_cohort(tmp_path) -> None:
     cohort = tmp_path / "cohort"
     generate_cohort(cohort, patients=10, seed=3)
     env = {**os.environ, "VOE_RUNS_DIR": str(tmp_path / "runs"), "VOE_CACHE_DIR": str(tmp_path / "cache")}
-    command = [sys.executable, "-m", "core", "train", "--cohort", str(cohort), "--preset", "quick", "--name", "cli",
-               "--folds", "2", "--set", "train.finetune_epochs=3", "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "core",
+        "train",
+        "--cohort",
+        str(cohort),
+        "--preset",
+        "quick",
+        "--name",
+        "cli",
+        "--folds",
+        "2",
+        "--set",
+        "train.finetune_epochs=3",
+        "--json",
+    ]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    for key in ("run_dir", "status", "patient_auroc_mean", "patient_auroc_std", "segment_auroc_mean",
-                "segment_auroc_std", "weights", "seconds"):
+    for key in (
+        "run_dir",
+        "status",
+        "patient_auroc_mean",
+        "patient_auroc_std",
+        "segment_auroc_mean",
+        "segment_auroc_std",
+        "weights",
+        "seconds",
+    ):
         assert key in summary
     assert summary["status"] == "complete" and summary["weights"] == "random" and summary["n_folds"] == 2
     assert summary["oracle_patient_auroc"] is not None
     assert "fold 2 done" in done.stderr  # 1-based fold names (core.folds)
-    listed = subprocess.run([sys.executable, "-m", "core", "runs"], cwd=REPO, env=env, capture_output=True, text=True)
+    listed = subprocess.run(
+        [sys.executable, "-m", "core", "runs"], cwd=REPO, env=env, capture_output=True, text=True
+    )
     assert Path(summary["run_dir"]).name in listed.stdout
-    shown = subprocess.run([sys.executable, "-m", "core", "runs", "show", Path(summary["run_dir"]).name, "--json"],
-                           cwd=REPO, env=env, capture_output=True, text=True)
-    assert json.loads(shown.stdout.strip().splitlines()[-1])["patient_auroc_mean"] == summary["patient_auroc_mean"]
-    again = subprocess.run([sys.executable, "-m", "core", "train", "--resume", Path(summary["run_dir"]).name],
-                           cwd=REPO, env=env, capture_output=True, text=True)
+    shown = subprocess.run(
+        [sys.executable, "-m", "core", "runs", "show", Path(summary["run_dir"]).name, "--json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        json.loads(shown.stdout.strip().splitlines()[-1])["patient_auroc_mean"]
+        == summary["patient_auroc_mean"]
+    )
+    again = subprocess.run(
+        [sys.executable, "-m", "core", "train", "--resume", Path(summary["run_dir"]).name],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 2 and "already complete" in again.stderr

@@ -111,7 +111,9 @@ def test_dataset_of_a_mixed_bandwidth_folder_has_one_geometry(tmp_path: Path) ->
     assert (high - dataset.stft_db.max(axis=(1, 2)) > -60).all()
 
 
-def test_new_recording_images_equal_the_datasets_under_the_voice_preset(pd_root: Path, tmp_path: Path) -> None:
+def test_new_recording_images_equal_the_datasets_under_the_voice_preset(
+    pd_root: Path, tmp_path: Path
+) -> None:
     import shutil
 
     from core.cohort import load_cohort

@@ -59,7 +59,9 @@ def test_same_seed_same_folds_and_repeats_use_new_seeds() -> None:
     segments = study_like()
     a = make_folds(segments, SplitConfig(seed=42))
     b = make_folds(segments, SplitConfig(seed=42))
-    assert all(np.array_equal(x.test, y.test) and np.array_equal(x.val, y.val) for x, y in zip(a, b, strict=True))
+    assert all(
+        np.array_equal(x.test, y.test) and np.array_equal(x.val, y.val) for x, y in zip(a, b, strict=True)
+    )
     repeated = make_folds(segments, SplitConfig(seed=42, repeats=3))
     assert len(repeated) == 15
     assert [f.seed for f in repeated[::5]] == [42, 43, 44]
@@ -129,6 +131,8 @@ def test_property_patient_folds_never_leak(n_well, n_poor, per_patient, seed, n_
 
 
 def test_splits_metrics_runs_and_jobs_import_without_tensorflow() -> None:
-    code = ("import sys, core.splits, core.metrics, core.runs, core.jobs; "
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    code = (
+        "import sys, core.splits, core.metrics, core.runs, core.jobs; "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -62,7 +62,11 @@ def test_fold_learns_a_visible_band_and_reports_the_best_epoch(synthetic_dataset
     assert list(history["stage"]) == ["warmup"] + ["finetune"] * 4
     assert result.best_epoch == int(history.loc[history["val_auroc"].idxmax(), "epoch"])
     parts = result.predictions["part"].value_counts()
-    assert parts["test"] == len(fold.test) and parts["val"] == len(fold.val) and parts["train"] == len(fold.train)
+    assert (
+        parts["test"] == len(fold.test)
+        and parts["val"] == len(fold.val)
+        and parts["train"] == len(fold.train)
+    )
     test = result.metrics[(result.metrics["level"] == "segment") & (result.metrics["part"] == "test")].iloc[0]
     assert test["auroc"] > 0.8
     kinds = [e.kind for e in events]
@@ -73,8 +77,16 @@ def test_fold_learns_a_visible_band_and_reports_the_best_epoch(synthetic_dataset
 
 def test_early_stopping_ends_a_stage_without_improvement(synthetic_dataset) -> None:
     dataset = synthetic_dataset(patients=8, per_patient=2)
-    config = tiny_config(**{"train.warmup_lr": 0.0, "train.finetune_lr": 0.0, "train.warmup_epochs": 6,
-                            "train.finetune_epochs": 6, "train.patience": 2, "split.n_folds": 2})
+    config = tiny_config(
+        **{
+            "train.warmup_lr": 0.0,
+            "train.finetune_lr": 0.0,
+            "train.warmup_epochs": 6,
+            "train.finetune_epochs": 6,
+            "train.patience": 2,
+            "split.n_folds": 2,
+        }
+    )
     fold = make_folds(dataset.segments, config.split)[0]
     result = train_fold(dataset, fold, config)
     assert result.history["stage"].value_counts().to_dict() == {"warmup": 3, "finetune": 3}

@@ -260,7 +260,9 @@ def test_training_fetches_missing_weights_first_and_records_their_sha256(
     bar = ProgressBar(with_overrides(preset("seed"), {}), stream=stream)
     for event in downloads:
         bar(event)
-    assert stream.getvalue().count("\n") == 2 and "[########################] downloading" in stream.getvalue()
+    assert (
+        stream.getvalue().count("\n") == 2 and "[########################] downloading" in stream.getvalue()
+    )
 
 
 def test_import_checks_the_file_and_status_reports_it(keras_home, b0_files, capsys) -> None:
@@ -403,18 +405,36 @@ def test_a_run_fetches_then_trains_every_fold_from_the_fetched_file(
     dataset = synthetic_dataset(patients=8, per_patient=2)
     config = with_overrides(
         preset("seed"),
-        {"model.backbone": "mobilenetv3small", "split.n_folds": 2, "split.val_ratio": 0.25,
-         "train.warmup_epochs": 1, "train.finetune_epochs": 1, "train.batch_size": 8},
+        {
+            "model.backbone": "mobilenetv3small",
+            "split.n_folds": 2,
+            "split.val_ratio": 0.25,
+            "train.warmup_epochs": 1,
+            "train.finetune_epochs": 1,
+            "train.batch_size": 8,
+        },
     )
     folds = [f.key for f in make_folds(dataset.segments, config.split)]
-    run_dir = runs.create_run(config.to_dict(), name="online", config_hash=config.hash(), data={}, folds=folds,
-                              root=tmp_path / "runs")
+    run_dir = runs.create_run(
+        config.to_dict(),
+        name="online",
+        config_hash=config.hash(),
+        data={},
+        folds=folds,
+        root=tmp_path / "runs",
+    )
     manifest = execute_run(run_dir, dataset, config)
-    assert manifest["status"] == "complete" and manifest["weights"] == "imagenet" and manifest["weights_reason"] == ""
+    assert (
+        manifest["status"] == "complete"
+        and manifest["weights"] == "imagenet"
+        and manifest["weights_reason"] == ""
+    )
     assert manifest["weights_sha256"] == hashlib.sha256(body).hexdigest()
     assert manifest["model"]["n_layers"] == len(made.layers)
     from core.models.dual import DualModel
 
     fold_model = DualModel.load(run_dir / "models" / f"{folds[0]}.keras")
-    np.testing.assert_array_equal(fold_model.prefix_model.get_layer("backbone_prefix").get_layer("conv").kernel.numpy(),
-                                  made.get_layer("conv").kernel.numpy())
+    np.testing.assert_array_equal(
+        fold_model.prefix_model.get_layer("backbone_prefix").get_layer("conv").kernel.numpy(),
+        made.get_layer("conv").kernel.numpy(),
+    )

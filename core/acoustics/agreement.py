@@ -25,13 +25,29 @@ from core.praat.report import MEASURE_KEYS, MEASURES, Measure, read_voice_report
 
 #: Columns of :attr:`Agreement.pairs`.
 PAIR_COLUMNS: tuple[str, ...] = (
-    "recording_id", "measure", "reported", "recomputed", "abs_diff", "rel_diff",
-    "within_tolerance", "within_rounding", "status",
+    "recording_id",
+    "measure",
+    "reported",
+    "recomputed",
+    "abs_diff",
+    "rel_diff",
+    "within_tolerance",
+    "within_rounding",
+    "status",
 )
 #: Columns of :attr:`Agreement.summary`.
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "measure", "label", "unit", "n_compared", "n_both_undefined", "n_undefined_mismatch",
-    "median_rel_diff", "max_rel_diff", "max_abs_diff", "share_within_tolerance", "share_within_rounding",
+    "measure",
+    "label",
+    "unit",
+    "n_compared",
+    "n_both_undefined",
+    "n_undefined_mismatch",
+    "median_rel_diff",
+    "max_rel_diff",
+    "max_abs_diff",
+    "share_within_tolerance",
+    "share_within_rounding",
 )
 
 
@@ -60,7 +76,9 @@ class Agreement:
     tolerance: float
 
 
-def report_values(cohort: Cohort, *, recording_ids: Iterable[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def report_values(
+    cohort: Cohort, *, recording_ids: Iterable[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The parsed voice reports of a cohort.
 
     Returns
@@ -89,8 +107,15 @@ def report_values(cohort: Cohort, *, recording_ids: Iterable[str] | None = None)
         # report text is typed by people: known identifiers become pseudonyms (other words are masked by the parser)
         problems.extend((name, "warning", cohort.redact(text)) for text in report.problems)
         start, end = report.selection if report.selection is not None else (math.nan, math.nan)
-        rows.append({"recording_id": rid, "selection_start_s": start, "selection_end_s": end,
-                     "pitch_method": report.pitch_method or "", **report.values})
+        rows.append(
+            {
+                "recording_id": rid,
+                "selection_start_s": start,
+                "selection_end_s": end,
+                "pitch_method": report.pitch_method or "",
+                **report.values,
+            }
+        )
     columns = ["recording_id", "selection_start_s", "selection_end_s", "pitch_method", *MEASURE_KEYS]
     return pd.DataFrame(rows, columns=columns), pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS))
 
@@ -130,8 +155,13 @@ def report_agreement(
     settings = replace(settings or AcousticSettings(), span="report")
     reported, problems = report_values(cohort, recording_ids=recording_ids)
     recomputed = recording_features(
-        cohort, recording_ids=reported["recording_id"], groups=("praat",), settings=settings,
-        cache_dir=cache_dir, n_jobs=n_jobs, progress=progress,
+        cohort,
+        recording_ids=reported["recording_id"],
+        groups=("praat",),
+        settings=settings,
+        cache_dir=cache_dir,
+        n_jobs=n_jobs,
+        progress=progress,
     )
     pairs = agreement_pairs(reported, recomputed, tolerance=tolerance)
     return Agreement(pairs=pairs, summary=summarize_agreement(pairs), problems=problems, tolerance=tolerance)
@@ -170,7 +200,9 @@ def recording_agreement(
     return pairs
 
 
-def agreement_pairs(reported: pd.DataFrame, recomputed: pd.DataFrame, *, tolerance: float = 0.01) -> pd.DataFrame:
+def agreement_pairs(
+    reported: pd.DataFrame, recomputed: pd.DataFrame, *, tolerance: float = 0.01
+) -> pd.DataFrame:
     """Long table of reported versus recomputed values.
 
     Parameters
@@ -217,19 +249,21 @@ def summarize_agreement(pairs: pd.DataFrame) -> pd.DataFrame:
         chosen = pairs[pairs["measure"] == measure.key]
         compared = chosen[chosen["status"] == "compared"]
         n = int(len(compared))
-        rows.append({
-            "measure": measure.key,
-            "label": measure.label,
-            "unit": _display_unit(measure),
-            "n_compared": n,
-            "n_both_undefined": int((chosen["status"] == "both undefined").sum()),
-            "n_undefined_mismatch": int(chosen["status"].str.startswith("undefined in").sum()),
-            "median_rel_diff": float(compared["rel_diff"].median()) if n else math.nan,
-            "max_rel_diff": float(compared["rel_diff"].max()) if n else math.nan,
-            "max_abs_diff": float(compared["abs_diff"].max()) if n else math.nan,
-            "share_within_tolerance": float(compared["within_tolerance"].mean()) if n else math.nan,
-            "share_within_rounding": float(compared["within_rounding"].mean()) if n else math.nan,
-        })
+        rows.append(
+            {
+                "measure": measure.key,
+                "label": measure.label,
+                "unit": _display_unit(measure),
+                "n_compared": n,
+                "n_both_undefined": int((chosen["status"] == "both undefined").sum()),
+                "n_undefined_mismatch": int(chosen["status"].str.startswith("undefined in").sum()),
+                "median_rel_diff": float(compared["rel_diff"].median()) if n else math.nan,
+                "max_rel_diff": float(compared["rel_diff"].max()) if n else math.nan,
+                "max_abs_diff": float(compared["abs_diff"].max()) if n else math.nan,
+                "share_within_tolerance": float(compared["within_tolerance"].mean()) if n else math.nan,
+                "share_within_rounding": float(compared["within_rounding"].mean()) if n else math.nan,
+            }
+        )
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
@@ -240,5 +274,13 @@ def _display_unit(measure: Measure) -> str:
     return measure.unit
 
 
-__all__ = ["Agreement", "PAIR_COLUMNS", "SUMMARY_COLUMNS", "agreement_pairs", "report_agreement", "recording_agreement",
-           "report_values", "summarize_agreement"]
+__all__ = [
+    "Agreement",
+    "PAIR_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "agreement_pairs",
+    "report_agreement",
+    "recording_agreement",
+    "report_values",
+    "summarize_agreement",
+]

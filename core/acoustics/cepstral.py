@@ -58,7 +58,9 @@ class CepstralSettings:
 
     def validate(self) -> None:
         if not 0 < self.peak_low_hz < self.peak_high_hz:
-            raise ConfigError(f"cepstral peak range {self.peak_low_hz}..{self.peak_high_hz} Hz; expected 0 < low < high")
+            raise ConfigError(
+                f"cepstral peak range {self.peak_low_hz}..{self.peak_high_hz} Hz; expected 0 < low < high"
+            )
         if self.fit not in ("Robust", "Least squares"):
             raise ConfigError(f"cepstral fit={self.fit!r}; expected 'Robust' or 'Least squares'")
         if self.time_step_s <= 0 or self.max_frequency_hz <= 0:
@@ -99,14 +101,26 @@ def cepstral_peak_prominence(
         return dict.fromkeys(CEPSTRAL_KEYS, math.nan)
     try:
         cepstrogram = call(
-            sound, "To PowerCepstrogram", settings.pitch_floor_hz, settings.time_step_s,
-            settings.max_frequency_hz, settings.pre_emphasis_hz,
+            sound,
+            "To PowerCepstrogram",
+            settings.pitch_floor_hz,
+            settings.time_step_s,
+            settings.max_frequency_hz,
+            settings.pre_emphasis_hz,
         )
         common = (
-            settings.peak_low_hz, settings.peak_high_hz, settings.tolerance, "Parabolic",
-            settings.trend_low_s, settings.trend_high_s, "Straight", settings.fit,
+            settings.peak_low_hz,
+            settings.peak_high_hz,
+            settings.tolerance,
+            "Parabolic",
+            settings.trend_low_s,
+            settings.trend_high_s,
+            "Straight",
+            settings.fit,
         )
-        cpps = call(cepstrogram, "Get CPPS", "no", settings.time_window_s, settings.quefrency_window_s, *common)
+        cpps = call(
+            cepstrogram, "Get CPPS", "no", settings.time_window_s, settings.quefrency_window_s, *common
+        )
         cpp = call(cepstrogram, "Get CPPS", "no", 0.0, 0.0, *common)
     except parselmouth.PraatError:
         # Praat refuses selections shorter than one analysis window.

@@ -187,7 +187,9 @@ def egemaps_features(samples: np.ndarray, *, sr: int) -> dict[str, float]:
     except BrokenProcessPool:
         with _WORKER_LOCK:
             _WORKER = None  # the next call starts a fresh worker
-        raise CoreError(f"openSMILE stopped while analysing a span of {samples.shape[0] / sr:.2f} s at {sr} Hz") from None
+        raise CoreError(
+            f"openSMILE stopped while analysing a span of {samples.shape[0] / sr:.2f} s at {sr} Hz"
+        ) from None
 
 
 __all__ = ["EGEMAPS_KEYS", "MIN_SECONDS", "egemaps_features"]

@@ -59,12 +59,19 @@ def spectral_keys(settings: SpectralSettings | None = None) -> tuple[str, ...]:
     mfcc = [f"mfcc{i}_{stat}" for stat in ("mean", "sd") for i in range(settings.n_mfcc)]
     return (
         *mfcc,
-        "centroid_hz_mean", "centroid_hz_sd", "bandwidth_hz_mean", "rolloff_hz_mean",
-        "flatness_mean", "zcr_mean", "rms_db_sd",
+        "centroid_hz_mean",
+        "centroid_hz_sd",
+        "bandwidth_hz_mean",
+        "rolloff_hz_mean",
+        "flatness_mean",
+        "zcr_mean",
+        "rms_db_sd",
     )
 
 
-def spectral_statistics(y: np.ndarray, *, sr: int, settings: SpectralSettings | None = None) -> dict[str, float]:
+def spectral_statistics(
+    y: np.ndarray, *, sr: int, settings: SpectralSettings | None = None
+) -> dict[str, float]:
     """MFCC means/s.d. and spectral-shape means of a signal.
 
     Parameters
@@ -96,8 +103,10 @@ def spectral_statistics(y: np.ndarray, *, sr: int, settings: SpectralSettings | 
     centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sr)[0]
     frame = {"frame_length": settings.n_fft, "hop_length": settings.hop_length}
     values = [
-        *mfcc.mean(axis=1), *mfcc.std(axis=1),
-        centroid.mean(), centroid.std(),
+        *mfcc.mean(axis=1),
+        *mfcc.std(axis=1),
+        centroid.mean(),
+        centroid.std(),
         librosa.feature.spectral_bandwidth(S=magnitude, sr=sr)[0].mean(),
         librosa.feature.spectral_rolloff(S=magnitude, sr=sr, roll_percent=settings.rolloff)[0].mean(),
         librosa.feature.spectral_flatness(S=magnitude)[0].mean(),

@@ -84,7 +84,10 @@ class AcousticSettings:
     def group_hash(self, group: str) -> str:
         """Hash of what a group's values depend on: the span rule, the voice analysis and its own settings."""
         parts: dict[str, Any] = {
-            "format": CACHE_FORMAT, "span": self.span, "trim": asdict(self.trim), "voice": asdict(self.voice),
+            "format": CACHE_FORMAT,
+            "span": self.span,
+            "trim": asdict(self.trim),
+            "voice": asdict(self.voice),
         }
         if group == "cepstral":
             parts["cepstral"] = asdict(self.cepstral)
@@ -151,8 +154,11 @@ def measure_recording(
     selection, span_from, voice = _span(sound, report, settings)
     start, end = selection if selection is not None else (sound.xmin, sound.xmax)
     row: dict[str, Any] = {
-        "span_start_s": float(start), "span_end_s": float(end), "span_from": span_from,
-        "pitch_method": voice.pitch_method, "problem": problem,
+        "span_start_s": float(start),
+        "span_end_s": float(end),
+        "span_from": span_from,
+        "pitch_method": voice.pitch_method,
+        "problem": problem,
     }
     if "praat" in groups:
         row.update(voice_measures(sound, selection=selection, settings=voice))
@@ -233,14 +239,17 @@ def recording_features(
         if row.get("problem", "").startswith("unreadable:"):
             continue
         for group in need:
-            caches[group].loc[task["key"], list(SPAN_COLUMNS) + list(group_keys(group, settings))] = pd.Series(
-                {k: row.get(k, math.nan) for k in (*SPAN_COLUMNS, *group_keys(group, settings))}
+            caches[group].loc[task["key"], list(SPAN_COLUMNS) + list(group_keys(group, settings))] = (
+                pd.Series({k: row.get(k, math.nan) for k in (*SPAN_COLUMNS, *group_keys(group, settings))})
             )
     if todo:
         for group in groups:
             _write_cache(cache_dir, group, settings, caches[group])
-    unreadable = {task["key"]: row for (task, _), row in zip(todo, computed, strict=True)
-                  if row.get("problem", "").startswith("unreadable:")}
+    unreadable = {
+        task["key"]: row
+        for (task, _), row in zip(todo, computed, strict=True)
+        if row.get("problem", "").startswith("unreadable:")
+    }
     return _assemble(recordings, tasks, groups, settings, caches, unreadable)
 
 
@@ -259,7 +268,9 @@ def recording_measures(
         :data:`SPAN_COLUMNS` and the columns of every feature group, indexed by name.
     """
     table = recording_features(cohort, recording_ids=[recording_id], settings=settings, cache_dir=cache_dir)
-    return table.drop(columns=[c for c in ID_COLUMNS if c != "recording_id"]).set_index("recording_id").iloc[0]
+    return (
+        table.drop(columns=[c for c in ID_COLUMNS if c != "recording_id"]).set_index("recording_id").iloc[0]
+    )
 
 
 def _report_path(cohort: Cohort, recording_id: str) -> Path | None:
@@ -307,7 +318,9 @@ def _spectral(sound: Any, start: float, end: float, settings: SpectralSettings) 
     return spectral_statistics(samples, sr=int(round(rate)), settings=settings)
 
 
-def _measure_task(task: dict[str, Any], groups: tuple[str, ...], settings: AcousticSettings) -> dict[str, Any]:
+def _measure_task(
+    task: dict[str, Any], groups: tuple[str, ...], settings: AcousticSettings
+) -> dict[str, Any]:
     """One recording in a worker: its row, or a row whose problem says why it is unreadable."""
     try:
         return measure_recording(
@@ -398,8 +411,15 @@ def _assemble(
             else:
                 row.update(dict.fromkeys(keys, math.nan))
         if task["key"] in unreadable:
-            row.update({"span_start_s": math.nan, "span_end_s": math.nan, "span_from": "",
-                        "pitch_method": "", "problem": unreadable[task["key"]]["problem"]})
+            row.update(
+                {
+                    "span_start_s": math.nan,
+                    "span_end_s": math.nan,
+                    "span_from": "",
+                    "pitch_method": "",
+                    "problem": unreadable[task["key"]]["problem"],
+                }
+            )
         rows.append(row)
     features = pd.DataFrame(rows, index=recordings.index)
     ids = recordings[list(ID_COLUMNS)]

@@ -25,8 +25,18 @@ from core.metrics import auroc, percentile_ci
 
 #: Columns of :func:`feature_roc`.
 FEATURE_ROC_COLUMNS: tuple[str, ...] = (
-    "feature", "n", "auroc", "direction", "ci_low", "ci_high", "p_mannwhitney",
-    "cutoff", "sensitivity", "specificity", "median_well", "median_poor",
+    "feature",
+    "n",
+    "auroc",
+    "direction",
+    "ci_low",
+    "ci_high",
+    "p_mannwhitney",
+    "cutoff",
+    "sensitivity",
+    "specificity",
+    "median_well",
+    "median_poor",
 )
 
 
@@ -64,7 +74,9 @@ def feature_roc(
         x, y = values.to_numpy(float)[keep], labels.to_numpy()[keep]
         rows.append(_one_feature(str(name), x, y, n_boot=n_boot, level=level, rng=rng))
     table = pd.DataFrame(rows, columns=list(FEATURE_ROC_COLUMNS))
-    return table.sort_values("auroc", ascending=False, kind="stable", na_position="last").reset_index(drop=True)
+    return table.sort_values("auroc", ascending=False, kind="stable", na_position="last").reset_index(
+        drop=True
+    )
 
 
 def resampled_aurocs(y_true: np.ndarray, score: np.ndarray, draws: np.ndarray) -> np.ndarray:
@@ -91,7 +103,12 @@ def resampled_aurocs(y_true: np.ndarray, score: np.ndarray, draws: np.ndarray) -
 
 
 def bootstrap_auroc_difference(
-    y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray, *, n_boot: int = 2000, level: float = 0.95,
+    y_true: np.ndarray,
+    score_a: np.ndarray,
+    score_b: np.ndarray,
+    *,
+    n_boot: int = 2000,
+    level: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float]:
     """Percentile interval of ``AUROC(a) - AUROC(b)``, resampling cases with their pair of scores.
@@ -113,7 +130,12 @@ def bootstrap_auroc_difference(
 
 
 def paired_comparison(
-    y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray, *, n_boot: int = 2000, level: float = 0.95,
+    y_true: np.ndarray,
+    score_a: np.ndarray,
+    score_b: np.ndarray,
+    *,
+    n_boot: int = 2000,
+    level: float = 0.95,
     seed: int = 0,
 ) -> dict[str, Any]:
     """DeLong test and bootstrap interval of the AUROC difference of two scores of the same cases.
@@ -143,8 +165,9 @@ def paired_comparison(
     }
 
 
-def _one_feature(name: str, x: np.ndarray, y: np.ndarray, *, n_boot: int, level: float,
-                 rng: np.random.Generator) -> dict[str, Any]:
+def _one_feature(
+    name: str, x: np.ndarray, y: np.ndarray, *, n_boot: int, level: float, rng: np.random.Generator
+) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(FEATURE_ROC_COLUMNS, np.nan)
     row.update(feature=name, n=int(x.size), direction="")
     if np.unique(y).size < 2 or np.unique(x).size < 2:
@@ -171,4 +194,10 @@ def _one_feature(name: str, x: np.ndarray, y: np.ndarray, *, n_boot: int, level:
     return row
 
 
-__all__ = ["FEATURE_ROC_COLUMNS", "bootstrap_auroc_difference", "feature_roc", "paired_comparison", "resampled_aurocs"]
+__all__ = [
+    "FEATURE_ROC_COLUMNS",
+    "bootstrap_auroc_difference",
+    "feature_roc",
+    "paired_comparison",
+    "resampled_aurocs",
+]

@@ -40,14 +40,28 @@ CNN = "cnn"
 
 #: Columns of :attr:`BaselineComparison.models`.
 MODEL_COLUMNS: tuple[str, ...] = (
-    "model", "patient_auroc_mean", "patient_auroc_std", "patient_f1_mean", "patient_acc_mean",
-    "pooled_auroc", "pooled_auroc_ci_low", "pooled_auroc_ci_high", "cnn_minus_model", "difference_ci_low",
-    "difference_ci_high", "delong_p",
+    "model",
+    "patient_auroc_mean",
+    "patient_auroc_std",
+    "patient_f1_mean",
+    "patient_acc_mean",
+    "pooled_auroc",
+    "pooled_auroc_ci_low",
+    "pooled_auroc_ci_high",
+    "cnn_minus_model",
+    "difference_ci_low",
+    "difference_ci_high",
+    "delong_p",
 )
 
 _FILES = {
-    "models": "models.csv", "folds": "folds.csv", "predictions": "predictions.csv",
-    "feature_roc": "feature_roc.csv", "importance": "importance.csv", "dose": "dose.csv", "features": "features.csv",
+    "models": "models.csv",
+    "folds": "folds.csv",
+    "predictions": "predictions.csv",
+    "feature_roc": "feature_roc.csv",
+    "importance": "importance.csv",
+    "dose": "dose.csv",
+    "features": "features.csv",
 }
 
 
@@ -120,8 +134,13 @@ def patient_features(
     if chosen.empty:
         raise TrainingError(f"no recording with phase in {list(phases)} and vowel in {list(vowels)}")
     table = recording_features(
-        cohort, recording_ids=chosen["recording_id"], groups=groups, settings=settings,
-        cache_dir=cache_dir, n_jobs=n_jobs, progress=progress,
+        cohort,
+        recording_ids=chosen["recording_id"],
+        groups=groups,
+        settings=settings,
+        cache_dir=cache_dir,
+        n_jobs=n_jobs,
+        progress=progress,
     )
     columns = [k for g in groups for k in group_keys(g, settings)]
     return table.groupby("patient_id", sort=True)[columns].mean()
@@ -170,8 +189,13 @@ def compare_models(
     x = features[columns]
     folds = outer_folds(folds)
     labels = labels.dropna().astype(int)
-    results = {m: cross_validate_model(x, labels, folds, model=m, config=config, progress=progress) for m in config.models}
-    chosen, choices = select_comparator(results, comparator=config.comparator, n_boot=config.n_boot, seed=config.seed)
+    results = {
+        m: cross_validate_model(x, labels, folds, model=m, config=config, progress=progress)
+        for m in config.models
+    }
+    chosen, choices = select_comparator(
+        results, comparator=config.comparator, n_boot=config.n_boot, seed=config.seed
+    )
     if chosen.model == INNER:
         results[INNER] = chosen
 
@@ -186,12 +210,18 @@ def compare_models(
 
     fold_tables = [r.folds.assign(model=n) for n, r in results.items()]
     prediction_tables = [
-        r.predictions[r.predictions["part"] == "test"].assign(model=n) for n, r in results.items() if n != INNER
+        r.predictions[r.predictions["part"] == "test"].assign(model=n)
+        for n, r in results.items()
+        if n != INNER
     ]
     if cnn is not None and not cnn.empty:
         prediction_tables.append(cnn[cnn["part"] == "test"].assign(model=CNN))
-    predictions = pd.concat(prediction_tables, ignore_index=True)[["model", "repeat", "fold", "patient_id", "label", "prob"]]
-    importance = pd.concat([r.importance.assign(model=n) for n, r in results.items() if n != INNER], ignore_index=True)
+    predictions = pd.concat(prediction_tables, ignore_index=True)[
+        ["model", "repeat", "fold", "patient_id", "label", "prob"]
+    ]
+    importance = pd.concat(
+        [r.importance.assign(model=n) for n, r in results.items() if n != INNER], ignore_index=True
+    )
     usable = x.loc[x.index.isin(folds["patient_id"])]
     roc = feature_roc(usable, labels, n_boot=config.n_boot, seed=config.seed)
     if progress is not None:
@@ -236,11 +266,18 @@ def compare_models(
         )
         summary["cnn_patient_auroc_mean"] = _clean(per_fold.mean())
         summary["cnn_patient_auroc_std"] = _clean(per_fold.std(ddof=1))
-        summary["cnn_pooled_auroc"] = _clean(auroc(cnn_pooled["label"].to_numpy(), cnn_pooled["prob"].to_numpy()))
+        summary["cnn_pooled_auroc"] = _clean(
+            auroc(cnn_pooled["label"].to_numpy(), cnn_pooled["prob"].to_numpy())
+        )
     return BaselineComparison(
-        summary=summary, models=models, folds=pd.concat(fold_tables, ignore_index=True), predictions=predictions,
-        feature_roc=roc, importance=importance[["model", "feature", "importance", "importance_sd", "kind"]],
-        dose=dose_table, features=x.reset_index(names="patient_id"),
+        summary=summary,
+        models=models,
+        folds=pd.concat(fold_tables, ignore_index=True),
+        predictions=predictions,
+        feature_roc=roc,
+        importance=importance[["model", "feature", "importance", "importance_sd", "kind"]],
+        dose=dose_table,
+        features=x.reset_index(names="patient_id"),
     )
 
 
@@ -312,18 +349,29 @@ def compare_with_run(
         cohort = CohortSource.from_run_data(data).load()
     expected = manifest.get("data", {}).get("fingerprint")
     if expected and cohort.fingerprint() != expected:
-        raise RunError(f"run {loaded.path.name}: the cohort's recordings or labels changed since the run was trained")
+        raise RunError(
+            f"run {loaded.path.name}: the cohort's recordings or labels changed since the run was trained"
+        )
     selection = manifest.get("config", {}).get("preprocess", {}).get("selection", {})
     features = patient_features(
-        cohort, phases=selection.get("phases", ["pre"]), vowels=selection.get("vowels", ["A"]), settings=settings,
-        cache_dir=cache_dir if cache_dir is not None else default_cache_dir(), n_jobs=n_jobs,
+        cohort,
+        phases=selection.get("phases", ["pre"]),
+        vowels=selection.get("vowels", ["A"]),
+        settings=settings,
+        cache_dir=cache_dir if cache_dir is not None else default_cache_dir(),
+        n_jobs=n_jobs,
         progress=(lambda done, total: progress(f"features {done}/{total}")) if progress else None,
     )
     test = loaded.patient_predictions[loaded.patient_predictions["part"] == "test"]
     labels = test.groupby("patient_id")["label"].first()
     comparison = compare_models(
-        features, labels, folds, config=config, cnn=loaded.patient_predictions,
-        amounts=injected_amounts(cohort.patients), progress=progress,
+        features,
+        labels,
+        folds,
+        config=config,
+        cnn=loaded.patient_predictions,
+        amounts=injected_amounts(cohort.patients),
+        progress=progress,
     )
     cnn_folds = loaded.folds
     if not cnn_folds.empty:
@@ -353,7 +401,9 @@ def load_comparison(run_dir: str | Path) -> BaselineComparison | None:
     tables = {}
     for attribute, name in _FILES.items():
         path = folder / name
-        tables[attribute] = pd.read_csv(path) if path.is_file() and path.stat().st_size > 1 else pd.DataFrame()
+        tables[attribute] = (
+            pd.read_csv(path) if path.is_file() and path.stat().st_size > 1 else pd.DataFrame()
+        )
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     return BaselineComparison(summary=summary, **tables)
 
@@ -388,13 +438,24 @@ def _model_row(
         both = cnn_pooled.set_index("patient_id").join(base["prob"].rename("base"), how="inner")
         if both["label"].nunique() == 2:
             paired = paired_comparison(
-                both["label"].to_numpy(), both["prob"].to_numpy(), both["base"].to_numpy(),
-                n_boot=config.n_boot, seed=config.seed,
+                both["label"].to_numpy(),
+                both["prob"].to_numpy(),
+                both["base"].to_numpy(),
+                n_boot=config.n_boot,
+                seed=config.seed,
             )
-            row.update(cnn_minus_model=paired["difference"], difference_ci_low=paired["bootstrap_ci"][0],
-                       difference_ci_high=paired["bootstrap_ci"][1], delong_p=paired["delong_p"])
-            entry.update(delong_p=_clean(paired["delong_p"]), cnn_minus_model=_clean(paired["difference"]),
-                         difference_ci=[_clean(v) for v in paired["bootstrap_ci"]], n_paired=paired["n"])
+            row.update(
+                cnn_minus_model=paired["difference"],
+                difference_ci_low=paired["bootstrap_ci"][0],
+                difference_ci_high=paired["bootstrap_ci"][1],
+                delong_p=paired["delong_p"],
+            )
+            entry.update(
+                delong_p=_clean(paired["delong_p"]),
+                cnn_minus_model=_clean(paired["difference"]),
+                difference_ci=[_clean(v) for v in paired["bootstrap_ci"]],
+                n_paired=paired["n"],
+            )
     return row, entry
 
 

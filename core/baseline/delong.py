@@ -58,7 +58,9 @@ class DeLongResult:
     n_negative: int
 
 
-def structural_components(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def structural_components(
+    y_true: np.ndarray, scores: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AUROCs and DeLong structural components of several scores on the same cases.
 
     Parameters
@@ -118,7 +120,9 @@ def delong_covariance(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarra
     return auroc, s10 / m + s01 / n
 
 
-def delong_test(y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray, *, level: float = 0.95) -> DeLongResult:
+def delong_test(
+    y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray, *, level: float = 0.95
+) -> DeLongResult:
     """Two-sided DeLong test of ``AUROC(score_a) == AUROC(score_b)`` on the same cases.
 
     Parameters
@@ -146,9 +150,17 @@ def delong_test(y_true: np.ndarray, score_a: np.ndarray, score_b: np.ndarray, *,
     half = float(stats.norm.ppf(0.5 + level / 2)) * se
     y = np.asarray(y_true).astype(int)
     return DeLongResult(
-        auroc_a=float(auroc[0]), auroc_b=float(auroc[1]), difference=difference, se=se, z=float(z),
-        p_value=p_value, ci_low=difference - half, ci_high=difference + half, covariance=cov,
-        n_positive=int((y == 1).sum()), n_negative=int((y == 0).sum()),
+        auroc_a=float(auroc[0]),
+        auroc_b=float(auroc[1]),
+        difference=difference,
+        se=se,
+        z=float(z),
+        p_value=p_value,
+        ci_low=difference - half,
+        ci_high=difference + half,
+        covariance=cov,
+        n_positive=int((y == 1).sum()),
+        n_negative=int((y == 0).sum()),
     )
 
 

@@ -67,11 +67,13 @@ def injected_amounts(patients: pd.DataFrame) -> pd.Series:
 
 def make_dose_pipeline() -> Pipeline:
     """``impute (median) → scale → RidgeCV`` over :data:`RIDGE_ALPHAS`."""
-    return Pipeline([
-        ("impute", SimpleImputer(strategy="median")),
-        ("scale", StandardScaler()),
-        ("model", RidgeCV(alphas=RIDGE_ALPHAS)),
-    ])
+    return Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median")),
+            ("scale", StandardScaler()),
+            ("model", RidgeCV(alphas=RIDGE_ALPHAS)),
+        ]
+    )
 
 
 def dose_regression(
@@ -109,33 +111,50 @@ def dose_regression(
     folds = outer_folds(folds)
     folds = folds[folds["patient_id"].isin(amounts.index) & folds["patient_id"].isin(features.index)]
     if folds["patient_id"].nunique() < 5:
-        raise TrainingError(f"{folds['patient_id'].nunique()} patients have an injected amount; dose needs >= 5")
+        raise TrainingError(
+            f"{folds['patient_id'].nunique()} patients have an injected amount; dose needs >= 5"
+        )
     rows, alphas = [], []
     for (repeat, fold), test in folds.groupby(["repeat", "fold"], sort=True):
         members = folds.loc[folds["repeat"] == repeat, "patient_id"]
         test_ids = test["patient_id"].tolist()
         train_ids = [p for p in members if p not in set(test_ids)]
         if len(train_ids) < 3:
-            raise TrainingError(f"fold r{repeat}f{fold}: {len(train_ids)} training patients with an amount; expected >= 3")
+            raise TrainingError(
+                f"fold r{repeat}f{fold}: {len(train_ids)} training patients with an amount; expected >= 3"
+            )
         pipeline = make_dose_pipeline().fit(features.loc[train_ids], amounts.loc[train_ids].to_numpy())
         alphas.append(float(pipeline.named_steps["model"].alpha_))
-        rows.append(pd.DataFrame({
-            "repeat": int(repeat), "fold": int(fold), "patient_id": test_ids,
-            "amount_ml": amounts.loc[test_ids].to_numpy(float),
-            "predicted_ml": pipeline.predict(features.loc[test_ids]),
-            "mean_ml": float(amounts.loc[train_ids].mean()),
-        }))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "repeat": int(repeat),
+                    "fold": int(fold),
+                    "patient_id": test_ids,
+                    "amount_ml": amounts.loc[test_ids].to_numpy(float),
+                    "predicted_ml": pipeline.predict(features.loc[test_ids]),
+                    "mean_ml": float(amounts.loc[train_ids].mean()),
+                }
+            )
+        )
     predictions = pd.concat(rows, ignore_index=True)[list(DOSE_COLUMNS)]
-    return DoseResult(predictions=predictions, summary=dose_summary(predictions, n_boot=n_boot, level=level, seed=seed)
-                      | {"alpha_median": float(np.median(alphas))})
+    return DoseResult(
+        predictions=predictions,
+        summary=dose_summary(predictions, n_boot=n_boot, level=level, seed=seed)
+        | {"alpha_median": float(np.median(alphas))},
+    )
 
 
-def dose_summary(predictions: pd.DataFrame, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict[str, Any]:
+def dose_summary(
+    predictions: pd.DataFrame, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> dict[str, Any]:
     """MAE of the model and of the mean prediction, with bootstrap intervals over patients.
 
     Repeats are averaged per patient first, so each patient counts once.
     """
-    per_patient = predictions.groupby("patient_id", sort=True)[["amount_ml", "predicted_ml", "mean_ml"]].mean()
+    per_patient = predictions.groupby("patient_id", sort=True)[
+        ["amount_ml", "predicted_ml", "mean_ml"]
+    ].mean()
     truth = per_patient["amount_ml"].to_numpy()
     model_error = np.abs(per_patient["predicted_ml"].to_numpy() - truth)
     mean_error = np.abs(per_patient["mean_ml"].to_numpy() - truth)
@@ -151,4 +170,11 @@ def dose_summary(predictions: pd.DataFrame, *, n_boot: int = 2000, level: float 
     }
 
 
-__all__ = ["DOSE_COLUMNS", "DoseResult", "dose_regression", "dose_summary", "injected_amounts", "make_dose_pipeline"]
+__all__ = [
+    "DOSE_COLUMNS",
+    "DoseResult",
+    "dose_regression",
+    "dose_summary",
+    "injected_amounts",
+    "make_dose_pipeline",
+]

@@ -104,7 +104,9 @@ class BaselineConfig:
 
     def validate(self) -> None:
         if self.comparator != "inner" and self.comparator not in self.models:
-            raise ConfigError(f"baseline comparator {self.comparator!r}; expected 'inner' or one of {list(self.models)}")
+            raise ConfigError(
+                f"baseline comparator {self.comparator!r}; expected 'inner' or one of {list(self.models)}"
+            )
         unknown = [m for m in self.models if m not in MODELS]
         if unknown or not self.models:
             raise ConfigError(f"baseline models {list(self.models)}; expected a non-empty subset of {MODELS}")
@@ -278,8 +280,9 @@ def cross_validate_model(
         x_test, y_test = features.loc[test_ids], labels.loc[test_ids].to_numpy()
         inner = _inner_cv(y_train, config, seed=config.seed + 1000 * int(repeat) + int(fold))
         pipeline, grid = make_pipeline(model, seed=config.seed, n_trees=config.n_trees)
-        search = GridSearchCV(pipeline, grid, scoring="roc_auc", cv=inner, n_jobs=config.n_jobs, refit=True,
-                              error_score="raise")
+        search = GridSearchCV(
+            pipeline, grid, scoring="roc_auc", cv=inner, n_jobs=config.n_jobs, refit=True, error_score="raise"
+        )
         search.fit(x_train, y_train)
         best = search.best_estimator_
         method = "predict_proba" if hasattr(best, "predict_proba") else "decision_function"
@@ -290,20 +293,35 @@ def cross_validate_model(
             "test": (test_ids, y_test, positive_scores(best, x_test)),
         }
         fold_rows = pd.concat(
-            [pd.DataFrame({"repeat": int(repeat), "fold": int(fold), "part": part, "patient_id": ids,
-                           "label": y, "prob": p}) for part, (ids, y, p) in parts.items()],
+            [
+                pd.DataFrame(
+                    {
+                        "repeat": int(repeat),
+                        "fold": int(fold),
+                        "part": part,
+                        "patient_id": ids,
+                        "label": y,
+                        "prob": p,
+                    }
+                )
+                for part, (ids, y, p) in parts.items()
+            ],
             ignore_index=True,
         )
         predictions.append(fold_rows)
         metrics = fold_metrics(fold_rows, threshold_steps=config.threshold_steps)
         metrics = metrics[metrics["level"] == "patient"].assign(
-            repeat=int(repeat), fold=int(fold), params=str(_short_params(search.best_params_)),
+            repeat=int(repeat),
+            fold=int(fold),
+            params=str(_short_params(search.best_params_)),
             inner_auroc=float(search.best_score_),
         )
         metric_rows.append(metrics)
         importances.append(_importance(model, best, x_test, y_test, features.columns, seed=config.seed))
         if progress is not None:
-            progress(f"{model} r{repeat}f{fold}: test AUROC {metrics.loc[metrics['part'] == 'test', 'auroc'].iloc[0]:.3f}")
+            progress(
+                f"{model} r{repeat}f{fold}: test AUROC {metrics.loc[metrics['part'] == 'test', 'auroc'].iloc[0]:.3f}"
+            )
     result = ModelResult(
         model=model,
         predictions=pd.concat(predictions, ignore_index=True)[list(PREDICTION_COLUMNS)],
@@ -314,7 +332,9 @@ def cross_validate_model(
     return result
 
 
-def model_summary(folds: pd.DataFrame, predictions: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
+def model_summary(
+    folds: pd.DataFrame, predictions: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0
+) -> dict[str, Any]:
     """Test metrics over folds (mean, std) and the pooled AUROC of all test patients with its CI.
 
     Parameters
@@ -390,7 +410,13 @@ def _short_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _importance(
-    model: str, pipeline: Pipeline, x_test: pd.DataFrame, y_test: np.ndarray, columns: Sequence[str], *, seed: int
+    model: str,
+    pipeline: Pipeline,
+    x_test: pd.DataFrame,
+    y_test: np.ndarray,
+    columns: Sequence[str],
+    *,
+    seed: int,
 ) -> pd.DataFrame:
     """Per-fold importance: standardised coefficients, impurity decrease, or test permutation AUROC drop."""
     estimator = pipeline.named_steps["model"]
@@ -412,7 +438,9 @@ def _importance(
 def _mean_importance(per_fold: list[pd.DataFrame]) -> pd.DataFrame:
     table = pd.concat(per_fold, ignore_index=True)
     grouped = table.groupby("feature", sort=False)
-    out = grouped.agg(importance=("importance", "mean"), importance_sd=("importance", "std"), kind=("kind", "first"))
+    out = grouped.agg(
+        importance=("importance", "mean"), importance_sd=("importance", "std"), kind=("kind", "first")
+    )
     # A coefficient matters by its size whatever its sign; an AUROC drop below 0 means the feature hurt.
     signed = out["kind"].str.startswith("coefficient")
     order = out["importance"].abs().where(signed, out["importance"]).sort_values(ascending=False).index

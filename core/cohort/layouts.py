@@ -28,13 +28,15 @@ PHASE_BY_LETTER: dict[str, str] = {"S": "pre", "A": "post"}
 
 #: Study patient folder: ``16422748well-2022`` (outcome and year optional).
 PATIENT_FOLDER = re.compile(
-    r"^(?P<id>[A-Za-z0-9]+?)\s*(?P<outcome>well|poor)?(?:\s*[-_ ]\s*(?P<year>(?:19|20)\d{2}))?$", re.IGNORECASE
+    r"^(?P<id>[A-Za-z0-9]+?)\s*(?P<outcome>well|poor)?(?:\s*[-_ ]\s*(?P<year>(?:19|20)\d{2}))?$",
+    re.IGNORECASE,
 )
 #: Study recording: ``16422748S1`` (S = pre, A = post; 1..4 = A, I, U, E).
 STUDY_FILE = re.compile(r"^(?P<id>[A-Za-z0-9]+?)\s*(?P<phase>[SA])(?P<vowel>[1-4])$", re.IGNORECASE)
 #: Notebook segment: ``20_S1_3`` (clip optional).
-NOTEBOOK_FILE = re.compile(r"^(?P<speaker>[A-Za-z0-9]+)_(?P<phase>[SA])(?P<vowel>[1-4])(?:_(?P<clip>\d+))?$",
-                           re.IGNORECASE)
+NOTEBOOK_FILE = re.compile(
+    r"^(?P<speaker>[A-Za-z0-9]+)_(?P<phase>[SA])(?P<vowel>[1-4])(?:_(?P<clip>\d+))?$", re.IGNORECASE
+)
 #: Saarbruecken naming ``<session>-<vowel>_<pitch>``; the default ``filename_pattern``.
 SVD_PATTERN = r"(?P<speaker>[A-Za-z0-9]+)-(?P<vowel>[A-Za-z])(?:_(?P<take>[A-Za-z]|\d+))?"
 #: SVD pitch letter → take: normal, low, high.
@@ -222,21 +224,31 @@ def locate(root: Path, layout: str) -> tuple[str, Path]:
     if layout != "auto" and layout not in LAYOUTS:
         raise CohortError(f"layout={layout!r}; expected 'auto' or one of {', '.join(LAYOUTS)}")
     # "auto" accepts a flat folder of oddly named audio as a notebook only after the others
-    attempts = ([("study", True), ("notebook", True), ("class_folders", True), ("notebook", False)]
-                if layout == "auto" else [(layout, False)])
+    attempts = (
+        [("study", True), ("notebook", True), ("class_folders", True), ("notebook", False)]
+        if layout == "auto"
+        else [(layout, False)]
+    )
     for name, strict in attempts:
         for level in _levels(root):
             fitting = [folder for folder in level if _FITS[name](folder, strict)]
             if len(fitting) == 1:
                 return name, fitting[0]
             if fitting:
-                lead = "cannot tell the cohort layout" if layout == "auto" else \
-                    f"layout {layout!r} does not fit the cohort folder"
-                raise CohortError(f"{lead}: {len(fitting)} sub-folders each look like a separate {name} cohort; "
-                                  "point at one of them")
+                lead = (
+                    "cannot tell the cohort layout"
+                    if layout == "auto"
+                    else f"layout {layout!r} does not fit the cohort folder"
+                )
+                raise CohortError(
+                    f"{lead}: {len(fitting)} sub-folders each look like a separate {name} cohort; "
+                    "point at one of them"
+                )
     if layout == "auto":
-        raise CohortError("cannot tell the cohort layout: expected study folders (<id><well|poor>-<year>/pre/"
-                          "<id>S1.wav), a flat notebook folder (<pid>_S1_1.wav) or class folders (<class>/<file>.wav)")
+        raise CohortError(
+            "cannot tell the cohort layout: expected study folders (<id><well|poor>-<year>/pre/"
+            "<id>S1.wav), a flat notebook folder (<pid>_S1_1.wav) or class folders (<class>/<file>.wav)"
+        )
     raise CohortError(f"layout {layout!r} does not fit the cohort folder: {_EXPECTED[layout]}")
 
 
@@ -262,8 +274,18 @@ def discover_study(root: Path, base: Path) -> Discovery:
         if not folder_match:
             for path in audio_under(entry):
                 parts = prefix + [(p, "unknown") for p in path.relative_to(base).parts]
-                found.files.append(FoundFile(path, path.relative_to(root).as_posix(), tuple(parts), None, issue=(
-                    "error", "unknown naming: not inside a <id><well|poor>-<year> patient folder; skipped")))
+                found.files.append(
+                    FoundFile(
+                        path,
+                        path.relative_to(root).as_posix(),
+                        tuple(parts),
+                        None,
+                        issue=(
+                            "error",
+                            "unknown naming: not inside a <id><well|poor>-<year> patient folder; skipped",
+                        ),
+                    )
+                )
             continue
         speaker = folder_match["id"]
         outcome = FOLDER_OUTCOMES.get((folder_match["outcome"] or "").casefold())
@@ -271,9 +293,18 @@ def discover_study(root: Path, base: Path) -> Discovery:
         folder_part = (_marked(entry.name, *folder_match.span("id")), "mark")
         files = list(audio_under(entry))
         if not files:
-            found.notes.append(FoundFile(entry, entry.relative_to(root).as_posix(), (*prefix, folder_part), speaker,
-                                         label=outcome, group=entry.name, year=year,
-                                         issue=("warning", "patient folder holds no audio files")))
+            found.notes.append(
+                FoundFile(
+                    entry,
+                    entry.relative_to(root).as_posix(),
+                    (*prefix, folder_part),
+                    speaker,
+                    label=outcome,
+                    group=entry.name,
+                    year=year,
+                    issue=("warning", "patient folder holds no audio files"),
+                )
+            )
         for path in files:
             inner = path.relative_to(entry).parts
             subfolders: list[tuple[str, PartKind]] = [
@@ -285,18 +316,31 @@ def discover_study(root: Path, base: Path) -> Discovery:
             if not file_match or file_match["id"] != speaker:
                 why = "the id in the file name differs from its folder's" if file_match else expected
                 parts = (*prefix, folder_part, *subfolders, (path.name, "unknown"))
-                found.files.append(FoundFile(path, rel, parts, issue=("error", f"unknown naming: {why}; skipped"),
-                                             **common))
+                found.files.append(
+                    FoundFile(path, rel, parts, issue=("error", f"unknown naming: {why}; skipped"), **common)
+                )
                 continue
             phase = PHASE_BY_LETTER[file_match["phase"].upper()]
             placed = {p.casefold() for p in inner[:-1]} & {"pre", "post"}
             issue: tuple[Severity, str] | None = None
             if placed and phase not in placed:
-                issue = ("warning", f"misplaced: named {file_match['phase'].upper()} ({phase}) but stored in "
-                                    f"{'/'.join(sorted(placed))}/; phase taken from the name; kept")
+                issue = (
+                    "warning",
+                    f"misplaced: named {file_match['phase'].upper()} ({phase}) but stored in "
+                    f"{'/'.join(sorted(placed))}/; phase taken from the name; kept",
+                )
             parts = (*prefix, folder_part, *subfolders, (_marked(path.name, *file_match.span("id")), "mark"))
-            found.files.append(FoundFile(path, rel, parts, phase=phase,
-                                         vowel=VOWEL_BY_NUMBER[file_match["vowel"]], issue=issue, **common))
+            found.files.append(
+                FoundFile(
+                    path,
+                    rel,
+                    parts,
+                    phase=phase,
+                    vowel=VOWEL_BY_NUMBER[file_match["vowel"]],
+                    issue=issue,
+                    **common,
+                )
+            )
     return found
 
 
@@ -311,18 +355,43 @@ def discover_notebook(root: Path, base: Path) -> Discovery:
     for path, match in matches:
         rel = path.relative_to(root).as_posix()
         if not match:
-            found.files.append(FoundFile(path, rel, (*prefix, (path.name, "unknown")), None, issue=(
-                "error", "unknown naming: expected <pid>_<S|A><1..4>_<clip>.wav; skipped")))
+            found.files.append(
+                FoundFile(
+                    path,
+                    rel,
+                    (*prefix, (path.name, "unknown")),
+                    None,
+                    issue=("error", "unknown naming: expected <pid>_<S|A><1..4>_<clip>.wav; skipped"),
+                )
+            )
             continue
         take = int(match["clip"]) + offset if match["clip"] is not None else 1
-        found.files.append(FoundFile(
-            path, rel, (*prefix, (_marked(path.name, *match.span("speaker")), "mark")), match["speaker"],
-            phase=PHASE_BY_LETTER[match["phase"].upper()], vowel=VOWEL_BY_NUMBER[match["vowel"]], take=take))
+        found.files.append(
+            FoundFile(
+                path,
+                rel,
+                (*prefix, (_marked(path.name, *match.span("speaker")), "mark")),
+                match["speaker"],
+                phase=PHASE_BY_LETTER[match["phase"].upper()],
+                vowel=VOWEL_BY_NUMBER[match["vowel"]],
+                take=take,
+            )
+        )
     for sub in _subdirs(base):
         for path in audio_under(sub):
             parts = prefix + [(p, "unknown") for p in path.relative_to(base).parts]
-            found.files.append(FoundFile(path, path.relative_to(root).as_posix(), tuple(parts), None, issue=(
-                "error", "unknown naming: the notebook layout is a flat folder; files in sub-folders are skipped")))
+            found.files.append(
+                FoundFile(
+                    path,
+                    path.relative_to(root).as_posix(),
+                    tuple(parts),
+                    None,
+                    issue=(
+                        "error",
+                        "unknown naming: the notebook layout is a flat folder; files in sub-folders are skipped",
+                    ),
+                )
+            )
     return found
 
 
@@ -372,12 +441,15 @@ def class_folder_names(labels: Mapping[str, int | None]) -> tuple[str, str]:
     names = []
     for label, fallback in ((0, "healthy"), (1, "pathological")):
         folders = sorted(name for name, value in labels.items() if value == label)
-        names.append(folders[0] if len(folders) == 1 else " + ".join(folders) if len(folders) == 2 else fallback)
+        names.append(
+            folders[0] if len(folders) == 1 else " + ".join(folders) if len(folders) == 2 else fallback
+        )
     return names[0], names[1]
 
 
-def discover_class_folders(root: Path, base: Path, *, label_map: Mapping[str, int] | None = None,
-                           filename_pattern: str | None = None) -> Discovery:
+def discover_class_folders(
+    root: Path, base: Path, *, label_map: Mapping[str, int] | None = None, filename_pattern: str | None = None
+) -> Discovery:
     """``<class>/<file>.wav``: label from the class folder, speaker/vowel/take from the name.
 
     With the default pattern, a folder tree in which no file name matches it (free names,
@@ -388,16 +460,36 @@ def discover_class_folders(root: Path, base: Path, *, label_map: Mapping[str, in
     prefix = _keep_prefix(root, base)
     pattern = compile_filename_pattern(filename_pattern)
     for path in _direct_audio(base):
-        found.files.append(FoundFile(path, path.relative_to(root).as_posix(), (*prefix, (path.name, "unknown")), None,
-                                     issue=("error", "unknown naming: not inside a class folder; skipped")))
+        found.files.append(
+            FoundFile(
+                path,
+                path.relative_to(root).as_posix(),
+                (*prefix, (path.name, "unknown")),
+                None,
+                issue=("error", "unknown naming: not inside a class folder; skipped"),
+            )
+        )
     classes = {class_dir: list(audio_under(class_dir)) for class_dir in _subdirs(base)}
     one_per_file = filename_pattern is None and not any(
-        pattern.fullmatch(path.stem) for paths in classes.values() for path in paths)
+        pattern.fullmatch(path.stem) for paths in classes.values() for path in paths
+    )
     if one_per_file:
-        found.notes.append(FoundFile(base, base.relative_to(root).as_posix(), tuple(prefix) or (("./", "keep"),), None,
-                                     issue=("warning", "file names follow no speaker pattern: each file is taken as "
-                                                       f"one speaker's sustained /a/ (vowel {ASSUMED_VOWEL})")))
-    labels = {class_dir.name: class_label(class_dir.name, label_map) for class_dir in classes if classes[class_dir]}
+        found.notes.append(
+            FoundFile(
+                base,
+                base.relative_to(root).as_posix(),
+                tuple(prefix) or (("./", "keep"),),
+                None,
+                issue=(
+                    "warning",
+                    "file names follow no speaker pattern: each file is taken as "
+                    f"one speaker's sustained /a/ (vowel {ASSUMED_VOWEL})",
+                ),
+            )
+        )
+    labels = {
+        class_dir.name: class_label(class_dir.name, label_map) for class_dir in classes if classes[class_dir]
+    }
     found.class_names = class_folder_names(labels)
     for class_dir, paths in classes.items():
         label = labels.get(class_dir.name)
@@ -406,30 +498,63 @@ def discover_class_folders(root: Path, base: Path, *, label_map: Mapping[str, in
             middle = [(p, "unknown") for p in inner[:-1]]
             rel = path.relative_to(root).as_posix()
             if one_per_file:
-                found.files.append(FoundFile(
-                    path, rel, (*prefix, (class_dir.name, "keep"), *middle, (SPEAKER_MARK + path.suffix, "mark")),
-                    path.relative_to(class_dir).with_suffix("").as_posix(), phase="pre", vowel=ASSUMED_VOWEL,
-                    label=label, group=class_dir.name))
+                found.files.append(
+                    FoundFile(
+                        path,
+                        rel,
+                        (*prefix, (class_dir.name, "keep"), *middle, (SPEAKER_MARK + path.suffix, "mark")),
+                        path.relative_to(class_dir).with_suffix("").as_posix(),
+                        phase="pre",
+                        vowel=ASSUMED_VOWEL,
+                        label=label,
+                        group=class_dir.name,
+                    )
+                )
                 continue
             match = pattern.fullmatch(path.stem)
             groups = match.groupdict() if match else {}
             take = _take(groups.get("take")) if match else None
             if not match or not groups["speaker"] or take is None:
-                found.files.append(FoundFile(
-                    path, rel, (*prefix, (class_dir.name, "keep"), *middle, (path.name, "unknown")), None,
-                    label=label, group=class_dir.name,
-                    issue=("error", f"unknown naming: the file name does not match {pattern.pattern!r}; skipped")))
+                found.files.append(
+                    FoundFile(
+                        path,
+                        rel,
+                        (*prefix, (class_dir.name, "keep"), *middle, (path.name, "unknown")),
+                        None,
+                        label=label,
+                        group=class_dir.name,
+                        issue=(
+                            "error",
+                            f"unknown naming: the file name does not match {pattern.pattern!r}; skipped",
+                        ),
+                    )
+                )
                 continue
             vowel = groups["vowel"].upper() if groups.get("vowel") else None
             shown = _marked(path.stem, *match.span("speaker")) + path.suffix
-            found.files.append(FoundFile(
-                path, rel, (*prefix, (class_dir.name, "keep"), *middle, (shown, "mark")), match["speaker"],
-                phase="pre", vowel=vowel, take=take, label=label, group=class_dir.name))
+            found.files.append(
+                FoundFile(
+                    path,
+                    rel,
+                    (*prefix, (class_dir.name, "keep"), *middle, (shown, "mark")),
+                    match["speaker"],
+                    phase="pre",
+                    vowel=vowel,
+                    take=take,
+                    label=label,
+                    group=class_dir.name,
+                )
+            )
     return found
 
 
-def discover(root: Path, *, layout: str = "auto", label_map: Mapping[str, int] | None = None,
-             filename_pattern: str | None = None) -> Discovery:
+def discover(
+    root: Path,
+    *,
+    layout: str = "auto",
+    label_map: Mapping[str, int] | None = None,
+    filename_pattern: str | None = None,
+) -> Discovery:
     """Find the layout and every audio file under ``root`` (names only, no audio read).
 
     Audio files outside the layout's folders are reported as unknown naming, so nothing
@@ -446,6 +571,13 @@ def discover(root: Path, *, layout: str = "auto", label_map: Mapping[str, int] |
     for path in audio_under(root):
         if path not in seen:
             parts = tuple((p, "unknown") for p in path.relative_to(root).parts)
-            found.files.append(FoundFile(path, path.relative_to(root).as_posix(), parts, None, issue=(
-                "error", f"unknown naming: outside the {name} layout's folders; skipped")))
+            found.files.append(
+                FoundFile(
+                    path,
+                    path.relative_to(root).as_posix(),
+                    parts,
+                    None,
+                    issue=("error", f"unknown naming: outside the {name} layout's folders; skipped"),
+                )
+            )
     return found

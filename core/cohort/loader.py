@@ -90,9 +90,15 @@ def _gather_patients(found: Discovery) -> dict[str, _Patient]:
     return patients
 
 
-def _inspect_files(found: Discovery, names: Mapping[str, str], identifiers: Mapping[str, str],
-                   problems: list[Problem], *, min_duration_s: float,
-                   progress: Progress | None) -> tuple[list[_Usable], dict[str, str]]:
+def _inspect_files(
+    found: Discovery,
+    names: Mapping[str, str],
+    identifiers: Mapping[str, str],
+    problems: list[Problem],
+    *,
+    min_duration_s: float,
+    progress: Progress | None,
+) -> tuple[list[_Usable], dict[str, str]]:
     """Inspect every parsed file in path order; return the usable ones and shown → raw paths."""
     usable: list[_Usable] = []
     raw_sources: dict[str, str] = {}
@@ -152,14 +158,24 @@ def _join_key(value: str) -> str:
     return stripped if stripped else value
 
 
-def _join_sheet(sheet: Sheet, patients: dict[str, _Patient], problems: list[Problem],
-                identifiers_by_key: dict[str, set[str]]) -> None:
+def _join_sheet(
+    sheet: Sheet,
+    patients: dict[str, _Patient],
+    problems: list[Problem],
+    identifiers_by_key: dict[str, set[str]],
+) -> None:
     """Attach sheet rows to patient folders by ID (or 病歷號); unmatched rows become sheet-only patients."""
     by_join = {_join_key(key): key for key in patients}
     columns = set(sheet.rows.columns)
     if not {"id", "record_no"} & columns:
-        problems.append(Problem(sheet.name, "error", "sheet has no ID or 病歷號 column; it cannot be joined to the "
-                                                     "patient folders and is not used"))
+        problems.append(
+            Problem(
+                sheet.name,
+                "error",
+                "sheet has no ID or 病歷號 column; it cannot be joined to the "
+                "patient folders and is not used",
+            )
+        )
         return
     for row in sheet.rows.to_dict("records"):
         where = sheet.where(int(row["sheet_row"]))
@@ -167,14 +183,21 @@ def _join_sheet(sheet: Sheet, patients: dict[str, _Patient], problems: list[Prob
         private = {str(row.get(c, "")) for c in ("name", "id", "record_no") if row.get(c, "")}
         matched = next((by_join[_join_key(k)] for k in keys if _join_key(k) in by_join), None)
         if matched is None and not keys:
-            problems.append(Problem(where, "error", "row has no ID or 病歷號; it cannot be joined to a patient"))
+            problems.append(
+                Problem(where, "error", "row has no ID or 病歷號; it cannot be joined to a patient")
+            )
             identifiers_by_key.setdefault("", set()).update(private)
             continue
         key = matched if matched is not None else keys[0]
         patient = patients.get(key)
         if patient is not None and patient.sheet_row is not None:
-            problems.append(Problem(where, "error", f"duplicate sheet row for the patient of row "
-                                                    f"{patient.sheet_row}; the first row is kept"))
+            problems.append(
+                Problem(
+                    where,
+                    "error",
+                    f"duplicate sheet row for the patient of row {patient.sheet_row}; the first row is kept",
+                )
+            )
             identifiers_by_key.setdefault(key, set()).update(private)
             continue
         if patient is None:
@@ -192,8 +215,9 @@ def _parse_count(value: object, *, field: str) -> int | None:
     return None if number is None else int(number)
 
 
-def _parse_sheet_fields(patient: _Patient, sheet: Sheet, problems: list[Problem],
-                        identifiers: Mapping[str, str]) -> dict[str, object]:
+def _parse_sheet_fields(
+    patient: _Patient, sheet: Sheet, problems: list[Problem], identifiers: Mapping[str, str]
+) -> dict[str, object]:
     """Clinical columns of the patient's sheet row → patient-table values; bad cells → warnings."""
     row = patient.fields
     where = sheet.where(int(patient.sheet_row or 0))
@@ -222,15 +246,26 @@ def _parse_sheet_fields(patient: _Patient, sheet: Sheet, problems: list[Problem]
         try:
             amount = parse_amount(cell)
         except CohortError as exc:
-            problems.append(Problem(where, "warning", f"amount {side.upper()}: {redact_text(str(exc), identifiers)}; "
-                                                      "left empty"))
+            problems.append(
+                Problem(
+                    where,
+                    "warning",
+                    f"amount {side.upper()}: {redact_text(str(exc), identifiers)}; left empty",
+                )
+            )
             continue
         values[f"amount_{side}"] = amount.total_ml
         if not amount.consistent:
             parts = "+".join(f"{p:g}" for p in amount.parts_ml)
-            problems.append(Problem(where, "warning", f"amount {side.upper()}: parts {parts} = "
-                                                      f"{sum(amount.parts_ml):g} ml disagree with the total "
-                                                      f"{amount.total_ml:g} ml; the total is kept"))
+            problems.append(
+                Problem(
+                    where,
+                    "warning",
+                    f"amount {side.upper()}: parts {parts} = "
+                    f"{sum(amount.parts_ml):g} ml disagree with the total "
+                    f"{amount.total_ml:g} ml; the total is kept",
+                )
+            )
     if row.get("date"):
         try:
             values["sheet_year"] = parse_year(row["date"])
@@ -240,12 +275,18 @@ def _parse_sheet_fields(patient: _Patient, sheet: Sheet, problems: list[Problem]
         try:
             patient.sheet_outcome = parse_outcome(row["outcome"])
         except CohortError as exc:
-            problems.append(Problem(where, "error", f"label not understood: {redact_text(str(exc), identifiers)}"))
+            problems.append(
+                Problem(where, "error", f"label not understood: {redact_text(str(exc), identifiers)}")
+            )
     return values
 
 
-def _read_manifest(root: Path, base: Path, metadata: str | Path | None, problems: list[Problem],
-                   ) -> tuple[dict[str, tuple[int | None, str]], Sheet | None]:
+def _read_manifest(
+    root: Path,
+    base: Path,
+    metadata: str | Path | None,
+    problems: list[Problem],
+) -> tuple[dict[str, tuple[int | None, str]], Sheet | None]:
     """Notebook label manifest: file stem → (label, "labels.csv row 7"); label None when the row was rejected."""
     candidates: list[tuple[Path, str]] = []
     if metadata is not None:
@@ -253,8 +294,11 @@ def _read_manifest(root: Path, base: Path, metadata: str | Path | None, problems
         candidates = [(path, name)] if path is not None else []
     else:
         for folder in dict.fromkeys([base, root]):
-            candidates += [(p, p.relative_to(root).as_posix()) for p in sorted(folder.glob("*.csv"))
-                           if not p.name.startswith((".", "~$"))]
+            candidates += [
+                (p, p.relative_to(root).as_posix())
+                for p in sorted(folder.glob("*.csv"))
+                if not p.name.startswith((".", "~$"))
+            ]
     for path, name in candidates:
         try:
             sheet = read_sheet(path, aliases=MANIFEST_ALIASES, display_name=name, required_any=("file",))
@@ -277,8 +321,14 @@ def _read_manifest(root: Path, base: Path, metadata: str | Path | None, problems
             if label is None:
                 continue
             if stem in labels and labels[stem][0] is not None and labels[stem][0] != label:
-                problems.append(Problem(where, "error", f"conflicting outcome for a file already labelled "
-                                                        f"{labels[stem][0]} in {labels[stem][1]}; this row is ignored"))
+                problems.append(
+                    Problem(
+                        where,
+                        "error",
+                        f"conflicting outcome for a file already labelled "
+                        f"{labels[stem][0]} in {labels[stem][1]}; this row is ignored",
+                    )
+                )
                 continue
             if stem not in labels or labels[stem][0] is None:
                 labels[stem] = (label, where)
@@ -372,8 +422,11 @@ def load_cohort(
         raise CohortError(f"cohort folder {str(root)!r} does not exist or is not a folder")
     if not any(p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES for p in root.rglob("*")):
         raise CohortError(f"cohort folder {str(root)!r} holds no audio files ({', '.join(AUDIO_SUFFIXES)})")
-    found = (label_sheet.discover(root) if label_sheet is not None
-             else discover(root, layout=layout, label_map=label_map, filename_pattern=filename_pattern))
+    found = (
+        label_sheet.discover(root)
+        if label_sheet is not None
+        else discover(root, layout=layout, label_map=label_map, filename_pattern=filename_pattern)
+    )
     problems: list[Problem] = []
     patients = _gather_patients(found)
     folder_patients = set(patients)
@@ -395,25 +448,45 @@ def load_cohort(
         patient.pseudonym = names[key]
 
     stems = {item.path.stem for item in found.files}
-    problems += [Problem(where, "warning", "listed in the label manifest but no such audio file")
-                 for stem, (_, where) in manifest.items() if stem not in stems]
-    problems += [Problem(_render(note, names.get(note.speaker or ""), identifiers), *note.issue)
-                 for note in found.notes if note.issue is not None]
+    problems += [
+        Problem(where, "warning", "listed in the label manifest but no such audio file")
+        for stem, (_, where) in manifest.items()
+        if stem not in stems
+    ]
+    problems += [
+        Problem(_render(note, names.get(note.speaker or ""), identifiers), *note.issue)
+        for note in found.notes
+        if note.issue is not None
+    ]
     clinical: dict[str, dict[str, object]] = {}
     if sheet is not None and found.layout == "study":
-        clinical = {key: _parse_sheet_fields(p, sheet, problems, identifiers) for key, p in patients.items()
-                    if p.sheet_row is not None}
+        clinical = {
+            key: _parse_sheet_fields(p, sheet, problems, identifiers)
+            for key, p in patients.items()
+            if p.sheet_row is not None
+        }
         for key in sorted(set(patients) - folder_patients, key=lambda k: names[k]):
-            problems.append(Problem(sheet.where(int(patients[key].sheet_row or 0)), "warning",
-                                    f"patient in the sheet with no recordings: {names[key]} has no patient folder "
-                                    "or audio file; kept in the patients table with 0 recordings"))
+            problems.append(
+                Problem(
+                    sheet.where(int(patients[key].sheet_row or 0)),
+                    "warning",
+                    f"patient in the sheet with no recordings: {names[key]} has no patient folder "
+                    "or audio file; kept in the patients table with 0 recordings",
+                )
+            )
     clinical.update(found.clinical)
 
-    kept, raw_sources = _inspect_files(found, names, identifiers, problems, min_duration_s=min_duration_s,
-                                       progress=progress)
+    kept, raw_sources = _inspect_files(
+        found, names, identifiers, problems, min_duration_s=min_duration_s, progress=progress
+    )
     kept = drop_slot_duplicates(kept, names, problems)
-    kept = drop_content_duplicates(kept, path=lambda u: u.item.path, patient=lambda u: u.item.speaker or "",
-                                   source=lambda u: u.source, problems=problems)
+    kept = drop_content_duplicates(
+        kept,
+        path=lambda u: u.item.path,
+        patient=lambda u: u.item.speaker or "",
+        source=lambda u: u.source,
+        problems=problems,
+    )
     problems += bandwidth_warnings(kept, sample_rate=lambda u: u.check.sample_rate, source=lambda u: u.source)
     outcomes, conflicts = _settle_outcomes(found, patients, kept, manifest, sheet, problems)
     rows = []
@@ -427,36 +500,77 @@ def load_cohort(
         else:
             label = outcomes[patient.key]
         if label is None:
-            why = _no_label_reason(found.layout, patient.pseudonym, item, conflict=patient.key in conflicts,
-                                   manifest_row=manifest.get(item.path.stem, (None, None))[1])
+            why = _no_label_reason(
+                found.layout,
+                patient.pseudonym,
+                item,
+                conflict=patient.key in conflicts,
+                manifest_row=manifest.get(item.path.stem, (None, None))[1],
+            )
             problems.append(Problem(usable.source, "warning", why))
         recording_id = _recording_id(patient.pseudonym, item)
         paths[recording_id] = item.path
-        rows.append({
-            "recording_id": recording_id, "patient_id": patient.pseudonym, "phase": item.phase,
-            "vowel": item.vowel, "take": item.take, "source": usable.source, "duration_s": usable.check.duration_s,
-            "sample_rate": usable.check.sample_rate, "channels": usable.check.channels, "label": label,
-        })
+        rows.append(
+            {
+                "recording_id": recording_id,
+                "patient_id": patient.pseudonym,
+                "phase": item.phase,
+                "vowel": item.vowel,
+                "take": item.take,
+                "source": usable.source,
+                "duration_s": usable.check.duration_s,
+                "sample_rate": usable.check.sample_rate,
+                "channels": usable.check.channels,
+                "label": label,
+            }
+        )
     recordings = _recordings_frame(rows)
     patient_table = _patients_frame(found, patients, clinical, outcomes, recordings)
     used = {u.item.path for u in kept}
-    files = take_inventory(root, found.base, audio={f.path: f.path in used for f in found.files},
-                           sheets=([root / sheet.name] if sheet is not None else [])
-                           + ([label_sheet.path] if label_sheet is not None else []),
-                           named={raw_sources.get(p.source, p.source) for p in problems},
-                           identifiers=identifiers, problems=problems, raw_sources=raw_sources)
+    files = take_inventory(
+        root,
+        found.base,
+        audio={f.path: f.path in used for f in found.files},
+        sheets=([root / sheet.name] if sheet is not None else [])
+        + ([label_sheet.path] if label_sheet is not None else []),
+        named={raw_sources.get(p.source, p.source) for p in problems},
+        identifiers=identifiers,
+        problems=problems,
+        raw_sources=raw_sources,
+    )
     report = problems_frame(problems)
-    cohort = Cohort(root=root, layout=found.layout, recordings=recordings, patients=patient_table,
-                    problems=report, class_names=found.class_names, _paths=paths, _identifiers=identifiers,
-                    _raw_sources=raw_sources, files=files)
+    cohort = Cohort(
+        root=root,
+        layout=found.layout,
+        recordings=recordings,
+        patients=patient_table,
+        problems=report,
+        class_names=found.class_names,
+        _paths=paths,
+        _identifiers=identifiers,
+        _raw_sources=raw_sources,
+        files=files,
+    )
     severities = Counter(report["severity"])
-    logger.info("loaded %s cohort: %d patients, %d recordings, %d errors, %d warnings", found.layout,
-                cohort.n_patients, len(recordings), severities.get("error", 0), severities.get("warning", 0))
+    logger.info(
+        "loaded %s cohort: %d patients, %d recordings, %d errors, %d warnings",
+        found.layout,
+        cohort.n_patients,
+        len(recordings),
+        severities.get("error", 0),
+        severities.get("warning", 0),
+    )
     return cohort
 
 
-def _load_study_sheet(root: Path, found: Discovery, metadata: str | Path | None, patients: dict[str, _Patient],
-                      problems: list[Problem], private_by_key: dict[str, set[str]]) -> Sheet | None:
+def _load_study_sheet(
+    root: Path,
+    found: Discovery,
+    metadata: str | Path | None,
+    patients: dict[str, _Patient],
+    problems: list[Problem],
+    private_by_key: dict[str, set[str]],
+) -> Sheet | None:
     path, name, note = _sheet_path(root, found.base, metadata)
     if note is not None:
         problems.append(Problem(name, "warning", note))
@@ -470,9 +584,14 @@ def _load_study_sheet(root: Path, found: Discovery, metadata: str | Path | None,
     return sheet
 
 
-def _settle_outcomes(found: Discovery, patients: dict[str, _Patient], unique: list[_Usable],
-                     manifest: dict[str, tuple[int | None, str]], sheet: Sheet | None,
-                     problems: list[Problem]) -> tuple[dict[str, int | None], set[str]]:
+def _settle_outcomes(
+    found: Discovery,
+    patients: dict[str, _Patient],
+    unique: list[_Usable],
+    manifest: dict[str, tuple[int | None, str]],
+    sheet: Sheet | None,
+    problems: list[Problem],
+) -> tuple[dict[str, int | None], set[str]]:
     """Patient outcome from folder names / sheet / file labels; disagreement → error, outcome unknown.
 
     Returns the outcome per raw patient key and the keys whose sources disagreed.
@@ -491,8 +610,14 @@ def _settle_outcomes(found: Discovery, patients: dict[str, _Patient], unique: li
             if len(labels) > 1:
                 counts = ", ".join(f"{n} file(s) say {lab}" for lab, n in sorted(labels.items()))
                 where = sheet.name if sheet is not None else "label manifest"
-                problems.append(Problem(where, "error", f"conflicting outcomes for patient {patient.pseudonym}: "
-                                                        f"{counts}; patient outcome left unknown"))
+                problems.append(
+                    Problem(
+                        where,
+                        "error",
+                        f"conflicting outcomes for patient {patient.pseudonym}: "
+                        f"{counts}; patient outcome left unknown",
+                    )
+                )
                 outcomes[key] = None
                 conflicts.add(key)
             else:
@@ -501,9 +626,14 @@ def _settle_outcomes(found: Discovery, patients: dict[str, _Patient], unique: li
         folder = patient.folder_labels
         if len(folder) > 1:
             what = {"study": "patient folders", LABEL_SHEET: "sheet rows"}.get(found.layout, "class folders")
-            problems.append(Problem(_group_source(found, patient), "error",
-                                    f"conflicting outcomes for patient {patient.pseudonym}: its {what} carry "
-                                    "different labels; patient outcome left unknown"))
+            problems.append(
+                Problem(
+                    _group_source(found, patient),
+                    "error",
+                    f"conflicting outcomes for patient {patient.pseudonym}: its {what} carry "
+                    "different labels; patient outcome left unknown",
+                )
+            )
             outcomes[key] = None
             conflicts.add(key)
             continue
@@ -512,9 +642,15 @@ def _settle_outcomes(found: Discovery, patients: dict[str, _Patient], unique: li
         if from_folder is not None and from_sheet is not None and from_folder != from_sheet:
             word = {0: "well", 1: "poor"}
             where = sheet.where(int(patient.sheet_row or 0)) if sheet is not None else patient.pseudonym
-            problems.append(Problem(where, "error", f"outcome conflict for patient {patient.pseudonym}: the folder "
-                                                    f"name says {word[from_folder]} ({from_folder}), the sheet says "
-                                                    f"{word[from_sheet]} ({from_sheet}); outcome left unknown"))
+            problems.append(
+                Problem(
+                    where,
+                    "error",
+                    f"outcome conflict for patient {patient.pseudonym}: the folder "
+                    f"name says {word[from_folder]} ({from_folder}), the sheet says "
+                    f"{word[from_sheet]} ({from_sheet}); outcome left unknown",
+                )
+            )
             outcomes[key] = None
             conflicts.add(key)
             continue
@@ -529,8 +665,9 @@ def _group_source(found: Discovery, patient: _Patient) -> str:
     return " + ".join(g.replace(patient.key, patient.pseudonym) for g in patient.groups)
 
 
-def _no_label_reason(layout: str, pseudonym: str, item: FoundFile, *, conflict: bool,
-                     manifest_row: str | None) -> str:
+def _no_label_reason(
+    layout: str, pseudonym: str, item: FoundFile, *, conflict: bool, manifest_row: str | None
+) -> str:
     if conflict and layout == "study":
         why = f"the outcome sources of patient {pseudonym} disagree"
     elif layout == "notebook" and manifest_row:
@@ -553,40 +690,70 @@ def _recordings_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
         _vowel=frame["vowel"].map(_vowel_rank),
     ).sort_values(["patient_id", "_phase", "_vowel", "take"], kind="stable")
     frame = order.drop(columns=["_phase", "_vowel"]).reset_index(drop=True)
-    return frame.astype({
-        "recording_id": "string", "patient_id": "string", "phase": "string", "vowel": "string", "take": "int64",
-        "source": "string", "duration_s": "float64", "sample_rate": "int64", "channels": "int64", "label": "Int64",
-    })
+    return frame.astype(
+        {
+            "recording_id": "string",
+            "patient_id": "string",
+            "phase": "string",
+            "vowel": "string",
+            "take": "int64",
+            "source": "string",
+            "duration_s": "float64",
+            "sample_rate": "int64",
+            "channels": "int64",
+            "label": "Int64",
+        }
+    )
 
 
-def _patients_frame(found: Discovery, patients: dict[str, _Patient], clinical: dict[str, dict[str, object]],
-                    outcomes: dict[str, int | None], recordings: pd.DataFrame) -> pd.DataFrame:
+def _patients_frame(
+    found: Discovery,
+    patients: dict[str, _Patient],
+    clinical: dict[str, dict[str, object]],
+    outcomes: dict[str, int | None],
+    recordings: pd.DataFrame,
+) -> pd.DataFrame:
     counts = recordings["patient_id"].value_counts()
     rows = []
     for key, patient in patients.items():
         values = clinical.get(key, {})
         year = patient.years[0] if patient.years else values.get("sheet_year")
-        rows.append({
-            "patient_id": patient.pseudonym,
-            "sex": values.get("sex"),
-            "age": values.get("age"),
-            "side": values.get("side"),
-            "cause": values.get("cause") or (" + ".join(patient.groups) if found.layout == "class_folders" else None),
-            "technique": values.get("technique"),
-            "approach": values.get("approach"),
-            "amount_r": values.get("amount_r"),
-            "amount_l": values.get("amount_l"),
-            "injection_no": values.get("injection_no"),
-            "total_injections": values.get("total_injections"),
-            "year": year,
-            "outcome": outcomes.get(key),
-            "n_recordings": int(counts.get(patient.pseudonym, 0)),
-        })
+        rows.append(
+            {
+                "patient_id": patient.pseudonym,
+                "sex": values.get("sex"),
+                "age": values.get("age"),
+                "side": values.get("side"),
+                "cause": values.get("cause")
+                or (" + ".join(patient.groups) if found.layout == "class_folders" else None),
+                "technique": values.get("technique"),
+                "approach": values.get("approach"),
+                "amount_r": values.get("amount_r"),
+                "amount_l": values.get("amount_l"),
+                "injection_no": values.get("injection_no"),
+                "total_injections": values.get("total_injections"),
+                "year": year,
+                "outcome": outcomes.get(key),
+                "n_recordings": int(counts.get(patient.pseudonym, 0)),
+            }
+        )
     frame = pd.DataFrame(rows, columns=list(PATIENT_COLUMNS))
     frame = frame.sort_values("patient_id", kind="stable").reset_index(drop=True)
-    return frame.astype({
-        "patient_id": "string", "sex": "string", "age": "float64", "side": "string", "cause": "string",
-        "technique": "string", "approach": "string", "amount_r": "float64", "amount_l": "float64",
-        "injection_no": "Int64", "total_injections": "Int64", "year": "Int64", "outcome": "Int64",
-        "n_recordings": "int64",
-    })
+    return frame.astype(
+        {
+            "patient_id": "string",
+            "sex": "string",
+            "age": "float64",
+            "side": "string",
+            "cause": "string",
+            "technique": "string",
+            "approach": "string",
+            "amount_r": "float64",
+            "amount_l": "float64",
+            "injection_no": "Int64",
+            "total_injections": "Int64",
+            "year": "Int64",
+            "outcome": "Int64",
+            "n_recordings": "int64",
+        }
+    )

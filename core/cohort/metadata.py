@@ -26,10 +26,30 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "date": ("date", "日期", "手術日期", "手术日期", "surgery date", "injection date", "visit date"),
     "campus": ("院區", "院区", "campus", "site", "hospital", "branch"),
     "name": ("姓名", "name", "patient name", "病人姓名", "患者姓名", "full name"),
-    "id": ("id", "patient id", "pid", "身分證", "身分證字號", "身份證", "身份证", "national id", "subject id"),
+    "id": (
+        "id",
+        "patient id",
+        "pid",
+        "身分證",
+        "身分證字號",
+        "身份證",
+        "身份证",
+        "national id",
+        "subject id",
+    ),
     "record_no": (
-        "病歷號", "病歷號碼", "病历号", "病歷編號", "record no", "record number", "medical record",
-        "medical record number", "chart no", "chart number", "mrn", "病歷",
+        "病歷號",
+        "病歷號碼",
+        "病历号",
+        "病歷編號",
+        "record no",
+        "record number",
+        "medical record",
+        "medical record number",
+        "chart no",
+        "chart number",
+        "mrn",
+        "病歷",
     ),
     "sex": ("sex", "gender", "性別", "性别"),
     "age": ("age", "年齡", "年龄", "age years"),
@@ -37,18 +57,54 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "injection_no": ("次數", "次数", "injection no", "injection number", "injection", "times", "nth"),
     "side": ("側性", "侧性", "側別", "患側", "side", "laterality", "lesion side"),
     "cause": ("cause", "etiology", "aetiology", "diagnosis", "病因", "原因", "診斷", "诊断"),
-    "technique": ("injection tech", "injection technique", "technique", "tech", "注射技術", "注射技术", "技術"),
+    "technique": (
+        "injection tech",
+        "injection technique",
+        "technique",
+        "tech",
+        "注射技術",
+        "注射技术",
+        "技術",
+    ),
     "approach": ("sub/tran", "sub tran", "subtran", "approach", "route", "注射路徑", "路徑"),
-    "amount_r": ("amount r", "amount right", "r amount", "right amount", "注射量r", "右側注射量", "右注射量", "劑量r"),
+    "amount_r": (
+        "amount r",
+        "amount right",
+        "r amount",
+        "right amount",
+        "注射量r",
+        "右側注射量",
+        "右注射量",
+        "劑量r",
+    ),
     "inj_point_r": ("inj point r", "injection point r", "point r", "注射點r", "右注射點", "右側注射點"),
-    "amount_l": ("amount l", "amount left", "l amount", "left amount", "注射量l", "左側注射量", "左注射量", "劑量l"),
+    "amount_l": (
+        "amount l",
+        "amount left",
+        "l amount",
+        "left amount",
+        "注射量l",
+        "左側注射量",
+        "左注射量",
+        "劑量l",
+    ),
     "inj_point_l": ("inj point l", "injection point l", "point l", "注射點l", "左注射點", "左側注射點"),
     "outcome": ("outcome", "預後", "预后", "label", "result", "prognosis", "結果", "術後狀況", "well/poor"),
 }
 
 #: Headers of the notebook's label manifest (``sound.files``, ``outcome``).
 MANIFEST_ALIASES: dict[str, tuple[str, ...]] = {
-    "file": ("sound.files", "sound files", "sound file", "file", "files", "filename", "file name", "wav", "path"),
+    "file": (
+        "sound.files",
+        "sound files",
+        "sound file",
+        "file",
+        "files",
+        "filename",
+        "file name",
+        "wav",
+        "path",
+    ),
     "outcome": HEADER_ALIASES["outcome"],
 }
 
@@ -128,8 +184,13 @@ def _read_raw_frames(path: Path) -> list[pd.DataFrame]:
     return list(sheets.values())
 
 
-def read_sheet(path: Path, *, aliases: dict[str, tuple[str, ...]] = HEADER_ALIASES, display_name: str | None = None,
-               required_any: tuple[str, ...] = ()) -> Sheet:
+def read_sheet(
+    path: Path,
+    *,
+    aliases: dict[str, tuple[str, ...]] = HEADER_ALIASES,
+    display_name: str | None = None,
+    required_any: tuple[str, ...] = (),
+) -> Sheet:
     """Read a .xlsx/.csv sheet and rename its columns to canonical fields.
 
     The header row is the first of the first ten rows in which at least two headers match
@@ -155,7 +216,9 @@ def read_sheet(path: Path, *, aliases: dict[str, tuple[str, ...]] = HEADER_ALIAS
     try:
         frames = _read_raw_frames(path)
     except Exception as exc:  # openpyxl/pandas raise many types for damaged files
-        raise CohortError(f"sheet {name} cannot be read ({type(exc).__name__}); expected a .xlsx or .csv table") from None
+        raise CohortError(
+            f"sheet {name} cannot be read ({type(exc).__name__}); expected a .xlsx or .csv table"
+        ) from None
     for frame in frames:
         for header_pos in range(min(10, len(frame))):
             columns = match_headers(list(frame.iloc[header_pos]), aliases)
@@ -169,12 +232,18 @@ def read_sheet(path: Path, *, aliases: dict[str, tuple[str, ...]] = HEADER_ALIAS
             body = body[(body.drop(columns="sheet_row") != "").any(axis=1)]
             return Sheet(name=name, rows=body.reset_index(drop=True))
     wanted = " or ".join(required_any) if required_any else "known column headers"
-    raise CohortError(f"sheet {name} has no header row with {wanted}; expected headers such as "
-                      f"{', '.join(list(aliases)[:6])}")
+    raise CohortError(
+        f"sheet {name} has no header row with {wanted}; expected headers such as "
+        f"{', '.join(list(aliases)[:6])}"
+    )
 
 
-def read_sheet_or_spare(path: Path, *, display_name: str, spare: bool = True,
-                        ) -> tuple[Sheet | None, list[tuple[str, str]]]:
+def read_sheet_or_spare(
+    path: Path,
+    *,
+    display_name: str,
+    spare: bool = True,
+) -> tuple[Sheet | None, list[tuple[str, str]]]:
     """Read the metadata sheet; when it cannot be read, the copy of the same name beside it.
 
     An export often leaves ``metadata.xlsx`` and ``metadata.csv`` side by side; a damaged
@@ -225,7 +294,8 @@ def find_sheet(folder: Path) -> tuple[Path | None, str | None]:
         Why none was chosen when several candidates exist.
     """
     candidates = sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.is_file() and p.suffix.lower() in SHEET_SUFFIXES and not p.name.startswith((".", "~$"))
     )
     named = [p for p in candidates if p.stem.casefold() == "metadata"]
@@ -234,7 +304,10 @@ def find_sheet(folder: Path) -> tuple[Path | None, str | None]:
     if len(candidates) == 1:
         return candidates[0], None
     if candidates:
-        return None, f"{len(candidates)} sheets found and none is named metadata.xlsx/.csv; pass metadata= to choose"
+        return (
+            None,
+            f"{len(candidates)} sheets found and none is named metadata.xlsx/.csv; pass metadata= to choose",
+        )
     return None, None
 
 
@@ -292,21 +365,35 @@ def parse_amount(value: object) -> Amount:
         text = text.replace(",", ".")
     match = _AMOUNT.match(text)
     if not match or not (match["total"] or match["parts"]):
-        raise CohortError(f"amount {cell_text(value)!r} not understood; expected ml such as 1, 0.8 or 1(0.3+0.7)")
+        raise CohortError(
+            f"amount {cell_text(value)!r} not understood; expected ml such as 1, 0.8 or 1(0.3+0.7)"
+        )
     parts: tuple[float, ...] = ()
     if match["parts"] is not None:
         pieces = match["parts"].split("+")
         if not all(re.fullmatch(_NUMBER, p) for p in pieces):
-            raise CohortError(f"amount {cell_text(value)!r} not understood; parts in parentheses must be ml "
-                              "joined by '+', e.g. 1(0.3+0.7)")
+            raise CohortError(
+                f"amount {cell_text(value)!r} not understood; parts in parentheses must be ml "
+                "joined by '+', e.g. 1(0.3+0.7)"
+            )
         parts = tuple(float(p) for p in pieces)
     total = float(match["total"]) if match["total"] else round(sum(parts), 6)
     return Amount(total, parts)
 
 
 _OUTCOMES: dict[str, int] = {
-    "well": 0, "good": 0, "0": 0, "好": 0, "佳": 0, "良好": 0,
-    "poor": 1, "bad": 1, "1": 1, "差": 1, "不好": 1, "不佳": 1,
+    "well": 0,
+    "good": 0,
+    "0": 0,
+    "好": 0,
+    "佳": 0,
+    "良好": 0,
+    "poor": 1,
+    "bad": 1,
+    "1": 1,
+    "差": 1,
+    "不好": 1,
+    "不佳": 1,
 }
 
 
@@ -328,9 +415,25 @@ def parse_outcome(value: object) -> int | None:
 
 
 _SIDES = {
-    "l": "L", "left": "L", "左": "L", "左側": "L", "lt": "L",
-    "r": "R", "right": "R", "右": "R", "右側": "R", "rt": "R",
-    "b": "B", "bilateral": "B", "both": "B", "bil": "B", "雙": "B", "雙側": "B", "双侧": "B", "l+r": "B", "lr": "B",
+    "l": "L",
+    "left": "L",
+    "左": "L",
+    "左側": "L",
+    "lt": "L",
+    "r": "R",
+    "right": "R",
+    "右": "R",
+    "右側": "R",
+    "rt": "R",
+    "b": "B",
+    "bilateral": "B",
+    "both": "B",
+    "bil": "B",
+    "雙": "B",
+    "雙側": "B",
+    "双侧": "B",
+    "l+r": "B",
+    "lr": "B",
 }
 
 

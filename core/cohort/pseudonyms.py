@@ -31,7 +31,9 @@ def natural_key(raw_id: str) -> tuple[tuple[int, int | str], ...]:
     )
 
 
-def assign_pseudonyms(raw_ids: Iterable[str], *, scheme: Scheme = "sequential", salt: str = "") -> dict[str, str]:
+def assign_pseudonyms(
+    raw_ids: Iterable[str], *, scheme: Scheme = "sequential", salt: str = ""
+) -> dict[str, str]:
     """Map every raw patient identifier to a stable pseudonym.
 
     Parameters

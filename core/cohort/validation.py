@@ -23,8 +23,16 @@ from core.config import AudioConfig
 #: Rate preprocessing resamples to by default; validation checks that a file stays audible there.
 ANALYSIS_RATE: int = AudioConfig().sample_rate
 
-__all__ = ["AUDIO_SUFFIXES", "CLIP_FRACTION", "SILENCE_PEAK", "AudioCheck", "Problem", "Severity",
-           "inspect_audio", "problems_frame"]
+__all__ = [
+    "AUDIO_SUFFIXES",
+    "CLIP_FRACTION",
+    "SILENCE_PEAK",
+    "AudioCheck",
+    "Problem",
+    "Severity",
+    "inspect_audio",
+    "problems_frame",
+]
 
 
 class Problem(NamedTuple):
@@ -39,8 +47,12 @@ def problems_frame(problems: list[Problem]) -> pd.DataFrame:
     """Problems as a table with columns :data:`PROBLEM_COLUMNS`, errors first, then by source."""
     frame = pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS)).astype("string")
     order = frame["severity"].map({"error": 0, "warning": 1})
-    return (frame.assign(_order=order).sort_values(["_order", "source"], kind="stable")
-            .drop(columns="_order").reset_index(drop=True))
+    return (
+        frame.assign(_order=order)
+        .sort_values(["_order", "source"], kind="stable")
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -69,8 +81,9 @@ class AudioCheck:
         return all(severity != "error" for severity, _ in self.issues)
 
 
-def inspect_audio(path: Path, *, min_duration_s: float = 0.3,
-                  analysis_rate: int = ANALYSIS_RATE) -> AudioCheck:
+def inspect_audio(
+    path: Path, *, min_duration_s: float = 0.3, analysis_rate: int = ANALYSIS_RATE
+) -> AudioCheck:
     """Check one recording through the audio gate, plus the analysis-window warning.
 
     Checks, in order: the gate's (:func:`core.audio_gate.examine`: readable, bounds on
@@ -105,6 +118,11 @@ def inspect_audio(path: Path, *, min_duration_s: float = 0.3,
             issues.append(("error", silent_after_resampling(analysis_rate)))
     duration = report.duration_s
     if report.usable and duration < min_duration_s:
-        issues.append(("warning", f"shorter than the analysis window: {duration:.3f} s < {min_duration_s:g} s; "
-                                  "kept (preprocessing applies its short-clip policy)"))
+        issues.append(
+            (
+                "warning",
+                f"shorter than the analysis window: {duration:.3f} s < {min_duration_s:g} s; "
+                "kept (preprocessing applies its short-clip policy)",
+            )
+        )
     return AudioCheck(report.sample_rate, report.channels, report.frames, duration, tuple(issues))

@@ -39,18 +39,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--run", required=True, metavar="RUN", help="run id, folder, or unique name")
     parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
     add_cohort_arguments(parser, required=False)
-    parser.add_argument("--models", default="logreg,random_forest,svm",
-                        help="comma-separated subset of logreg, random_forest, svm (default: all three)")
-    parser.add_argument("--features", default="clinical", choices=("praat", "clinical", "spectral", "all", "egemaps", "all_egemaps"),
-                        help="feature set (default: clinical = Praat voice report + CPP/CPPS)")
-    parser.add_argument("--inner-folds", type=int, default=5, help="inner CV folds of the grid search (default 5)")
-    parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of each interval (default 2000)")
+    parser.add_argument(
+        "--models",
+        default="logreg,random_forest,svm",
+        help="comma-separated subset of logreg, random_forest, svm (default: all three)",
+    )
+    parser.add_argument(
+        "--features",
+        default="clinical",
+        choices=("praat", "clinical", "spectral", "all", "egemaps", "all_egemaps"),
+        help="feature set (default: clinical = Praat voice report + CPP/CPPS)",
+    )
+    parser.add_argument(
+        "--inner-folds", type=int, default=5, help="inner CV folds of the grid search (default 5)"
+    )
+    parser.add_argument(
+        "--n-boot", type=int, default=2000, help="bootstrap resamples of each interval (default 2000)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of inner splits, forests and bootstraps")
-    parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
-                        help="worker processes for feature extraction")
-    parser.add_argument("--agreement", action="store_true",
-                        help="also compare every Praat report of the cohort with its recomputation")
-    parser.add_argument("--cache-dir", metavar="DIR", help="feature cache (default: $VOE_CACHE_DIR or ./.cache/voe)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="worker processes for feature extraction",
+    )
+    parser.add_argument(
+        "--agreement",
+        action="store_true",
+        help="also compare every Praat report of the cohort with its recomputation",
+    )
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="feature cache (default: $VOE_CACHE_DIR or ./.cache/voe)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(func=run)
@@ -64,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
 
     config = BaselineConfig(
         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
-        features=args.features, inner_folds=args.inner_folds, seed=args.seed, n_boot=args.n_boot,
+        features=args.features,
+        inner_folds=args.inner_folds,
+        seed=args.seed,
+        n_boot=args.n_boot,
     )
     config.validate()
     if args.jobs < 1:
@@ -75,7 +98,12 @@ def run(args: argparse.Namespace) -> int:
     cohort = _cohort(args, run_dir)
     progress = None if args.quiet else _say
     comparison = compare_with_run(
-        run_dir, config=config, cohort=cohort, runs_root=args.runs_dir, cache_dir=cache, n_jobs=args.jobs,
+        run_dir,
+        config=config,
+        cohort=cohort,
+        runs_root=args.runs_dir,
+        cache_dir=cache,
+        n_jobs=args.jobs,
         progress=progress,
     )
     if args.agreement:
@@ -114,7 +142,9 @@ def _agreement(run_dir: Path, cohort: Any, cache: Path, jobs: int, progress: Any
     if cohort is None:
         cohort = CohortSource.from_run_data(read_manifest(run_dir)["data"]).load()
     agreement = report_agreement(
-        cohort, cache_dir=cache, n_jobs=jobs,
+        cohort,
+        cache_dir=cache,
+        n_jobs=jobs,
         progress=(lambda done, total: progress(f"report agreement {done}/{total}")) if progress else None,
     )
     atomic_write_csv(run_dir / "baseline" / "report_agreement.csv", agreement.summary)
@@ -123,8 +153,9 @@ def _agreement(run_dir: Path, cohort: Any, cache: Path, jobs: int, progress: Any
     return {
         "recordings": int(agreement.pairs["recording_id"].nunique()),
         "max_rel_diff": {k: _number(v) for k, v in summary["max_rel_diff"].items()},
-        "share_within_rounding": _number(agreement.pairs.loc[agreement.pairs["status"] == "compared",
-                                                              "within_rounding"].mean()),
+        "share_within_rounding": _number(
+            agreement.pairs.loc[agreement.pairs["status"] == "compared", "within_rounding"].mean()
+        ),
         "report_problems": int(len(agreement.problems)),
     }
 
@@ -140,17 +171,25 @@ def _say(text: str) -> None:
 
 def _print_table(summary: dict[str, Any]) -> None:
     cnn = summary.get("cnn_patient_auroc_mean")
-    print(f"run {summary.get('run_id')}: {summary['n_patients']} patients, features {summary['features']} "
-          f"({summary['n_features']})")
+    print(
+        f"run {summary.get('run_id')}: {summary['n_patients']} patients, features {summary['features']} "
+        f"({summary['n_features']})"
+    )
     if cnn is not None:
-        print(f"  {'cnn':14s} patient AUROC {cnn:.3f} ± {summary.get('cnn_patient_auroc_std') or 0:.3f}  "
-              f"pooled {summary.get('cnn_pooled_auroc') or float('nan'):.3f}")
+        print(
+            f"  {'cnn':14s} patient AUROC {cnn:.3f} ± {summary.get('cnn_patient_auroc_std') or 0:.3f}  "
+            f"pooled {summary.get('cnn_pooled_auroc') or float('nan'):.3f}"
+        )
     for name, entry in summary["models"].items():
-        line = (f"  {name:14s} patient AUROC {entry['patient_auroc_mean']:.3f} ± {entry['patient_auroc_std']:.3f}  "
-                f"pooled {entry['pooled_auroc']:.3f}")
+        line = (
+            f"  {name:14s} patient AUROC {entry['patient_auroc_mean']:.3f} ± {entry['patient_auroc_std']:.3f}  "
+            f"pooled {entry['pooled_auroc']:.3f}"
+        )
         if entry.get("delong_p") is not None:
             line += f"  CNN−model {entry['cnn_minus_model']:+.3f}  DeLong p={entry['delong_p']:.3f}"
         print(line)
     dose = summary.get("dose") or {}
     if "mae_ml" in dose:
-        print(f"  dose MAE {dose['mae_ml']:.3f} ml (mean-only {dose['mean_baseline_mae_ml']:.3f} ml, n={dose['n']})")
+        print(
+            f"  dose MAE {dose['mae_ml']:.3f} ml (mean-only {dose['mean_baseline_mae_ml']:.3f} ml, n={dose['n']})"
+        )

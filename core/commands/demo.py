@@ -42,8 +42,12 @@ def run(args: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     print(f"Demo cohort written to {summary.root}")
-    print(f"  {summary.patients} patients ({summary.well} well, {summary.poor} poor), {summary.recordings} recordings")
-    print(f"  in-sample reference patient AUROC (hidden pre-op severity; not a bound): {summary.oracle_patient_auroc:.3f}")
+    print(
+        f"  {summary.patients} patients ({summary.well} well, {summary.poor} poor), {summary.recordings} recordings"
+    )
+    print(
+        f"  in-sample reference patient AUROC (hidden pre-op severity; not a bound): {summary.oracle_patient_auroc:.3f}"
+    )
     print(f"  {summary.seconds:.1f} s")
     return 0
 

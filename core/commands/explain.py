@@ -34,17 +34,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "occlusion for each finished fold of a run, and cache them in <run>/explain/.",
     )
     parser.add_argument("--run", required=True, metavar="RUN", help="run id, folder, or unique name")
-    parser.add_argument("--fold", metavar="K", help="one fold (number as stored by the run, from 0, or a key like r0f2)")
+    parser.add_argument(
+        "--fold", metavar="K", help="one fold (number as stored by the run, from 0, or a key like r0f2)"
+    )
     parser.add_argument("--repeat", type=int, default=0, help="repeat of --fold (default 0)")
     parser.add_argument("--k", type=int, default=10, help="cases per confusion cell (default 10)")
-    parser.add_argument("--methods", default="gradcam",
-                        help="comma-separated map methods (default gradcam); 'all' for every method")
-    parser.add_argument("--baseline", choices=("black", "mean"), default="black",
-                        help="masking baseline: black image or the fold's training mean image")
-    parser.add_argument("--faithfulness", action="store_true",
-                        help="also deletion/insertion curves and the randomisation check for the cases")
+    parser.add_argument(
+        "--methods",
+        default="gradcam",
+        help="comma-separated map methods (default gradcam); 'all' for every method",
+    )
+    parser.add_argument(
+        "--baseline",
+        choices=("black", "mean"),
+        default="black",
+        help="masking baseline: black image or the fold's training mean image",
+    )
+    parser.add_argument(
+        "--faithfulness",
+        action="store_true",
+        help="also deletion/insertion curves and the randomisation check for the cases",
+    )
     parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
-    parser.add_argument("--cache-dir", metavar="DIR", help="array cache (default: $VOE_CACHE_DIR or ./.cache/voe)")
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="array cache (default: $VOE_CACHE_DIR or ./.cache/voe)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -78,7 +92,9 @@ def _methods(text: str) -> list[str]:
     methods = [m.strip() for m in text.split(",") if m.strip()]
     unknown = [m for m in methods if m not in EXPLAINERS]
     if unknown or not methods:
-        raise ExplainError(f"--methods {text!r}: unknown {unknown}; expected a comma-separated subset of {sorted(EXPLAINERS)}")
+        raise ExplainError(
+            f"--methods {text!r}: unknown {unknown}; expected a comma-separated subset of {sorted(EXPLAINERS)}"
+        )
     return methods
 
 
@@ -113,22 +129,34 @@ def run(args: argparse.Namespace) -> int:
             continue
         explainer = FoldExplainer(data)
         result = explainer.precompute(
-            k=args.k, methods=methods, baseline=args.baseline, faithfulness=args.faithfulness,
+            k=args.k,
+            methods=methods,
+            baseline=args.baseline,
+            faithfulness=args.faithfulness,
             progress=lambda label, key=key: bar(f"{key} {label}"),
         )
-        result["masking"] = explainer.masking_summary(baseline=args.baseline).iloc[0][
-            ["mel_branch_mean", "stft_branch_mean"]
-        ].to_dict()
+        result["masking"] = (
+            explainer.masking_summary(baseline=args.baseline)
+            .iloc[0][["mel_branch_mean", "stft_branch_mean"]]
+            .to_dict()
+        )
         done.append(result)
-    summary = {"run_dir": str(run_dir), "explain_dir": str(run_dir / "explain"), "folds": done,
-               "damaged": damaged, "seconds": round(time.perf_counter() - bar.started, 1)}
+    summary = {
+        "run_dir": str(run_dir),
+        "explain_dir": str(run_dir / "explain"),
+        "folds": done,
+        "damaged": damaged,
+        "seconds": round(time.perf_counter() - bar.started, 1),
+    }
     if args.json:
         print(json.dumps(summary, default=str))
     else:
         for item in done:
             m = item["masking"]
-            print(f"{item['fold']}: {item['cases']} cases, {item['test_segments']} test segments; "
-                  f"mel_branch_mean {m['mel_branch_mean']:+.3f}, stft_branch_mean {m['stft_branch_mean']:+.3f}")
+            print(
+                f"{item['fold']}: {item['cases']} cases, {item['test_segments']} test segments; "
+                f"mel_branch_mean {m['mel_branch_mean']:+.3f}, stft_branch_mean {m['stft_branch_mean']:+.3f}"
+            )
         for item in damaged:
             print(f"{item['fold']}: not explained: {item['error']}")
         print(f"cached in {run_dir / 'explain'}")

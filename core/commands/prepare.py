@@ -34,12 +34,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_cohort_arguments(parser)
     parser.add_argument("--preset", default="seed", choices=PRESETS, help="settings preset (default: seed)")
-    parser.add_argument("--phases", default=None, metavar="LIST",
-                        help=f"comma-separated phases from {','.join(PHASES)} (default: the preset's, pre)")
-    parser.add_argument("--vowels", default=None, metavar="LIST",
-                        help=f"comma-separated vowels from {','.join(VOWELS)} (default: the preset's, A)")
-    parser.add_argument("--cache-dir", default=None, metavar="DIR",
-                        help="cache folder (default: $VOE_CACHE_DIR or ./.cache/voe)")
+    parser.add_argument(
+        "--phases",
+        default=None,
+        metavar="LIST",
+        help=f"comma-separated phases from {','.join(PHASES)} (default: the preset's, pre)",
+    )
+    parser.add_argument(
+        "--vowels",
+        default=None,
+        metavar="LIST",
+        help=f"comma-separated vowels from {','.join(VOWELS)} (default: the preset's, A)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        metavar="DIR",
+        help="cache folder (default: $VOE_CACHE_DIR or ./.cache/voe)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
     parser.set_defaults(func=run)
 
@@ -100,8 +112,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _rows(problems: pd.DataFrame) -> list[dict[str, str]]:
     """Problem rows as ``{"path", "severity", "reason"}`` (paths already redacted)."""
-    return [{"path": str(source), "severity": str(severity), "reason": str(reason)}
-            for source, severity, reason in problems.itertuples(index=False)]
+    return [
+        {"path": str(source), "severity": str(severity), "reason": str(reason)}
+        for source, severity, reason in problems.itertuples(index=False)
+    ]
 
 
 def _split(text: str, *, upper: bool = False) -> tuple[str, ...]:

@@ -26,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "as slides in one HTML file with no external resources.",
     )
     parser.add_argument("--run", required=True, metavar="RUN", help="run id, folder, or unique name")
-    parser.add_argument("--cohort", metavar="DIR", help="the run's cohort folder (default: the one in its manifest)")
+    parser.add_argument(
+        "--cohort", metavar="DIR", help="the run's cohort folder (default: the one in its manifest)"
+    )
     parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
     parser.add_argument("--out", required=True, metavar="FILE", help="HTML file to write")
     parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
@@ -56,8 +58,17 @@ def run(args: argparse.Namespace) -> int:
     out.write_text(render_html(deck, title=report_title(loaded)), encoding="utf-8")
     size = out.stat().st_size
     if args.json:
-        print(json.dumps({"out": str(out), "bytes": size, "slides": len(deck), "titles": [s.title for s in deck],
-                          "cohort": cohort is not None}))
+        print(
+            json.dumps(
+                {
+                    "out": str(out),
+                    "bytes": size,
+                    "slides": len(deck),
+                    "titles": [s.title for s in deck],
+                    "cohort": cohort is not None,
+                }
+            )
+        )
     else:
         print(f"wrote {len(deck)} slides to {out} ({size / 1e6:.1f} MB)")
     return 0

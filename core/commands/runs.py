@@ -50,7 +50,19 @@ def run(args: argparse.Namespace) -> int:
         segment_auroc=table.apply(lambda r: _pm(r["segment_auroc_mean"], r["segment_auroc_std"]), axis=1),
         folds=table["folds_done"].astype(str) + "/" + table["n_folds"].astype(str),
         status=table.apply(lambda r: _with_damage(r["status"], r), axis=1),
-    )[["run_id", "status", "preset", "backbone", "split", "weights", "patient_auroc", "segment_auroc", "folds"]]
+    )[
+        [
+            "run_id",
+            "status",
+            "preset",
+            "backbone",
+            "split",
+            "weights",
+            "patient_auroc",
+            "segment_auroc",
+            "folds",
+        ]
+    ]
     print(shown.to_string(index=False))
     return 0
 

@@ -44,24 +44,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_cohort_arguments(parser, required=False)  # not needed with --resume
     parser.add_argument("--preset", default="seed", choices=PRESETS, help="settings preset (default: seed)")
     parser.add_argument("--name", help="short run name (folder suffix)")
-    parser.add_argument("--backbone", help="backbone: efficientnetb0, mobilenetv3small, mobilenetv3large, "
-                        "resnet50, inceptionv3, small_cnn")
+    parser.add_argument(
+        "--backbone",
+        help="backbone: efficientnetb0, mobilenetv3small, mobilenetv3large, resnet50, inceptionv3, small_cnn",
+    )
     parser.add_argument("--inputs", choices=("dual", "mel", "stft"), help="both branches or one")
     parser.add_argument("--weights", help="imagenet, random, or a weights file")
-    parser.add_argument("--split", choices=("patient", "segment_leaky"),
-                        help="patient-grouped folds (default) or the notebook's leaky segment split")
+    parser.add_argument(
+        "--split",
+        choices=("patient", "segment_leaky"),
+        help="patient-grouped folds (default) or the notebook's leaky segment split",
+    )
     parser.add_argument("--repeats", type=int, help="repeated cross-validation runs (seeds seed..seed+R-1)")
     parser.add_argument("--folds", type=int, help="outer folds")
     parser.add_argument("--seed", type=int, help="split seed of the first repeat")
-    parser.add_argument("--augment", action="store_true", help="brightness/contrast augmentation (uncached, slower)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="any setting, e.g. --set train.finetune_epochs=10 (JSON values)")
-    parser.add_argument("--backend", choices=("local", "ray"), default="local",
-                        help="local: folds one after another here (default); ray: one Ray task per fold, "
-                        "on a local cluster or the one named by $RAY_ADDRESS")
+    parser.add_argument(
+        "--augment", action="store_true", help="brightness/contrast augmentation (uncached, slower)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any setting, e.g. --set train.finetune_epochs=10 (JSON values)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local: folds one after another here (default); ray: one Ray task per fold, "
+        "on a local cluster or the one named by $RAY_ADDRESS",
+    )
     parser.add_argument("--resume", metavar="RUN", help="continue a failed or cancelled run")
     parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
-    parser.add_argument("--cache-dir", metavar="DIR", help="array cache (default: $VOE_CACHE_DIR or ./.cache/voe)")
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="array cache (default: $VOE_CACHE_DIR or ./.cache/voe)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -70,9 +88,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def build_config(args: argparse.Namespace) -> Any:
     """The preset with the command-line overrides applied."""
     overrides: dict[str, Any] = {}
-    for key, flag in (("model.backbone", "backbone"), ("model.inputs", "inputs"), ("model.weights", "weights"),
-                      ("split.kind", "split"), ("split.repeats", "repeats"), ("split.n_folds", "folds"),
-                      ("split.seed", "seed")):
+    for key, flag in (
+        ("model.backbone", "backbone"),
+        ("model.inputs", "inputs"),
+        ("model.weights", "weights"),
+        ("split.kind", "split"),
+        ("split.repeats", "repeats"),
+        ("split.n_folds", "folds"),
+        ("split.seed", "seed"),
+    ):
         if getattr(args, flag) is not None:
             overrides[key] = getattr(args, flag)
     if args.augment:
@@ -118,24 +142,37 @@ class ProgressBar:
                 self._line(f"[{'#' * int(fraction * 24):<24}] {text}", final=done)
             self.download_shown = True
         elif event.kind == "cache":
-            self._line(f"cached frozen-prefix features in {event.metrics.get('seconds', 0):.1f} s", final=True)
+            self._line(
+                f"cached frozen-prefix features in {event.metrics.get('seconds', 0):.1f} s", final=True
+            )
         elif event.kind == "epoch":
             m = event.metrics
             done = (event.fold_index + m["epoch"] / max(self.epochs, 1)) / max(event.n_folds, 1)
             bar = "#" * int(done * 24)
-            text = (f"[{bar:<24}] fold {event.fold_index + 1}/{event.n_folds} {event.stage} "
-                    f"{event.epoch}/{event.epochs} loss {m['loss']:.3f} val_auroc {m['val_auroc']:.3f} "
-                    f"{elapsed:5.0f}s")
-            left = time_left(m, stage=event.stage, epoch=event.epoch, warmup=self.warmup, finetune=self.finetune,
-                             folds_after=event.n_folds - event.fold_index - 1)
+            text = (
+                f"[{bar:<24}] fold {event.fold_index + 1}/{event.n_folds} {event.stage} "
+                f"{event.epoch}/{event.epochs} loss {m['loss']:.3f} val_auroc {m['val_auroc']:.3f} "
+                f"{elapsed:5.0f}s"
+            )
+            left = time_left(
+                m,
+                stage=event.stage,
+                epoch=event.epoch,
+                warmup=self.warmup,
+                finetune=self.finetune,
+                folds_after=event.n_folds - event.fold_index - 1,
+            )
             if left is not None:
                 text += f" (at most {left / 60:.0f} min left)"
             if self.tty:
                 self._line(text, final=False)
         elif event.kind == "fold_end":
             m = event.metrics
-            self._line(f"{FoldKey.parse(event.fold)} done: test AUROC segment {m['segment_auroc']:.3f} patient "
-                       f"{m['patient_auroc']:.3f}, best epoch {m['best_epoch']}, {m['seconds']:.0f} s", final=True)
+            self._line(
+                f"{FoldKey.parse(event.fold)} done: test AUROC segment {m['segment_auroc']:.3f} patient "
+                f"{m['patient_auroc']:.3f}, best epoch {m['best_epoch']}, {m['seconds']:.0f} s",
+                final=True,
+            )
 
     def _line(self, text: str, *, final: bool) -> None:
         if self.tty:
@@ -184,8 +221,9 @@ def run(args: argparse.Namespace) -> int:
             from core.config import ExperimentConfig
 
             bar = ProgressBar(ExperimentConfig.from_dict(manifest["config"]), enabled=not args.quiet)
-            run_dir = resume_run(found, root=args.runs_dir, cache_dir=cache, progress=bar,
-                                 backend=args.backend)
+            run_dir = resume_run(
+                found, root=args.runs_dir, cache_dir=cache, progress=bar, backend=args.backend
+            )
             cohort_dir = manifest["data"].get("cohort_dir")
         else:
             if not args.cohort or not args.name:
@@ -193,11 +231,22 @@ def run(args: argparse.Namespace) -> int:
             config = build_config(args)
             held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=args.name))
             bar = ProgressBar(config, enabled=not args.quiet)
-            before = set(runs.runs_root(args.runs_dir).glob("*")) if runs.runs_root(args.runs_dir).is_dir() else set()
+            before = (
+                set(runs.runs_root(args.runs_dir).glob("*"))
+                if runs.runs_root(args.runs_dir).is_dir()
+                else set()
+            )
             cohort_dir = args.cohort
             try:
-                run_dir = start_run(cohort_source(args), config, name=args.name, root=args.runs_dir,
-                                    cache_dir=cache, progress=bar, backend=args.backend)
+                run_dir = start_run(
+                    cohort_source(args),
+                    config,
+                    name=args.name,
+                    root=args.runs_dir,
+                    cache_dir=cache,
+                    progress=bar,
+                    backend=args.backend,
+                )
             except BaseException:
                 created = sorted(set(runs.runs_root(args.runs_dir).glob("*")) - before)
                 run_dir = created[-1] if created else None
@@ -237,8 +286,10 @@ def _describe(summary: dict[str, Any]) -> str:
         f"over {summary['folds_done']}/{summary['n_folds']} folds, {summary['seconds'] or 0:.0f} s",
     ]
     if summary.get("oracle_patient_auroc") is not None:
-        lines.append(f"  demo generator's in-sample reference patient AUROC (hidden severity; not a bound): "
-                     f"{summary['oracle_patient_auroc']:.3f}")
+        lines.append(
+            f"  demo generator's in-sample reference patient AUROC (hidden severity; not a bound): "
+            f"{summary['oracle_patient_auroc']:.3f}"
+        )
     if summary.get("weights_reason"):
         lines.append(f"  note: {summary['weights_reason']}")
     if summary.get("leaky"):

@@ -29,15 +29,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "problems exist; 1 when the folder cannot be loaded at all.",
     )
     add_cohort_arguments(parser)
-    parser.add_argument("--layout", default="auto", choices=("auto", *LAYOUTS), help="folder layout (default: auto)")
-    parser.add_argument("--metadata", default=None, metavar="FILE",
-                        help="metadata sheet (study) or label manifest (notebook); default: found in DIR")
-    parser.add_argument("--min-duration", type=float, default=0.3, metavar="S",
-                        help="analysis window in seconds; shorter recordings get a warning (default 0.3)")
+    parser.add_argument(
+        "--layout", default="auto", choices=("auto", *LAYOUTS), help="folder layout (default: auto)"
+    )
+    parser.add_argument(
+        "--metadata",
+        default=None,
+        metavar="FILE",
+        help="metadata sheet (study) or label manifest (notebook); default: found in DIR",
+    )
+    parser.add_argument(
+        "--min-duration",
+        type=float,
+        default=0.3,
+        metavar="S",
+        help="analysis window in seconds; shorter recordings get a warning (default 0.3)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
-    parser.add_argument("--show-identifiers", action="store_true",
-                        help="show raw relative paths (may hold record numbers); for the data steward's own "
-                        "terminal only, never for tickets or logs")
+    parser.add_argument(
+        "--show-identifiers",
+        action="store_true",
+        help="show raw relative paths (may hold record numbers); for the data steward's own "
+        "terminal only, never for tickets or logs",
+    )
     parser.set_defaults(func=run)
 
 
@@ -60,8 +74,10 @@ def summary(cohort: Cohort, *, show_identifiers: bool = False) -> dict[str, Any]
         "warnings": sum(r["severity"] == "warning" for r in rows),
         "layout": cohort.layout,
         "class_names": list(cohort.class_names),
-        "patients_per_class": {name: int((cohort.patients["outcome"] == label).sum())
-                               for label, name in enumerate(cohort.class_names)},
+        "patients_per_class": {
+            name: int((cohort.patients["outcome"] == label).sum())
+            for label, name in enumerate(cohort.class_names)
+        },
         # seen = used + reported + set_aside: every file under the folder is accounted for
         "files": cohort.files.to_dict() if cohort.files is not None else {},
         "problems": rows,
@@ -72,8 +88,10 @@ def files_line(files: dict[str, Any]) -> str:
     """``350 seen = 346 used + 3 reported + 1 set aside (documents: README.txt)``."""
     if not files:
         return ""
-    line = (f"{files['seen']} seen = {files['used']} used + {files['reported']} reported + "
-            f"{files['set_aside']} set aside")
+    line = (
+        f"{files['seen']} seen = {files['used']} used + {files['reported']} reported + "
+        f"{files['set_aside']} set aside"
+    )
     if files["documents_list"]:
         line += f" (documents: {', '.join(files['documents_list'])})"
     return line
@@ -82,8 +100,10 @@ def files_line(files: dict[str, Any]) -> str:
 def format_table(report: dict[str, Any]) -> str:
     """Counts first, then an aligned table of problems (path, severity, reason)."""
     counts = [(key, str(report[key])) for key in ("layout", "patients", "recordings", "errors", "warnings")]
-    classes = " · ".join(f"{name} (label {label}) {report['patients_per_class'][name]}"
-                         for label, name in enumerate(report["class_names"]))
+    classes = " · ".join(
+        f"{name} (label {label}) {report['patients_per_class'][name]}"
+        for label, name in enumerate(report["class_names"])
+    )
     counts.append(("classes", classes))
     width = max(len(key) for key, _ in counts)
     counts.append(("files", files_line(report.get("files", {}))))

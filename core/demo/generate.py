@@ -149,7 +149,9 @@ def _check_destination(out: Path) -> None:
     if not out.exists():
         return
     if not out.is_dir():
-        raise CohortError(f"demo output {out} is a file; expected a new or empty folder or a previous demo cohort")
+        raise CohortError(
+            f"demo output {out} is a file; expected a new or empty folder or a previous demo cohort"
+        )
     entries = sorted(p.name for p in out.iterdir())
     if not entries:
         return
@@ -243,7 +245,10 @@ def _run_worker_processes(
                 log = tempfile.TemporaryFile()
                 process = subprocess.Popen(
                     [sys.executable, "-m", "core.demo.worker"],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    env=env,
                 )
                 processes.append((process, log))
                 assert process.stdin is not None and process.stdout is not None
@@ -263,7 +268,9 @@ def _run_worker_processes(
             if process.wait() != 0:
                 log.seek(0)
                 tail = log.read().decode("utf-8", "replace")[-2000:]
-                raise CohortError(f"demo worker exited with code {process.returncode} while writing {root}:\n{tail}")
+                raise CohortError(
+                    f"demo worker exited with code {process.returncode} while writing {root}:\n{tail}"
+                )
     finally:
         for process, log in processes:
             if process.poll() is None:

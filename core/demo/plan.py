@@ -22,8 +22,24 @@ STUDY_ATROPHY = 6
 
 #: Columns of the metadata sheet, in the study's order.
 SHEET_COLUMNS: tuple[str, ...] = (
-    "type", "Date", "院區", "姓名", "ID", "病歷號", "Sex", "Age", "總次數", "次數", "側性",
-    "Cause", "Injection Tech", "Sub/Tran", "Amount R", "Inj point R", "Amount L", "Inj point L",
+    "type",
+    "Date",
+    "院區",
+    "姓名",
+    "ID",
+    "病歷號",
+    "Sex",
+    "Age",
+    "總次數",
+    "次數",
+    "側性",
+    "Cause",
+    "Injection Tech",
+    "Sub/Tran",
+    "Amount R",
+    "Inj point R",
+    "Amount L",
+    "Inj point L",
 )
 
 #: Fraction of the pre-op severity that the injection removes: mean and s.d. (before clipping).
@@ -53,8 +69,26 @@ CAMPUSES: tuple[str, ...] = ("總院", "北院區", "南院區")
 #: Placeholder names: common surnames with the given names used as textbook "John Doe"s.
 _SURNAMES = ("王", "陳", "林", "張", "李", "黃", "吳", "劉", "蔡", "楊", "許", "鄭", "謝", "郭", "洪")
 _GIVEN_NAMES = (
-    "小明", "小華", "小美", "大同", "美玲", "志明", "春嬌", "淑芬", "建國", "雅婷",
-    "家豪", "怡君", "俊傑", "佳穎", "宗翰", "欣怡", "承恩", "詩涵", "冠宇", "筱涵",
+    "小明",
+    "小華",
+    "小美",
+    "大同",
+    "美玲",
+    "志明",
+    "春嬌",
+    "淑芬",
+    "建國",
+    "雅婷",
+    "家豪",
+    "怡君",
+    "俊傑",
+    "佳穎",
+    "宗翰",
+    "欣怡",
+    "承恩",
+    "詩涵",
+    "冠宇",
+    "筱涵",
 )
 AMOUNT_FORMATS: tuple[str, ...] = ("1", "0.8", "1(0.3+0.7)", "0.8(0.3+0.5)", "0.5")
 _EXTRA_AMOUNTS: tuple[str, ...] = ("0.7", "0.9", "1(0.4+0.6)", "0.7(0.2+0.5)", "0.3(0.1+0.2)")
@@ -200,22 +234,43 @@ def plan_cohort(*, patients: int, seed: int) -> CohortPlan:
         f0_hz = rng.uniform(180.0, 240.0) if female else rng.uniform(95.0, 140.0)
         folder = f"{hospital_ids[i]}{'poor' if outcome[i] else 'well'}-{years[i]}"
         recordings = _recordings(
-            rng, index=i, folder=folder, hospital_id=str(hospital_ids[i]), cause=str(cause[i]),
-            severity=(float(severity_pre[i]), float(severity_post[i])), f0_hz=f0_hz, visit=visit,
+            rng,
+            index=i,
+            folder=folder,
+            hospital_id=str(hospital_ids[i]),
+            cause=str(cause[i]),
+            severity=(float(severity_pre[i]), float(severity_post[i])),
+            f0_hz=f0_hz,
+            visit=visit,
             short_vowels=short_files.get(i, ()),
         )
         age = int(rng.integers(60, 86) if cause[i] == "atrophy" else rng.integers(25, 86))
         row = _sheet_row(
-            styles[i], visit=visit, campus=CAMPUSES[int(rng.integers(len(CAMPUSES)))], name=names[i],
-            hospital_id=int(hospital_ids[i]), record_number=int(record_numbers[i]), sex=str(sex[i]),
-            age=age, cause=str(cause[i]), rng=rng,
+            styles[i],
+            visit=visit,
+            campus=CAMPUSES[int(rng.integers(len(CAMPUSES)))],
+            name=names[i],
+            hospital_id=int(hospital_ids[i]),
+            record_number=int(record_numbers[i]),
+            sex=str(sex[i]),
+            age=age,
+            cause=str(cause[i]),
+            rng=rng,
         )
         plans.append(
             PatientPlan(
-                index=i, folder=folder, hospital_id=str(hospital_ids[i]), outcome=int(outcome[i]),
-                severity_pre=float(severity_pre[i]), severity_post=float(severity_post[i]),
-                cause=str(cause[i]), sex=str(sex[i]), sample_rate=int(sample_rates[i]),
-                tract_scale=float(rng.uniform(0.95, 1.05)), recordings=recordings, sheet_row=row,
+                index=i,
+                folder=folder,
+                hospital_id=str(hospital_ids[i]),
+                outcome=int(outcome[i]),
+                severity_pre=float(severity_pre[i]),
+                severity_post=float(severity_post[i]),
+                cause=str(cause[i]),
+                sex=str(sex[i]),
+                sample_rate=int(sample_rates[i]),
+                tract_scale=float(rng.uniform(0.95, 1.05)),
+                recordings=recordings,
+                sheet_row=row,
             )
         )
     return CohortPlan(seed=seed, patients=tuple(plans), oracle_patient_auroc=oracle)
@@ -237,7 +292,9 @@ def _outcomes(severity_pre: np.ndarray, *, n_poor: int, seed: int) -> tuple[np.n
     centre = sum(ORACLE_TARGET) / 2
     best: tuple[float, np.ndarray, np.ndarray, float] | None = None
     for _ in range(_ORACLE_TRIES):
-        fraction = np.clip(IMPROVEMENT_MEAN + IMPROVEMENT_SD * rng.standard_normal(severity_pre.size), 0.0, 0.95)
+        fraction = np.clip(
+            IMPROVEMENT_MEAN + IMPROVEMENT_SD * rng.standard_normal(severity_pre.size), 0.0, 0.95
+        )
         severity_post = severity_pre * (1.0 - fraction)
         outcome = np.zeros(severity_pre.size, dtype=int)
         outcome[np.argsort(severity_post, kind="stable")[-n_poor:]] = 1
@@ -292,16 +349,29 @@ def _sheet_styles(rng: np.random.Generator, n: int) -> list[dict[str, str]]:
     amounts = _covering(rng, AMOUNT_FORMATS + _EXTRA_AMOUNTS, n, (3, 3, 1.5, 1.5, 1, 1, 1, 0.5, 0.5, 0.5))
     return [
         {
-            "side": sides[i], "palsy": palsy_words[i], "atrophy": atrophy_words[i],
-            "technique": techniques[i], "approach": approaches[i], "amount": amounts[i],
+            "side": sides[i],
+            "palsy": palsy_words[i],
+            "atrophy": atrophy_words[i],
+            "technique": techniques[i],
+            "approach": approaches[i],
+            "amount": amounts[i],
         }
         for i in range(n)
     ]
 
 
 def _sheet_row(
-    style: dict[str, str], *, visit: date, campus: str, name: str, hospital_id: int, record_number: int,
-    sex: str, age: int, cause: str, rng: np.random.Generator,
+    style: dict[str, str],
+    *,
+    visit: date,
+    campus: str,
+    name: str,
+    hospital_id: int,
+    record_number: int,
+    sex: str,
+    age: int,
+    cause: str,
+    rng: np.random.Generator,
 ) -> dict[str, object]:
     total = int(rng.choice([1, 1, 1, 1, 1, 1, 2, 2, 3]))
     amount: object = float(style["amount"]) if "(" not in style["amount"] else style["amount"]
@@ -369,8 +439,16 @@ def _duration(rng: np.random.Generator, cause: str, phase: str) -> float:
 
 
 def _recordings(
-    rng: np.random.Generator, *, index: int, folder: str, hospital_id: str, cause: str,
-    severity: tuple[float, float], f0_hz: float, visit: date, short_vowels: tuple[int, ...],
+    rng: np.random.Generator,
+    *,
+    index: int,
+    folder: str,
+    hospital_id: str,
+    cause: str,
+    severity: tuple[float, float],
+    f0_hz: float,
+    visit: date,
+    short_vowels: tuple[int, ...],
 ) -> tuple[RecordingPlan, ...]:
     recordings = []
     follow_up = visit + timedelta(days=int(rng.integers(28, 120)))

@@ -72,13 +72,31 @@ def voice_report(
         preserve_times=True,
     )
     pitch = call(
-        context, "To Pitch (ac)", 0.0, PITCH_FLOOR_HZ, 15, "no", SILENCE_THRESHOLD,
-        VOICING_THRESHOLD, 0.01, 0.35, 0.14, PITCH_CEILING_HZ,
+        context,
+        "To Pitch (ac)",
+        0.0,
+        PITCH_FLOOR_HZ,
+        15,
+        "no",
+        SILENCE_THRESHOLD,
+        VOICING_THRESHOLD,
+        0.01,
+        0.35,
+        0.14,
+        PITCH_CEILING_HZ,
     )
     pulses = call([context, pitch], "To PointProcess (cc)")
     body = call(
-        [context, pitch, pulses], "Voice report", start, end, PITCH_FLOOR_HZ, PITCH_CEILING_HZ,
-        MAX_PERIOD_FACTOR, MAX_AMPLITUDE_FACTOR, SILENCE_THRESHOLD, VOICING_THRESHOLD,
+        [context, pitch, pulses],
+        "Voice report",
+        start,
+        end,
+        PITCH_FLOOR_HZ,
+        PITCH_CEILING_HZ,
+        MAX_PERIOD_FACTOR,
+        MAX_AMPLITUDE_FACTOR,
+        SILENCE_THRESHOLD,
+        VOICING_THRESHOLD,
     )
     header = f"-- Voice report for {object_number}. Sound {name} --\nDate: {when.ctime()}\n\n{_AC_WARNING}\n"
     return f"{header}Time range of SELECTION\n{body.rstrip()}\n"

@@ -21,7 +21,9 @@ FIXED_TIME = datetime(2025, 1, 12, 0, 0, 0)
 _W3CDTF = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def write_sheets(rows: Sequence[dict[str, object]], *, columns: Sequence[str], folder: Path) -> tuple[Path, Path]:
+def write_sheets(
+    rows: Sequence[dict[str, object]], *, columns: Sequence[str], folder: Path
+) -> tuple[Path, Path]:
     """Write the rows as ``metadata.xlsx`` and ``metadata.csv`` (UTF-8 with BOM) in ``folder``.
 
     Parameters
@@ -75,7 +77,10 @@ def _xlsx_bytes(rows: Sequence[dict[str, object]], *, columns: Sequence[str]) ->
 def _with_fixed_times(xlsx: bytes) -> bytes:
     """Rewrite an xlsx zip with :data:`FIXED_TIME` in its properties and entry headers."""
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(xlsx)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+    with (
+        zipfile.ZipFile(io.BytesIO(xlsx)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
         for info in source.infolist():
             data = source.read(info.filename)
             if info.filename == "docProps/core.xml":

@@ -216,7 +216,9 @@ def _cycle_starts(
     t = np.arange(int(np.ceil(duration_s * _CONTROL_HZ)) + 2) / _CONTROL_HZ
     contour = np.ones_like(t)
     for _ in range(2):
-        contour += rng.uniform(0.004, 0.012) * np.sin(2 * np.pi * rng.uniform(0.1, 0.6) * t + rng.uniform(0, 2 * np.pi))
+        contour += rng.uniform(0.004, 0.012) * np.sin(
+            2 * np.pi * rng.uniform(0.1, 0.6) * t + rng.uniform(0, 2 * np.pi)
+        )
     contour += quality.tremor * np.sin(2 * np.pi * rng.uniform(4.0, 6.0) * t + rng.uniform(0, 2 * np.pi))
     phase = np.concatenate([[0.0], np.cumsum(f0_hz * contour[:-1]) / _CONTROL_HZ])
     n_cycles = int(np.ceil(phase[-1] * 1.1)) + 4
@@ -332,7 +334,9 @@ def _amplitude_envelope(n: int, *, sr: int, rng: np.random.Generator) -> np.ndar
     """
     t = np.arange(n, dtype=np.float32) / np.float32(sr)
     depth, rate, offset = rng.uniform(0.02, 0.1), rng.uniform(0.2, 0.8), rng.uniform(0, 2 * np.pi)
-    envelope = np.float32(1.0) + np.float32(depth) * np.sin(np.float32(2 * np.pi * rate) * t + np.float32(offset))
+    envelope = np.float32(1.0) + np.float32(depth) * np.sin(
+        np.float32(2 * np.pi * rate) * t + np.float32(offset)
+    )
     for side in (0, 1):
         fade = min(n // 3, int(rng.uniform(0.015, 0.04) * sr))
         ramp = (0.5 * (1.0 - np.cos(np.pi * np.arange(fade) / max(fade, 1)))).astype(np.float32)

@@ -37,7 +37,10 @@ class AblationCam(CamExplainer):
                 k = part.stop - part.start
                 ablated = np.repeat(activations[i : i + 1], k, axis=0)
                 ablated[:, :, :, part] *= ~eye[part, part][:, None, None, :]
-                maps = {b: ablated if b == branch else np.repeat(context.maps[b][i : i + 1], k, axis=0) for b in context.maps}
+                maps = {
+                    b: ablated if b == branch else np.repeat(context.maps[b][i : i + 1], k, axis=0)
+                    for b in context.maps
+                }
                 weights[i, part] = score[i] - self._score(runner.head(maps))
         return weights
 

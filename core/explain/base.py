@@ -307,4 +307,3 @@ def normalise(maps: np.ndarray, *, floor: float = 0.0) -> np.ndarray:
     out = np.clip(maps / scale[:, None, None], 0.0, 1.0)
     out[empty] = 0.0
     return out
-

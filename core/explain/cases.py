@@ -29,7 +29,16 @@ _CELL_RULES: dict[str, tuple[int, int, bool]] = {
 }
 
 #: Columns of :func:`pick_cases`.
-CASE_COLUMNS: tuple[str, ...] = ("cell", "rank", "segment_id", "patient_id", "label", "prob", "predicted", "fallback")
+CASE_COLUMNS: tuple[str, ...] = (
+    "cell",
+    "rank",
+    "segment_id",
+    "patient_id",
+    "label",
+    "prob",
+    "predicted",
+    "fallback",
+)
 
 
 def _check_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -124,7 +133,11 @@ def select_segments(
     -------
     ids : np.ndarray [shape=(m,), dtype=int]
     """
-    chosen = [name for name, v in (("segment_id", segment_id), ("patient_id", patient_id), ("cell", cell)) if v is not None]
+    chosen = [
+        name
+        for name, v in (("segment_id", segment_id), ("patient_id", patient_id), ("cell", cell))
+        if v is not None
+    ]
     if len(chosen) > 1:
         raise ExplainError(f"scope given by {chosen}; expected at most one of segment_id, patient_id, cell")
     table = _check_predictions(predictions)
@@ -142,5 +155,7 @@ def select_segments(
         rows = table
     if rows.empty:
         what = chosen[0] if chosen else "fold"
-        raise ExplainError(f"no segment in scope {what}={segment_id if segment_id is not None else patient_id if patient_id is not None else cell}")
+        raise ExplainError(
+            f"no segment in scope {what}={segment_id if segment_id is not None else patient_id if patient_id is not None else cell}"
+        )
     return rows["segment_id"].to_numpy(dtype=int)

@@ -38,13 +38,18 @@ from core.explain.staged import StagedModel, StagedRunner, check_pair, check_tar
 
 #: Columns of :func:`deletion_insertion`.
 FAITHFULNESS_COLUMNS: tuple[str, ...] = (
-    "segment_id", "branch", "deletion_auc", "deletion_auc_random", "deletion_gain",
-    "insertion_auc", "insertion_auc_random", "insertion_gain",
+    "segment_id",
+    "branch",
+    "deletion_auc",
+    "deletion_auc_random",
+    "deletion_gain",
+    "insertion_auc",
+    "insertion_auc_random",
+    "insertion_gain",
 )
 
 #: Columns of :func:`randomisation_check`.
 RANDOMISATION_COLUMNS: tuple[str, ...] = ("segment_id", "branch", "method", "spearman", "differs")
-
 
 
 def pixel_order(heatmap: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -65,7 +70,9 @@ def pixel_order(heatmap: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return rank
 
 
-def curve_images(image: np.ndarray, rank: np.ndarray, *, steps: int, fill: float) -> tuple[np.ndarray, np.ndarray]:
+def curve_images(
+    image: np.ndarray, rank: np.ndarray, *, steps: int, fill: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Deletion and insertion images of one image for one pixel order.
 
     Parameters
@@ -155,9 +162,14 @@ def deletion_insertion(
         if heatmap.shape != (n, size, size):
             raise ExplainError(f"{branch} heatmaps of shape {heatmap.shape}; expected ({n}, {size}, {size})")
         levels = fill_values(arrays[branch], fill)
-        got = {k: np.zeros((n, steps + 1)) for k in ("deletion", "insertion", "deletion_random", "insertion_random")}
+        got = {
+            k: np.zeros((n, steps + 1))
+            for k in ("deletion", "insertion", "deletion_random", "insertion_random")
+        }
         for i in range(n):
-            ranks = [pixel_order(heatmap[i], rng)] + [rng.permutation(size * size) for _ in range(random_orders)]
+            ranks = [pixel_order(heatmap[i], rng)] + [
+                rng.permutation(size * size) for _ in range(random_orders)
+            ]
             images = [curve_images(arrays[branch][i], r, steps=steps, fill=levels[i]) for r in ranks]
             batch = np.concatenate([np.concatenate(pair) for pair in images])
             owner = np.full(batch.shape[0], i)
@@ -199,7 +211,10 @@ def permuted_state(state: list[np.ndarray], *, seed: int = 0) -> list[np.ndarray
     permuted : list of np.ndarray
     """
     rng = np.random.default_rng(seed)
-    return [rng.permutation(np.asarray(w).reshape(-1)).reshape(np.shape(w)).astype(np.asarray(w).dtype) for w in state]
+    return [
+        rng.permutation(np.asarray(w).reshape(-1)).reshape(np.shape(w)).astype(np.asarray(w).dtype)
+        for w in state
+    ]
 
 
 def model_copy(model: StagedModel) -> Any:
@@ -272,8 +287,13 @@ def randomisation_check(
         for i in range(n):
             rho = _spearman(expl.heatmap[i], randomised[branch].heatmap[i])
             rows.append(
-                {"segment_id": ids[i], "branch": branch, "method": explainer.name, "spearman": rho,
-                 "differs": bool(np.isfinite(rho) and rho < max_spearman)}
+                {
+                    "segment_id": ids[i],
+                    "branch": branch,
+                    "method": explainer.name,
+                    "spearman": rho,
+                    "differs": bool(np.isfinite(rho) and rho < max_spearman),
+                }
             )
     return pd.DataFrame(rows, columns=list(RANDOMISATION_COLUMNS))
 
@@ -285,7 +305,9 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def faithfulness_summary(deletion: pd.DataFrame, randomisation: pd.DataFrame | None = None, *, method: str = "") -> pd.DataFrame:
+def faithfulness_summary(
+    deletion: pd.DataFrame, randomisation: pd.DataFrame | None = None, *, method: str = ""
+) -> pd.DataFrame:
     """One row per branch: mean AUCs and gains, and the mean randomisation correlation.
 
     Parameters
@@ -309,7 +331,9 @@ def faithfulness_summary(deletion: pd.DataFrame, randomisation: pd.DataFrame | N
     summary.insert(0, "n_segments", deletion.groupby("branch", sort=True).size())
     summary["spearman_randomised"] = np.nan
     if randomisation is not None and not randomisation.empty:
-        summary["spearman_randomised"] = randomisation.groupby("branch")["spearman"].mean().reindex(summary.index)
+        summary["spearman_randomised"] = (
+            randomisation.groupby("branch")["spearman"].mean().reindex(summary.index)
+        )
     gains_ok = (summary["deletion_gain"] > 0) & (summary["insertion_gain"] > 0)
     sanity_ok = summary["spearman_randomised"].isna() | (summary["spearman_randomised"] < 0.5)
     summary["faithful"] = gains_ok & sanity_ok

@@ -94,7 +94,9 @@ def model_key(run_dir: Path, fold_key: str) -> str:
     return hashlib.sha1(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
 
 
-def cached_masking_table(run: str | Path, *, baseline: str = "black", root: str | Path | None = None) -> pd.DataFrame:
+def cached_masking_table(
+    run: str | Path, *, baseline: str = "black", root: str | Path | None = None
+) -> pd.DataFrame:
     """The study's per-fold masking table from what is cached, without loading any model.
 
     Returns
@@ -110,7 +112,9 @@ def cached_masking_table(run: str | Path, *, baseline: str = "black", root: str 
     rows = []
     for key in fold_keys(run_dir):
         fold = _parse_key(key)[1]
-        table = store.load_table(fold, "masking", {"fold": key, "model": model_key(run_dir, key), "baseline": baseline})
+        table = store.load_table(
+            fold, "masking", {"fold": key, "model": model_key(run_dir, key), "baseline": baseline}
+        )
         if table is not None:
             rows.append(masking_summary(table, fold=fold).assign(fold_key=key, baseline=baseline))
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
@@ -158,7 +162,9 @@ def load_fold(
     manifest = runs.read_manifest(run_dir)
     key = runs.fold_key(fold, repeat=repeat)
     if key not in manifest.get("folds_done", []):
-        raise RunError(f"run {run_dir.name}: fold {key} is not finished; finished: {manifest.get('folds_done', [])}")
+        raise RunError(
+            f"run {run_dir.name}: fold {key} is not finished; finished: {manifest.get('folds_done', [])}"
+        )
     config = ExperimentConfig.from_dict(manifest["config"])
     if dataset is None:
         dataset = load_run_dataset(run_dir, cache_dir=cache_dir)
@@ -166,11 +172,18 @@ def load_fold(
     rep, number = _parse_key(key)
     preds = run_table.segment_predictions
     preds = preds[(preds["repeat"] == rep) & (preds["fold"] == number)]
-    test = preds[preds["part"] == "test"][["segment_id", "patient_id", "label", "prob"]].reset_index(drop=True)
+    test = preds[preds["part"] == "test"][["segment_id", "patient_id", "label", "prob"]].reset_index(
+        drop=True
+    )
     if test.empty:
         raise RunError(f"run {run_dir.name}: no test predictions for fold {key}")
     folds = run_table.folds
-    row = folds[(folds["repeat"] == rep) & (folds["fold"] == number) & (folds["level"] == "segment") & (folds["part"] == "test")]
+    row = folds[
+        (folds["repeat"] == rep)
+        & (folds["fold"] == number)
+        & (folds["level"] == "segment")
+        & (folds["part"] == "test")
+    ]
     if row.empty:
         raise RunError(f"run {run_dir.name}: no segment-level threshold for fold {key} in folds.csv")
     model = runs.load_fold_model(run_dir, key)
@@ -201,10 +214,14 @@ def load_run_dataset(run_dir: Path, *, cache_dir: Path | None = None) -> Any:
     source = CohortSource.from_run_data(manifest["data"])
     cohort_dir = source.root
     if not Path(cohort_dir).is_dir():
-        raise RunError(f"run {run_dir.name}: its cohort folder {cohort_dir} is gone; the images cannot be rebuilt")
+        raise RunError(
+            f"run {run_dir.name}: its cohort folder {cohort_dir} is gone; the images cannot be rebuilt"
+        )
     dataset, data = load_training_data(source, config, cache_dir=cache_dir)
     if data["fingerprint"] != manifest["data"]["fingerprint"]:
-        raise RunError(f"run {run_dir.name}: the cohort at {cohort_dir} changed since training (fingerprint differs)")
+        raise RunError(
+            f"run {run_dir.name}: the cohort at {cohort_dir} changed since training (fingerprint differs)"
+        )
     return dataset
 
 
@@ -249,7 +266,9 @@ class FoldExplainer:
     def cases(self, *, k: int = 10) -> pd.DataFrame:
         """k test segments per confusion cell (:func:`core.explain.pick_cases`)."""
         return self.store.table(
-            self.fold, "cases", self.cache_params(k=k, threshold=self.data.threshold),
+            self.fold,
+            "cases",
+            self.cache_params(k=k, threshold=self.data.threshold),
             lambda: pick_cases(self.data.predictions, threshold=self.data.threshold, k=k),
         )
 
@@ -282,7 +301,10 @@ class FoldExplainer:
             if method in DELTA_METHODS and set(explanation) == {"mel", "stft"}:
                 delta = delta_cam(explanation["mel"], explanation["stft"], axes=self.data.axes)
             for j, i in enumerate(missing):
-                arrays: dict[str, np.ndarray] = {"segment_id": np.array([i]), "prob": explanation[next(iter(explanation))].prob[j : j + 1]}
+                arrays: dict[str, np.ndarray] = {
+                    "segment_id": np.array([i]),
+                    "prob": explanation[next(iter(explanation))].prob[j : j + 1],
+                }
                 for b, e in explanation.items():
                     arrays[f"heatmap_{b}"] = e.heatmap[j : j + 1].astype(np.float16)
                     arrays[f"raw_{b}"] = e.raw[j : j + 1]
@@ -309,8 +331,12 @@ class FoldExplainer:
             mel, stft = self._pair(ids)
             base: Any = "black"
             if baseline == "mean":
-                base = {b: mean_image(np.asarray({"mel": self.data.mel, "stft": self.data.stft}[b])[self.data.train_ids])
-                        for b in self.data.model.branches}
+                base = {
+                    b: mean_image(
+                        np.asarray({"mel": self.data.mel, "stft": self.data.stft}[b])[self.data.train_ids]
+                    )
+                    for b in self.data.model.branches
+                }
             table = branch_masking(self.data.model, mel, stft, baseline=base, segment_ids=ids)
             return table.merge(self.data.predictions[["segment_id", "patient_id", "label"]], on="segment_id")
 
@@ -323,13 +349,20 @@ class FoldExplainer:
         )
 
     def occlusion(
-        self, *, bands: int = 10, chunks: int = 10, fill: str | float = "mean", on_segments: SegmentProgress | None = None
+        self,
+        *,
+        bands: int = 10,
+        chunks: int = 10,
+        fill: str | float = "mean",
+        on_segments: SegmentProgress | None = None,
     ) -> pd.DataFrame:
         """Occlusion Δprob of every band and chunk of every test segment (long table)."""
         params = self.cache_params(bands=bands, chunks=chunks, fill=fill)
         ids = self.data.predictions["segment_id"].to_numpy(dtype=int)
         return self.store.table(
-            self.fold, "occlusion", params,
+            self.fold,
+            "occlusion",
+            params,
             lambda: self._occlusion_rows(ids, params, keep_segments=False, on_segments=on_segments),
         )
 
@@ -368,11 +401,18 @@ class FoldExplainer:
         if full is not None:
             order = {int(i): k for k, i in enumerate(ids)}
             rows = full[full["segment_id"].isin(order)]
-            return rows.sort_values("segment_id", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+            return rows.sort_values("segment_id", key=lambda c: c.map(order), kind="stable").reset_index(
+                drop=True
+            )
         return self._occlusion_rows(ids, params, keep_segments=True, on_segments=on_segments)
 
     def _occlusion_rows(
-        self, ids: np.ndarray, params: dict[str, Any], *, keep_segments: bool, on_segments: SegmentProgress | None
+        self,
+        ids: np.ndarray,
+        params: dict[str, Any],
+        *,
+        keep_segments: bool,
+        on_segments: SegmentProgress | None,
     ) -> pd.DataFrame:
         def entry(i: int) -> dict[str, Any]:
             return {**params, "segment_id": int(i)}
@@ -384,7 +424,9 @@ class FoldExplainer:
         for start in range(0, len(missing), 16):
             part = np.asarray(missing[start : start + 16])
             mel, stft = self._pair(part)
-            table = occlusion_table(self.data.model, mel, stft, axes=self.data.axes, segment_ids=part, **settings)
+            table = occlusion_table(
+                self.data.model, mel, stft, axes=self.data.axes, segment_ids=part, **settings
+            )
             for i in part:
                 rows = table[table["segment_id"] == i].reset_index(drop=True)
                 tables[int(i)] = rows
@@ -417,7 +459,11 @@ class FoldExplainer:
         fold's table.
         """
         ids = select_segments(
-            self.data.predictions, threshold=self.data.threshold, segment_id=segment_id, patient_id=patient_id, cell=cell
+            self.data.predictions,
+            threshold=self.data.threshold,
+            segment_id=segment_id,
+            patient_id=patient_id,
+            cell=cell,
         )
         whole = segment_id is None and patient_id is None and cell is None
         if whole:
@@ -425,13 +471,24 @@ class FoldExplainer:
         else:
             table = self.occlusion_of(ids, on_segments=on_segments, **params)
         scope = (
-            self.segment_name(segment_id) if segment_id is not None else f"patient {patient_id}"
-            if patient_id is not None else cell if cell is not None else str(FoldKey.parse(self.data.fold_key))
+            self.segment_name(segment_id)
+            if segment_id is not None
+            else f"patient {patient_id}"
+            if patient_id is not None
+            else cell
+            if cell is not None
+            else str(FoldKey.parse(self.data.fold_key))
         )
         return aggregate_occlusion(table[table["segment_id"].isin(ids)], scope=scope)
 
     def faithfulness(
-        self, method: str, segment_ids: Sequence[int], *, steps: int = 20, random_orders: int = 2, **params: Any
+        self,
+        method: str,
+        segment_ids: Sequence[int],
+        *,
+        steps: int = 20,
+        random_orders: int = 2,
+        **params: Any,
     ) -> pd.DataFrame:
         """Deletion/insertion AUCs vs random and the randomisation correlation, per segment and branch."""
         from core.explain import get_explainer
@@ -443,14 +500,29 @@ class FoldExplainer:
             mel, stft = self._pair(ids)
             explanation = explainer.explain(self.data.model, mel, stft)
             curves = deletion_insertion(
-                self.data.model, mel, stft, {b: e.heatmap for b, e in explanation.items()},
-                steps=steps, random_orders=random_orders, target=explainer.target, segment_ids=ids,
+                self.data.model,
+                mel,
+                stft,
+                {b: e.heatmap for b, e in explanation.items()},
+                steps=steps,
+                random_orders=random_orders,
+                target=explainer.target,
+                segment_ids=ids,
             )
-            sanity = randomisation_check(self.data.model, mel, stft, explainer, segment_ids=ids, trained=explanation)
-            return curves.merge(sanity[["segment_id", "branch", "spearman", "differs"]], on=["segment_id", "branch"])
+            sanity = randomisation_check(
+                self.data.model, mel, stft, explainer, segment_ids=ids, trained=explanation
+            )
+            return curves.merge(
+                sanity[["segment_id", "branch", "spearman", "differs"]], on=["segment_id", "branch"]
+            )
 
-        key = self.cache_params(method=method, method_params=explainer.params(), steps=steps,
-                           random_orders=random_orders, segments=ids.tolist())
+        key = self.cache_params(
+            method=method,
+            method_params=explainer.params(),
+            steps=steps,
+            random_orders=random_orders,
+            segments=ids.tolist(),
+        )
         return self.store.table(self.fold, f"faithfulness_{method}", key, compute)
 
     def faithfulness_summary(self, method: str, segment_ids: Sequence[int], **params: Any) -> pd.DataFrame:
@@ -458,11 +530,17 @@ class FoldExplainer:
         table = self.faithfulness(method, segment_ids, **params)
         return faithfulness_summary(table, table[["segment_id", "branch", "spearman"]], method=method)
 
-    def faithfulness_overview(self, methods: Sequence[str], segment_ids: Sequence[int], **params: Any) -> pd.DataFrame:
+    def faithfulness_overview(
+        self, methods: Sequence[str], segment_ids: Sequence[int], **params: Any
+    ) -> pd.DataFrame:
         """:meth:`faithfulness_summary` of several methods in one table, so users see which map to believe."""
-        return pd.concat([self.faithfulness_summary(m, segment_ids, **params) for m in methods], ignore_index=True)
+        return pd.concat(
+            [self.faithfulness_summary(m, segment_ids, **params) for m in methods], ignore_index=True
+        )
 
-    def summary(self, *, segment_id: int | None = None, patient_id: str | None = None, **params: Any) -> Summary:
+    def summary(
+        self, *, segment_id: int | None = None, patient_id: str | None = None, **params: Any
+    ) -> Summary:
         """Plain-language summary of one test segment or one patient's test segments."""
         if (segment_id is None) == (patient_id is None):
             raise ExplainError("summary of exactly one of segment_id or patient_id")
@@ -511,5 +589,10 @@ class FoldExplainer:
             for method in methods:
                 self.faithfulness(method, ids)
                 say(f"faithfulness {method}")
-        return {"fold": self.data.fold_key, "cases": int(ids.size), "test_segments": int(self.data.predictions.shape[0]),
-                "methods": list(methods), "faithfulness": bool(faithfulness)}
+        return {
+            "fold": self.data.fold_key,
+            "cases": int(ids.size),
+            "test_segments": int(self.data.predictions.shape[0]),
+            "methods": list(methods),
+            "faithfulness": bool(faithfulness),
+        }

@@ -66,7 +66,13 @@ class IntegratedGradients(PixelExplainer):
         return out
 
     def completeness_gap(
-        self, runner: StagedRunner, images: np.ndarray, others: dict[str, np.ndarray], raw: np.ndarray, *, branch: str
+        self,
+        runner: StagedRunner,
+        images: np.ndarray,
+        others: dict[str, np.ndarray],
+        raw: np.ndarray,
+        *,
+        branch: str,
     ) -> np.ndarray:
         """``sum(attr) - (score(x) - score(x'))`` per segment [shape=(n,)]; near 0 when ``steps`` suffice."""
         maps = dict(others)

@@ -21,7 +21,12 @@ from core.explain.staged import BRANCHES, StagedModel, StagedRunner, check_pair,
 
 #: Columns of :func:`branch_masking`.
 MASKING_COLUMNS: tuple[str, ...] = (
-    "segment_id", "prob", "prob_mel_masked", "prob_stft_masked", "delta_mel", "delta_stft",
+    "segment_id",
+    "prob",
+    "prob_mel_masked",
+    "prob_stft_masked",
+    "delta_mel",
+    "delta_stft",
 )
 
 Baseline = str | dict[str, np.ndarray]
@@ -51,7 +56,9 @@ def baseline_images(baseline: Baseline, branches: tuple[str, ...], size: int) ->
     """One baseline image per branch [shape=(S, S, 3), float32]."""
     if isinstance(baseline, str):
         if baseline != "black":
-            raise ExplainError(f"masking baseline={baseline!r}; expected 'black' or a dict of images per branch")
+            raise ExplainError(
+                f"masking baseline={baseline!r}; expected 'black' or a dict of images per branch"
+            )
         return {b: np.zeros((size, size, 3), dtype=np.float32) for b in branches}
     out = {}
     for b in branches:

@@ -34,8 +34,20 @@ Fill = str | float
 
 #: Columns of :func:`occlusion_table`.
 OCCLUSION_COLUMNS: tuple[str, ...] = (
-    "segment_id", "branch", "axis", "region", "start", "stop", "low_hz", "high_hz",
-    "start_ms", "end_ms", "signal_fraction", "prob", "occluded_prob", "delta",
+    "segment_id",
+    "branch",
+    "axis",
+    "region",
+    "start",
+    "stop",
+    "low_hz",
+    "high_hz",
+    "start_ms",
+    "end_ms",
+    "signal_fraction",
+    "prob",
+    "occluded_prob",
+    "delta",
 )
 
 
@@ -115,7 +127,9 @@ def _build_occlusion_graph(runner: StagedRunner) -> Any:
         head_in = []
         for other in range(n_b):
             repeated = tf.repeat(intact_maps[other], k, axis=0)
-            head_in.append(tf.concat([variant_maps[other] if owner == other else repeated for owner in range(n_b)], 0))
+            head_in.append(
+                tf.concat([variant_maps[other] if owner == other else repeated for owner in range(n_b)], 0)
+            )
         prob = runner.head_graph(*intact_maps)
         occluded = tf.reshape(runner.head_graph(*head_in), [n_b, g, k])
         return prob, occluded
@@ -215,7 +229,9 @@ def occlusion_table(
     if ids.shape != (n,):
         raise ExplainError(f"segment_ids of shape {ids.shape}; expected ({n},)")
     prob, occluded = occlusion_probabilities(runner, mel, stft, bands=bands, chunks=chunks, fill=fill)
-    regions = region_table(int(np.shape(mel if mel is not None else stft)[1]), bands=bands, chunks=chunks, axes=axes)
+    regions = region_table(
+        int(np.shape(mel if mel is not None else stft)[1]), bands=bands, chunks=chunks, axes=axes
+    )
     frames = []
     for branch in runner.branches:
         own = regions[regions["branch"] == branch].reset_index(drop=True)
@@ -251,8 +267,12 @@ def aggregate_occlusion(table: pd.DataFrame, *, scope: str = "") -> pd.DataFrame
     if table.empty:
         raise ExplainError("no occlusion rows to aggregate (empty scope)")
     keys = ["branch", "axis", "region"]
-    bounds = table.groupby(keys, sort=True)[["low_hz", "high_hz", "start_ms", "end_ms", "signal_fraction"]].first()
-    stats = table.groupby(keys, sort=True)["delta"].agg(mean_delta="mean", std_delta="std", n_segments="count")
+    bounds = table.groupby(keys, sort=True)[
+        ["low_hz", "high_hz", "start_ms", "end_ms", "signal_fraction"]
+    ].first()
+    stats = table.groupby(keys, sort=True)["delta"].agg(
+        mean_delta="mean", std_delta="std", n_segments="count"
+    )
     summary = bounds.join(stats).reset_index()
     summary["std_delta"] = summary["std_delta"].fillna(0.0)
     # Chunks that are mostly padding (repeated last frame) are ranked after every real one:
@@ -266,7 +286,9 @@ def aggregate_occlusion(table: pd.DataFrame, *, scope: str = "") -> pd.DataFrame
     return summary
 
 
-def occlusion_maps(prob: np.ndarray, occluded: np.ndarray, *, size: int, bands: int, chunks: int) -> np.ndarray:
+def occlusion_maps(
+    prob: np.ndarray, occluded: np.ndarray, *, size: int, bands: int, chunks: int
+) -> np.ndarray:
     """Separable map of one branch: each pixel gets its band's Δprob plus its chunk's Δprob.
 
     Parameters
@@ -310,11 +332,15 @@ class Occlusion(Explainer):
 
     def context(self, runner: StagedRunner, mel: np.ndarray | None, stft: np.ndarray | None) -> PairContext:
         check_pair(mel, stft, runner.branches)
-        prob, occluded = occlusion_probabilities(runner, mel, stft, bands=self.bands, chunks=self.chunks, fill=self.fill)
+        prob, occluded = occlusion_probabilities(
+            runner, mel, stft, bands=self.bands, chunks=self.chunks, fill=self.fill
+        )
         images = {b: np.asarray({"mel": mel, "stft": stft}[b]) for b in runner.branches}
         # The occluded probabilities stand in for feature maps: they are all attribute() needs.
         return PairContext(images=images, maps=occluded, grads=None, prob=prob, target=self.target)
 
     def attribute(self, runner: StagedRunner, context: PairContext, branch: str) -> np.ndarray:
-        raw = occlusion_maps(context.prob, context.maps[branch], size=context.size, bands=self.bands, chunks=self.chunks)
+        raw = occlusion_maps(
+            context.prob, context.maps[branch], size=context.size, bands=self.bands, chunks=self.chunks
+        )
         return raw if self.target == 1 else -raw

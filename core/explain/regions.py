@@ -112,7 +112,9 @@ class ImageAxes:
         return int(next(iter(self.row_hz.values())).shape[0])
 
 
-def region_table(size: int, *, bands: int = 10, chunks: int = 10, axes: ImageAxes | None = None) -> pd.DataFrame:
+def region_table(
+    size: int, *, bands: int = 10, chunks: int = 10, axes: ImageAxes | None = None
+) -> pd.DataFrame:
     """The regions occlusion removes, one row per (branch, axis, region).
 
     Parameters
@@ -137,7 +139,17 @@ def region_table(size: int, *, bands: int = 10, chunks: int = 10, axes: ImageAxe
     for branch in ("mel", "stft"):
         for i, (start, stop) in enumerate(band_rows(size, bands)):
             low, high = _band_hz(axes, branch, start, stop) if axes else (np.nan, np.nan)
-            rows.append(dict(branch=branch, axis="frequency", region=i, start=start, stop=stop, low_hz=low, high_hz=high))
+            rows.append(
+                dict(
+                    branch=branch,
+                    axis="frequency",
+                    region=i,
+                    start=start,
+                    stop=stop,
+                    low_hz=low,
+                    high_hz=high,
+                )
+            )
         for i, (start, stop) in enumerate(chunk_columns(size, chunks)):
             if axes:
                 begin, end = _chunk_ms(axes, branch, start, stop)
@@ -145,14 +157,35 @@ def region_table(size: int, *, bands: int = 10, chunks: int = 10, axes: ImageAxe
             else:
                 begin = end = fraction = np.nan
             rows.append(
-                dict(branch=branch, axis="time", region=i, start=start, stop=stop, start_ms=begin, end_ms=end,
-                     signal_fraction=fraction)
+                dict(
+                    branch=branch,
+                    axis="time",
+                    region=i,
+                    start=start,
+                    stop=stop,
+                    start_ms=begin,
+                    end_ms=end,
+                    signal_fraction=fraction,
+                )
             )
     table = pd.DataFrame(rows)
     for column in ("low_hz", "high_hz", "start_ms", "end_ms", "signal_fraction"):
         if column not in table:
             table[column] = np.nan
-    return table[["branch", "axis", "region", "start", "stop", "low_hz", "high_hz", "start_ms", "end_ms", "signal_fraction"]]
+    return table[
+        [
+            "branch",
+            "axis",
+            "region",
+            "start",
+            "stop",
+            "low_hz",
+            "high_hz",
+            "start_ms",
+            "end_ms",
+            "signal_fraction",
+        ]
+    ]
 
 
 def _pixel_edges(values: np.ndarray) -> np.ndarray:

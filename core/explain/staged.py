@@ -113,7 +113,9 @@ def check_pair(mel: np.ndarray | None, stft: np.ndarray | None, branches: Sequen
         if n is None:
             n, size = shape[0], shape[1:]
         elif shape[0] != n or shape[1:] != size:
-            raise ExplainError(f"{branch} images of shape {shape}; expected the other branch's shape ({n}, *{size})")
+            raise ExplainError(
+                f"{branch} images of shape {shape}; expected the other branch's shape ({n}, *{size})"
+            )
     return int(n or 0)
 
 
@@ -183,7 +185,9 @@ class StagedRunner:
     def model(self) -> StagedModel:
         model = self._model_ref()
         if model is None:
-            raise ExplainError("the model of this runner no longer exists; get a new runner with runner_for(model)")
+            raise ExplainError(
+                "the model of this runner no longer exists; get a new runner with runner_for(model)"
+            )
         return model
 
     def compiled(self, name: str, build: Any) -> Any:

@@ -58,11 +58,18 @@ class ExplainStore:
 
     def path(self, fold: int, name: str, params: dict[str, Any], suffix: str) -> Path:
         if not name or any(c in name for c in "/\\.") or name.startswith("-"):
-            raise RunError(f"explanation entry name {name!r}; expected a plain name without '/', '\\\\' or '.'")
+            raise RunError(
+                f"explanation entry name {name!r}; expected a plain name without '/', '\\\\' or '.'"
+            )
         return self.fold_dir(fold) / f"{name}-{self.key(params)}{suffix}"
 
     def _write_sidecar(self, data_path: Path, name: str, params: dict[str, Any]) -> None:
-        meta = {"name": name, "key": data_path.stem.rsplit("-", 1)[1], "file": data_path.name, "params": _jsonable(params)}
+        meta = {
+            "name": name,
+            "key": data_path.stem.rsplit("-", 1)[1],
+            "file": data_path.name,
+            "params": _jsonable(params),
+        }
         atomic_write(data_path.with_suffix(".json"), lambda fh: json.dump(meta, fh, indent=2, sort_keys=True))
 
     def has(self, fold: int, name: str, params: dict[str, Any], *, kind: str = "table") -> bool:
@@ -85,7 +92,9 @@ class ExplainStore:
         except (OSError, ValueError) as exc:
             raise RunError(f"cannot read cached explanation {path}: {exc}") from None
 
-    def save_arrays(self, fold: int, name: str, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+    def save_arrays(
+        self, fold: int, name: str, params: dict[str, Any], arrays: dict[str, np.ndarray]
+    ) -> Path:
         """Write named arrays (compressed ``.npz``); returns its path."""
         path = self.path(fold, name, params, ".npz")
         atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays), binary=True)
@@ -136,6 +145,13 @@ class ExplainStore:
                 except (OSError, ValueError):
                     continue
                 if (folder / meta.get("file", "")).is_file():
-                    rows.append({"fold": int(folder.name[4:]), "name": meta["name"], "key": meta["key"],
-                                 "file": meta["file"], "params": meta["params"]})
+                    rows.append(
+                        {
+                            "fold": int(folder.name[4:]),
+                            "name": meta["name"],
+                            "key": meta["key"],
+                            "file": meta["file"],
+                            "params": meta["params"],
+                        }
+                    )
         return pd.DataFrame(rows, columns=["fold", "name", "key", "file", "params"])

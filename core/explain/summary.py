@@ -90,13 +90,24 @@ def summarise(
     names = dict(enumerate(class_names))
     sentences = [_prediction_sentence(subject, n, probs, mean_prob, threshold, predicted, names)]
     facts: dict[str, Any] = {
-        "subject": subject, "n_segments": n, "prob": mean_prob, "threshold": float(threshold),
-        "predicted": names[predicted], "delta": {}, "decisive_branch": None, "bands": [], "chunks": [],
+        "subject": subject,
+        "n_segments": n,
+        "prob": mean_prob,
+        "threshold": float(threshold),
+        "predicted": names[predicted],
+        "delta": {},
+        "decisive_branch": None,
+        "bands": [],
+        "chunks": [],
     }
 
     decisive = None
     if masking is not None and not masking.empty:
-        deltas = {b: float(masking[f"delta_{b}"].mean()) for b in BRANCH_NAMES if masking[f"delta_{b}"].notna().any()}
+        deltas = {
+            b: float(masking[f"delta_{b}"].mean())
+            for b in BRANCH_NAMES
+            if masking[f"delta_{b}"].notna().any()
+        }
         facts["delta"] = deltas
         sentences.append(_masking_sentence(deltas, n, names[1]))
         evidence = {b: sign * d for b, d in deltas.items()}
@@ -117,15 +128,26 @@ def summarise(
         regions = aggregate_occlusion(occlusion[occlusion["branch"] == branch])
         regions["evidence"] = sign * regions["mean_delta"]
         for axis, key in (("frequency", "bands"), ("time", "chunks")):
-            rows = regions[(regions["axis"] == axis) & ~regions["padding"]].sort_values("evidence", ascending=False)
+            rows = regions[(regions["axis"] == axis) & ~regions["padding"]].sort_values(
+                "evidence", ascending=False
+            )
             strong = rows[rows["evidence"] >= min_delta].head(top)
             facts[key] = [_region_fact(r) for _, r in strong.iterrows()]
-            sentences.append(_region_sentence(axis, branch, strong, names[predicted], min_delta, rows.shape[0]))
+            sentences.append(
+                _region_sentence(axis, branch, strong, names[predicted], min_delta, rows.shape[0])
+            )
     return Summary(sentences=tuple(sentences), facts=facts)
 
 
-def _prediction_sentence(subject: str, n: int, probs: np.ndarray, mean_prob: float, threshold: float, predicted: int,
-                         names: dict[int, str]) -> str:
+def _prediction_sentence(
+    subject: str,
+    n: int,
+    probs: np.ndarray,
+    mean_prob: float,
+    threshold: float,
+    predicted: int,
+    names: dict[int, str],
+) -> str:
     what = f"a {names[predicted]} outcome" if names == OUTCOMES else names[predicted]
     if n == 1:
         return (
@@ -143,7 +165,9 @@ def _masking_sentence(deltas: dict[str, float], n: int, positive: str = "poor") 
     parts = []
     for b, d in deltas.items():
         verb = "lowered" if d >= 0 else "raised"
-        parts.append(f"masking the {BRANCH_NAMES[b]} image {verb} the probability of {positive} by {abs(d):.2f}")
+        parts.append(
+            f"masking the {BRANCH_NAMES[b]} image {verb} the probability of {positive} by {abs(d):.2f}"
+        )
     average = " on average" if n > 1 else ""
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + average + "."
@@ -159,14 +183,14 @@ def _region_fact(row: pd.Series) -> dict[str, Any]:
     return {k: (None if pd.isna(row[k]) else float(row[k])) for k in keys}
 
 
-def _region_sentence(axis: str, branch: str, strong: pd.DataFrame, predicted: str, min_delta: float, total: int) -> str:
+def _region_sentence(
+    axis: str, branch: str, strong: pd.DataFrame, predicted: str, min_delta: float, total: int
+) -> str:
     name = BRANCH_NAMES[branch]
     what = "frequency band" if axis == "frequency" else "time chunk"
     if strong.empty:
         return f"No single {what} of the {name} image moved the probability towards {predicted} by {min_delta:.2f} or more."
-    labels = [
-        f"{_label(axis, r, total)} (Δprob {r['mean_delta']:+.2f})" for _, r in strong.iterrows()
-    ]
+    labels = [f"{_label(axis, r, total)} (Δprob {r['mean_delta']:+.2f})" for _, r in strong.iterrows()]
     lead = "In frequency" if axis == "frequency" else "In time"
     noun = "mattered most" if len(labels) == 1 else "mattered most, in this order"
     return f"{lead}, occluding {' and '.join(labels)} of the {name} image {noun}."

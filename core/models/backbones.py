@@ -94,16 +94,51 @@ class BackboneSpec:
 BACKBONES: dict[str, BackboneSpec] = {
     spec.name: spec
     for spec in (
-        BackboneSpec("efficientnetb0", "EfficientNetB0", "EfficientNetB0", "efficientnet",
-                     "efficientnetb0_notop.h5", "builtin", 32),
-        BackboneSpec("mobilenetv3small", "MobileNetV3Small", "MobileNetV3Small", "mobilenet_v3",
-                     "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5", "builtin", 32),
-        BackboneSpec("mobilenetv3large", "MobileNetV3Large", "MobileNetV3Large", "mobilenet_v3",
-                     "weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5", "builtin", 32),
-        BackboneSpec("resnet50", "ResNet50", "ResNet50", "resnet50",
-                     "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", "caffe", 32),
-        BackboneSpec("inceptionv3", "InceptionV3", "InceptionV3", "inception_v3",
-                     "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", "tf", 75),
+        BackboneSpec(
+            "efficientnetb0",
+            "EfficientNetB0",
+            "EfficientNetB0",
+            "efficientnet",
+            "efficientnetb0_notop.h5",
+            "builtin",
+            32,
+        ),
+        BackboneSpec(
+            "mobilenetv3small",
+            "MobileNetV3Small",
+            "MobileNetV3Small",
+            "mobilenet_v3",
+            "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
+            "builtin",
+            32,
+        ),
+        BackboneSpec(
+            "mobilenetv3large",
+            "MobileNetV3Large",
+            "MobileNetV3Large",
+            "mobilenet_v3",
+            "weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5",
+            "builtin",
+            32,
+        ),
+        BackboneSpec(
+            "resnet50",
+            "ResNet50",
+            "ResNet50",
+            "resnet50",
+            "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            "caffe",
+            32,
+        ),
+        BackboneSpec(
+            "inceptionv3",
+            "InceptionV3",
+            "InceptionV3",
+            "inception_v3",
+            "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            "tf",
+            75,
+        ),
         BackboneSpec("small_cnn", "Small CNN (from scratch)", "", "", "", "builtin", 16),
     )
 }
@@ -225,7 +260,9 @@ def row_coordinate_layer() -> Any:
         def call(self, x: Any) -> Any:
             shape = keras.ops.shape(x)
             rows = keras.ops.linspace(0.0, 1.0, shape[1])
-            plane = keras.ops.broadcast_to(keras.ops.reshape(rows, (1, -1, 1, 1)), (shape[0], shape[1], shape[2], 1))
+            plane = keras.ops.broadcast_to(
+                keras.ops.reshape(rows, (1, -1, 1, 1)), (shape[0], shape[1], shape[2], 1)
+            )
             return keras.ops.concatenate([x, keras.ops.cast(plane, x.dtype)], axis=-1)
 
         def compute_output_shape(self, input_shape: tuple) -> tuple:
@@ -250,10 +287,13 @@ def _small_cnn(shape: tuple[int, int, int]) -> Any:
     x = layers.AveragePooling2D(pool, name="downsample")(x)
     x = row_coordinate_layer()(name="row_coordinate")(x)
     for i, filters in enumerate((16, 32, 64)):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_initializer="he_normal",
-                          name=f"conv{i + 1}")(x)
+        x = layers.Conv2D(
+            filters, 3, padding="same", activation="relu", kernel_initializer="he_normal", name=f"conv{i + 1}"
+        )(x)
         x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
-    x = layers.Conv2D(64, 3, padding="same", activation="relu", kernel_initializer="he_normal", name="conv4")(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu", kernel_initializer="he_normal", name="conv4")(
+        x
+    )
     return keras.Model(inputs, x, name="small_cnn")
 
 

@@ -195,7 +195,9 @@ class DualModel:
             raise ConfigError(f"model with branches {self.branches} needs {missing} images")
         arrays = [given[b] for b in self.branches]
         if len({len(a) for a in arrays}) != 1:
-            raise ConfigError(f"mel and stft must have the same number of images; got {[len(a) for a in arrays]}")
+            raise ConfigError(
+                f"mel and stft must have the same number of images; got {[len(a) for a in arrays]}"
+            )
         return arrays
 
     def feature_maps(
@@ -214,7 +216,9 @@ class DualModel:
             One per branch, in :attr:`branches` order.
         """
         return tuple(
-            self.run_stage("tail", self.run_stage("prefix", images, batch_size=batch_size), batch_size=batch_size)
+            self.run_stage(
+                "tail", self.run_stage("prefix", images, batch_size=batch_size), batch_size=batch_size
+            )
             for images in self._inputs(mel, stft)
         )
 
@@ -362,21 +366,30 @@ def build_model(
     feature_shape = tuple(int(d) for d in tail_model.output.shape[1:])
     features = keras.Input((feature_shape[-1] * len(branches),), name="pooled")
     h = layers.Dense(
-        config.head_units, activation="relu", kernel_regularizer=keras.regularizers.L2(config.l2), name="dense"
+        config.head_units,
+        activation="relu",
+        kernel_regularizer=keras.regularizers.L2(config.l2),
+        name="dense",
     )(features)
     h = layers.Dropout(config.dropout, name="dropout")(h)
     prob = layers.Dense(1, activation="sigmoid", name="prob")(h)
     classifier = keras.Model(features, prob, name="classifier")
 
     map_inputs = [keras.Input(feature_shape, name=f"{b}_map") for b in branches]
-    pooled = [layers.GlobalAveragePooling2D(name=f"gap_{b}")(m) for b, m in zip(branches, map_inputs, strict=True)]
+    pooled = [
+        layers.GlobalAveragePooling2D(name=f"gap_{b}")(m) for b, m in zip(branches, map_inputs, strict=True)
+    ]
     joined = layers.Concatenate(name="concat")(pooled) if len(pooled) > 1 else pooled[0]
-    head_model = keras.Model(map_inputs if len(map_inputs) > 1 else map_inputs[0], classifier(joined), name="head")
+    head_model = keras.Model(
+        map_inputs if len(map_inputs) > 1 else map_inputs[0], classifier(joined), name="head"
+    )
 
     images = [keras.Input((image_size, image_size, 3), name=b) for b in branches]
     maps = [tail_model(prefix_model(img)) for img in images]
     end_to_end = keras.Model(
-        images if len(images) > 1 else images[0], head_model(maps if len(maps) > 1 else maps[0]), name="voe_dual"
+        images if len(images) > 1 else images[0],
+        head_model(maps if len(maps) > 1 else maps[0]),
+        name="voe_dual",
     )
     trainable = tuple(
         layer.name

@@ -57,7 +57,7 @@ class Measure:
     @property
     def rounding(self) -> float:
         """Largest difference that printing alone explains (half a unit of the last digit)."""
-        return 0.5 * 10.0 ** -self.decimals
+        return 0.5 * 10.0**-self.decimals
 
 
 #: Every measure of Praat's voice report, in report order.
@@ -94,7 +94,12 @@ MEASURE_KEYS: tuple[str, ...] = tuple(m.key for m in MEASURES)
 
 #: Section header lines (lower case, without the colon).
 SECTIONS: tuple[str, ...] = (
-    "pitch", "pulses", "voicing", "jitter", "shimmer", "harmonicity of the voiced parts only",
+    "pitch",
+    "pulses",
+    "voicing",
+    "jitter",
+    "shimmer",
+    "harmonicity of the voiced parts only",
 )
 
 UNDEFINED = "--undefined--"
@@ -103,10 +108,15 @@ _BY_LABEL: dict[str, Measure] = {m.label.casefold(): m for m in MEASURES}
 _NUMBER = r"[+\-\u2212]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+\-\u2212]?\d+)?"
 _VALUE = re.compile(rf"^(?P<number>{_NUMBER}|{re.escape(UNDEFINED)})\s*(?P<unit>%|Hz|dB|seconds|s)?$")
 _DETAIL = re.compile(r"^(?P<head>.*?)\s*\((?P<detail>[^()]*)\)\s*$")
-_RATIO = re.compile(rf"^(?P<num>{_NUMBER}|{re.escape(UNDEFINED)})(?:\s*seconds)?\s*/\s*"
-                    rf"(?P<den>{_NUMBER}|{re.escape(UNDEFINED)})(?:\s*seconds)?$")
-_TIME_RANGE = re.compile(rf"^From\s+(?P<start>{_NUMBER})\s+to\s+(?P<end>{_NUMBER})\s+seconds?"
-                         rf"\s*\(duration:\s*(?P<duration>{_NUMBER})\s+seconds?\)$", re.IGNORECASE)
+_RATIO = re.compile(
+    rf"^(?P<num>{_NUMBER}|{re.escape(UNDEFINED)})(?:\s*seconds)?\s*/\s*"
+    rf"(?P<den>{_NUMBER}|{re.escape(UNDEFINED)})(?:\s*seconds)?$"
+)
+_TIME_RANGE = re.compile(
+    rf"^From\s+(?P<start>{_NUMBER})\s+to\s+(?P<end>{_NUMBER})\s+seconds?"
+    rf"\s*\(duration:\s*(?P<duration>{_NUMBER})\s+seconds?\)$",
+    re.IGNORECASE,
+)
 _AC_WARNING = "some of the following measurements may be imprecise"
 _QUOTE_CHARS = 60
 #: Digit runs this long that are not decimals may be record numbers; quoted lines mask them.
@@ -199,7 +209,9 @@ def parse_voice_report(text: str, *, source: str = "voice report", strict: bool 
     start = _body_start(lines)
     problems: list[str] = []
     if start is None:
-        problems.append(f"{source}: no voice report found (expected a 'Pitch:' section or a 'From … to … seconds' line)")
+        problems.append(
+            f"{source}: no voice report found (expected a 'Pitch:' section or a 'From … to … seconds' line)"
+        )
         lines = []
         start = 0
     preamble = " ".join(lines[:start]).casefold()
@@ -222,8 +234,10 @@ def parse_voice_report(text: str, *, source: str = "voice report", strict: bool 
         label, colon, rest = line.partition(":")
         measure = _BY_LABEL.get(" ".join(label.split()).casefold()) if colon else None
         if measure is None:
-            problems.append(f"{where}: {_quote(line)} is not a voice-report line (expected a measure such as "
-                            "'Jitter (local): 0.486%', a section such as 'Pitch:', or a blank line)")
+            problems.append(
+                f"{where}: {_quote(line)} is not a voice-report line (expected a measure such as "
+                "'Jitter (local): 0.486%', a section such as 'Pitch:', or a blank line)"
+            )
             continue
         if measure.key in seen:
             problems.append(f"{where}: '{measure.label}' appears twice; expected once")
@@ -324,7 +338,9 @@ def _measure_value(measure: Measure, rest: str) -> tuple[float, str | None]:
         rest, detail = found["head"].strip(), found["detail"].strip()
     value = _VALUE.match(rest)
     if not value:
-        raise ValueError(f"has value {_quote(rest)}; expected a number such as 0.486%, 31.929E-6 seconds or {UNDEFINED}")
+        raise ValueError(
+            f"has value {_quote(rest)}; expected a number such as 0.486%, 31.929E-6 seconds or {UNDEFINED}"
+        )
     number = parse_number(value["number"])
     unit = value["unit"] or ""
     if unit == "s":
@@ -359,8 +375,11 @@ def _counts(
 #: Words a voice report is made of; any other word in a quoted line may be a name and is masked.
 _VOCABULARY: frozenset[str] = frozenset(
     word.casefold()
-    for text in (*(m.label for m in MEASURES), *SECTIONS,
-                 "from to seconds duration time range of selection undefined hz db ms e s")
+    for text in (
+        *(m.label for m in MEASURES),
+        *SECTIONS,
+        "from to seconds duration time range of selection undefined hz db ms e s",
+    )
     for word in re.findall(r"[^\W\d_]+", text)
 )
 _WORD = re.compile(r"[^\W\d_]+")

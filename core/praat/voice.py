@@ -91,7 +91,9 @@ class VoiceAnalysisSettings:
         return config_hash(asdict(self))
 
 
-def settings_for_report(report: VoiceReport, base: VoiceAnalysisSettings | None = None) -> VoiceAnalysisSettings:
+def settings_for_report(
+    report: VoiceReport, base: VoiceAnalysisSettings | None = None
+) -> VoiceAnalysisSettings:
     """The settings that reproduce a report: ``base`` with the report's pitch method when it says one."""
     base = base or VoiceAnalysisSettings()
     if report.pitch_method in ("ac", "cc"):
@@ -172,7 +174,8 @@ def voice_measures(
         "n_voice_breaks": float(breaks_n),
         "voice_breaks_pct": 100.0 * breaks_s / (tmax - tmin) if window_times.size > 1 else math.nan,
         "jitter_local_pct": 100.0 * call(pulses, "Get jitter (local)", tmin, tmax, pmin, pmax, factor),
-        "jitter_local_abs_us": 1e6 * call(pulses, "Get jitter (local, absolute)", tmin, tmax, pmin, pmax, factor),
+        "jitter_local_abs_us": 1e6
+        * call(pulses, "Get jitter (local, absolute)", tmin, tmax, pmin, pmax, factor),
         "jitter_rap_pct": 100.0 * call(pulses, "Get jitter (rap)", tmin, tmax, pmin, pmax, factor),
         "jitter_ppq5_pct": 100.0 * call(pulses, "Get jitter (ppq5)", tmin, tmax, pmin, pmax, factor),
         "jitter_ddp_pct": 100.0 * call(pulses, "Get jitter (ddp)", tmin, tmax, pmin, pmax, factor),
@@ -189,7 +192,9 @@ def voice_measures(
         "shimmer_dda_pct": ("Get shimmer (dda)", 100.0),
     }
     for key, (command, scale) in shimmer.items():
-        values[key] = scale * _shimmer(part, pulses, command, tmin, tmax, pmin, pmax, factor, amplitude_factor)
+        values[key] = scale * _shimmer(
+            part, pulses, command, tmin, tmax, pmin, pmax, factor, amplitude_factor
+        )
     return {key: _finite_or_nan(values[key]) for key in MEASURE_KEYS}
 
 
@@ -206,7 +211,9 @@ def _analysis_part(
             f"({sound.xmin:.3f}..{sound.xmax:.3f} s)"
         )
     part = sound.extract_part(
-        from_time=max(sound.xmin, start - context_s), to_time=min(sound.xmax, end + context_s), preserve_times=True
+        from_time=max(sound.xmin, start - context_s),
+        to_time=min(sound.xmax, end + context_s),
+        preserve_times=True,
     )
     return part, start, end
 
@@ -214,15 +221,31 @@ def _analysis_part(
 def _pitch(sound: parselmouth.Sound, settings: VoiceAnalysisSettings) -> parselmouth.Pitch:
     command = "To Pitch (ac)" if settings.pitch_method == "ac" else "To Pitch (cc)"
     return call(
-        sound, command, 0.0, settings.pitch_floor_hz, settings.max_candidates,
-        "yes" if settings.very_accurate else "no", settings.silence_threshold, settings.voicing_threshold,
-        settings.octave_cost, settings.octave_jump_cost, settings.voiced_unvoiced_cost, settings.pitch_ceiling_hz,
+        sound,
+        command,
+        0.0,
+        settings.pitch_floor_hz,
+        settings.max_candidates,
+        "yes" if settings.very_accurate else "no",
+        settings.silence_threshold,
+        settings.voicing_threshold,
+        settings.octave_cost,
+        settings.octave_jump_cost,
+        settings.voiced_unvoiced_cost,
+        settings.pitch_ceiling_hz,
     )
 
 
 def _shimmer(
-    sound: parselmouth.Sound, pulses: parselmouth.Data, command: str, tmin: float, tmax: float,
-    pmin: float, pmax: float, factor: float, amplitude_factor: float,
+    sound: parselmouth.Sound,
+    pulses: parselmouth.Data,
+    command: str,
+    tmin: float,
+    tmax: float,
+    pmin: float,
+    pmax: float,
+    factor: float,
+    amplitude_factor: float,
 ) -> float:
     try:
         return call([sound, pulses], command, tmin, tmax, pmin, pmax, factor, amplitude_factor)
@@ -239,7 +262,9 @@ def _frame_window(pitch: parselmouth.Pitch, tmin: float, tmax: float) -> tuple[i
     return first, max(first, last)
 
 
-def _unvoiced_fraction(pitch: parselmouth.Pitch, tmin: float, tmax: float, settings: VoiceAnalysisSettings) -> float:
+def _unvoiced_fraction(
+    pitch: parselmouth.Pitch, tmin: float, tmax: float, settings: VoiceAnalysisSettings
+) -> float:
     """Share of frames that are silent or have no candidate strong enough below the ceiling.
 
     Praat's ``Pitch_getFractionOfLocallyUnvoicedFrames``: a frame is locally voiced when its

@@ -46,12 +46,22 @@ def cam_overlay(
         share = padded_share(heat, real)
         note = f"{int((~real).sum())} padded columns not shown ({share:.0%} of this map)"
         grey, heat, ms = grey[:, real], heat[:, real], ms[real]
-    fig = go.Figure(go.Heatmap(z=grey.astype(float), x=ms, y=hz, colorscale="gray", showscale=False, hoverinfo="skip"))
-    fig.add_trace(go.Heatmap(
-        z=heat.astype(float), x=ms, y=hz, opacity=opacity, zmin=-1 if signed else 0, zmax=1,
-        colorscale="RdBu_r" if signed else "Inferno", colorbar=dict(title=colorbar),
-        hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:.2f}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(z=grey.astype(float), x=ms, y=hz, colorscale="gray", showscale=False, hoverinfo="skip")
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=heat.astype(float),
+            x=ms,
+            y=hz,
+            opacity=opacity,
+            zmin=-1 if signed else 0,
+            zmax=1,
+            colorscale="RdBu_r" if signed else "Inferno",
+            colorbar=dict(title=colorbar),
+            hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:.2f}<extra></extra>",
+        )
+    )
     _map_layout(fig, title, end_ms, note)
     return fig
 
@@ -66,10 +76,18 @@ def signed_map(delta: np.ndarray, *, hz: np.ndarray, ms: np.ndarray, title: str,
         Row 0 = highest frequency.
     ms : np.ndarray [shape=(T,)]
     """
-    fig = go.Figure(go.Heatmap(
-        z=delta.astype(float), x=ms, y=hz, zmin=-1, zmax=1, colorscale="RdBu_r", colorbar=dict(title=colorbar),
-        hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:+.2f}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=delta.astype(float),
+            x=ms,
+            y=hz,
+            zmin=-1,
+            zmax=1,
+            colorscale="RdBu_r",
+            colorbar=dict(title=colorbar),
+            hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:+.2f}<extra></extra>",
+        )
+    )
     _map_layout(fig, title, float(ms[-1]), None)
     return fig
 
@@ -82,20 +100,37 @@ def padded_share(heat: np.ndarray, real: np.ndarray) -> float:
 
 
 def _map_layout(fig: go.Figure, title: str, end_ms: float | None, note: str | None) -> None:
-    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=390, margin=dict(t=50, b=10, l=10, r=10),
-                      xaxis_title="time (ms)", yaxis_title="frequency (Hz)")
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=14)),
+        height=390,
+        margin=dict(t=50, b=10, l=10, r=10),
+        xaxis_title="time (ms)",
+        yaxis_title="frequency (Hz)",
+    )
     if end_ms is not None:
         fig.update_xaxes(range=[0.0, end_ms])
     if note:
-        fig.add_annotation(text=note, xref="paper", yref="paper", x=0, y=-0.18, showarrow=False,
-                           font=dict(size=11, color="#555"), xanchor="left")
+        fig.add_annotation(
+            text=note,
+            xref="paper",
+            yref="paper",
+            x=0,
+            y=-0.18,
+            showarrow=False,
+            font=dict(size=11, color="#555"),
+            xanchor="left",
+        )
 
 
 CELL_COLOURS = {"TP": "#c0392b", "FN": "#e67e22", "TN": "#2471a3", "FP": "#7fb3d5"}
 
 
 def probability_strip(
-    predictions: pd.DataFrame, cells: pd.Series, *, threshold: float, current: int | None = None,
+    predictions: pd.DataFrame,
+    cells: pd.Series,
+    *,
+    threshold: float,
+    current: int | None = None,
     class_names: ClassNames = DEFAULT_CLASS_NAMES,
 ) -> go.Figure:
     """Every test segment of a fold as a point: P(label 1) across, true class up, colour = confusion cell.
@@ -124,29 +159,52 @@ def probability_strip(
     fig = go.Figure()
     ring = table[table["segment_id"] == current] if current is not None else table.iloc[:0]
     if not ring.empty:
-        fig.add_trace(go.Scatter(
-            x=ring["prob"], y=ring["y"], mode="markers", name="shown", hoverinfo="skip", showlegend=False,
-            marker=dict(symbol="circle-open", size=20, color="black", line=dict(width=2)),
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=ring["prob"],
+                y=ring["y"],
+                mode="markers",
+                name="shown",
+                hoverinfo="skip",
+                showlegend=False,
+                marker=dict(symbol="circle-open", size=20, color="black", line=dict(width=2)),
+            )
+        )
     for cell, colour in CELL_COLOURS.items():
         part = table[table["cell"] == cell]
         if part.empty:
             continue
-        fig.add_trace(go.Scatter(
-            x=part["prob"], y=part["y"], mode="markers", name=cell, marker=dict(color=colour, size=9, line=dict(width=0.5, color="white")),
-            customdata=np.stack([part["segment_id"].to_numpy(), _names(part)], axis=1),
-            hovertemplate="%{customdata[1]}<br>" + probability_label(class_names)
-            + " %{x:.3f}<extra>" + cell + "</extra>",
-        ))
-    fig.add_vline(x=threshold, line_dash="dash", line_color="grey", annotation_text=f"threshold {threshold:.2f}")
+        fig.add_trace(
+            go.Scatter(
+                x=part["prob"],
+                y=part["y"],
+                mode="markers",
+                name=cell,
+                marker=dict(color=colour, size=9, line=dict(width=0.5, color="white")),
+                customdata=np.stack([part["segment_id"].to_numpy(), _names(part)], axis=1),
+                hovertemplate="%{customdata[1]}<br>"
+                + probability_label(class_names)
+                + " %{x:.3f}<extra>"
+                + cell
+                + "</extra>",
+            )
+        )
+    fig.add_vline(
+        x=threshold, line_dash="dash", line_color="grey", annotation_text=f"threshold {threshold:.2f}"
+    )
     # Zoom to where the points are (an untrained model's probabilities crowd near 0.5).
     values = np.append(table["prob"].to_numpy(dtype=float), threshold)
     pad = max(0.02, 0.08 * float(np.ptp(values)))
     fig.update_layout(
-        height=240, margin=dict(t=30, b=10),
-        xaxis=dict(title=probability_label(class_names), range=[max(0.0, values.min() - pad) - 0.005, min(1.0, values.max() + pad) + 0.005]),
+        height=240,
+        margin=dict(t=30, b=10),
+        xaxis=dict(
+            title=probability_label(class_names),
+            range=[max(0.0, values.min() - pad) - 0.005, min(1.0, values.max() + pad) + 0.005],
+        ),
         yaxis=dict(tickvals=[0, 1], ticktext=list(class_names), title="true outcome", range=[-0.5, 1.5]),
-        legend=dict(orientation="h", y=1.15), clickmode="event+select",
+        legend=dict(orientation="h", y=1.15),
+        clickmode="event+select",
     )
     return fig
 

@@ -48,7 +48,9 @@ def _ensure_demo() -> Path:
     if not (root / TRUTH_FILE).is_file():
         bar = st.progress(0.0, text="Creating the built-in demo cohort (43 synthetic patients)…")
         ensure_demo_cohort(
-            progress=lambda done, total: bar.progress(done / max(total, 1), text=f"Creating the demo cohort: patient {done} of {total}")
+            progress=lambda done, total: bar.progress(
+                done / max(total, 1), text=f"Creating the demo cohort: patient {done} of {total}"
+            )
         )
         bar.empty()
     return root
@@ -103,8 +105,13 @@ def cohort_sidebar() -> None:
     st.sidebar.markdown("### Cohort")
     choices = [DEMO, FOLDER, UPLOAD]
     kept = st.session_state.get(_KEPT["cohort_source"], DEMO)
-    source = st.sidebar.radio("Source", choices, index=choices.index(kept) if kept in choices else 0,
-                              key="cohort_source", label_visibility="collapsed")
+    source = st.sidebar.radio(
+        "Source",
+        choices,
+        index=choices.index(kept) if kept in choices else 0,
+        key="cohort_source",
+        label_visibility="collapsed",
+    )
     if source == UPLOAD:
         upload = st.sidebar.file_uploader("Zipped cohort folder", type=["zip"], key="cohort_zip")
         st.session_state["cohort_root"] = st.session_state.get("kept_upload_root")
@@ -204,7 +211,9 @@ def pick_run(*, finished_only: bool = True) -> Run | None:
         table = table[table["folds_done"] > 0]
     st.sidebar.markdown("### Run")
     if table.empty:
-        st.info("No trained run yet. Start one on the Train page: the quick preset trains the demo run in a few minutes.")
+        st.info(
+            "No trained run yet. Start one on the Train page: the quick preset trains the demo run in a few minutes."
+        )
         st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
         return None
     labels = {
@@ -215,9 +224,14 @@ def pick_run(*, finished_only: bool = True) -> Run | None:
         if run_is_synthetic(read_manifest(row.run_dir)):
             labels[row.run_id] += " · synthetic"
     options = list(labels)
-    run_id = st.sidebar.selectbox("Run", options, index=kept_index("run_id", options), format_func=labels.get,
-                                  key="run_id", help="Runs newest first: name · status (· leaky split, "
-                                  "· trained on synthetic data).")
+    run_id = st.sidebar.selectbox(
+        "Run",
+        options,
+        index=kept_index("run_id", options),
+        format_func=labels.get,
+        key="run_id",
+        help="Runs newest first: name · status (· leaky split, · trained on synthetic data).",
+    )
     keep_choice("run_id")
     # the whole name, which the picker may cut short (markdown, not a caption: pages' captions stay theirs)
     st.sidebar.markdown(f"<small>{html.escape(labels[run_id])}</small>", unsafe_allow_html=True)
@@ -237,10 +251,16 @@ def paired(run: Run, cohort: Cohort) -> bool:
 
 def synthetic_badge(run: Run | None = None, cohort: Cohort | None = None) -> None:
     """Show the "synthetic data" badge when the run was trained on, or the cohort is, synthetic."""
-    if (run is not None and run_is_synthetic(run)) or (cohort is not None and is_synthetic_cohort(cohort.root)):
-        st.badge(SYNTHETIC_BADGE, icon=":material/science:", color="orange",
-                 help="Generated recordings with a planted effect: the numbers show the tool works, "
-                 "not that voices predict outcome.")
+    if (run is not None and run_is_synthetic(run)) or (
+        cohort is not None and is_synthetic_cohort(cohort.root)
+    ):
+        st.badge(
+            SYNTHETIC_BADGE,
+            icon=":material/science:",
+            color="orange",
+            help="Generated recordings with a planted effect: the numbers show the tool works, "
+            "not that voices predict outcome.",
+        )
 
 
 def run_notices(run: Run) -> None:
@@ -248,11 +268,17 @@ def run_notices(run: Run) -> None:
     if run_is_synthetic(run):
         synthetic_badge(run)
     if run.leaky:
-        st.warning("Leaky split: segments of one patient sit in train and test (the study's notebook). "
-                   "These scores are optimistic; compare with a patient-split run.")
+        st.warning(
+            "Leaky split: segments of one patient sit in train and test (the study's notebook). "
+            "These scores are optimistic; compare with a patient-split run."
+        )
     if run.manifest.get("weights") == "random" and run.manifest["config"]["model"]["weights"] == "imagenet":
-        st.info("ImageNet weights were not available on this machine, so the backbone started from random "
-                f"initialisation. {run.manifest.get('weights_reason', '')}")
+        st.info(
+            "ImageNet weights were not available on this machine, so the backbone started from random "
+            f"initialisation. {run.manifest.get('weights_reason', '')}"
+        )
     if run.status != "complete":
-        st.warning(f"This run is {run.status}: {len(run.manifest.get('folds_done', []))} of "
-                   f"{len(run.manifest.get('folds', []))} folds finished.")
+        st.warning(
+            f"This run is {run.status}: {len(run.manifest.get('folds_done', []))} of "
+            f"{len(run.manifest.get('folds', []))} folds finished."
+        )

@@ -10,12 +10,14 @@ from pages.shared.charts import picked_segment, probability_strip
 
 
 def predictions() -> pd.DataFrame:
-    return pd.DataFrame({
-        "segment_id": [3, 8, 21, 40, 41, 57],
-        "patient_id": ["P01", "P01", "P02", "P03", "P03", "P04"],
-        "label": [1, 1, 0, 0, 1, 0],
-        "prob": [0.91, 0.35, 0.12, 0.77, 0.66, 0.05],
-    })
+    return pd.DataFrame(
+        {
+            "segment_id": [3, 8, 21, 40, 41, 57],
+            "patient_id": ["P01", "P01", "P02", "P03", "P03", "P04"],
+            "label": [1, 1, 0, 0, 1, 0],
+            "prob": [0.91, 0.35, 0.12, 0.77, 0.66, 0.05],
+        }
+    )
 
 
 def test_strip_has_one_trace_per_cell_with_segment_ids() -> None:
@@ -38,7 +40,11 @@ def test_strip_has_one_trace_per_cell_with_segment_ids() -> None:
 
 
 def test_picked_segment_reads_the_first_point() -> None:
-    event = {"selection": {"points": [{"curve_number": 0, "customdata": ["41", "P03"]}, {"customdata": ["3", "P01"]}]}}
+    event = {
+        "selection": {
+            "points": [{"curve_number": 0, "customdata": ["41", "P03"]}, {"customdata": ["3", "P01"]}]
+        }
+    }
     assert picked_segment(event) == 41
     assert picked_segment({"selection": {"points": []}}) is None
     assert picked_segment(None) is None

@@ -21,7 +21,11 @@ def explain_page(app_env: Path, monkeypatch: pytest.MonkeyPatch, demo_runs_root:
 def test_explain_page_draws_maps_occlusion_and_masking(explain_page: AppTest) -> None:
     at = explain_page
     titles = [s.value for s in at.subheader]
-    assert titles[:3] == ["In plain words", "Occlusion: what happens when a band or a time chunk is hidden", "Branch masking per fold"]
+    assert titles[:3] == [
+        "In plain words",
+        "Occlusion: what happens when a band or a time chunk is hidden",
+        "Branch masking per fold",
+    ]
     assert "P(poor) =" in at.caption[0].value or any("P(poor) =" in c.value for c in at.caption)
     # One 1-based fold naming, and segments named by recording and window, never by row number.
     assert list(at.selectbox(key="e_fold").options) == ["fold 1", "fold 2", "fold 3"]
@@ -29,7 +33,9 @@ def test_explain_page_draws_maps_occlusion_and_masking(explain_page: AppTest) ->
     assert all("· window " in o and not o.startswith("segment ") for o in segment.options)
     assert any(c.value.startswith(segment.options[segment.index].split(" · P(")[0]) for c in at.caption)
     masking = at.dataframe[0].value
-    assert {"mel mean |Δp|", "STFT mean |Δp|", "mel mean Δp (poor)", "mel mean Δp (all; study)"} <= set(masking.columns)
+    assert {"mel mean |Δp|", "STFT mean |Δp|", "mel mean Δp (poor)", "mel mean Δp (all; study)"} <= set(
+        masking.columns
+    )
     # Every fold of the run, in order; only the shown fold is computed on first view.
     assert list(masking["Fold"]) == ["fold 1", "fold 2", "fold 3"]
     assert list(masking["Computed"]) == [True, False, False]

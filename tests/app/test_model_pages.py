@@ -37,11 +37,19 @@ def test_results_page_shows_fold_tables_and_reacts_to_level(app_with_run: AppTes
     at = app_with_run.switch_page("pages/results.py").run()
     assert not at.exception, at.exception
     test_table = at.dataframe[0].value
-    assert list(test_table["Fold"]) == ["Fold 1", "Fold 2", "Fold 3", "Mean ± SD over folds (population SD, as the study)"]
+    assert list(test_table["Fold"]) == [
+        "Fold 1",
+        "Fold 2",
+        "Fold 3",
+        "Mean ± SD over folds (population SD, as the study)",
+    ]
     labels = [m.label for m in at.metric]
     # The pooled AUROC sits beside its own bootstrap CI; the mean over folds is labelled as such.
-    assert labels[:3] == ["Pooled patient AUROC (all test folds)", "95 % CI of the pooled AUROC (bootstrap)",
-                          "Patient AUROC, mean ± SD over folds"]
+    assert labels[:3] == [
+        "Pooled patient AUROC (all test folds)",
+        "95 % CI of the pooled AUROC (bootstrap)",
+        "Patient AUROC, mean ± SD over folds",
+    ]
     assert not any("95 % CI over repeats" in label for label in labels)
     assert test_table["AUROC (%)"].iloc[0].endswith("%")
     assert test_table["Best epoch"].iloc[0].isdigit()
@@ -139,6 +147,8 @@ def test_train_page_shows_why_a_fetch_failed(
     while not at.error and time.time() < deadline:
         time.sleep(0.5)
         at.run()
-    assert any("cannot download efficientnetb0_notop.h5" in e.value and "random initialisation" in e.value
-               for e in at.error)
+    assert any(
+        "cannot download efficientnetb0_notop.h5" in e.value and "random initialisation" in e.value
+        for e in at.error
+    )
     assert weights_states(at)["EfficientNetB0"] == "missing"

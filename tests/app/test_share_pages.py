@@ -52,8 +52,10 @@ def test_patient_page_shows_the_stored_probability_and_why(with_run: Path, store
     facts = at.table[0].value
     assert facts.loc["Patient"].iloc[0] == first
     assert len(at.get("audio")) == 8  # four vowels before and after
-    assert any(m.value.startswith('<div class="voe-calm"><p>The model predicts') and f"patient {first}" in m.value
-               for m in at.markdown)
+    assert any(
+        m.value.startswith('<div class="voe-calm"><p>The model predicts') and f"patient {first}" in m.value
+        for m in at.markdown
+    )
     assert len(at.get("plotly_chart")) == 3  # the spread and two Grad-CAM overlays
     assert "the closest to this patient's mean" in at.caption[-1].value
 

@@ -52,12 +52,30 @@ def server(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Path, demo
     demo = work / "demo_cohort"
     shutil.copytree(demo_cohort_dir, demo)
     shutil.copytree(demo_runs_root, work / "runs")
-    env = dict(os.environ, VOE_DEMO_DIR=str(demo), VOE_RUNS_DIR=str(work / "runs"), VOE_CACHE_DIR=str(work / "cache"))
+    env = dict(
+        os.environ, VOE_DEMO_DIR=str(demo), VOE_RUNS_DIR=str(work / "runs"), VOE_CACHE_DIR=str(work / "cache")
+    )
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -82,8 +100,15 @@ def browser():
     with sync_playwright() as pw:
         chrome = pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield chrome
         chrome.close()
@@ -127,7 +152,9 @@ def test_clicking_a_point_explains_that_segment(opened: str, browser) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 2200})
     page.goto(f"{opened}/explain", wait_until="networkidle")
     page.get_by_text("In plain words").first.wait_for(timeout=60_000)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
     # The probability strip is the chart whose traces carry segment ids.
     strip = "[...document.querySelectorAll('.js-plotly-plot')].find(gd => gd.calcdata && gd.data.some(t => t.customdata))"
     page.wait_for_function(f"() => {strip} !== undefined", timeout=30_000)
@@ -149,6 +176,8 @@ def test_clicking_a_point_explains_that_segment(opened: str, browser) -> None:
         except Exception:
             if attempt == 2:
                 raise
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
