@@ -140,7 +140,8 @@ def measure(model: Any, mel: np.ndarray, stft: np.ndarray, *, repeats: int) -> d
     unbatched_s = median_time(unbatched, 3)
     compiled_s = median_time(unbatched_compiled, 3)
     log(
-        f"  occlusion, 40 calls of Keras predict: {unbatched_s:.3f} s; 40 compiled single calls: {compiled_s:.3f} s "
+        f"  occlusion, 40 calls of Keras predict: {unbatched_s:.3f} s; "
+        f"40 compiled single calls: {compiled_s:.3f} s "
         f"(max |Δp| vs batched {agree:.1e})"
     )
 

@@ -64,7 +64,7 @@ def log(message: str) -> None:
 
 
 def demo_root(scratch: Path) -> Path:
-    """The workspace demo cohort, or one generated under ``scratch`` when the workspace helper is unavailable."""
+    """The workspace demo cohort, or one generated under ``scratch`` without the workspace helper."""
     log("demo cohort: generating or reusing ...")
     try:
         from core.workspace import ensure_demo_cohort
@@ -199,7 +199,8 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
     per_segment_s = (time.perf_counter() - started) / timed
     reference_s = audio_s + per_segment_s * len(segments)
     log(
-        f"reference: {per_segment_s * 1000:.1f} ms per segment x {len(segments)} + audio = {reference_s:.2f} s"
+        f"reference: {per_segment_s * 1000:.1f} ms per segment x {len(segments)} + audio "
+        f"= {reference_s:.2f} s"
     )
 
     result = {

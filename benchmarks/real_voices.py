@@ -82,7 +82,8 @@ class PresetRun:
         self.predictions: list[pd.DataFrame] = []
         self.per_fold: list[dict[str, Any]] = []
         log(
-            f"{name}: {len(self.dataset)} segments of {self.dataset.segments['patient_id'].nunique()} patients "
+            f"{name}: {len(self.dataset)} segments of "
+            f"{self.dataset.segments['patient_id'].nunique()} patients "
             f"({time.perf_counter() - tick:.0f} s to build)"
         )
 

@@ -111,7 +111,8 @@ def main() -> int:
     started = time.perf_counter()
     dataset, data = load_training_data(cohort, config)
     log(
-        f"dataset: {data['n_segments']} segments of {data['n_patients']} patients ({time.perf_counter() - started:.1f} s)"
+        f"dataset: {data['n_segments']} segments of {data['n_patients']} patients "
+        f"({time.perf_counter() - started:.1f} s)"
     )
     fold = make_folds(dataset.segments, config.split)[0]
 

@@ -1,4 +1,4 @@
-"""train.curves: "fast" predicts only validation per epoch; the trained model and its predictions stay the same."""
+"""train.curves: "fast" predicts only validation per epoch; the model and its predictions stay the same."""
 
 from __future__ import annotations
 
@@ -39,7 +39,6 @@ def test_full_and_fast_points_on_real_arrays() -> None:
 
 
 def test_fast_curves_train_the_same_model_as_full_curves(synthetic_dataset) -> None:
-    pytest.importorskip("tensorflow")
     from core.config import SplitConfig
     from core.splits import make_folds
     from core.training import train_fold

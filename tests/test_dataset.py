@@ -270,9 +270,6 @@ def test_real_svd_recordings_build_finite_arrays(svd_root: Path, tmp_path: Path)
 
 @pytest.mark.slow
 def test_demo_cohort_pre_a_gives_430_segments(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    demo = pytest.importorskip("core.demo")
-    if not hasattr(demo, "generate_cohort"):
-        pytest.skip("core.demo.generate_cohort not written yet")
     from core.cohort import load_cohort
 
     cohort = load_cohort(request.getfixturevalue("demo_cohort_dir"))

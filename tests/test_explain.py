@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-tf = pytest.importorskip("tensorflow")
+import tensorflow as tf
 
 from core.errors import ExplainError  # noqa: E402
 from core.explain import (  # noqa: E402

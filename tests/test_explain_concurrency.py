@@ -5,9 +5,6 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-import pytest
-
-tf = pytest.importorskip("tensorflow")
 
 from core.config import preset  # noqa: E402
 from core.explain import get_explainer  # noqa: E402

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ from core.errors import CohortError
 
 RATE = 16_000
 REPO = Path(__file__).resolve().parents[1]
-PD_ROOT = Path(os.environ.get("VOE_PD_ROOT", REPO.parent / "shared" / "data" / "pd_vowels"))
 
 # Speaker ids that must never reach a table: a name with umlauts, Chinese characters, a uuid.
 UUID = "7ab034c9-72e4-438b-a9b3-ad7fda1596c5"
@@ -291,13 +289,6 @@ def test_free_named_class_folders_one_speaker_per_file_and_positive_folder(tmp_p
 
 
 # --------------------------------------------------------------------------- the real pd_vowels set
-
-
-@pytest.fixture(scope="module")
-def pd_root() -> Path:
-    if not (PD_ROOT / "labels.csv").is_file():
-        pytest.skip(f"pd_vowels not found at {PD_ROOT}")
-    return PD_ROOT
 
 
 def _validate_json(capsys, argv: list[str]) -> dict:

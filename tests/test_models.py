@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
+import keras
 import numpy as np
 import pytest
 
 from core.config import ModelConfig
 from core.errors import ConfigError
-
-keras = pytest.importorskip("keras")
-
 from core.models import weights as weights_store  # noqa: E402
 from core.models.backbones import (  # noqa: E402
     BACKBONES,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from core.cohort import load_cohort
 from core.config import preset
 
 REPO = Path(__file__).resolve().parents[1]
-PD_ROOT = Path(os.environ.get("VOE_PD_ROOT", REPO.parent / "shared" / "data" / "pd_vowels"))
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +57,8 @@ def test_a_held_out_demo_recording_is_like_the_training_data(demo, config, refer
     assert not report.table["outside"].any()
 
 
-def test_a_real_8khz_pd_vowels_file_is_flagged(config, reference_without_p01):
-    files = sorted((PD_ROOT / "HC").glob("*.wav"))
-    if not files:
-        pytest.skip(f"pd_vowels not found at {PD_ROOT}")
+def test_a_real_8khz_pd_vowels_file_is_flagged(config, reference_without_p01, pd_root):
+    files = sorted((pd_root / "HC").glob("*.wav"))
     features = ood.recording_features(files[0], config=config)
     assert features["sample_rate"] == 8000
     report = ood.compare(features, reference_without_p01)

@@ -9,14 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from core.config import preset, with_overrides
-
-pytest.importorskip("tensorflow")
-ray = pytest.importorskip("ray")
+import ray
+import tensorflow  # noqa: F401  (a hard requirement: imported plainly, never skipped)
 
 from core import runs  # noqa: E402
 from core.backends.ray_backend import FAULT_ENV, RaySettings, ray_session  # noqa: E402
+from core.config import preset, with_overrides
 from core.training import start_run  # noqa: E402
 
 

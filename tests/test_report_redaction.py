@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import parselmouth  # noqa: F401  (a hard requirement: imported plainly, never skipped)
 import pytest
-
-pytest.importorskip("parselmouth")
 
 
 @pytest.fixture(scope="module")
 def named_cohort(tmp_path_factory) -> tuple[Path, list[str]]:
-    """A 4-patient demo cohort; its first report holds the patient's name and record number, and other names."""
+    """A 4-patient demo cohort; its first report holds the patient's name, record number and other names."""
     from core.demo import generate_cohort
 
     root = tmp_path_factory.mktemp("named") / "cohort"

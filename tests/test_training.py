@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow  # noqa: F401  (a hard requirement: imported plainly, never skipped)
 
 from core.config import SplitConfig, preset, with_overrides
 from core.errors import TrainingError
-
-pytest.importorskip("tensorflow")
-
 from core.splits import make_folds  # noqa: E402
 from core.training import FeatureCache, augment_images, class_weights, train_fold  # noqa: E402
 

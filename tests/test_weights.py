@@ -14,15 +14,13 @@ import threading
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
+from core.__main__ import main  # noqa: E402
 from core.config import preset, with_overrides
 from core.errors import ConfigError, CoreError, TrainingError, WeightsError
-
-keras = pytest.importorskip("keras")
-
-from core.__main__ import main  # noqa: E402
 from core.models import weights as store  # noqa: E402
 from core.models.backbones import BACKBONES, build_backbone, get_backbone  # noqa: E402
 from core.models.download import ensure_imagenet, fetch, origin_url  # noqa: E402

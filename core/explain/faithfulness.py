@@ -85,8 +85,8 @@ def curve_images(
     Returns
     -------
     deletion, insertion : np.ndarray [shape=(steps + 1, S, S, 3)]
-        uint8 for a uint8 image (``fill`` rounded), else float32. Row t has the ``round(t / steps * S * S)`` most important pixels removed
-        (deletion) or restored (insertion).
+        uint8 for a uint8 image (``fill`` rounded), else float32. Row t has the
+        ``round(t / steps * S * S)`` most important pixels removed (deletion) or restored (insertion).
     """
     size = image.shape[0]
     counts = np.rint(np.linspace(0, size * size, steps + 1)).astype(np.int64)

@@ -61,7 +61,8 @@ def delta_cam(
     """
     if mel.method != stft.method or mel.branch != "mel" or stft.branch != "stft":
         raise ExplainError(
-            f"ΔCAM needs one method's mel and stft maps; got {mel.method}/{mel.branch} and {stft.method}/{stft.branch}"
+            "ΔCAM needs one method's mel and stft maps; "
+            f"got {mel.method}/{mel.branch} and {stft.method}/{stft.branch}"
         )
     size = mel.heatmap.shape[1]
     a = upsample(np.maximum(mel.raw, 0.0), size)

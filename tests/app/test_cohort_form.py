@@ -13,9 +13,7 @@ PD_ROOT = Path(os.environ.get("VOE_PD_ROOT", REPO.parent / "shared" / "data" / "
 
 
 @pytest.fixture
-def pd_page(app: AppTest) -> AppTest:
-    if not (PD_ROOT / "labels.csv").is_file():
-        pytest.skip(f"pd_vowels not found at {PD_ROOT}")
+def pd_page(app: AppTest, pd_root: Path) -> AppTest:
     at = app.switch_page("pages/cohort.py").run()
     at.sidebar.radio(key="cohort_source").set_value("A folder on this machine").run()
     at.sidebar.text_input(key="cohort_folder").input(str(PD_ROOT)).run()

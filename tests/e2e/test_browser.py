@@ -156,7 +156,10 @@ def test_clicking_a_point_explains_that_segment(opened: str, browser) -> None:
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
     )
     # The probability strip is the chart whose traces carry segment ids.
-    strip = "[...document.querySelectorAll('.js-plotly-plot')].find(gd => gd.calcdata && gd.data.some(t => t.customdata))"
+    strip = (
+        "[...document.querySelectorAll('.js-plotly-plot')]"
+        ".find(gd => gd.calcdata && gd.data.some(t => t.customdata))"
+    )
     page.wait_for_function(f"() => {strip} !== undefined", timeout=30_000)
     # The last trace's first point: its segment id and name, and where Plotly drew it.
     locate = f"""() => {{
@@ -164,9 +167,13 @@ def test_clicking_a_point_explains_that_segment(opened: str, browser) -> None:
         const t = gd.calcdata.length - 1, point = gd.calcdata[t][0];  // points keep the data's order
         const area = gd.querySelector('.nsewdrag').getBoundingClientRect();
         return {{id: Number(gd.data[t].customdata[0][0]), name: String(gd.data[t].customdata[0][1]),
-                x: area.left + gd._fullLayout.xaxis.l2p(point.x), y: area.top + gd._fullLayout.yaxis.l2p(point.y)}};
+                x: area.left + gd._fullLayout.xaxis.l2p(point.x),
+                y: area.top + gd._fullLayout.yaxis.l2p(point.y)}};
     }}"""
-    shows = "(text) => [...document.querySelectorAll('[data-testid=stSelectbox] input')].some(e => e.value.includes(text))"
+    shows = (
+        "(text) => [...document.querySelectorAll('[data-testid=stSelectbox] input')]"
+        ".some(e => e.value.includes(text))"
+    )
     for attempt in range(3):  # a click that lands while the chart redraws is lost, for a user too
         target = page.evaluate(locate)
         page.mouse.click(target["x"], target["y"])  # Plotly's drag layer hit-tests it, as for a user's mouse
