@@ -74,20 +74,11 @@ def _assert_same_run(ray_dir: Path, local_dir: Path) -> None:
         assert (ray_dir / "models" / f"{key}.keras").stat().st_size == manifest["model_files"][key]["bytes"]
 
 
-def test_ray_run_equals_the_sequential_run(ray_cluster, sequential_run, demo_cohort_dir, tmp_path) -> None:
-    local_dir, cache = sequential_run
-    ray_dir = start_run(
-        demo_cohort_dir, small_config(), name="ray", root=tmp_path, cache_dir=cache, backend="ray"
-    )
-    _assert_same_run(ray_dir, local_dir)
-    model = runs.load_fold_model(ray_dir, 1)
-    assert model.info.backbone == "small_cnn"
-
-
 @pytest.mark.slow
-def test_a_worker_killed_mid_fold_is_retried_and_the_run_completes(
+def test_a_ray_run_with_a_worker_killed_mid_fold_equals_the_sequential_run(
     ray_cluster, sequential_run, demo_cohort_dir, tmp_path, monkeypatch
 ) -> None:
+    """One worker dies after its first epoch; Ray retries its fold and the run matches the local one."""
     local_dir, cache = sequential_run
     marker = tmp_path / "killed.txt"
     monkeypatch.setenv(FAULT_ENV, str(marker))
@@ -96,6 +87,8 @@ def test_a_worker_killed_mid_fold_is_retried_and_the_run_completes(
     )
     assert marker.read_text().startswith("worker ")  # one worker did die after its first epoch
     _assert_same_run(ray_dir, local_dir)
+    model = runs.load_fold_model(ray_dir, 1)
+    assert model.info.backbone == "small_cnn"
 
 
 @pytest.mark.slow
