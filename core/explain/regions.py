@@ -76,7 +76,7 @@ class ImageAxes:
     nyquist_hz : float
         sr / 2.
     empty_rows : dict of str to np.ndarray [shape=(S,), dtype=bool]
-        True where a row shows mostly empty mel filters (:mod:`core.image_geometry`).
+        True where a row shows mostly empty mel filters (:mod:`core.spectrogram_geometry`).
     segment_ms : float
         The segment's real length; time axes end here.
     captions : dict of str to str
@@ -93,8 +93,8 @@ class ImageAxes:
 
     @classmethod
     def from_config(cls, config: PreprocessConfig) -> ImageAxes:
-        """Axes of the images a preprocessing config produces (:mod:`core.image_geometry`)."""
-        from core.image_geometry import image_geometry
+        """Axes of the images a preprocessing config produces (:mod:`core.spectrogram_geometry`)."""
+        from core.spectrogram_geometry import image_geometry
 
         geometry = image_geometry(config)
         return cls(

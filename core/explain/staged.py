@@ -26,12 +26,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from core.errors import ExplainError
+from core.models.branches import BRANCHES
 
-Branch = Literal["mel", "stft"]
 Target = Literal[0, 1]
-
-#: Every branch a model may have, in the order the dual head takes them.
-BRANCHES: tuple[str, ...] = ("mel", "stft")
 
 #: Probabilities are clipped this far from 0 and 1 before taking the log-odds.
 LOGIT_EPS: float = 1e-7
