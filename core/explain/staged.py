@@ -116,12 +116,6 @@ def check_pair(mel: np.ndarray | None, stft: np.ndarray | None, branches: Sequen
     return int(n or 0)
 
 
-def image_size(mel: np.ndarray | None, stft: np.ndarray | None) -> int:
-    """Side S of the square images in a pair."""
-    images = mel if mel is not None else stft
-    return int(np.shape(images)[1])
-
-
 def target_score(prob: Any, target: int) -> Any:
     """Log-odds of the target class: ``logit(p)`` for target 1, ``-logit(p)`` for target 0.
 
