@@ -12,19 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core.cohort.folder_layout import FolderLayout
-from core.cohort.found import (
-    ASSUMED_VOWEL,
-    SPEAKER_MARK,
-    Discovery,
-    FoundFile,
-    PartKind,
-    audio_under,
-    direct_audio,
-    keep_prefix,
-    marked,
-    skipped_file,
-    subdirs,
-)
+from core.cohort.found import ASSUMED_VOWEL, Discovery, FoundFile, audio_under, direct_audio, marked, subdirs
 from core.cohort.layout_base import PatientRecord
 from core.errors import ConfigError
 
@@ -111,13 +99,11 @@ class ClassFoldersLayout(FolderLayout):
     def fits(folder: Path, *, strict: bool) -> bool:
         return any(direct_audio(d) for d in subdirs(folder))
 
-    def scan(self, root: Path, base: Path) -> Discovery:
+    def scan(self, root: Path) -> Discovery:
+        base, prefix = self.base, self.prefix
         found = Discovery(self.name, base)
-        prefix = keep_prefix(root, base)
         reason = "unknown naming: not inside a class folder; skipped"
-        found.files += [
-            skipped_file(root, path, reason, under=base, prefix=prefix) for path in direct_audio(base)
-        ]
+        found.files += [self.skipped(root, path, reason) for path in direct_audio(base)]
         classes = {class_dir: list(audio_under(class_dir)) for class_dir in subdirs(base)}
         one_per_file = self.filename_pattern is None and not any(
             self.pattern.fullmatch(path.stem) for paths in classes.values() for path in paths
@@ -140,19 +126,16 @@ class ClassFoldersLayout(FolderLayout):
         found.class_names = class_folder_names(labels)
         read = self._one_speaker_file if one_per_file else self._named_file
         for class_dir, paths in classes.items():
-            found.files += [read(root, class_dir, path, prefix, labels.get(class_dir.name)) for path in paths]
+            found.files += [read(root, class_dir, path, labels.get(class_dir.name)) for path in paths]
         return found
 
-    @staticmethod
-    def _one_speaker_file(
-        root: Path, class_dir: Path, path: Path, prefix: list[tuple[str, PartKind]], label: int | None
-    ) -> FoundFile:
+    def _one_speaker_file(self, root: Path, class_dir: Path, path: Path, label: int | None) -> FoundFile:
         """A file taken as one speaker's /a/: the speaker is the file's path inside its class folder."""
         middle = [(p, "unknown") for p in path.relative_to(class_dir).parts[:-1]]
         return FoundFile(
             path,
             path.relative_to(root).as_posix(),
-            (*prefix, (class_dir.name, "keep"), *middle, (SPEAKER_MARK + path.suffix, "mark")),  # type: ignore[arg-type]
+            (*self.prefix, (class_dir.name, "keep"), *middle, (marked(path.name, 0, len(path.stem)), "mark")),  # type: ignore[arg-type]
             path.relative_to(class_dir).with_suffix("").as_posix(),
             phase="pre",
             vowel=ASSUMED_VOWEL,
@@ -160,12 +143,10 @@ class ClassFoldersLayout(FolderLayout):
             group=class_dir.name,
         )
 
-    def _named_file(
-        self, root: Path, class_dir: Path, path: Path, prefix: list[tuple[str, PartKind]], label: int | None
-    ) -> FoundFile:
+    def _named_file(self, root: Path, class_dir: Path, path: Path, label: int | None) -> FoundFile:
         """A file whose name the pattern reads (speaker, vowel, take), or an error row when it cannot."""
         middle = [(p, "unknown") for p in path.relative_to(class_dir).parts[:-1]]
-        head = (*prefix, (class_dir.name, "keep"), *middle)
+        head = (*self.prefix, (class_dir.name, "keep"), *middle)
         rel = path.relative_to(root).as_posix()
         match = self.pattern.fullmatch(path.stem)
         groups = match.groupdict() if match else {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.cohort.found import Discovery, audio_under, skipped_file
+from core.cohort.found import Discovery, FoundFile, PartKind, audio_under, keep_prefix, skipped_file
 from core.cohort.layout_base import CohortLayout
 
 
@@ -27,18 +27,24 @@ class FolderLayout(CohortLayout):
     def __init__(self, base: Path) -> None:
         super().__init__()
         self.base = base
+        self.prefix: list[tuple[str, PartKind]] = []
 
     @staticmethod
     def fits(folder: Path, *, strict: bool) -> bool:
         """True when ``folder`` holds this layout (``strict=False``: the last-resort reading)."""
         raise NotImplementedError
 
-    def scan(self, root: Path, base: Path) -> Discovery:
-        """Every audio file under ``base`` read by the layout's naming rules."""
+    def scan(self, root: Path) -> Discovery:
+        """Every audio file under ``self.base`` read by the layout's naming rules."""
         raise NotImplementedError
 
+    def skipped(self, root: Path, path: Path, reason: str) -> FoundFile:
+        """An audio file under the base that the layout's naming rules do not read (an error row)."""
+        return skipped_file(root, path, reason, under=self.base, prefix=self.prefix)
+
     def discover(self, root: Path) -> Discovery:
-        found = self.scan(root, self.base)
+        self.prefix = keep_prefix(root, self.base)
+        found = self.scan(root)
         seen = {f.path for f in found.files}
         reason = f"unknown naming: outside the {self.name} layout's folders; skipped"
         found.files += [skipped_file(root, path, reason) for path in audio_under(root) if path not in seen]

@@ -8,7 +8,6 @@ explain. :func:`core.cohort.loader.load_cohort` picks one and runs the same step
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +45,37 @@ class Usable:
 Outcomes = dict[str, int | None]
 
 
+@dataclass
+class Loading:
+    """What one load has gathered so far, handed to the layout's hooks.
+
+    Attributes
+    ----------
+    root : Path
+        The cohort folder.
+    found : Discovery
+        What discovery found.
+    metadata : str or Path or None
+        The metadata sheet or manifest named by the caller (None: look in the folder).
+    patients : dict of str to PatientRecord
+        Raw key → patient; a sheet may add sheet-only patients.
+    problems : list of Problem
+        The validation report so far; hooks append to it.
+    folder_patients : set of str
+        Raw keys of the patients seen in file or folder names (before any sheet).
+    identifiers : dict of str to str
+        Every identifier → its pseudonym (filled once pseudonyms are assigned).
+    """
+
+    root: Path
+    found: Discovery
+    metadata: str | Path | None
+    patients: dict[str, PatientRecord]
+    problems: list[Problem] = field(default_factory=list)
+    folder_patients: set[str] = field(default_factory=set)
+    identifiers: dict[str, str] = field(default_factory=dict)
+
+
 class CohortLayout:
     """Base of the layout strategies; the defaults read labels from folders (or sheet rows) per file.
 
@@ -72,38 +102,22 @@ class CohortLayout:
         """Every audio file under ``root`` as a :class:`FoundFile` (names only, no audio read)."""
         raise NotImplementedError
 
-    def read_labels(
-        self,
-        root: Path,
-        found: Discovery,
-        metadata: str | Path | None,
-        patients: dict[str, PatientRecord],
-        problems: list[Problem],
-    ) -> None:
+    def read_labels(self, load: Loading) -> None:
         """Read the layout's sheet or manifest (default: none); may add sheet-only patients."""
 
-    def findings(
-        self,
-        found: Discovery,
-        patients: dict[str, PatientRecord],
-        folder_patients: set[str],
-        identifiers: Mapping[str, str],
-        problems: list[Problem],
-    ) -> dict[str, dict[str, object]]:
+    def findings(self, load: Loading) -> dict[str, dict[str, object]]:
         """Problem rows about the sheet once pseudonyms exist; returns raw key → clinical values."""
         return {}
 
-    def settle_outcomes(
-        self, patients: dict[str, PatientRecord], kept: list[Usable], problems: list[Problem]
-    ) -> tuple[Outcomes, set[str]]:
+    def settle_outcomes(self, load: Loading, kept: list[Usable]) -> tuple[Outcomes, set[str]]:
         """Patient outcome from folder names / sheet; disagreement → error, outcome unknown.
 
         Returns the outcome per raw patient key and the keys whose sources disagreed.
         """
         outcomes: Outcomes = {}
         conflicts: set[str] = set()
-        for key, patient in patients.items():
-            outcomes[key] = self._patient_outcome(patient, problems)
+        for key, patient in load.patients.items():
+            outcomes[key] = self._patient_outcome(patient, load.problems)
             if outcomes[key] is None and self._conflicting(patient):
                 conflicts.add(key)
         return outcomes, conflicts

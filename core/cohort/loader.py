@@ -20,7 +20,7 @@ from core.cohort.cross_checks import bandwidth_warnings, drop_content_duplicates
 from core.cohort.found import SPEAKER_MARK, Discovery, FoundFile
 from core.cohort.inventory import take_inventory
 from core.cohort.label_sheet import LabelSheet, LabelSheetLayout
-from core.cohort.layout_base import CohortLayout, Outcomes, PatientRecord, Usable
+from core.cohort.layout_base import CohortLayout, Loading, Outcomes, PatientRecord, Usable
 from core.cohort.layouts import choose_layout
 from core.cohort.model import PATIENT_COLUMNS, RECORDING_COLUMNS, Cohort
 from core.cohort.pseudonyms import Scheme, assign_pseudonyms, redact_unparsed
@@ -180,18 +180,19 @@ def load_cohort(
         else choose_layout(root, layout, label_map=label_map, filename_pattern=filename_pattern)
     )
     found = strategy.discover(root)
-    problems: list[Problem] = []
-    patients = _gather_patients(found)
-    folder_patients = set(patients)
-    strategy.read_labels(root, found, metadata, patients, problems)
+    load = Loading(root, found, metadata, _gather_patients(found))
+    load.folder_patients = set(load.patients)
+    strategy.read_labels(load)
+    patients, problems = load.patients, load.problems
     identifiers = _name_patients(patients, strategy.private_by_key, pseudonyms=pseudonyms, salt=salt)
+    load.identifiers = identifiers
     names = {key: patient.pseudonym for key, patient in patients.items()}
     problems += [
         Problem(_render(note, names.get(note.speaker or ""), identifiers), *note.issue)
         for note in found.notes
         if note.issue is not None
     ]
-    clinical = strategy.findings(found, patients, folder_patients, identifiers, problems)
+    clinical = strategy.findings(load)
     clinical.update(found.clinical)
 
     kept, raw_sources = _inspect_files(
@@ -206,7 +207,7 @@ def load_cohort(
         problems=problems,
     )
     problems += bandwidth_warnings(kept, sample_rate=lambda u: u.check.sample_rate, source=lambda u: u.source)
-    outcomes, conflicts = strategy.settle_outcomes(patients, kept, problems)
+    outcomes, conflicts = strategy.settle_outcomes(load, kept)
     recordings, paths = _recordings(strategy, kept, patients, outcomes, conflicts, problems)
     patient_table = _patients_frame(strategy, patients, clinical, outcomes, recordings)
     used = {u.item.path for u in kept}

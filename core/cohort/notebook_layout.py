@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping
 from pathlib import Path
 
 from core.cohort.folder_layout import FolderLayout
@@ -19,12 +18,10 @@ from core.cohort.found import (
     FoundFile,
     audio_under,
     direct_audio,
-    keep_prefix,
     marked,
-    skipped_file,
     subdirs,
 )
-from core.cohort.layout_base import Outcomes, PatientRecord, Usable
+from core.cohort.layout_base import Loading, Outcomes, PatientRecord, Usable
 from core.cohort.metadata import MANIFEST_ALIASES, Sheet, match_headers, parse_outcome, read_sheet
 from core.cohort.study_sheet import sheet_path
 from core.cohort.validation import AUDIO_SUFFIXES, Problem
@@ -132,9 +129,9 @@ class NotebookLayout(FolderLayout):
             return False
         return not strict or any(NOTEBOOK_FILE.match(p.stem) for p in audio) or _has_manifest(folder)
 
-    def scan(self, root: Path, base: Path) -> Discovery:
+    def scan(self, root: Path) -> Discovery:
+        base, prefix = self.base, self.prefix
         found = Discovery(self.name, base)
-        prefix = keep_prefix(root, base)
         matches = [(path, NOTEBOOK_FILE.match(path.stem)) for path in direct_audio(base)]
         clips = [int(m["clip"]) for _, m in matches if m and m["clip"] is not None]
         # clips numbered from 0 become takes from 1, so take 1 is always the first clip
@@ -142,7 +139,7 @@ class NotebookLayout(FolderLayout):
         for path, match in matches:
             if not match:
                 reason = "unknown naming: expected <pid>_<S|A><1..4>_<clip>.wav; skipped"
-                found.files.append(skipped_file(root, path, reason, under=base, prefix=prefix))
+                found.files.append(self.skipped(root, path, reason))
                 continue
             found.files.append(
                 FoundFile(
@@ -157,41 +154,23 @@ class NotebookLayout(FolderLayout):
             )
         reason = "unknown naming: the notebook layout is a flat folder; files in sub-folders are skipped"
         found.files += [
-            skipped_file(root, path, reason, under=base, prefix=prefix)
-            for sub in subdirs(base)
-            for path in audio_under(sub)
+            self.skipped(root, path, reason) for sub in subdirs(base) for path in audio_under(sub)
         ]
         return found
 
-    def read_labels(
-        self,
-        root: Path,
-        found: Discovery,
-        metadata: str | Path | None,
-        patients: dict[str, PatientRecord],
-        problems: list[Problem],
-    ) -> None:
-        self.manifest, self.sheet = read_manifest(root, found.base, metadata, problems)
+    def read_labels(self, load: Loading) -> None:
+        self.manifest, self.sheet = read_manifest(load.root, load.found.base, load.metadata, load.problems)
 
-    def findings(
-        self,
-        found: Discovery,
-        patients: dict[str, PatientRecord],
-        folder_patients: set[str],
-        identifiers: Mapping[str, str],
-        problems: list[Problem],
-    ) -> dict[str, dict[str, object]]:
-        stems = {item.path.stem for item in found.files}
-        problems += [
+    def findings(self, load: Loading) -> dict[str, dict[str, object]]:
+        stems = {item.path.stem for item in load.found.files}
+        load.problems.extend(
             Problem(where, "warning", "listed in the label manifest but no such audio file")
             for stem, (_, where) in self.manifest.items()
             if stem not in stems
-        ]
+        )
         return {}
 
-    def settle_outcomes(
-        self, patients: dict[str, PatientRecord], kept: list[Usable], problems: list[Problem]
-    ) -> tuple[Outcomes, set[str]]:
+    def settle_outcomes(self, load: Loading, kept: list[Usable]) -> tuple[Outcomes, set[str]]:
         """A patient's outcome is the one its files' manifest rows agree on; disagreement → error."""
         file_labels: dict[str, Counter[int]] = defaultdict(Counter)
         for entry in kept:
@@ -200,13 +179,13 @@ class NotebookLayout(FolderLayout):
                 file_labels[entry.item.speaker or ""][label] += 1
         outcomes: Outcomes = {}
         conflicts: set[str] = set()
-        for key, patient in patients.items():
+        for key, patient in load.patients.items():
             labels = file_labels.get(key, Counter())
             outcomes[key] = next(iter(labels), None) if len(labels) <= 1 else None
             if len(labels) > 1:
                 counts = ", ".join(f"{n} file(s) say {lab}" for lab, n in sorted(labels.items()))
                 where = self.sheet.name if self.sheet is not None else "label manifest"
-                problems.append(
+                load.problems.append(
                     Problem(
                         where,
                         "error",

@@ -7,7 +7,6 @@ comes from the folder name or the metadata sheet's outcome column (both → they
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
 from core.cohort.folder_layout import FolderLayout
@@ -18,12 +17,10 @@ from core.cohort.found import (
     FoundFile,
     PartKind,
     audio_under,
-    keep_prefix,
     marked,
-    skipped_file,
     subdirs,
 )
-from core.cohort.layout_base import PatientRecord
+from core.cohort.layout_base import Loading, PatientRecord
 from core.cohort.metadata import read_sheet_or_spare
 from core.cohort.study_sheet import join_sheet, parse_sheet_fields, sheet_path
 from core.cohort.validation import Problem, Severity
@@ -61,64 +58,46 @@ class StudyLayout(FolderLayout):
             for d in subdirs(folder)
         )
 
-    def scan(self, root: Path, base: Path) -> Discovery:
-        found = Discovery(self.name, base)
-        prefix = keep_prefix(root, base)
-        for entry in subdirs(base):
+    def scan(self, root: Path) -> Discovery:
+        found = Discovery(self.name, self.base)
+        for entry in subdirs(self.base):
             folder_match = match_patient_folder(entry.name)
             if not folder_match:
                 reason = "unknown naming: not inside a <id><well|poor>-<year> patient folder; skipped"
-                found.files += [
-                    skipped_file(root, path, reason, under=base, prefix=prefix) for path in audio_under(entry)
-                ]
+                found.files += [self.skipped(root, path, reason) for path in audio_under(entry)]
                 continue
-            _scan_patient(found, root, entry, folder_match, prefix)
+            _scan_patient(found, root, entry, folder_match, self.prefix)
         return found
 
-    def read_labels(
-        self,
-        root: Path,
-        found: Discovery,
-        metadata: str | Path | None,
-        patients: dict[str, PatientRecord],
-        problems: list[Problem],
-    ) -> None:
-        path, name, note = sheet_path(root, found.base, metadata)
+    def read_labels(self, load: Loading) -> None:
+        path, name, note = sheet_path(load.root, load.found.base, load.metadata)
         if note is not None:
-            problems.append(Problem(name, "warning", note))
+            load.problems.append(Problem(name, "warning", note))
         if path is None:
             return
-        sheet, notes = read_sheet_or_spare(path, display_name=name, spare=metadata is None)
-        problems += [Problem(name, severity, reason) for severity, reason in notes]
+        sheet, notes = read_sheet_or_spare(path, display_name=name, spare=load.metadata is None)
+        load.problems.extend(Problem(name, severity, reason) for severity, reason in notes)
         if sheet is None:
             return
-        join_sheet(sheet, patients, problems, self.private_by_key)
+        join_sheet(sheet, load.patients, load.problems, self.private_by_key)
         self.sheet = sheet
 
-    def findings(
-        self,
-        found: Discovery,
-        patients: dict[str, PatientRecord],
-        folder_patients: set[str],
-        identifiers: Mapping[str, str],
-        problems: list[Problem],
-    ) -> dict[str, dict[str, object]]:
-        sheet = self.sheet
+    def findings(self, load: Loading) -> dict[str, dict[str, object]]:
+        sheet, patients = self.sheet, load.patients
         if sheet is None:
             return {}
         clinical = {
-            key: parse_sheet_fields(p, sheet, problems, identifiers)
+            key: parse_sheet_fields(p, sheet, load.problems, load.identifiers)
             for key, p in patients.items()
             if p.sheet_row is not None
         }
-        for key in sorted(set(patients) - folder_patients, key=lambda k: patients[k].pseudonym):
-            pseudonym = patients[key].pseudonym
-            problems.append(
+        for key in sorted(set(patients) - load.folder_patients, key=lambda k: patients[k].pseudonym):
+            load.problems.append(
                 Problem(
                     sheet.where(int(patients[key].sheet_row or 0)),
                     "warning",
-                    f"patient in the sheet with no recordings: {pseudonym} has no patient folder "
-                    "or audio file; kept in the patients table with 0 recordings",
+                    f"patient in the sheet with no recordings: {patients[key].pseudonym} has no patient "
+                    "folder or audio file; kept in the patients table with 0 recordings",
                 )
             )
         return clinical
