@@ -1,6 +1,6 @@
 """Recordings as analysis signals: loading, energy trimming and sliding windows.
 
-The steps follow the study (DESIGN.md §2): every file becomes 16 kHz mono float32 with
+The steps follow the study: every file becomes 16 kHz mono float32 with
 the mean removed and the peak at 1; leading and trailing silence is trimmed by frame
 energy relative to the loudest frame; a span of 0.3 s inside the voiced region is cut
 into 10 windows of 0.05 s. Positions are returned in samples of the resampled,

@@ -155,7 +155,9 @@ class ModelResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def make_pipeline(model: str, *, seed: int = 0, n_trees: int = 200) -> tuple[Pipeline, dict[str, list[Any]]]:
+def baseline_pipeline(
+    model: str, *, seed: int = 0, n_trees: int = 200
+) -> tuple[Pipeline, dict[str, list[Any]]]:
     """A baseline pipeline and its hyper-parameter grid.
 
     Parameters
@@ -279,7 +281,7 @@ def cross_validate_model(
         x_train, y_train = features.loc[train_ids], labels.loc[train_ids].to_numpy()
         x_test, y_test = features.loc[test_ids], labels.loc[test_ids].to_numpy()
         inner = _inner_cv(y_train, config, seed=config.seed + 1000 * int(repeat) + int(fold))
-        pipeline, grid = make_pipeline(model, seed=config.seed, n_trees=config.n_trees)
+        pipeline, grid = baseline_pipeline(model, seed=config.seed, n_trees=config.n_trees)
         search = GridSearchCV(
             pipeline, grid, scoring="roc_auc", cv=inner, n_jobs=config.n_jobs, refit=True, error_score="raise"
         )
@@ -460,7 +462,7 @@ __all__ = [
     "PRAAT_FEATURES",
     "PREDICTION_COLUMNS",
     "cross_validate_model",
-    "make_pipeline",
+    "baseline_pipeline",
     "model_summary",
     "pooled_test_predictions",
     "positive_scores",

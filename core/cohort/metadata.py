@@ -1,6 +1,6 @@
 """Metadata sheets: reading, header aliases, and parsing of the clinical cell values.
 
-The study's sheet (DESIGN.md §2) has Chinese and English headers typed by hand, so headers
+The study's sheet has Chinese and English headers typed by hand, so headers
 are matched after Unicode/case/space/punctuation folding against generous alias lists, and
 every cell parser accepts the messy forms seen in clinic spreadsheets. Parsers are pure:
 they return a value or raise :class:`~core.errors.CohortError` naming the value and what
