@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.cohort.cells import cell_text, parse_number, parse_sex
 from core.cohort.found import (
     ASSUMED_VOWEL,
     SPEAKER_MARK,
@@ -30,7 +31,6 @@ from core.cohort.found import (
     skipped_file,
 )
 from core.cohort.layout_base import CohortLayout, PatientRecord
-from core.cohort.metadata import cell_text, parse_number, parse_sex
 from core.cohort.sheet_columns import (
     PHASES,
     VOWEL_NAMES,

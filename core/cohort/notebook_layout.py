@@ -10,6 +10,7 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from core.cohort.cells import parse_outcome
 from core.cohort.folder_layout import FolderLayout
 from core.cohort.found import (
     PHASE_BY_LETTER,
@@ -22,7 +23,7 @@ from core.cohort.found import (
     subdirs,
 )
 from core.cohort.layout_base import Loading, Outcomes, PatientRecord, Usable
-from core.cohort.metadata import MANIFEST_ALIASES, Sheet, match_headers, parse_outcome, read_sheet
+from core.cohort.metadata import MANIFEST_ALIASES, Sheet, match_headers, read_sheet
 from core.cohort.study_sheet import sheet_path
 from core.cohort.validation import AUDIO_SUFFIXES, Problem
 from core.errors import CohortError

@@ -10,10 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from core.cohort.layout_base import PatientRecord
-from core.cohort.metadata import (
-    Sheet,
-    find_sheet,
+from core.cohort.cells import (
     parse_amount,
     parse_approach,
     parse_cause,
@@ -23,6 +20,8 @@ from core.cohort.metadata import (
     parse_side,
     parse_year,
 )
+from core.cohort.layout_base import PatientRecord
+from core.cohort.metadata import Sheet, find_sheet
 from core.cohort.pseudonyms import redact_text
 from core.cohort.validation import Problem
 from core.errors import CohortError
