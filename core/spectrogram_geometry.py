@@ -228,14 +228,15 @@ class BranchGeometry:
         if self.padded_columns.any():
             parts.append(
                 f"{int(self.padded_columns.sum())} of {self.padded_columns.size} columns "
-                f"({self.padded_fraction:.0%}) repeat the last frame past the {self.segment_ms:.0f} ms segment "
-                "(padding to a fixed width) and are not signal"
+                f"({self.padded_fraction:.0%}) repeat the last frame past the "
+                f"{self.segment_ms:.0f} ms segment (padding to a fixed width) and are not signal"
             )
         if self.empty_filters:
             parts.append(
-                f"{self.empty_filters} of {self.n_rows} mel filters (all below {self.empty_below_hz:.0f} Hz) are narrower "
-                "than one FFT bin at this FFT size and catch no energy, so the low-frequency rows show dark stripes "
-                f"({int(self.empty_rows.sum())} image rows mostly empty) in every image — not silence in the voice"
+                f"{self.empty_filters} of {self.n_rows} mel filters (all below {self.empty_below_hz:.0f} Hz) "
+                "are narrower than one FFT bin at this FFT size and catch no energy, so the low-frequency "
+                f"rows show dark stripes ({int(self.empty_rows.sum())} image rows mostly empty) in every "
+                "image — not silence in the voice"
             )
         name = "Mel" if self.kind == "mel" else "STFT"
         return f"{name} image: " + ("; ".join(parts) if parts else "every pixel is signal") + "."

@@ -228,8 +228,8 @@ def outer_folds(assignment: pd.Series | pd.DataFrame) -> pd.DataFrame:
     twice = table.groupby(["repeat", "patient_id"]).size()
     if (twice > 1).any():
         raise TrainingError(
-            f"patients {twice[twice > 1].index.get_level_values(1)[:5].tolist()} are tested in two folds of one "
-            "repeat; expected patient-grouped folds (a leaky segment split cannot be used)"
+            f"patients {twice[twice > 1].index.get_level_values(1)[:5].tolist()} are tested in two folds "
+            "of one repeat; expected patient-grouped folds (a leaky segment split cannot be used)"
         )
     if table.groupby("repeat")["fold"].nunique().min() < 2:
         raise TrainingError("fewer than two outer folds; expected a cross-validation")
@@ -321,9 +321,8 @@ def cross_validate_model(
         metric_rows.append(metrics)
         importances.append(fold_importance(model, best, x_test, y_test, features.columns, seed=config.seed))
         if progress is not None:
-            progress(
-                f"{model} r{repeat}f{fold}: test AUROC {metrics.loc[metrics['part'] == 'test', 'auroc'].iloc[0]:.3f}"
-            )
+            test_auroc = metrics.loc[metrics["part"] == "test", "auroc"].iloc[0]
+            progress(f"{model} r{repeat}f{fold}: test AUROC {test_auroc:.3f}")
     result = ModelResult(
         model=model,
         predictions=pd.concat(predictions, ignore_index=True)[list(PREDICTION_COLUMNS)],
