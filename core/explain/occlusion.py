@@ -27,7 +27,7 @@ import pandas as pd
 
 from core.errors import ExplainError
 from core.explain.base import Explainer, PairContext
-from core.explain.regions import ImageAxes, band_rows, chunk_columns, region_table
+from core.explain.regions import REGION_COLUMNS, ImageAxes, band_rows, chunk_columns, region_table
 from core.explain.staged import StagedModel, StagedRunner, check_pair, runner_for
 from core.explain.staged import chunks as _chunks
 
@@ -61,22 +61,7 @@ class OcclusionSettings:
 
 
 #: Columns of :func:`occlusion_table`.
-OCCLUSION_COLUMNS: tuple[str, ...] = (
-    "segment_id",
-    "branch",
-    "axis",
-    "region",
-    "start",
-    "stop",
-    "low_hz",
-    "high_hz",
-    "start_ms",
-    "end_ms",
-    "signal_fraction",
-    "prob",
-    "occluded_prob",
-    "delta",
-)
+OCCLUSION_COLUMNS: tuple[str, ...] = ("segment_id", *REGION_COLUMNS, "prob", "occluded_prob", "delta")
 
 
 def fill_values(images: np.ndarray, fill: Fill) -> np.ndarray:
