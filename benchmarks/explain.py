@@ -86,10 +86,15 @@ def find_or_train_run(args: argparse.Namespace) -> Path:
     )
 
 
+def occluded_variants(image: np.ndarray, masks: np.ndarray, fill: float) -> np.ndarray:
+    """Every band- and chunk-occluded copy of one image [shape=(K, S, S, 3), float32], one per mask."""
+    return np.asarray(image, dtype=np.float32)[None] * (1.0 - masks) + np.float32(fill) * masks
+
+
 def measure(model: Any, mel: np.ndarray, stft: np.ndarray, *, repeats: int) -> dict[str, Any]:
     """Timings on one model; ``mel``/``stft`` are the fold's test images, segment 0 is timed."""
     from core.explain import GradCam, branch_masking
-    from core.explain.occlusion import occluded_images, occlusion_probabilities
+    from core.explain.occlusion import occlusion_masks, occlusion_probabilities
     from core.explain.staged import runner_for
 
     runner = runner_for(model, batch_size=64)
@@ -110,7 +115,9 @@ def measure(model: Any, mel: np.ndarray, stft: np.ndarray, *, repeats: int) -> d
         def run() -> np.ndarray:
             out = []
             for b, images in (("mel", one_mel), ("stft", one_stft)):
-                for variant in occluded_images(images[0], fill=float(images.mean())):
+                for variant in occluded_variants(
+                    images[0], occlusion_masks(images.shape[1]), float(images.mean())
+                ):
                     pair = {"mel": one_mel, "stft": one_stft, b: variant[None]}
                     out.append(forward(pair["mel"], pair["stft"]))
             return np.concatenate(out)

@@ -1,6 +1,6 @@
 """Settings for every stage as frozen dataclasses, named presets, JSON and hashes.
 
-The "seed" preset is the study's method exactly (DESIGN.md §2); "quick" keeps the
+The "seed" preset is the study's method exactly; "quick" keeps the
 same science with fewer epochs and a small backbone so five folds finish in minutes
 on a laptop CPU. Every run folder stores ``ExperimentConfig.to_dict()`` and its hash.
 """
@@ -327,7 +327,7 @@ class ModelConfig:
 class TrainConfig:
     """Two-stage training, early stopping and the decision threshold.
 
-    Parameters follow the study's hyper-parameter table (DESIGN.md §2).
+    Parameters follow the study's hyper-parameter table.
     """
 
     warmup_epochs: int = 20

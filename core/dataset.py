@@ -31,7 +31,7 @@ from core.audio import WindowPlan, cut_recording, window_lengths
 from core.cohort.model import Cohort, file_digest
 from core.config import PreprocessConfig, config_hash
 from core.errors import AudioError, CoreError
-from core.spectrogram import matrix_shape, mel_db, stft_db, tile_channels, to_grey_images
+from core.spectrogram import matrix_shape, segment_images, tile_channels
 from core.spectrogram_geometry import band_top_hz, native_rate
 
 #: Columns of ``SegmentDataset.segments``; row i describes ``mel[i]`` and ``stft[i]``.
@@ -238,19 +238,8 @@ def _compute_entries(chunk: list[tuple[str, str, Path, str]], config: Preprocess
     tops = np.concatenate(
         [np.full(seg.shape[0], top) for _, seg, _, top in cuts if seg.shape[0]] or [np.zeros(0)]
     )
-    groups = np.unique(tops) if spec.fit and tops.size else [None]  # one batched pass per band top
-    mel = stft = None
-    for top in groups:
-        rows = tops == top if top is not None else slice(None)
-        part_mel = mel_db(segments[rows], sr=sr, config=spec, top_hz=top)
-        part_stft = stft_db(segments[rows], config=spec, sr=sr, top_hz=top)
-        if mel is None or stft is None:
-            mel = np.empty((segments.shape[0], *part_mel.shape[1:]), np.float32)
-            stft = np.empty((segments.shape[0], *part_stft.shape[1:]), np.float32)
-        mel[rows], stft[rows] = part_mel, part_stft
-    assert mel is not None and stft is not None
-    mel_grey = to_grey_images(mel, config=spec)
-    stft_grey = to_grey_images(stft, config=spec)
+    images = segment_images(segments, sr=sr, config=spec, top_hz=tops)
+    mel, stft, mel_grey, stft_grey = images.mel_db, images.stft_db, images.mel_grey, images.stft_grey
     entries = []
     offset = 0
     empty = np.zeros(0, dtype=np.int64)

@@ -31,7 +31,7 @@ from core.cohort.model import Cohort
 from core.errors import ExplainError, RunError
 from core.explain.fold import FoldExplainer, load_fold
 from core.explain.masking import branch_masking
-from core.explain.occlusion import occlusion_table
+from core.explain.occlusion import OcclusionSettings, occlusion_table
 from core.explain.summary import Summary, summarise
 from core.metrics import ModelSpread
 from core.runs import Run, fold_key
@@ -68,7 +68,7 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
 )
 
 #: Occlusion settings of the patient explanation (those of ``python -m core explain``).
-OCCLUSION_PARAMS: dict[str, Any] = {"bands": 10, "chunks": 10, "fill": "mean"}
+OCCLUSION_PARAMS: dict[str, Any] = OcclusionSettings().params()
 MASKING_BASELINE = "black"
 
 

@@ -42,7 +42,7 @@ from core.errors import AudioError, CoreError, RunError
 from core.folds import FoldKey
 from core.metrics import ModelSpread
 from core.runs import Run, load_fold_model
-from core.spectrogram import mel_db, stft_db, tile_channels, to_grey_images
+from core.spectrogram import segment_images, tile_channels
 from core.spectrogram_geometry import band_top_hz, native_rate
 
 #: Columns of the quality-check table.
@@ -325,11 +325,10 @@ def recording_images(path: Path, *, config: PreprocessConfig) -> RecordingImages
         raise AudioError(f"the recording gives no segment: {cut.plan.skipped}")
     spec = config.spectrogram
     top = band_top_hz(sr, native_rate=native_rate(path), config=spec)  # as the dataset builder does
-    mel = tile_channels(to_grey_images(mel_db(cut.segments, sr=sr, config=spec, top_hz=top), config=spec))
-    stft = tile_channels(to_grey_images(stft_db(cut.segments, config=spec, sr=sr, top_hz=top), config=spec))
+    images = segment_images(cut.segments, sr=sr, config=spec, top_hz=top)
     return RecordingImages(
-        mel=mel,
-        stft=stft,
+        mel=tile_channels(images.mel_grey),
+        stft=tile_channels(images.stft_grey),
         starts_s=cut.plan.starts / sr,
         ends_s=cut.plan.ends / sr,
         padded=cut.plan.padded.copy(),

@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.errors import CoreError
+from core.explain.occlusion import OcclusionSettings
 from core.patient_words import fold_name
 from core.runs import Run
 
@@ -21,7 +22,7 @@ from core.runs import Run
 BRANCH_WORDS = {"mel": "Mel image", "stft": "STFT image"}
 BRANCH_COLOURS = {"mel": "#1f77b4", "stft": "#e76f51"}
 #: Occlusion settings read from the explain store (those of ``python -m core explain``).
-OCCLUSION_SETTINGS: dict[str, Any] = {"bands": 10, "chunks": 10, "fill": "mean"}
+OCCLUSION_SETTINGS: dict[str, Any] = OcclusionSettings().params()
 
 
 def cached_occlusion(run: Run) -> pd.DataFrame:

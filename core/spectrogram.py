@@ -1,6 +1,6 @@
 """Mel and STFT matrices and the images made from them, for many segments at once.
 
-Faithful to the study (DESIGN.md §2) and written out as the librosa calls it made:
+Faithful to the study and written out as the librosa calls it made:
 
 - Mel: ``librosa.feature.melspectrogram(y=seg, sr=sr, n_fft=128, hop_length=16,
   n_mels=64)`` with librosa's defaults (Hann window, ``center=True`` with zero padding,
@@ -17,16 +17,14 @@ Faithful to the study (DESIGN.md §2) and written out as the librosa calls it ma
 - Images: the dB matrix is mapped linearly to grey from its 5th to its 95th percentile
   (the window widened symmetrically to at least ``min_range_db``), rounded to uint8,
   flipped so low frequencies are at the bottom, resized to ``image_size`` squared with
-  ``cv2.resize`` (bilinear) and tiled to 3 channels, uint8 0..255. Backbone-specific
-  scaling (:func:`to_backbone_input`) happens inside the model.
+  ``cv2.resize`` (bilinear) and tiled to 3 channels, uint8 0..255 (:func:`segment_images`).
+  Backbone-specific scaling happens inside the model (:mod:`core.models.preprocess`).
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
-import warnings
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import librosa
@@ -89,16 +87,11 @@ def mel_db(
         :func:`matrix_shape`'s (no empty filter, no repeated column).
     """
     config = config or SpectrogramConfig()
-    segments = _as_batch(segments)
-    n_fft, hop = fft_params(segments.shape[1], config=config)
-    rows, columns = matrix_shape("mel", sr=sr, n_samples=segments.shape[1], config=config)
-    if segments.shape[0] == 0:
+    power, n_fft, (rows, columns) = _batch_power("mel", segments, sr=sr, config=config, center=not config.fit)
+    if power is None:
         return np.zeros((0, rows, columns), dtype=np.float32)
-    power = np.abs(librosa.stft(segments, n_fft=n_fft, hop_length=hop, center=not config.fit)) ** 2
-    if config.fit:
-        basis = geometry.mel_basis(sr, n_fft, rows, top_hz or sr / 2)
-    else:
-        basis = _mel_basis(sr, n_fft, config.n_mels)
+    # the study's basis is the same call with the analysis Nyquist as top (librosa's default fmax)
+    basis = geometry.mel_basis(sr, n_fft, rows, (top_hz or sr / 2) if config.fit else sr / 2)
     # One matrix product over all frames of all segments (faster than a batched matmul).
     n, bins, frames = power.shape
     flat = power.transpose(1, 0, 2).reshape(bins, n * frames)
@@ -154,12 +147,9 @@ def stft_db(
         :func:`fft_params` (study), or :func:`matrix_shape`'s with ``config.fit``.
     """
     config = config or SpectrogramConfig()
-    segments = _as_batch(segments)
-    n_fft, hop = fft_params(segments.shape[1], config=config)
-    rows, columns = matrix_shape("stft", sr=sr, n_samples=segments.shape[1], config=config)
-    if segments.shape[0] == 0:
+    power, n_fft, (rows, columns) = _batch_power("stft", segments, sr=sr, config=config, center=False)
+    if power is None:
         return np.zeros((0, rows, columns), dtype=np.float32)
-    power = np.abs(librosa.stft(segments, n_fft=n_fft, hop_length=hop, center=False)) ** 2
     if config.fit:
         power = geometry.band_stft_rows(power, sr=sr, n_fft=n_fft, top_hz=top_hz or sr / 2, rows=rows)
     return fix_frames(_power_to_db(power, top_db=config.top_db), frames=columns)
@@ -262,6 +252,65 @@ def to_images(db: np.ndarray, *, config: SpectrogramConfig | None = None) -> np.
     return tile_channels(to_grey_images(db, config=config))
 
 
+@dataclass(frozen=True)
+class SegmentImages:
+    """Both branches of a batch of segments: dB matrices and grey images.
+
+    Attributes
+    ----------
+    mel_db, stft_db : np.ndarray [shape=(n, rows, frames), dtype=float32]
+        :func:`mel_db` and :func:`stft_db`, row 0 the lowest frequency.
+    mel_grey, stft_grey : np.ndarray [shape=(n, S, S), dtype=uint8]
+        :func:`to_grey_images` of them (:func:`tile_channels` gives the model's 3 channels).
+    """
+
+    mel_db: np.ndarray
+    stft_db: np.ndarray
+    mel_grey: np.ndarray
+    stft_grey: np.ndarray
+
+
+def segment_images(
+    segments: np.ndarray,
+    *,
+    sr: int,
+    config: SpectrogramConfig | None = None,
+    top_hz: float | np.ndarray | None = None,
+) -> SegmentImages:
+    """The Mel and STFT matrices and images of every segment: the one way segment images are made.
+
+    Parameters
+    ----------
+    segments : np.ndarray [shape=(n, L)]
+        Equal-length segments.
+    sr : int
+        Sample rate in Hz.
+    config : SpectrogramConfig, optional
+    top_hz : float or np.ndarray [shape=(n,)], optional
+        With ``config.fit``: the band top of the segments' recording, or one per segment
+        (segments of several recordings; one batched pass per distinct top). Ignored otherwise.
+
+    Returns
+    -------
+    SegmentImages
+    """
+    config = config or SpectrogramConfig()
+    segments = np.asarray(segments, dtype=np.float32)
+    tops = np.broadcast_to(np.asarray(top_hz if config.fit else np.nan, dtype=float), segments.shape[:1])
+    groups = np.unique(tops) if config.fit and top_hz is not None and tops.size else [None]
+    mel = stft = None
+    for top in groups:
+        rows = tops == top if top is not None else slice(None)
+        part_mel = mel_db(segments[rows], sr=sr, config=config, top_hz=top)
+        part_stft = stft_db(segments[rows], config=config, sr=sr, top_hz=top)
+        if mel is None or stft is None:
+            mel = np.empty((segments.shape[0], *part_mel.shape[1:]), np.float32)
+            stft = np.empty((segments.shape[0], *part_stft.shape[1:]), np.float32)
+        mel[rows], stft[rows] = part_mel, part_stft
+    assert mel is not None and stft is not None
+    return SegmentImages(mel, stft, to_grey_images(mel, config=config), to_grey_images(stft, config=config))
+
+
 def matrix_row_hz(
     kind: Kind,
     *,
@@ -337,7 +386,7 @@ def image_row_hz(
     """
     config = config or SpectrogramConfig()
     hz = matrix_row_hz(kind, sr=sr, n_samples=n_samples, config=config, top_hz=top_hz)
-    source = _source_coordinates(hz.shape[0], config.image_size)
+    source = source_coordinates(hz.shape[0], config.image_size)
     return np.interp(hz.shape[0] - 1 - source, np.arange(hz.shape[0]), hz)
 
 
@@ -352,104 +401,22 @@ def image_column_ms(
     """
     config = config or SpectrogramConfig()
     ms = matrix_column_ms(kind, sr=sr, n_samples=n_samples, config=config)
-    source = _source_coordinates(ms.shape[0], config.image_size)
+    source = source_coordinates(ms.shape[0], config.image_size)
     return np.interp(source, np.arange(ms.shape[0]), ms)
 
 
-#: Backbone name prefixes (lower case, without "_" or "-") → ``keras.applications`` module.
-_BACKBONE_FAMILIES: tuple[tuple[str, str], ...] = (
-    ("efficientnetv2", "efficientnet_v2"),
-    ("efficientnet", "efficientnet"),
-    ("inceptionresnetv2", "inception_resnet_v2"),
-    ("inception", "inception_v3"),
-    ("mobilenetv3", "mobilenet_v3"),
-    ("mobilenetv2", "mobilenet_v2"),
-    ("mobilenet", "mobilenet"),
-    ("resnet50v2", "resnet_v2"),
-    ("resnet101v2", "resnet_v2"),
-    ("resnet152v2", "resnet_v2"),
-    ("resnet", "resnet"),
-    ("densenet", "densenet"),
-    ("convnext", "convnext"),
-    ("xception", "xception"),
-    ("nasnet", "nasnet"),
-    ("vgg16", "vgg16"),
-    ("vgg19", "vgg19"),
-)
-
-#: Backbones without a Keras family: images are scaled to [0, 1].
-UNIT_SCALED_BACKBONES: tuple[str, ...] = ("smallcnn",)
-
-
-def backbone_family(backbone_name: str) -> str | None:
-    """``keras.applications`` module whose ``preprocess_input`` suits a backbone.
-
-    Returns
-    -------
-    family : str or None
-        e.g. "efficientnet", "resnet"; None for backbones scaled to [0, 1]
-        (:data:`UNIT_SCALED_BACKBONES`).
-    """
-    key = backbone_name.lower().replace("_", "").replace("-", "")
-    if key in UNIT_SCALED_BACKBONES:
-        return None
-    for prefix, family in _BACKBONE_FAMILIES:
-        if key.startswith(prefix):
-            return family
-    known = [p for p, _ in _BACKBONE_FAMILIES] + list(UNIT_SCALED_BACKBONES)
-    raise ConfigError(
-        f"backbone {backbone_name!r} has no known input preprocessing; expected a name starting with one of {known}"
-    )
-
-
-def to_backbone_input(images: Any, backbone_name: str) -> Any:
-    """Scale 0..255 images the way a backbone's ImageNet weights expect.
-
-    Uses ``keras.applications.<family>.preprocess_input``: identity for EfficientNet
-    (it rescales inside the model), "caffe" (BGR, mean subtracted) for ResNet, [-1, 1]
-    for Inception/MobileNet, as Keras defines. Works on NumPy arrays (never written
-    in place: Keras' caffe mode would otherwise modify a float input) and on
-    backend/symbolic tensors inside a model.
-
-    Parameters
-    ----------
-    images : np.ndarray or tensor [shape=(n, S, S, 3)]
-        0..255, uint8 or float.
-    backbone_name : str
-        e.g. "efficientnetb0", "resnet50", "mobilenetv2", "inceptionv3", "small_cnn".
-
-    Returns
-    -------
-    x : same kind as ``images`` [shape=(n, S, S, 3), dtype=float32]
-    """
-    family = backbone_family(backbone_name)
-    if isinstance(images, np.ndarray):
-        x: Any = images.astype(np.float32)
-    else:
-        import keras
-
-        x = keras.ops.cast(images, "float32")
-    if family is None:
-        return x / 255.0
-    module = importlib.import_module(f"keras.applications.{family}")
-    return module.preprocess_input(x)
-
-
-def _as_batch(segments: np.ndarray) -> np.ndarray:
+def _batch_power(
+    kind: Kind, segments: np.ndarray, *, sr: int, config: SpectrogramConfig, center: bool
+) -> tuple[np.ndarray | None, int, tuple[int, int]]:
+    """Power spectra [shape=(n, bins, t)] of a batch (None when it is empty), ``n_fft``, the matrix shape."""
     segments = np.asarray(segments, dtype=np.float32)
     if segments.ndim != 2:
         raise ConfigError(f"segments of shape {segments.shape}; expected (n_segments, n_samples)")
-    return segments
-
-
-@functools.lru_cache(maxsize=16)
-def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
-    with warnings.catch_warnings():
-        # The study's 64 mels on a 128-point FFT leave some filters empty; that is the method.
-        warnings.filterwarnings("ignore", message="Empty filters detected", category=UserWarning)
-        basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
-    basis.setflags(write=False)
-    return basis
+    n_fft, hop = fft_params(segments.shape[1], config=config)
+    shape = matrix_shape(kind, sr=sr, n_samples=segments.shape[1], config=config)
+    if segments.shape[0] == 0:
+        return None, n_fft, shape
+    return np.abs(librosa.stft(segments, n_fft=n_fft, hop_length=hop, center=center)) ** 2, n_fft, shape
 
 
 def _power_to_db(power: np.ndarray, *, top_db: float) -> np.ndarray:
@@ -459,7 +426,7 @@ def _power_to_db(power: np.ndarray, *, top_db: float) -> np.ndarray:
     return np.maximum(db, floor)
 
 
-def _source_coordinates(n_source: int, n_dest: int) -> np.ndarray:
+def source_coordinates(n_source: int, n_dest: int) -> np.ndarray:
     """Source index sampled by each destination pixel under ``cv2.INTER_LINEAR``."""
     source = (np.arange(n_dest) + 0.5) * (n_source / n_dest) - 0.5
     return np.clip(source, 0, n_source - 1)

@@ -25,9 +25,10 @@ from sklearn.preprocessing import StandardScaler
 
 from core.__main__ import main as cli_main
 from core.demo import TRUTH_FILE, generate_cohort
-from core.demo.plan import AMOUNT_FORMATS, SHEET_COLUMNS, plan_cohort
+from core.demo.plan import plan_cohort
 from core.demo.report import voice_report
 from core.demo.sheet import FIXED_TIME
+from core.demo.sheet_rows import AMOUNT_FORMATS, SHEET_COLUMNS
 from core.demo.voice import VoiceParams, quality_for, synthesize
 from core.errors import CohortError, ConfigError
 

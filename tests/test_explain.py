@@ -35,7 +35,7 @@ from core.explain import (  # noqa: E402
     summarise,
 )
 from core.explain.integrated_gradients import IntegratedGradients  # noqa: E402
-from core.explain.occlusion import occlusion_probabilities  # noqa: E402
+from core.explain.occlusion import OcclusionSettings, occlusion_probabilities  # noqa: E402
 from core.explain.staged import runner_for  # noqa: E402
 
 SIZE = 40
@@ -219,7 +219,7 @@ def test_single_branch_model():
 
 def test_occlusion_matches_one_pair_at_a_time(model, pair):
     mel, stft = pair
-    prob, occluded = occlusion_probabilities(model, mel, stft, fill="black")
+    prob, occluded = occlusion_probabilities(model, mel, stft, OcclusionSettings(fill="black"))
     runner = runner_for(model)
     # Recompute band 3 of segment 1's mel image the slow, obvious way.
     start, stop = band_rows(SIZE, K)[BAND_INDEX]

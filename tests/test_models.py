@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 
 import keras
 import numpy as np
@@ -21,6 +22,7 @@ from core.models.backbones import (  # noqa: E402
     valid_cuts,
 )
 from core.models.dual import DualModel, build_model  # noqa: E402
+from core.models.preprocess import imagenet_preprocess  # noqa: E402
 from core.models.weights import resolve_weights  # noqa: E402
 
 
@@ -179,3 +181,26 @@ def test_stages_set_trainable_flags_and_keep_batchnorm_frozen() -> None:
     assert len(trainable) == model.info.n_trainable_layers > 0
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in trainable)
     assert not model.prefix_model.trainable_variables
+
+
+@pytest.mark.slow
+def test_model_preprocessing_layer_is_keras_preprocess_input_without_touching_the_input() -> None:
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, size=(2, 8, 8, 3), dtype=np.uint8)
+    as_float = images.astype(np.float32)
+    kept = as_float.copy()
+    assert get_backbone("efficientnetb0").preprocessing == "builtin"  # rescales inside the application
+    caffe = np.asarray(imagenet_preprocess("caffe")(as_float))
+    np.testing.assert_array_equal(as_float, kept)  # Keras' caffe mode would have written in place
+    np.testing.assert_allclose(caffe[..., 0], as_float[..., 2] - 103.939, rtol=1e-6)
+    np.testing.assert_allclose(caffe[..., 2], as_float[..., 0] - 123.68, rtol=1e-6)
+    tf_mode = np.asarray(imagenet_preprocess("tf")(images.astype(np.float32)))
+    np.testing.assert_allclose(tf_mode, as_float / 127.5 - 1, atol=1e-6)
+    layered = [spec for spec in BACKBONES.values() if spec.preprocessing in ("caffe", "tf")]
+    assert {spec.name for spec in layered} == {"resnet50", "inceptionv3"}
+    for spec in layered:
+        keras_input = importlib.import_module(f"keras.applications.{spec.keras_module}").preprocess_input
+        ours = np.asarray(imagenet_preprocess(spec.preprocessing)(as_float))
+        np.testing.assert_allclose(ours, keras_input(as_float.copy()), atol=1e-4)
+    with pytest.raises(ConfigError, match="expected one of"):
+        get_backbone("alexnet")

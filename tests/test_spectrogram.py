@@ -19,7 +19,6 @@ from core.spectrogram import (
     mel_db,
     real_frames,
     stft_db,
-    to_backbone_input,
     to_grey_images,
     to_images,
 )
@@ -146,22 +145,3 @@ def test_axis_helpers_give_hz_per_row_and_ms_per_column() -> None:
 def test_image_size_follows_config() -> None:
     images = to_images(mel_db(seed_segments()[:2], sr=SR), config=SpectrogramConfig(image_size=96))
     assert images.shape == (2, 96, 96, 3)
-
-
-@pytest.mark.slow
-def test_backbone_input_uses_keras_preprocessing_without_touching_the_input() -> None:
-    rng = np.random.default_rng(2)
-    images = rng.integers(0, 256, size=(2, 8, 8, 3), dtype=np.uint8)
-    as_float = images.astype(np.float32)
-    kept = as_float.copy()
-    np.testing.assert_array_equal(to_backbone_input(images, "efficientnetb0"), as_float)
-    caffe = to_backbone_input(as_float, "resnet50")
-    np.testing.assert_array_equal(as_float, kept)  # Keras' caffe mode would have written in place
-    np.testing.assert_allclose(caffe[..., 0], as_float[..., 2] - 103.939, rtol=1e-6)
-    np.testing.assert_allclose(caffe[..., 2], as_float[..., 0] - 123.68, rtol=1e-6)
-    tf_mode = to_backbone_input(images, "MobileNetV2")
-    np.testing.assert_allclose(tf_mode, as_float / 127.5 - 1, atol=1e-6)
-    np.testing.assert_allclose(to_backbone_input(images, "inception_v3"), as_float / 127.5 - 1, atol=1e-6)
-    np.testing.assert_allclose(to_backbone_input(images, "small_cnn"), as_float / 255, atol=1e-7)
-    with pytest.raises(ConfigError, match="no known input preprocessing"):
-        to_backbone_input(images, "alexnet")

@@ -104,7 +104,8 @@ def report_values(
         except CoreError as exc:
             problems.append((name, "error", cohort.redact(str(exc))))
             continue
-        # report text is typed by people: known identifiers become pseudonyms (other words are masked by the parser)
+        # report text is typed by people: known identifiers become pseudonyms
+        # (other words are masked by the parser)
         problems.extend((name, "warning", cohort.redact(text)) for text in report.problems)
         start, end = report.selection if report.selection is not None else (math.nan, math.nan)
         rows.append(
@@ -243,7 +244,10 @@ def agreement_pairs(
 
 
 def summarize_agreement(pairs: pd.DataFrame) -> pd.DataFrame:
-    """One row per measure (report order) of :func:`agreement_pairs` output; columns :data:`SUMMARY_COLUMNS`."""
+    """One row per measure (report order) of :func:`agreement_pairs` output.
+
+    Columns :data:`SUMMARY_COLUMNS`.
+    """
     rows = []
     for measure in MEASURES:
         chosen = pairs[pairs["measure"] == measure.key]

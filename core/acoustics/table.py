@@ -3,8 +3,8 @@
 Each recording is analysed over one span: the selection of its Praat voice report when it
 has one (so the recomputed measures are the report's, with the report's pitch method), or
 else its energy-trimmed voiced region. Three feature groups are computed independently
-and cached independently (four with openSMILE's eGeMAPSv02), so a table of Praat measures alone (the report agreement) never
-pays for the slow cepstrogram.
+and cached independently (four with openSMILE's eGeMAPSv02), so a table of Praat measures
+alone (the report agreement) never pays for the slow cepstrogram.
 
 Cache: ``<cache_dir>/acoustics/<group>-<settings hash>.csv``, one row per recording keyed
 by the SHA-256 of its audio and of its report; a changed file or setting recomputes only

@@ -23,8 +23,8 @@ from core.baseline.models import (
     MODELS,
     BaselineConfig,
     ModelResult,
+    baseline_pipeline,
     cross_validate_model,
-    make_pipeline,
     outer_folds,
 )
 
@@ -47,7 +47,7 @@ __all__ = [
     "feature_roc",
     "injected_amounts",
     "load_comparison",
-    "make_pipeline",
+    "baseline_pipeline",
     "outer_folds",
     "paired_comparison",
     "patient_features",

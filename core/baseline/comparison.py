@@ -5,19 +5,16 @@ patient → fold assignment and optionally the CNN's test probabilities); :func:
 reads all of those from a run folder (the fold of each patient is the fold in which the
 run tested it, the recordings are the run's selection of phases and vowels), and
 :func:`write_comparison` / :func:`load_comparison` store the result in ``<run>/baseline/``
-for the dashboard. Tables hold pseudonymous patient ids only.
+for the dashboard (:mod:`core.baseline.result`). Tables hold pseudonymous patient ids only.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from core.acoustics.table import FEATURE_GROUPS, AcousticSettings, group_keys, recording_features
@@ -27,80 +24,23 @@ from core.baseline.models import (
     FEATURE_SETS,
     BaselineConfig,
     cross_validate_model,
+    nan_to_none,
     outer_folds,
     pooled_test_predictions,
+)
+from core.baseline.result import (
+    BASELINE_DIR,
+    MODEL_COLUMNS,
+    BaselineComparison,
+    jsonable,
+    load_comparison,
+    write_comparison,
 )
 from core.baseline.selection import INNER, select_comparator
 from core.cohort.model import Cohort
 from core.errors import RunError, TrainingError
 
-#: Folder inside a run that holds the comparison.
-BASELINE_DIR = "baseline"
 CNN = "cnn"
-
-#: Columns of :attr:`BaselineComparison.models`.
-MODEL_COLUMNS: tuple[str, ...] = (
-    "model",
-    "patient_auroc_mean",
-    "patient_auroc_std",
-    "patient_f1_mean",
-    "patient_acc_mean",
-    "pooled_auroc",
-    "pooled_auroc_ci_low",
-    "pooled_auroc_ci_high",
-    "cnn_minus_model",
-    "difference_ci_low",
-    "difference_ci_high",
-    "delong_p",
-)
-
-_FILES = {
-    "models": "models.csv",
-    "folds": "folds.csv",
-    "predictions": "predictions.csv",
-    "feature_roc": "feature_roc.csv",
-    "importance": "importance.csv",
-    "dose": "dose.csv",
-    "features": "features.csv",
-}
-
-
-@dataclass
-class BaselineComparison:
-    """Everything the baseline comparison produced.
-
-    Attributes
-    ----------
-    summary : dict
-        The CLI's JSON: ``best_model`` (the comparator: "inner" = chosen per fold by
-        inner-CV AUROC, or a model fixed in advance; never the best test AUROC) with
-        ``comparator_choices``, its ``patient_auroc_mean``, per model ``models``,
-        ``delong_p`` of the CNN against the comparator, the CNN's
-        ``cnn_patient_auroc_mean`` and ``cnn_pooled_auroc``, ``dose``, ``n_patients``, ``config``.
-    models : pd.DataFrame
-        One row per baseline, columns :data:`MODEL_COLUMNS` (CNN columns NaN without a CNN).
-    folds : pd.DataFrame
-        Per-fold patient metrics of every baseline and of the CNN (``model`` column).
-    predictions : pd.DataFrame
-        Test probabilities: ``model, repeat, fold, patient_id, label, prob`` (CNN included).
-    feature_roc : pd.DataFrame
-        :func:`core.baseline.compare.feature_roc` of the feature set.
-    importance : pd.DataFrame
-        ``model, feature, importance, importance_sd, kind``.
-    dose : pd.DataFrame
-        Dose predictions (:data:`core.baseline.dose.DOSE_COLUMNS`); empty without amounts.
-    features : pd.DataFrame
-        The patient feature table used (``patient_id`` + features).
-    """
-
-    summary: dict[str, Any]
-    models: pd.DataFrame
-    folds: pd.DataFrame
-    predictions: pd.DataFrame
-    feature_roc: pd.DataFrame
-    importance: pd.DataFrame
-    dose: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(DOSE_COLUMNS)))
-    features: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def patient_features(
@@ -264,9 +204,9 @@ def compare_models(
         per_fold = cnn_test.groupby(["repeat", "fold"]).apply(
             lambda t: auroc(t["label"].to_numpy(), t["prob"].to_numpy()), include_groups=False
         )
-        summary["cnn_patient_auroc_mean"] = _clean(per_fold.mean())
-        summary["cnn_patient_auroc_std"] = _clean(per_fold.std(ddof=1))
-        summary["cnn_pooled_auroc"] = _clean(
+        summary["cnn_patient_auroc_mean"] = nan_to_none(per_fold.mean())
+        summary["cnn_patient_auroc_std"] = nan_to_none(per_fold.std(ddof=1))
+        summary["cnn_pooled_auroc"] = nan_to_none(
             auroc(cnn_pooled["label"].to_numpy(), cnn_pooled["prob"].to_numpy())
         )
     return BaselineComparison(
@@ -381,33 +321,6 @@ def compare_with_run(
     return comparison
 
 
-def write_comparison(run_dir: str | Path, comparison: BaselineComparison) -> Path:
-    """Write a comparison into ``<run_dir>/baseline/`` (atomic per file); return that folder."""
-    from core.runs import atomic_write_csv, atomic_write_json
-
-    folder = Path(run_dir) / BASELINE_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    for attribute, name in _FILES.items():
-        atomic_write_csv(folder / name, getattr(comparison, attribute))
-    atomic_write_json(folder / "summary.json", jsonable(comparison.summary))
-    return folder
-
-
-def load_comparison(run_dir: str | Path) -> BaselineComparison | None:
-    """The comparison stored in a run folder, or None when the baseline has not been run."""
-    folder = Path(run_dir) / BASELINE_DIR
-    if not (folder / "summary.json").is_file():
-        return None
-    tables = {}
-    for attribute, name in _FILES.items():
-        path = folder / name
-        tables[attribute] = (
-            pd.read_csv(path) if path.is_file() and path.stat().st_size > 1 else pd.DataFrame()
-        )
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    return BaselineComparison(summary=summary, **tables)
-
-
 def _model_row(
     name: str, result: Any, cnn_pooled: pd.DataFrame | None, config: BaselineConfig
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -451,32 +364,12 @@ def _model_row(
                 delong_p=paired["delong_p"],
             )
             entry.update(
-                delong_p=_clean(paired["delong_p"]),
-                cnn_minus_model=_clean(paired["difference"]),
-                difference_ci=[_clean(v) for v in paired["bootstrap_ci"]],
+                delong_p=nan_to_none(paired["delong_p"]),
+                cnn_minus_model=nan_to_none(paired["difference"]),
+                difference_ci=[nan_to_none(v) for v in paired["bootstrap_ci"]],
                 n_paired=paired["n"],
             )
     return row, entry
-
-
-def jsonable(value: Any) -> Any:
-    """A copy of nested dicts/lists with NaN and numpy scalars turned into JSON values (NaN → None)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (np.integer, np.bool_)):
-        return value.item()
-    if isinstance(value, (float, np.floating)):
-        return None if np.isnan(value) else float(value)
-    return value
-
-
-def _clean(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return None if np.isnan(value) else value
 
 
 __all__ = [

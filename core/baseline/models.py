@@ -16,7 +16,7 @@ per patient, so "segment" and "patient" level coincide and only "patient" is kep
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,7 +26,6 @@ from scipy.special import expit
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
@@ -36,6 +35,7 @@ from sklearn.svm import SVC
 from core.acoustics.cepstral import CEPSTRAL_KEYS
 from core.acoustics.egemaps import EGEMAPS_KEYS
 from core.acoustics.spectral import spectral_keys
+from core.baseline.importance import fold_importance, mean_importance
 from core.config import config_hash
 from core.errors import ConfigError, TrainingError
 from core.metrics import bootstrap_ci, fold_metrics, summarize
@@ -155,7 +155,9 @@ class ModelResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def make_pipeline(model: str, *, seed: int = 0, n_trees: int = 200) -> tuple[Pipeline, dict[str, list[Any]]]:
+def baseline_pipeline(
+    model: str, *, seed: int = 0, n_trees: int = 200
+) -> tuple[Pipeline, dict[str, list[Any]]]:
     """A baseline pipeline and its hyper-parameter grid.
 
     Parameters
@@ -226,8 +228,8 @@ def outer_folds(assignment: pd.Series | pd.DataFrame) -> pd.DataFrame:
     twice = table.groupby(["repeat", "patient_id"]).size()
     if (twice > 1).any():
         raise TrainingError(
-            f"patients {twice[twice > 1].index.get_level_values(1)[:5].tolist()} are tested in two folds of one "
-            "repeat; expected patient-grouped folds (a leaky segment split cannot be used)"
+            f"patients {twice[twice > 1].index.get_level_values(1)[:5].tolist()} are tested in two folds "
+            "of one repeat; expected patient-grouped folds (a leaky segment split cannot be used)"
         )
     if table.groupby("repeat")["fold"].nunique().min() < 2:
         raise TrainingError("fewer than two outer folds; expected a cross-validation")
@@ -279,7 +281,7 @@ def cross_validate_model(
         x_train, y_train = features.loc[train_ids], labels.loc[train_ids].to_numpy()
         x_test, y_test = features.loc[test_ids], labels.loc[test_ids].to_numpy()
         inner = _inner_cv(y_train, config, seed=config.seed + 1000 * int(repeat) + int(fold))
-        pipeline, grid = make_pipeline(model, seed=config.seed, n_trees=config.n_trees)
+        pipeline, grid = baseline_pipeline(model, seed=config.seed, n_trees=config.n_trees)
         search = GridSearchCV(
             pipeline, grid, scoring="roc_auc", cv=inner, n_jobs=config.n_jobs, refit=True, error_score="raise"
         )
@@ -317,16 +319,15 @@ def cross_validate_model(
             inner_auroc=float(search.best_score_),
         )
         metric_rows.append(metrics)
-        importances.append(_importance(model, best, x_test, y_test, features.columns, seed=config.seed))
+        importances.append(fold_importance(model, best, x_test, y_test, features.columns, seed=config.seed))
         if progress is not None:
-            progress(
-                f"{model} r{repeat}f{fold}: test AUROC {metrics.loc[metrics['part'] == 'test', 'auroc'].iloc[0]:.3f}"
-            )
+            test_auroc = metrics.loc[metrics["part"] == "test", "auroc"].iloc[0]
+            progress(f"{model} r{repeat}f{fold}: test AUROC {test_auroc:.3f}")
     result = ModelResult(
         model=model,
         predictions=pd.concat(predictions, ignore_index=True)[list(PREDICTION_COLUMNS)],
         folds=pd.concat(metric_rows, ignore_index=True),
-        importance=_mean_importance(importances),
+        importance=mean_importance(importances),
     )
     result.summary = model_summary(result.folds, result.predictions, n_boot=config.n_boot, seed=config.seed)
     return result
@@ -352,11 +353,11 @@ def model_summary(
     summary: dict[str, Any] = {}
     for metric in METRIC_COLUMNS:
         for stat in ("mean", "std"):
-            summary[f"patient_{metric}_{stat}"] = _float(row[f"{metric}_{stat}"])
+            summary[f"patient_{metric}_{stat}"] = nan_to_none(row[f"{metric}_{stat}"])
     pooled = pooled_test_predictions(predictions)
-    summary["pooled_auroc"] = _float(auroc(pooled["label"].to_numpy(), pooled["prob"].to_numpy()))
+    summary["pooled_auroc"] = nan_to_none(auroc(pooled["label"].to_numpy(), pooled["prob"].to_numpy()))
     low, high = bootstrap_ci(pooled, n_boot=n_boot, seed=seed)
-    summary["pooled_auroc_ci"] = [_float(low), _float(high)]
+    summary["pooled_auroc_ci"] = [nan_to_none(low), nan_to_none(high)]
     summary["folds"] = int(len(test))
     return summary
 
@@ -409,45 +410,10 @@ def _short_params(params: dict[str, Any]) -> dict[str, Any]:
     return {k.removeprefix("model__"): v for k, v in params.items()}
 
 
-def _importance(
-    model: str,
-    pipeline: Pipeline,
-    x_test: pd.DataFrame,
-    y_test: np.ndarray,
-    columns: Sequence[str],
-    *,
-    seed: int,
-) -> pd.DataFrame:
-    """Per-fold importance: standardised coefficients, impurity decrease, or test permutation AUROC drop."""
-    estimator = pipeline.named_steps["model"]
-    if model == "logreg":
-        values, kind = estimator.coef_[0], "coefficient (standardised; > 0 means poor)"
-    elif model == "random_forest":
-        values, kind = estimator.feature_importances_, "impurity decrease"
-    else:
-        if np.unique(y_test).size < 2:
-            values = np.full(len(columns), np.nan)
-        else:
-            values = permutation_importance(
-                pipeline, x_test, y_test, scoring="roc_auc", n_repeats=10, random_state=seed
-            ).importances_mean
-        kind = "permutation (test AUROC drop)"
-    return pd.DataFrame({"feature": list(columns), "importance": values, "kind": kind})
-
-
-def _mean_importance(per_fold: list[pd.DataFrame]) -> pd.DataFrame:
-    table = pd.concat(per_fold, ignore_index=True)
-    grouped = table.groupby("feature", sort=False)
-    out = grouped.agg(
-        importance=("importance", "mean"), importance_sd=("importance", "std"), kind=("kind", "first")
-    )
-    # A coefficient matters by its size whatever its sign; an AUROC drop below 0 means the feature hurt.
-    signed = out["kind"].str.startswith("coefficient")
-    order = out["importance"].abs().where(signed, out["importance"]).sort_values(ascending=False).index
-    return out.loc[order].reset_index()
-
-
-def _float(value: Any) -> float | None:
+def nan_to_none(value: Any) -> float | None:
+    """A number for JSON: NaN (and None) become None."""
+    if value is None:
+        return None
     value = float(value)
     return None if np.isnan(value) else value
 
@@ -460,8 +426,9 @@ __all__ = [
     "PRAAT_FEATURES",
     "PREDICTION_COLUMNS",
     "cross_validate_model",
-    "make_pipeline",
+    "baseline_pipeline",
     "model_summary",
+    "nan_to_none",
     "pooled_test_predictions",
     "positive_scores",
     "outer_folds",

@@ -6,6 +6,7 @@ report (``problems``). Raw names, IDs and
 record numbers are read only to join files to sheet rows; they never reach a returned table.
 """
 
+from core.cohort.cells import Amount, parse_amount, parse_cause, parse_outcome, parse_sex, parse_side
 from core.cohort.label_sheet import LabelSheet
 from core.cohort.layouts import (
     DEFAULT_CLASS_NAMES,
@@ -16,17 +17,7 @@ from core.cohort.layouts import (
     class_label,
 )
 from core.cohort.loader import load_cohort
-from core.cohort.metadata import (
-    HEADER_ALIASES,
-    Amount,
-    normalise_header,
-    parse_amount,
-    parse_cause,
-    parse_outcome,
-    parse_sex,
-    parse_side,
-    read_sheet,
-)
+from core.cohort.metadata import HEADER_ALIASES, normalise_header, read_sheet
 from core.cohort.model import PATIENT_COLUMNS, PROBLEM_COLUMNS, RECORDING_COLUMNS, Cohort
 from core.cohort.pseudonyms import assign_pseudonyms
 from core.cohort.sheet_columns import SheetColumns

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.cohort.layouts import DEFAULT_CLASS_NAMES
+from core.cohort.found import DEFAULT_CLASS_NAMES
 
 ClassNames = tuple[str, str]
 

@@ -14,13 +14,23 @@ from __future__ import annotations
 
 import io
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
-from core.cohort.layouts import ASSUMED_VOWEL, SPEAKER_MARK, Discovery, FoundFile, PartKind, audio_under
-from core.cohort.metadata import cell_text, parse_number, parse_sex
+from core.cohort.cells import cell_text, parse_number, parse_sex
+from core.cohort.found import (
+    ASSUMED_VOWEL,
+    SPEAKER_MARK,
+    Discovery,
+    FoundFile,
+    PartKind,
+    audio_under,
+    skipped_file,
+)
+from core.cohort.layout_base import CohortLayout, PatientRecord
 from core.cohort.sheet_columns import (
     PHASES,
     VOWEL_NAMES,
@@ -88,6 +98,97 @@ def _display_parts(rel: str, speaker: str | None) -> tuple[tuple[str, PartKind],
         else:
             parts.append((part, "unknown"))
     return tuple(parts)
+
+
+_Note = Callable[[int | None, Severity, str], None]
+
+
+def _column_notes(columns: SheetColumns, note: _Note) -> None:
+    """Warnings for the optional columns a sheet lacks (patient, vowel)."""
+    if columns.patient is None:
+        note(
+            None,
+            "warning",
+            "no patient/speaker column: each file is taken as its own speaker; name the "
+            "column with --patient-column if a speaker has several files",
+        )
+    if columns.vowel is None:
+        note(
+            None,
+            "warning",
+            f"no vowel column: every recording is taken as a sustained /a/ (vowel "
+            f"{ASSUMED_VOWEL}); name the column with --vowel-column otherwise",
+        )
+
+
+class _RowReader:
+    """Reads sheet rows into :class:`FoundFile`; numbers the takes of rows without a take column."""
+
+    def __init__(self, root: Path, columns: SheetColumns, positive: str, name: str) -> None:
+        self.root, self.columns, self.positive, self.name = root, columns, positive, name
+        self.takes: Counter[tuple[str, str, str]] = Counter()
+
+    def read(self, path: Path, row: dict[str, str], sheet_row: int) -> FoundFile:
+        columns = self.columns
+        try:
+            rel = path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            rel = path.name
+        speaker = row[columns.patient] if columns.patient else Path(rel).with_suffix("").as_posix()
+        vowel = _parse_vowel(row[columns.vowel]) if columns.vowel and row[columns.vowel] else ASSUMED_VOWEL
+        phase = PHASES.get(row[columns.phase].casefold()) if columns.phase and row[columns.phase] else "pre"
+        take = _parse_take(row[columns.take]) if columns.take and row[columns.take] else None
+        issue = self._issue(row, sheet_row, speaker=speaker, vowel=vowel, phase=phase, take=take)
+        if take is None and issue is None:
+            # without a take column, a speaker's files of one phase and vowel are numbered in sheet order
+            self.takes[(speaker, str(phase), str(vowel))] += 1
+            take = self.takes[(speaker, str(phase), str(vowel))]
+        return FoundFile(
+            path,
+            rel,
+            _display_parts(rel, speaker or None),
+            speaker if issue is None else None,
+            phase=phase,
+            vowel=vowel,
+            take=take or 1,
+            label=None if not row[columns.label] else int(row[columns.label] == self.positive),
+            group=self.name,
+            issue=issue,
+        )
+
+    def _issue(
+        self,
+        row: dict[str, str],
+        sheet_row: int,
+        *,
+        speaker: str,
+        vowel: str | None,
+        phase: str | None,
+        take: int | None,
+    ) -> tuple[Severity, str] | None:
+        """Why a row is skipped (no speaker, a vowel, phase or take not understood), or None."""
+        columns, where = self.columns, f"{self.name} row {sheet_row}"
+        if not speaker:
+            return ("error", f"{where} has no patient/speaker id; skipped")
+        if vowel is None:
+            return (
+                "error",
+                f"{where}: vowel {row[str(columns.vowel)]!r} not understood; expected "
+                "A, I, U, E or 1..4; skipped",
+            )
+        if phase is None:
+            return (
+                "error",
+                f"{where}: phase {row[str(columns.phase)]!r} not understood; expected "
+                "pre/post (or S/A); skipped",
+            )
+        if columns.take and row[columns.take] and take is None:
+            return (
+                "error",
+                f"{where}: take {row[columns.take]!r} not understood; expected "
+                "a whole number from 1; skipped",
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -178,120 +279,56 @@ class LabelSheet:
             where = f"{name} row {row}" if row is not None else name
             found.notes.append(FoundFile(self.path, name, ((where, "keep"),), None, issue=(severity, reason)))
 
-        if columns.patient is None:
-            note(
-                None,
-                "warning",
-                "no patient/speaker column: each file is taken as its own speaker; name the "
-                "column with --patient-column if a speaker has several files",
-            )
-        if columns.vowel is None:
-            note(
-                None,
-                "warning",
-                f"no vowel column: every recording is taken as a sustained /a/ (vowel "
-                f"{ASSUMED_VOWEL}); name the column with --vowel-column otherwise",
-            )
+        _column_notes(columns, note)
         listed: dict[Path, int] = {}
-        takes: Counter[tuple[str, str, str]] = Counter()
+        rows = _RowReader(root, columns, positive, name)
         clinical: dict[str, dict[str, object]] = defaultdict(dict)
         for offset, row in enumerate(table.to_dict("records")):
             sheet_row = offset + 2  # as a spreadsheet numbers it, under the header
-            cell = row[columns.path]
-            path = self.find_file(root, cell)
-            if not cell:
-                note(sheet_row, "error", "row has no file path; skipped")
-                continue
+            path = self._listed_file(root, row[columns.path], sheet_row, listed, note)
             if path is None:
-                note(
-                    sheet_row,
-                    "error",
-                    "listed in the label sheet but no such file (looked beside the sheet and "
-                    "under the cohort folder); skipped",
-                )
                 continue
-            key = path.resolve()
-            if key in listed:
-                note(
-                    sheet_row,
-                    "error",
-                    f"the same file is already listed in row {listed[key]}; this row is ignored",
-                )
-                continue
-            listed[key] = sheet_row
-            try:
-                rel = key.relative_to(root.resolve()).as_posix()
-            except ValueError:
-                rel = path.name
-            speaker = row[columns.patient] if columns.patient else Path(rel).with_suffix("").as_posix()
-            parts = _display_parts(rel, speaker or None)
-            issue = None
-            label = None if not row[columns.label] else int(row[columns.label] == positive)
-            vowel = (
-                _parse_vowel(row[columns.vowel]) if columns.vowel and row[columns.vowel] else ASSUMED_VOWEL
-            )
-            phase = (
-                PHASES.get(row[columns.phase].casefold()) if columns.phase and row[columns.phase] else "pre"
-            )
-            take = _parse_take(row[columns.take]) if columns.take and row[columns.take] else None
-            if not speaker:
-                issue = ("error", f"{name} row {sheet_row} has no patient/speaker id; skipped")
-            elif vowel is None:
-                issue = (
-                    "error",
-                    f"{name} row {sheet_row}: vowel {row[columns.vowel]!r} not understood; expected "
-                    "A, I, U, E or 1..4; skipped",
-                )
-            elif phase is None:
-                issue = (
-                    "error",
-                    f"{name} row {sheet_row}: phase {row[columns.phase]!r} not understood; expected "
-                    "pre/post (or S/A); skipped",
-                )
-            elif columns.take and row[columns.take] and take is None:
-                issue = (
-                    "error",
-                    f"{name} row {sheet_row}: take {row[columns.take]!r} not understood; expected "
-                    "a whole number from 1; skipped",
-                )
-            if take is None and issue is None:
-                # without a take column, a speaker's files of one phase and vowel are numbered in sheet order
-                takes[(speaker, str(phase), str(vowel))] += 1
-                take = takes[(speaker, str(phase), str(vowel))]
-            found.files.append(
-                FoundFile(
-                    path,
-                    rel,
-                    parts,
-                    speaker if issue is None else None,
-                    phase=phase,
-                    vowel=vowel,
-                    take=take or 1,
-                    label=label,
-                    group=name,
-                    issue=issue,
-                )
-            )  # type: ignore[arg-type]
-            if issue is None:
-                self._clinical(row, columns, clinical[speaker], note, sheet_row)
+            item = rows.read(path, row, sheet_row)
+            found.files.append(item)
+            if item.issue is None:
+                self._clinical(row, columns, clinical[str(item.speaker)], note, sheet_row)
         found.clinical = dict(clinical)
         for path in audio_under(root):
             if path.resolve() not in listed:
-                rel = path.relative_to(root).as_posix()
-                found.files.append(
-                    FoundFile(
-                        path,
-                        rel,
-                        tuple((p, "unknown") for p in rel.split("/")),
-                        None,
-                        issue=("error", f"not listed in the label sheet {name}; skipped"),
-                    )
-                )
+                reason = f"not listed in the label sheet {name}; skipped"
+                found.files.append(skipped_file(root, path, reason))
         return found
+
+    def _listed_file(
+        self, root: Path, cell: str, sheet_row: int, listed: dict[Path, int], note: _Note
+    ) -> Path | None:
+        """The file a row names, once: missing paths, missing files and repeated files → error notes."""
+        path = self.find_file(root, cell)
+        if not cell:
+            note(sheet_row, "error", "row has no file path; skipped")
+            return None
+        if path is None:
+            note(
+                sheet_row,
+                "error",
+                "listed in the label sheet but no such file (looked beside the sheet and "
+                "under the cohort folder); skipped",
+            )
+            return None
+        key = path.resolve()
+        if key in listed:
+            note(
+                sheet_row,
+                "error",
+                f"the same file is already listed in row {listed[key]}; this row is ignored",
+            )
+            return None
+        listed[key] = sheet_row
+        return path
 
     @staticmethod
     def _clinical(
-        row: dict[str, str], columns: SheetColumns, values: dict[str, object], note, sheet_row: int
+        row: dict[str, str], columns: SheetColumns, values: dict[str, object], note: _Note, sheet_row: int
     ) -> None:
         """Sex and age of the speaker from the first row that gives them; bad cells → warnings."""
         for key, column, parser in (
@@ -337,3 +374,23 @@ def find_label_sheets(root: Path, *, depth: int = 2, limit: int = 50) -> list[Pa
         and not any(part.startswith((".", "~$")) for part in path.relative_to(root).parts)
     ]
     return sorted(found, key=lambda p: (len(p.relative_to(root).parts), p.as_posix().casefold()))[:limit]
+
+
+class LabelSheetLayout(CohortLayout):
+    """Any folder read through a label sheet: the label of each recording is its row's label."""
+
+    name = LAYOUT
+    label_origin = "sheet rows"
+
+    def __init__(self, label_sheet: LabelSheet) -> None:
+        super().__init__()
+        self.label_sheet = label_sheet
+
+    def discover(self, root: Path) -> Discovery:
+        return self.label_sheet.discover(root)
+
+    def no_label_reason(self, item: FoundFile, patient: PatientRecord, *, conflict: bool) -> str:
+        return f"its label cell in {item.group} is empty"
+
+    def sheet_paths(self, root: Path) -> list[Path]:
+        return [self.label_sheet.path]

@@ -9,37 +9,22 @@ problem row and loading goes on.
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from core.cohort.cross_checks import bandwidth_warnings, drop_content_duplicates, drop_slot_duplicates
+from core.cohort.found import SPEAKER_MARK, Discovery, FoundFile
 from core.cohort.inventory import take_inventory
-from core.cohort.label_sheet import LAYOUT as LABEL_SHEET
-from core.cohort.label_sheet import LabelSheet
-from core.cohort.layouts import SPEAKER_MARK, Discovery, FoundFile, discover
-from core.cohort.metadata import (
-    MANIFEST_ALIASES,
-    Sheet,
-    find_sheet,
-    parse_amount,
-    parse_approach,
-    parse_cause,
-    parse_number,
-    parse_outcome,
-    parse_sex,
-    parse_side,
-    parse_year,
-    read_sheet,
-    read_sheet_or_spare,
-)
+from core.cohort.label_sheet import LabelSheet, LabelSheetLayout
+from core.cohort.layout_base import CohortLayout, Loading, Outcomes, PatientRecord, Usable
+from core.cohort.layouts import choose_layout
 from core.cohort.model import PATIENT_COLUMNS, RECORDING_COLUMNS, Cohort
-from core.cohort.pseudonyms import Scheme, assign_pseudonyms, redact_text, redact_unparsed
-from core.cohort.validation import AUDIO_SUFFIXES, AudioCheck, Problem, inspect_audio, problems_frame
+from core.cohort.pseudonyms import Scheme, assign_pseudonyms, redact_unparsed
+from core.cohort.validation import AUDIO_SUFFIXES, Problem, inspect_audio, problems_frame
 from core.config import PHASES, VOWELS
 from core.errors import CohortError, ConfigError
 
@@ -51,36 +36,13 @@ Progress = Callable[[int, int], None]
 _NAME_PLACEHOLDER = "[name]"
 
 
-@dataclass
-class _Patient:
-    """Everything known about one patient while loading (raw key kept private here)."""
-
-    key: str
-    pseudonym: str = ""
-    sheet_row: int | None = None
-    fields: dict[str, object] = field(default_factory=dict)
-    folder_labels: set[int] = field(default_factory=set)
-    sheet_outcome: int | None = None
-    years: list[int] = field(default_factory=list)
-    groups: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Usable:
-    """A file that passed inspection: what discovery found, its shown path, what inspection saw."""
-
-    item: FoundFile
-    source: str
-    check: AudioCheck
-
-
-def _gather_patients(found: Discovery) -> dict[str, _Patient]:
+def _gather_patients(found: Discovery) -> dict[str, PatientRecord]:
     """One entry per raw speaker id seen in file or folder names, with folder labels and years."""
-    patients: dict[str, _Patient] = {}
+    patients: dict[str, PatientRecord] = {}
     for item in found.files + found.notes:
         if item.speaker is None:
             continue
-        patient = patients.setdefault(item.speaker, _Patient(item.speaker))
+        patient = patients.setdefault(item.speaker, PatientRecord(item.speaker))
         if item.label is not None:
             patient.folder_labels.add(item.label)
         if item.year is not None:
@@ -98,9 +60,9 @@ def _inspect_files(
     *,
     min_duration_s: float,
     progress: Progress | None,
-) -> tuple[list[_Usable], dict[str, str]]:
+) -> tuple[list[Usable], dict[str, str]]:
     """Inspect every parsed file in path order; return the usable ones and shown → raw paths."""
-    usable: list[_Usable] = []
+    usable: list[Usable] = []
     raw_sources: dict[str, str] = {}
     total = len(found.files)
     for done, item in enumerate(sorted(found.files, key=lambda f: f.rel), start=1):
@@ -112,7 +74,7 @@ def _inspect_files(
             check = inspect_audio(item.path, min_duration_s=min_duration_s)
             problems.extend(Problem(source, severity, reason) for severity, reason in check.issues)
             if check.usable:
-                usable.append(_Usable(item, source, check))
+                usable.append(Usable(item, source, check))
         if progress is not None:
             progress(done, total)
     return usable, raw_sources
@@ -129,213 +91,6 @@ def _render(found: FoundFile, pseudonym: str | None, identifiers: Mapping[str, s
         else:
             shown.append(redact_unparsed(text, identifiers))
     return "/".join(shown)
-
-
-def _sheet_path(root: Path, base: Path, metadata: str | Path | None) -> tuple[Path | None, str, str | None]:
-    """The sheet to read, its display name, and a note when none could be chosen."""
-    if metadata is not None:
-        path = Path(metadata)
-        if not path.is_absolute() and not path.exists() and (root / path).exists():
-            path = root / path
-        if not path.is_file():
-            raise CohortError(f"metadata={str(metadata)!r} is not a file; expected a .xlsx or .csv sheet")
-        try:
-            return path, path.resolve().relative_to(root.resolve()).as_posix(), None
-        except ValueError:
-            return path, path.name, None
-    for folder in dict.fromkeys([base, root]):
-        path, note = find_sheet(folder)
-        if path is not None:
-            return path, path.relative_to(root).as_posix(), None
-        if note is not None:
-            return None, (folder.relative_to(root).as_posix() + "/") if folder != root else "./", note
-    return None, "", None
-
-
-def _join_key(value: str) -> str:
-    """Identifiers compared without leading zeros (spreadsheets drop them from numbers)."""
-    stripped = value.lstrip("0")
-    return stripped if stripped else value
-
-
-def _join_sheet(
-    sheet: Sheet,
-    patients: dict[str, _Patient],
-    problems: list[Problem],
-    identifiers_by_key: dict[str, set[str]],
-) -> None:
-    """Attach sheet rows to patient folders by ID (or 病歷號); unmatched rows become sheet-only patients."""
-    by_join = {_join_key(key): key for key in patients}
-    columns = set(sheet.rows.columns)
-    if not {"id", "record_no"} & columns:
-        problems.append(
-            Problem(
-                sheet.name,
-                "error",
-                "sheet has no ID or 病歷號 column; it cannot be joined to the "
-                "patient folders and is not used",
-            )
-        )
-        return
-    for row in sheet.rows.to_dict("records"):
-        where = sheet.where(int(row["sheet_row"]))
-        keys = [str(row.get(c, "")) for c in ("id", "record_no") if row.get(c, "")]
-        private = {str(row.get(c, "")) for c in ("name", "id", "record_no") if row.get(c, "")}
-        matched = next((by_join[_join_key(k)] for k in keys if _join_key(k) in by_join), None)
-        if matched is None and not keys:
-            problems.append(
-                Problem(where, "error", "row has no ID or 病歷號; it cannot be joined to a patient")
-            )
-            identifiers_by_key.setdefault("", set()).update(private)
-            continue
-        key = matched if matched is not None else keys[0]
-        patient = patients.get(key)
-        if patient is not None and patient.sheet_row is not None:
-            problems.append(
-                Problem(
-                    where,
-                    "error",
-                    f"duplicate sheet row for the patient of row {patient.sheet_row}; the first row is kept",
-                )
-            )
-            identifiers_by_key.setdefault(key, set()).update(private)
-            continue
-        if patient is None:
-            patient = patients[key] = _Patient(key)
-            by_join[_join_key(key)] = key
-        patient.sheet_row = int(row["sheet_row"])
-        patient.fields = row
-        identifiers_by_key.setdefault(key, set()).update(private)
-
-
-def _parse_count(value: object, *, field: str) -> int | None:
-    number = parse_number(value, field=field)
-    if number is not None and not float(number).is_integer():
-        raise CohortError(f"{field} {value!r} not understood; expected a whole number")
-    return None if number is None else int(number)
-
-
-def _parse_sheet_fields(
-    patient: _Patient, sheet: Sheet, problems: list[Problem], identifiers: Mapping[str, str]
-) -> dict[str, object]:
-    """Clinical columns of the patient's sheet row → patient-table values; bad cells → warnings."""
-    row = patient.fields
-    where = sheet.where(int(patient.sheet_row or 0))
-    values: dict[str, object] = {}
-    parsers: dict[str, tuple[str, Callable[[object], object]]] = {
-        "sex": ("sex", parse_sex),
-        "age": ("age", lambda v: parse_number(v, field="age")),
-        "side": ("side", parse_side),
-        "cause": ("cause", parse_cause),
-        "technique": ("technique", lambda v: str(v).strip() or None),
-        "approach": ("approach", parse_approach),
-        "injection_no": ("injection_no", lambda v: _parse_count(v, field="injection no.")),
-        "total_injections": ("total_injections", lambda v: _parse_count(v, field="total injections")),
-    }
-    for column, (source_field, parser) in parsers.items():
-        if source_field not in row:
-            continue
-        try:
-            values[column] = parser(row[source_field])
-        except CohortError as exc:
-            problems.append(Problem(where, "warning", f"{redact_text(str(exc), identifiers)}; left empty"))
-    for side in ("r", "l"):
-        cell = row.get(f"amount_{side}")
-        if cell is None:
-            continue
-        try:
-            amount = parse_amount(cell)
-        except CohortError as exc:
-            problems.append(
-                Problem(
-                    where,
-                    "warning",
-                    f"amount {side.upper()}: {redact_text(str(exc), identifiers)}; left empty",
-                )
-            )
-            continue
-        values[f"amount_{side}"] = amount.total_ml
-        if not amount.consistent:
-            parts = "+".join(f"{p:g}" for p in amount.parts_ml)
-            problems.append(
-                Problem(
-                    where,
-                    "warning",
-                    f"amount {side.upper()}: parts {parts} = "
-                    f"{sum(amount.parts_ml):g} ml disagree with the total "
-                    f"{amount.total_ml:g} ml; the total is kept",
-                )
-            )
-    if row.get("date"):
-        try:
-            values["sheet_year"] = parse_year(row["date"])
-        except CohortError as exc:
-            problems.append(Problem(where, "warning", f"{redact_text(str(exc), identifiers)}; left empty"))
-    if row.get("outcome"):
-        try:
-            patient.sheet_outcome = parse_outcome(row["outcome"])
-        except CohortError as exc:
-            problems.append(
-                Problem(where, "error", f"label not understood: {redact_text(str(exc), identifiers)}")
-            )
-    return values
-
-
-def _read_manifest(
-    root: Path,
-    base: Path,
-    metadata: str | Path | None,
-    problems: list[Problem],
-) -> tuple[dict[str, tuple[int | None, str]], Sheet | None]:
-    """Notebook label manifest: file stem → (label, "labels.csv row 7"); label None when the row was rejected."""
-    candidates: list[tuple[Path, str]] = []
-    if metadata is not None:
-        path, name, _ = _sheet_path(root, base, metadata)
-        candidates = [(path, name)] if path is not None else []
-    else:
-        for folder in dict.fromkeys([base, root]):
-            candidates += [
-                (p, p.relative_to(root).as_posix())
-                for p in sorted(folder.glob("*.csv"))
-                if not p.name.startswith((".", "~$"))
-            ]
-    for path, name in candidates:
-        try:
-            sheet = read_sheet(path, aliases=MANIFEST_ALIASES, display_name=name, required_any=("file",))
-        except CohortError:
-            continue
-        if not {"file", "outcome"} <= set(sheet.rows.columns):
-            continue
-        labels: dict[str, tuple[int | None, str]] = {}
-        for row in sheet.rows.to_dict("records"):
-            where = sheet.where(int(row["sheet_row"]))
-            stem = Path(str(row["file"]).replace("\\", "/")).name
-            if Path(stem).suffix.lower() in AUDIO_SUFFIXES:
-                stem = Path(stem).stem
-            try:
-                label = parse_outcome(row["outcome"])
-            except CohortError as exc:
-                problems.append(Problem(where, "error", f"label not understood: {exc}"))
-                labels.setdefault(stem, (None, where))
-                continue
-            if label is None:
-                continue
-            if stem in labels and labels[stem][0] is not None and labels[stem][0] != label:
-                problems.append(
-                    Problem(
-                        where,
-                        "error",
-                        f"conflicting outcome for a file already labelled "
-                        f"{labels[stem][0]} in {labels[stem][1]}; this row is ignored",
-                    )
-                )
-                continue
-            if stem not in labels or labels[stem][0] is None:
-                labels[stem] = (label, where)
-        return labels, sheet
-    if metadata is not None:
-        raise CohortError(f"metadata={str(metadata)!r} has no sound.files and outcome columns")
-    return {}, None
 
 
 def _validate_arguments(min_duration_s: float, pseudonyms: str, label_map: Mapping[str, int] | None) -> None:
@@ -418,62 +173,26 @@ def load_cohort(
     """
     root = Path(root)
     _validate_arguments(min_duration_s, pseudonyms, label_map)
-    if not root.is_dir():
-        raise CohortError(f"cohort folder {str(root)!r} does not exist or is not a folder")
-    if not any(p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES for p in root.rglob("*")):
-        raise CohortError(f"cohort folder {str(root)!r} holds no audio files ({', '.join(AUDIO_SUFFIXES)})")
-    found = (
-        label_sheet.discover(root)
+    _check_folder(root)
+    strategy: CohortLayout = (
+        LabelSheetLayout(label_sheet)
         if label_sheet is not None
-        else discover(root, layout=layout, label_map=label_map, filename_pattern=filename_pattern)
+        else choose_layout(root, layout, label_map=label_map, filename_pattern=filename_pattern)
     )
-    problems: list[Problem] = []
-    patients = _gather_patients(found)
-    folder_patients = set(patients)
-
-    sheet: Sheet | None = None
-    private_by_key: dict[str, set[str]] = {}
-    manifest: dict[str, tuple[int | None, str]] = {}
-    if found.layout == "study":
-        sheet = _load_study_sheet(root, found, metadata, patients, problems, private_by_key)
-    elif found.layout == "notebook":
-        manifest, sheet = _read_manifest(root, found.base, metadata, problems)
-
-    names = assign_pseudonyms(patients, scheme=pseudonyms, salt=salt)
-    identifiers: dict[str, str] = dict(names)
-    for key, private in private_by_key.items():
-        for value in private:
-            identifiers[value] = names.get(key, _NAME_PLACEHOLDER)
-    for key, patient in patients.items():
-        patient.pseudonym = names[key]
-
-    stems = {item.path.stem for item in found.files}
-    problems += [
-        Problem(where, "warning", "listed in the label manifest but no such audio file")
-        for stem, (_, where) in manifest.items()
-        if stem not in stems
-    ]
+    found = strategy.discover(root)
+    load = Loading(root, found, metadata, _gather_patients(found))
+    load.folder_patients = set(load.patients)
+    strategy.read_labels(load)
+    patients, problems = load.patients, load.problems
+    identifiers = _name_patients(patients, strategy.private_by_key, pseudonyms=pseudonyms, salt=salt)
+    load.identifiers = identifiers
+    names = {key: patient.pseudonym for key, patient in patients.items()}
     problems += [
         Problem(_render(note, names.get(note.speaker or ""), identifiers), *note.issue)
         for note in found.notes
         if note.issue is not None
     ]
-    clinical: dict[str, dict[str, object]] = {}
-    if sheet is not None and found.layout == "study":
-        clinical = {
-            key: _parse_sheet_fields(p, sheet, problems, identifiers)
-            for key, p in patients.items()
-            if p.sheet_row is not None
-        }
-        for key in sorted(set(patients) - folder_patients, key=lambda k: names[k]):
-            problems.append(
-                Problem(
-                    sheet.where(int(patients[key].sheet_row or 0)),
-                    "warning",
-                    f"patient in the sheet with no recordings: {names[key]} has no patient folder "
-                    "or audio file; kept in the patients table with 0 recordings",
-                )
-            )
+    clinical = strategy.findings(load)
     clinical.update(found.clinical)
 
     kept, raw_sources = _inspect_files(
@@ -488,51 +207,15 @@ def load_cohort(
         problems=problems,
     )
     problems += bandwidth_warnings(kept, sample_rate=lambda u: u.check.sample_rate, source=lambda u: u.source)
-    outcomes, conflicts = _settle_outcomes(found, patients, kept, manifest, sheet, problems)
-    rows = []
-    paths: dict[str, Path] = {}
-    for usable in kept:
-        item, patient = usable.item, patients[usable.item.speaker or ""]
-        if found.layout == "notebook":
-            label = manifest.get(item.path.stem, (None, ""))[0]
-        elif found.layout in ("class_folders", LABEL_SHEET):
-            label = item.label
-        else:
-            label = outcomes[patient.key]
-        if label is None:
-            why = _no_label_reason(
-                found.layout,
-                patient.pseudonym,
-                item,
-                conflict=patient.key in conflicts,
-                manifest_row=manifest.get(item.path.stem, (None, None))[1],
-            )
-            problems.append(Problem(usable.source, "warning", why))
-        recording_id = _recording_id(patient.pseudonym, item)
-        paths[recording_id] = item.path
-        rows.append(
-            {
-                "recording_id": recording_id,
-                "patient_id": patient.pseudonym,
-                "phase": item.phase,
-                "vowel": item.vowel,
-                "take": item.take,
-                "source": usable.source,
-                "duration_s": usable.check.duration_s,
-                "sample_rate": usable.check.sample_rate,
-                "channels": usable.check.channels,
-                "label": label,
-            }
-        )
-    recordings = _recordings_frame(rows)
-    patient_table = _patients_frame(found, patients, clinical, outcomes, recordings)
+    outcomes, conflicts = strategy.settle_outcomes(load, kept)
+    recordings, paths = _recordings(strategy, kept, patients, outcomes, conflicts, problems)
+    patient_table = _patients_frame(strategy, patients, clinical, outcomes, recordings)
     used = {u.item.path for u in kept}
     files = take_inventory(
         root,
         found.base,
         audio={f.path: f.path in used for f in found.files},
-        sheets=([root / sheet.name] if sheet is not None else [])
-        + ([label_sheet.path] if label_sheet is not None else []),
+        sheets=strategy.sheet_paths(root),
         named={raw_sources.get(p.source, p.source) for p in problems},
         identifiers=identifiers,
         problems=problems,
@@ -563,124 +246,68 @@ def load_cohort(
     return cohort
 
 
-def _load_study_sheet(
-    root: Path,
-    found: Discovery,
-    metadata: str | Path | None,
-    patients: dict[str, _Patient],
-    problems: list[Problem],
-    private_by_key: dict[str, set[str]],
-) -> Sheet | None:
-    path, name, note = _sheet_path(root, found.base, metadata)
-    if note is not None:
-        problems.append(Problem(name, "warning", note))
-    if path is None:
-        return None
-    sheet, notes = read_sheet_or_spare(path, display_name=name, spare=metadata is None)
-    problems += [Problem(name, severity, reason) for severity, reason in notes]
-    if sheet is None:
-        return None
-    _join_sheet(sheet, patients, problems, private_by_key)
-    return sheet
+def _check_folder(root: Path) -> None:
+    """The cohort folder exists and holds at least one audio file."""
+    if not root.is_dir():
+        raise CohortError(f"cohort folder {str(root)!r} does not exist or is not a folder")
+    if not any(p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES for p in root.rglob("*")):
+        raise CohortError(f"cohort folder {str(root)!r} holds no audio files ({', '.join(AUDIO_SUFFIXES)})")
 
 
-def _settle_outcomes(
-    found: Discovery,
-    patients: dict[str, _Patient],
-    unique: list[_Usable],
-    manifest: dict[str, tuple[int | None, str]],
-    sheet: Sheet | None,
-    problems: list[Problem],
-) -> tuple[dict[str, int | None], set[str]]:
-    """Patient outcome from folder names / sheet / file labels; disagreement → error, outcome unknown.
-
-    Returns the outcome per raw patient key and the keys whose sources disagreed.
-    """
-    outcomes: dict[str, int | None] = {}
-    conflicts: set[str] = set()
-    file_labels: dict[str, Counter[int]] = defaultdict(Counter)
-    if found.layout == "notebook":
-        for entry in unique:
-            label = manifest.get(entry.item.path.stem, (None, ""))[0]
-            if label is not None:
-                file_labels[entry.item.speaker or ""][label] += 1
+def _name_patients(
+    patients: dict[str, PatientRecord],
+    private_by_key: Mapping[str, set[str]],
+    *,
+    pseudonyms: Scheme,
+    salt: str,
+) -> dict[str, str]:
+    """Give every patient its pseudonym; returns every identifier (raw key, sheet name, ID) → pseudonym."""
+    names = assign_pseudonyms(patients, scheme=pseudonyms, salt=salt)
+    identifiers: dict[str, str] = dict(names)
+    for key, private in private_by_key.items():
+        for value in private:
+            identifiers[value] = names.get(key, _NAME_PLACEHOLDER)
     for key, patient in patients.items():
-        if found.layout == "notebook":
-            labels = file_labels.get(key, Counter())
-            if len(labels) > 1:
-                counts = ", ".join(f"{n} file(s) say {lab}" for lab, n in sorted(labels.items()))
-                where = sheet.name if sheet is not None else "label manifest"
-                problems.append(
-                    Problem(
-                        where,
-                        "error",
-                        f"conflicting outcomes for patient {patient.pseudonym}: "
-                        f"{counts}; patient outcome left unknown",
-                    )
-                )
-                outcomes[key] = None
-                conflicts.add(key)
-            else:
-                outcomes[key] = next(iter(labels), None)
-            continue
-        folder = patient.folder_labels
-        if len(folder) > 1:
-            what = {"study": "patient folders", LABEL_SHEET: "sheet rows"}.get(found.layout, "class folders")
+        patient.pseudonym = names[key]
+    return identifiers
+
+
+def _recordings(
+    strategy: CohortLayout,
+    kept: list[Usable],
+    patients: dict[str, PatientRecord],
+    outcomes: Outcomes,
+    conflicts: set[str],
+    problems: list[Problem],
+) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """The recordings table and each recording's file; a recording without a label → a warning."""
+    rows = []
+    paths: dict[str, Path] = {}
+    for usable in kept:
+        item, patient = usable.item, patients[usable.item.speaker or ""]
+        label = strategy.recording_label(item, patient, outcomes)
+        if label is None:
+            why = strategy.no_label_reason(item, patient, conflict=patient.key in conflicts)
             problems.append(
-                Problem(
-                    _group_source(found, patient),
-                    "error",
-                    f"conflicting outcomes for patient {patient.pseudonym}: its {what} carry "
-                    "different labels; patient outcome left unknown",
-                )
+                Problem(usable.source, "warning", f"recording without a label: {why}; kept with label <NA>")
             )
-            outcomes[key] = None
-            conflicts.add(key)
-            continue
-        from_folder = next(iter(folder), None)
-        from_sheet = patient.sheet_outcome
-        if from_folder is not None and from_sheet is not None and from_folder != from_sheet:
-            word = {0: "well", 1: "poor"}
-            where = sheet.where(int(patient.sheet_row or 0)) if sheet is not None else patient.pseudonym
-            problems.append(
-                Problem(
-                    where,
-                    "error",
-                    f"outcome conflict for patient {patient.pseudonym}: the folder "
-                    f"name says {word[from_folder]} ({from_folder}), the sheet says "
-                    f"{word[from_sheet]} ({from_sheet}); outcome left unknown",
-                )
-            )
-            outcomes[key] = None
-            conflicts.add(key)
-            continue
-        outcomes[key] = from_folder if from_folder is not None else from_sheet
-    return outcomes, conflicts
-
-
-def _group_source(found: Discovery, patient: _Patient) -> str:
-    """Problem source for a patient-level finding: the pseudonymised folder name(s)."""
-    if found.layout in ("class_folders", LABEL_SHEET):
-        return " + ".join(patient.groups)
-    return " + ".join(g.replace(patient.key, patient.pseudonym) for g in patient.groups)
-
-
-def _no_label_reason(
-    layout: str, pseudonym: str, item: FoundFile, *, conflict: bool, manifest_row: str | None
-) -> str:
-    if conflict and layout == "study":
-        why = f"the outcome sources of patient {pseudonym} disagree"
-    elif layout == "notebook" and manifest_row:
-        why = f"its outcome in {manifest_row} was not understood"
-    elif layout == "notebook":
-        why = "the file is not in the label manifest"
-    elif layout == "class_folders":
-        why = f"class folder {item.group!r} is not in label_map"
-    elif layout == LABEL_SHEET:
-        why = f"its label cell in {item.group} is empty"
-    else:
-        why = f"patient {pseudonym} has no outcome (no well/poor in the folder name and none in the sheet)"
-    return f"recording without a label: {why}; kept with label <NA>"
+        recording_id = _recording_id(patient.pseudonym, item)
+        paths[recording_id] = item.path
+        rows.append(
+            {
+                "recording_id": recording_id,
+                "patient_id": patient.pseudonym,
+                "phase": item.phase,
+                "vowel": item.vowel,
+                "take": item.take,
+                "source": usable.source,
+                "duration_s": usable.check.duration_s,
+                "sample_rate": usable.check.sample_rate,
+                "channels": usable.check.channels,
+                "label": label,
+            }
+        )
+    return _recordings_frame(rows), paths
 
 
 def _recordings_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
@@ -707,8 +334,8 @@ def _recordings_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
 
 
 def _patients_frame(
-    found: Discovery,
-    patients: dict[str, _Patient],
+    strategy: CohortLayout,
+    patients: dict[str, PatientRecord],
     clinical: dict[str, dict[str, object]],
     outcomes: dict[str, int | None],
     recordings: pd.DataFrame,
@@ -724,8 +351,7 @@ def _patients_frame(
                 "sex": values.get("sex"),
                 "age": values.get("age"),
                 "side": values.get("side"),
-                "cause": values.get("cause")
-                or (" + ".join(patient.groups) if found.layout == "class_folders" else None),
+                "cause": values.get("cause") or strategy.patient_cause(patient),
                 "technique": values.get("technique"),
                 "approach": values.get("approach"),
                 "amount_r": values.get("amount_r"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
-from core.cohort.layouts import PHASE_BY_LETTER, VOWEL_BY_NUMBER
+from core.cohort.found import PHASE_BY_LETTER, VOWEL_BY_NUMBER
 from core.cohort.metadata import normalise_header
 from core.config import VOWELS
 from core.errors import CohortError

@@ -150,6 +150,40 @@ def _shown(filename: str) -> str:
     return repr(text if len(text) <= 80 else text[:77] + "...")
 
 
+def _checked_name(entry: str, where: str) -> PurePosixPath:
+    """An entry's path, refused when it could land outside the cohort folder or has an overlong part."""
+    if "\\" in entry:
+        raise UploadError(f"{where} uses a backslash (a Windows separator); entries must use '/'")
+    if re.match(r"[A-Za-z]:", entry):
+        raise UploadError(f"{where} starts with a drive letter")
+    relative = PurePosixPath(entry)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise UploadError(f"{where} points outside the cohort folder")
+    longest = max((len(part.encode("utf-8")) for part in relative.parts), default=0)
+    if longest > MAX_NAME_BYTES:
+        raise UploadError(f"{where} has a name of {longest} bytes; at most {MAX_NAME_BYTES} are allowed")
+    return relative
+
+
+def _check_file_entry(
+    member: zipfile.ZipInfo, key: str, seen: set[str], where: str, limits: UploadLimits
+) -> None:
+    """Refuse a file entry that is a link, encrypted, a second copy of ``key``, or a zip bomb."""
+    if (member.external_attr >> 16) & 0o170000 == 0o120000:
+        raise UploadError(f"{where} is a symbolic link")
+    if member.flag_bits & 0x1:
+        raise UploadError(f"{where} is encrypted; upload a zip without a password")
+    if key in seen:
+        raise UploadError(f"{where} appears twice")
+    seen.add(key)
+    ratio = member.file_size / max(member.compress_size, 1)
+    if member.file_size > RATIO_FLOOR_BYTES and ratio > limits.max_ratio:
+        raise UploadError(
+            f"{where} is compressed {ratio:.0f} : 1 (at most {limits.max_ratio:.0f} : 1; "
+            "recordings compress about 2 : 1): refused as a zip bomb"
+        )
+
+
 def _checked_members(archive: zipfile.ZipFile, name: str, limits: UploadLimits) -> list[zipfile.ZipInfo]:
     """The entries to unpack, after every check that the table of contents allows."""
     infos = archive.infolist()
@@ -161,34 +195,11 @@ def _checked_members(archive: zipfile.ZipFile, name: str, limits: UploadLimits) 
     seen: set[str] = set()
     members = []
     for member in infos:
-        entry = member.filename
-        where = f"{name}: entry {_shown(entry)}"
-        if "\\" in entry:
-            raise UploadError(f"{where} uses a backslash (a Windows separator); entries must use '/'")
-        if re.match(r"[A-Za-z]:", entry):
-            raise UploadError(f"{where} starts with a drive letter")
-        relative = PurePosixPath(entry)
-        if relative.is_absolute() or ".." in relative.parts:
-            raise UploadError(f"{where} points outside the cohort folder")
-        longest = max((len(part.encode("utf-8")) for part in relative.parts), default=0)
-        if longest > MAX_NAME_BYTES:
-            raise UploadError(f"{where} has a name of {longest} bytes; at most {MAX_NAME_BYTES} are allowed")
-        if member.is_dir() or _skipped(entry):
+        where = f"{name}: entry {_shown(member.filename)}"
+        relative = _checked_name(member.filename, where)
+        if member.is_dir() or _skipped(member.filename):
             continue
-        if (member.external_attr >> 16) & 0o170000 == 0o120000:
-            raise UploadError(f"{where} is a symbolic link")
-        if member.flag_bits & 0x1:
-            raise UploadError(f"{where} is encrypted; upload a zip without a password")
-        key = relative.as_posix()
-        if key in seen:
-            raise UploadError(f"{where} appears twice")
-        seen.add(key)
-        ratio = member.file_size / max(member.compress_size, 1)
-        if member.file_size > RATIO_FLOOR_BYTES and ratio > limits.max_ratio:
-            raise UploadError(
-                f"{where} is compressed {ratio:.0f} : 1 (at most {limits.max_ratio:.0f} : 1; "
-                "recordings compress about 2 : 1): refused as a zip bomb"
-            )
+        _check_file_entry(member, relative.as_posix(), seen, where, limits)
         members.append(member)
     if not members:
         raise UploadError(f"{name}: the zip file holds no files")

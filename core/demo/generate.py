@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from core.demo.plan import SHEET_COLUMNS, CohortPlan, PatientPlan, RecordingPlan, plan_cohort
+from core.demo.plan import CohortPlan, PatientPlan, RecordingPlan, plan_cohort
 from core.demo.report import voice_report
 from core.demo.sheet import write_sheets
+from core.demo.sheet_rows import SHEET_COLUMNS
 from core.demo.voice import VoiceParams, synthesize
 from core.errors import CohortError, ConfigError
 

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
+from core.demo.sheet_rows import CAMPUSES, placeholder_names, sheet_row, sheet_styles, unique_numbers
 from core.demo.voice import VOWEL_F0_FACTOR
 from core.errors import ConfigError
 
@@ -19,28 +20,6 @@ from core.errors import ConfigError
 STUDY_PATIENTS = 43
 STUDY_POOR = 26
 STUDY_ATROPHY = 6
-
-#: Columns of the metadata sheet, in the study's order.
-SHEET_COLUMNS: tuple[str, ...] = (
-    "type",
-    "Date",
-    "院區",
-    "姓名",
-    "ID",
-    "病歷號",
-    "Sex",
-    "Age",
-    "總次數",
-    "次數",
-    "側性",
-    "Cause",
-    "Injection Tech",
-    "Sub/Tran",
-    "Amount R",
-    "Inj point R",
-    "Amount L",
-    "Inj point L",
-)
 
 #: Fraction of the pre-op severity that the injection removes: mean and s.d. (before clipping).
 IMPROVEMENT_MEAN = 0.5
@@ -64,34 +43,6 @@ _SHORT_SILENCE_S = (0.012, 0.02)
 
 SAMPLE_RATES: tuple[int, ...] = (16_000, 44_100, 48_000)
 _SAMPLE_RATE_WEIGHTS = (0.4, 0.35, 0.25)
-
-CAMPUSES: tuple[str, ...] = ("總院", "北院區", "南院區")
-#: Placeholder names: common surnames with the given names used as textbook "John Doe"s.
-_SURNAMES = ("王", "陳", "林", "張", "李", "黃", "吳", "劉", "蔡", "楊", "許", "鄭", "謝", "郭", "洪")
-_GIVEN_NAMES = (
-    "小明",
-    "小華",
-    "小美",
-    "大同",
-    "美玲",
-    "志明",
-    "春嬌",
-    "淑芬",
-    "建國",
-    "雅婷",
-    "家豪",
-    "怡君",
-    "俊傑",
-    "佳穎",
-    "宗翰",
-    "欣怡",
-    "承恩",
-    "詩涵",
-    "冠宇",
-    "筱涵",
-)
-AMOUNT_FORMATS: tuple[str, ...] = ("1", "0.8", "1(0.3+0.7)", "0.8(0.3+0.5)", "0.5")
-_EXTRA_AMOUNTS: tuple[str, ...] = ("0.7", "0.9", "1(0.4+0.6)", "0.7(0.2+0.5)", "0.3(0.1+0.2)")
 
 
 @dataclass(frozen=True)
@@ -164,7 +115,7 @@ class PatientPlan:
     recordings : tuple of RecordingPlan
         Four pre-op then four post-op recordings.
     sheet_row : dict
-        Metadata-sheet values keyed by :data:`SHEET_COLUMNS`.
+        Metadata-sheet values keyed by :data:`core.demo.sheet_rows.SHEET_COLUMNS`.
     """
 
     index: int
@@ -219,12 +170,12 @@ def plan_cohort(*, patients: int, seed: int) -> CohortPlan:
     cause = np.full(patients, "palsy", dtype=object)
     cause[rng.permutation(patients)[: round(patients * STUDY_ATROPHY / STUDY_PATIENTS)]] = "atrophy"
     sex = _sex_balanced_within_outcome(outcome, rng=rng)
-    hospital_ids = _unique_numbers(rng, patients, low=10_000_000, high=99_999_999)
-    record_numbers = _unique_numbers(rng, patients, low=1_000_000, high=9_999_999)
-    names = _names(rng, patients)
+    hospital_ids = unique_numbers(rng, patients, low=10_000_000, high=99_999_999)
+    record_numbers = unique_numbers(rng, patients, low=1_000_000, high=9_999_999)
+    names = placeholder_names(rng, patients)
     years = rng.integers(2019, 2025, patients)
     sample_rates = rng.choice(SAMPLE_RATES, size=patients, p=_SAMPLE_RATE_WEIGHTS)
-    styles = _sheet_styles(rng, patients)
+    styles = sheet_styles(rng, patients)
     short_files = _short_file_slots(rng, cause)
 
     plans = []
@@ -245,7 +196,7 @@ def plan_cohort(*, patients: int, seed: int) -> CohortPlan:
             short_vowels=short_files.get(i, ()),
         )
         age = int(rng.integers(60, 86) if cause[i] == "atrophy" else rng.integers(25, 86))
-        row = _sheet_row(
+        row = sheet_row(
             styles[i],
             visit=visit,
             campus=CAMPUSES[int(rng.integers(len(CAMPUSES)))],
@@ -317,88 +268,6 @@ def _sex_balanced_within_outcome(outcome: np.ndarray, *, rng: np.random.Generato
         sex[members[:n_female]] = "F"
         sex[members[n_female:]] = "M"
     return sex
-
-
-def _unique_numbers(rng: np.random.Generator, n: int, *, low: int, high: int) -> np.ndarray:
-    numbers = rng.choice(high - low + 1, size=n, replace=False) + low
-    return numbers.astype(np.int64)
-
-
-def _names(rng: np.random.Generator, n: int) -> list[str]:
-    combos = [s + g for s in _SURNAMES for g in _GIVEN_NAMES]
-    picks = rng.choice(len(combos), size=n, replace=n > len(combos))
-    return [combos[int(k)] for k in picks]
-
-
-def _covering(rng: np.random.Generator, options: tuple, n: int, weights: tuple[float, ...]) -> list:
-    """``n`` weighted draws from ``options`` that contain every option at least once when n allows."""
-    p = np.asarray(weights, dtype=float) / sum(weights)
-    draws = [options[int(k)] for k in rng.choice(len(options), size=n, p=p)]
-    for slot, option in zip(rng.permutation(n)[: len(options)], options, strict=False):
-        draws[int(slot)] = option
-    return draws
-
-
-def _sheet_styles(rng: np.random.Generator, n: int) -> list[dict[str, str]]:
-    """How each row was typed: the sheet mixes spellings as several clerks filled it."""
-    sides = _covering(rng, ("L", "R", "left", "right"), n, (0.3, 0.2, 0.3, 0.2))
-    palsy_words = _covering(rng, ("VP", "palsy"), n, (0.4, 0.6))
-    atrophy_words = _covering(rng, ("atrophy", "atro"), n, (0.5, 0.5))
-    techniques = _covering(rng, ("CTm", "CT"), n, (0.4, 0.6))
-    approaches = _covering(rng, ("tran", "Tran", "Sub"), n, (0.35, 0.45, 0.2))
-    amounts = _covering(rng, AMOUNT_FORMATS + _EXTRA_AMOUNTS, n, (3, 3, 1.5, 1.5, 1, 1, 1, 0.5, 0.5, 0.5))
-    return [
-        {
-            "side": sides[i],
-            "palsy": palsy_words[i],
-            "atrophy": atrophy_words[i],
-            "technique": techniques[i],
-            "approach": approaches[i],
-            "amount": amounts[i],
-        }
-        for i in range(n)
-    ]
-
-
-def _sheet_row(
-    style: dict[str, str],
-    *,
-    visit: date,
-    campus: str,
-    name: str,
-    hospital_id: int,
-    record_number: int,
-    sex: str,
-    age: int,
-    cause: str,
-    rng: np.random.Generator,
-) -> dict[str, object]:
-    total = int(rng.choice([1, 1, 1, 1, 1, 1, 2, 2, 3]))
-    amount: object = float(style["amount"]) if "(" not in style["amount"] else style["amount"]
-    if isinstance(amount, float) and amount.is_integer():
-        amount = int(amount)
-    point = int(rng.integers(1, 4))
-    right = style["side"] in ("R", "right")
-    return {
-        "type": 2 if cause == "atrophy" else 1,
-        "Date": visit,
-        "院區": campus,
-        "姓名": name,
-        "ID": hospital_id,
-        "病歷號": record_number,
-        "Sex": sex,
-        "Age": age,
-        "總次數": total,
-        "次數": int(rng.integers(1, total + 1)),
-        "側性": style["side"],
-        "Cause": style["atrophy"] if cause == "atrophy" else style["palsy"],
-        "Injection Tech": style["technique"],
-        "Sub/Tran": style["approach"],
-        "Amount R": amount if right else None,
-        "Inj point R": point if right else None,
-        "Amount L": None if right else amount,
-        "Inj point L": None if right else point,
-    }
 
 
 def _short_file_slots(rng: np.random.Generator, cause: np.ndarray) -> dict[int, tuple[int, ...]]:
@@ -485,4 +354,4 @@ def _recordings(
     return tuple(recordings)
 
 
-__all__ = ["AMOUNT_FORMATS", "CohortPlan", "PatientPlan", "RecordingPlan", "SHEET_COLUMNS", "plan_cohort"]
+__all__ = ["CohortPlan", "PatientPlan", "RecordingPlan", "plan_cohort"]

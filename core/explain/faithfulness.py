@@ -33,7 +33,7 @@ from scipy.stats import spearmanr
 
 from core.errors import ExplainError
 from core.explain.base import Explainer
-from core.explain.occlusion import Fill, fill_values
+from core.explain.occlusion import Fill, OcclusionSettings, fill_values
 from core.explain.staged import StagedModel, StagedRunner, check_pair, check_target, runner_for
 
 #: Columns of :func:`deletion_insertion`.
@@ -105,7 +105,7 @@ def deletion_insertion(
     heatmaps: dict[str, np.ndarray],
     *,
     steps: int = 20,
-    fill: Fill = "mean",
+    fill: Fill = OcclusionSettings.fill,
     random_orders: int = 2,
     target: int = 1,
     seed: int = 0,

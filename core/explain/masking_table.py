@@ -80,9 +80,11 @@ def masking_overview(
         rows.append(row)
     table = pd.DataFrame(rows)
     table.attrs["caption"] = (
-        f"Δp = {p} with the branch intact − with the branch's image masked ({'black' if baseline == 'black' else 'training mean'}); "
-        f"positive: the branch pushed towards {names[1]}. Mean |Δp| is how much a branch moves the prediction either way "
-        "(signed means of the two classes cancel, so the study's column alone cannot say which branch matters). "
+        f"Δp = {p} with the branch intact − with the branch's image masked "
+        f"({'black' if baseline == 'black' else 'training mean'}); "
+        f"positive: the branch pushed towards {names[1]}. Mean |Δp| is how much a branch moves the "
+        "prediction either way (signed means of the two classes cancel, so the study's column alone "
+        "cannot say which branch matters). "
         "Larger effect = the branch with the larger mean |Δp|."
     )
     return table

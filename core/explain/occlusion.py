@@ -19,6 +19,7 @@ segment group by segment group.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,29 +27,41 @@ import pandas as pd
 
 from core.errors import ExplainError
 from core.explain.base import Explainer, PairContext
-from core.explain.regions import ImageAxes, band_rows, chunk_columns, region_table
+from core.explain.regions import REGION_COLUMNS, ImageAxes, band_rows, chunk_columns, region_table
 from core.explain.staged import StagedModel, StagedRunner, check_pair, runner_for
 from core.explain.staged import chunks as _chunks
 
 Fill = str | float
 
+
+@dataclass(frozen=True)
+class OcclusionSettings:
+    """How occlusion cuts and fills an image: the one home of its defaults.
+
+    Attributes
+    ----------
+    bands, chunks : int
+        K frequency bands (10) and K time chunks (10) per image.
+    fill : {"mean", "black"} or float
+        What replaces a region (see the module docstring).
+    """
+
+    bands: int = 10
+    chunks: int = 10
+    fill: Fill = "mean"
+
+    def params(self) -> dict[str, Any]:
+        """The settings as keyword arguments (cache keys, :func:`occlusion_table`)."""
+        return {"bands": self.bands, "chunks": self.chunks, "fill": self.fill}
+
+    @property
+    def regions(self) -> int:
+        """Occluded variants of one image (bands, then chunks)."""
+        return self.bands + self.chunks
+
+
 #: Columns of :func:`occlusion_table`.
-OCCLUSION_COLUMNS: tuple[str, ...] = (
-    "segment_id",
-    "branch",
-    "axis",
-    "region",
-    "start",
-    "stop",
-    "low_hz",
-    "high_hz",
-    "start_ms",
-    "end_ms",
-    "signal_fraction",
-    "prob",
-    "occluded_prob",
-    "delta",
-)
+OCCLUSION_COLUMNS: tuple[str, ...] = ("segment_id", *REGION_COLUMNS, "prob", "occluded_prob", "delta")
 
 
 def fill_values(images: np.ndarray, fill: Fill) -> np.ndarray:
@@ -65,30 +78,9 @@ def fill_values(images: np.ndarray, fill: Fill) -> np.ndarray:
     return np.full(images.shape[0], float(fill), dtype=np.float32)
 
 
-def occluded_images(image: np.ndarray, *, bands: int = 10, chunks: int = 10, fill: float = 0.0) -> np.ndarray:
-    """Every band- and chunk-occluded copy of one image, bands first (lowest band first).
-
-    Parameters
-    ----------
-    image : np.ndarray [shape=(S, S, 3)]
-    bands, chunks : int
-    fill : float
-        Grey level of the occluded pixels.
-
-    Returns
-    -------
-    variants : np.ndarray [shape=(bands + chunks, S, S, 3), dtype=float32]
-    """
-    size = image.shape[0]
-    variants = np.repeat(np.asarray(image, dtype=np.float32)[None], bands + chunks, axis=0)
-    for i, (start, stop) in enumerate(band_rows(size, bands)):
-        variants[i, start:stop] = fill
-    for i, (start, stop) in enumerate(chunk_columns(size, chunks)):
-        variants[bands + i, :, start:stop] = fill
-    return variants
-
-
-def occlusion_masks(size: int, *, bands: int = 10, chunks: int = 10) -> np.ndarray:
+def occlusion_masks(
+    size: int, *, bands: int = OcclusionSettings.bands, chunks: int = OcclusionSettings.chunks
+) -> np.ndarray:
     """Where each band / chunk variant is filled: bands first (lowest first), then chunks.
 
     Returns
@@ -141,10 +133,8 @@ def occlusion_probabilities(
     model: StagedModel | StagedRunner,
     mel: np.ndarray | None,
     stft: np.ndarray | None,
+    settings: OcclusionSettings | None = None,
     *,
-    bands: int = 10,
-    chunks: int = 10,
-    fill: Fill = "mean",
     batch_size: int | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Probability of every pair and of every occluded variant.
@@ -153,8 +143,8 @@ def occlusion_probabilities(
     ----------
     model : StagedModel
     mel, stft : np.ndarray [shape=(n, S, S, 3)] or None
-    bands, chunks : int
-    fill : {"mean", "black"} or float
+    settings : OcclusionSettings, optional
+        Bands, chunks and fill (10, 10, "mean" by default).
     batch_size : int, optional
         Most images per backbone call (default 64); segments are grouped so that a
         group's intact and occluded images fit in one call (at least one segment).
@@ -171,12 +161,13 @@ def occlusion_probabilities(
     n = check_pair(mel, stft, runner.branches)
     arrays = {b: np.asarray({"mel": mel, "stft": stft}[b]) for b in runner.branches}
     size = next(iter(arrays.values())).shape[1]
-    masks = tf.constant(occlusion_masks(size, bands=bands, chunks=chunks))
-    fills = {b: fill_values(images, fill) for b, images in arrays.items()}
+    settings = settings or OcclusionSettings()
+    masks = tf.constant(occlusion_masks(size, bands=settings.bands, chunks=settings.chunks))
+    fills = {b: fill_values(images, settings.fill) for b, images in arrays.items()}
     graph = runner.compiled("occlusion", _build_occlusion_graph)
-    group = max(1, runner.batch_size // (len(runner.branches) * (1 + bands + chunks)))
+    group = max(1, runner.batch_size // (len(runner.branches) * (1 + settings.regions)))
     prob = np.zeros(n, dtype=np.float32)
-    occluded = {b: np.zeros((n, bands + chunks), dtype=np.float32) for b in runner.branches}
+    occluded = {b: np.zeros((n, settings.regions), dtype=np.float32) for b in runner.branches}
     for part in _chunks(n, group):
         images = [tf.constant(_as_graph_input(arrays[b][part])) for b in runner.branches]
         levels = [tf.constant(fills[b][part]) for b in runner.branches]
@@ -196,9 +187,9 @@ def occlusion_table(
     mel: np.ndarray | None,
     stft: np.ndarray | None,
     *,
-    bands: int = 10,
-    chunks: int = 10,
-    fill: Fill = "mean",
+    bands: int = OcclusionSettings.bands,
+    chunks: int = OcclusionSettings.chunks,
+    fill: Fill = OcclusionSettings.fill,
     axes: ImageAxes | None = None,
     segment_ids: np.ndarray | None = None,
     batch_size: int | None = None,
@@ -228,7 +219,8 @@ def occlusion_table(
     ids = np.arange(n) if segment_ids is None else np.asarray(segment_ids)
     if ids.shape != (n,):
         raise ExplainError(f"segment_ids of shape {ids.shape}; expected ({n},)")
-    prob, occluded = occlusion_probabilities(runner, mel, stft, bands=bands, chunks=chunks, fill=fill)
+    settings = OcclusionSettings(bands, chunks, fill)
+    prob, occluded = occlusion_probabilities(runner, mel, stft, settings)
     regions = region_table(
         int(np.shape(mel if mel is not None else stft)[1]), bands=bands, chunks=chunks, axes=axes
     )
@@ -323,24 +315,33 @@ class Occlusion(Explainer):
     #: Δprob this small is the float32 rounding of two head calls, not evidence.
     noise_floor: ClassVar[float] = 1e-6
 
-    def __init__(self, *, bands: int = 10, chunks: int = 10, fill: Fill = "mean", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        bands: int = OcclusionSettings.bands,
+        chunks: int = OcclusionSettings.chunks,
+        fill: Fill = OcclusionSettings.fill,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.bands, self.chunks, self.fill = int(bands), int(chunks), fill
+        self.settings = OcclusionSettings(int(bands), int(chunks), fill)
 
     def params(self) -> dict[str, Any]:
-        return {**super().params(), "bands": self.bands, "chunks": self.chunks, "fill": self.fill}
+        return {**super().params(), **self.settings.params()}
 
     def context(self, runner: StagedRunner, mel: np.ndarray | None, stft: np.ndarray | None) -> PairContext:
         check_pair(mel, stft, runner.branches)
-        prob, occluded = occlusion_probabilities(
-            runner, mel, stft, bands=self.bands, chunks=self.chunks, fill=self.fill
-        )
+        prob, occluded = occlusion_probabilities(runner, mel, stft, self.settings)
         images = {b: np.asarray({"mel": mel, "stft": stft}[b]) for b in runner.branches}
         # The occluded probabilities stand in for feature maps: they are all attribute() needs.
         return PairContext(images=images, maps=occluded, grads=None, prob=prob, target=self.target)
 
     def attribute(self, runner: StagedRunner, context: PairContext, branch: str) -> np.ndarray:
         raw = occlusion_maps(
-            context.prob, context.maps[branch], size=context.size, bands=self.bands, chunks=self.chunks
+            context.prob,
+            context.maps[branch],
+            size=context.size,
+            bands=self.settings.bands,
+            chunks=self.settings.chunks,
         )
         return raw if self.target == 1 else -raw

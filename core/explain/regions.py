@@ -76,7 +76,7 @@ class ImageAxes:
     nyquist_hz : float
         sr / 2.
     empty_rows : dict of str to np.ndarray [shape=(S,), dtype=bool]
-        True where a row shows mostly empty mel filters (:mod:`core.image_geometry`).
+        True where a row shows mostly empty mel filters (:mod:`core.spectrogram_geometry`).
     segment_ms : float
         The segment's real length; time axes end here.
     captions : dict of str to str
@@ -93,8 +93,8 @@ class ImageAxes:
 
     @classmethod
     def from_config(cls, config: PreprocessConfig) -> ImageAxes:
-        """Axes of the images a preprocessing config produces (:mod:`core.image_geometry`)."""
-        from core.image_geometry import image_geometry
+        """Axes of the images a preprocessing config produces (:mod:`core.spectrogram_geometry`)."""
+        from core.spectrogram_geometry import image_geometry
 
         geometry = image_geometry(config)
         return cls(
@@ -110,6 +110,21 @@ class ImageAxes:
     @property
     def size(self) -> int:
         return int(next(iter(self.row_hz.values())).shape[0])
+
+
+#: Columns of :func:`region_table`.
+REGION_COLUMNS: tuple[str, ...] = (
+    "branch",
+    "axis",
+    "region",
+    "start",
+    "stop",
+    "low_hz",
+    "high_hz",
+    "start_ms",
+    "end_ms",
+    "signal_fraction",
+)
 
 
 def region_table(
@@ -135,57 +150,26 @@ def region_table(
     """
     if axes is not None and axes.size != size:
         raise ExplainError(f"image axes are for {axes.size}-pixel images, the images have {size}")
-    rows = []
-    for branch in ("mel", "stft"):
-        for i, (start, stop) in enumerate(band_rows(size, bands)):
-            low, high = _band_hz(axes, branch, start, stop) if axes else (np.nan, np.nan)
-            rows.append(
-                dict(
-                    branch=branch,
-                    axis="frequency",
-                    region=i,
-                    start=start,
-                    stop=stop,
-                    low_hz=low,
-                    high_hz=high,
-                )
-            )
-        for i, (start, stop) in enumerate(chunk_columns(size, chunks)):
-            if axes:
-                begin, end = _chunk_ms(axes, branch, start, stop)
-                fraction = float(axes.real_columns[branch][start:stop].mean())
-            else:
-                begin = end = fraction = np.nan
-            rows.append(
-                dict(
-                    branch=branch,
-                    axis="time",
-                    region=i,
-                    start=start,
-                    stop=stop,
-                    start_ms=begin,
-                    end_ms=end,
-                    signal_fraction=fraction,
-                )
-            )
-    table = pd.DataFrame(rows)
-    for column in ("low_hz", "high_hz", "start_ms", "end_ms", "signal_fraction"):
-        if column not in table:
-            table[column] = np.nan
-    return table[
-        [
-            "branch",
-            "axis",
-            "region",
-            "start",
-            "stop",
-            "low_hz",
-            "high_hz",
-            "start_ms",
-            "end_ms",
-            "signal_fraction",
-        ]
+    rows = [
+        {"branch": branch, "axis": axis, "region": i, "start": start, "stop": stop}
+        | _physical(axes, branch, axis, start, stop)
+        for branch in ("mel", "stft")
+        for axis, spans in (("frequency", band_rows(size, bands)), ("time", chunk_columns(size, chunks)))
+        for i, (start, stop) in enumerate(spans)
     ]
+    return pd.DataFrame(rows).reindex(columns=list(REGION_COLUMNS))
+
+
+def _physical(axes: ImageAxes | None, branch: str, axis: str, start: int, stop: int) -> dict[str, float]:
+    """Hz bounds of a band, or ms bounds and signal fraction of a chunk (NaN without axes)."""
+    if axis == "frequency":
+        low, high = _band_hz(axes, branch, start, stop) if axes else (np.nan, np.nan)
+        return {"low_hz": low, "high_hz": high}
+    if not axes:
+        return {"start_ms": np.nan, "end_ms": np.nan, "signal_fraction": np.nan}
+    begin, end = _chunk_ms(axes, branch, start, stop)
+    fraction = float(axes.real_columns[branch][start:stop].mean())
+    return {"start_ms": begin, "end_ms": end, "signal_fraction": fraction}
 
 
 def _pixel_edges(values: np.ndarray) -> np.ndarray:

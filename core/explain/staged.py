@@ -26,12 +26,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from core.errors import ExplainError
+from core.models.branches import BRANCHES
 
-Branch = Literal["mel", "stft"]
 Target = Literal[0, 1]
-
-#: Every branch a model may have, in the order the dual head takes them.
-BRANCHES: tuple[str, ...] = ("mel", "stft")
 
 #: Probabilities are clipped this far from 0 and 1 before taking the log-odds.
 LOGIT_EPS: float = 1e-7
@@ -117,12 +114,6 @@ def check_pair(mel: np.ndarray | None, stft: np.ndarray | None, branches: Sequen
                 f"{branch} images of shape {shape}; expected the other branch's shape ({n}, *{size})"
             )
     return int(n or 0)
-
-
-def image_size(mel: np.ndarray | None, stft: np.ndarray | None) -> int:
-    """Side S of the square images in a pair."""
-    images = mel if mel is not None else stft
-    return int(np.shape(images)[1])
 
 
 def target_score(prob: Any, target: int) -> Any:

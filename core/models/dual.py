@@ -30,12 +30,12 @@ import numpy as np
 from core.config import ModelConfig
 from core.errors import ConfigError, RunError
 from core.models.backbones import build_backbone, get_backbone, row_coordinate_layer, stage_split
+from core.models.branches import INPUT_BRANCHES
 from core.models.preprocess import imagenet_preprocess, registered_preprocess
 from core.models.runtime import tensorflow
 from core.models.weights import WeightsChoice, resolve_weights
 
 _WARNED: set[tuple[str, str]] = set()
-BRANCHES: dict[str, tuple[str, ...]] = {"dual": ("mel", "stft"), "mel": ("mel",), "stft": ("stft",)}
 
 
 @dataclass(frozen=True)
@@ -362,7 +362,7 @@ def build_model(
     tail_model = keras.Model(cut_tensor, base.output, name="tail")
 
     keras.utils.set_random_seed(head_seed)
-    branches = BRANCHES[config.inputs]
+    branches = INPUT_BRANCHES[config.inputs]
     feature_shape = tuple(int(d) for d in tail_model.output.shape[1:])
     features = keras.Input((feature_shape[-1] * len(branches),), name="pooled")
     h = layers.Dense(
@@ -416,4 +416,4 @@ def build_model(
     return model
 
 
-__all__ = ["BRANCHES", "DualModel", "ModelInfo", "build_model", "imagenet_preprocess"]
+__all__ = ["DualModel", "ModelInfo", "build_model", "imagenet_preprocess"]

@@ -251,11 +251,7 @@ def parse_voice_report(text: str, *, source: str = "voice report", strict: bool 
         if detail is not None:
             details[measure.key] = detail
     if lines:
-        missing = [m.label for m in MEASURES if m.key not in seen]
-        if missing and len(missing) < len(MEASURES):
-            problems.append(f"{source}: missing line(s) {missing}")
-        elif missing:
-            problems.append(f"{source}: no voice-report measure found")
+        problems += _missing(seen, source)
     unvoiced, breaks = _counts(details, source, problems)
     if strict and problems:
         raise ReportParseError("; ".join(problems))
@@ -310,6 +306,16 @@ def decode_report(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def _missing(seen: set[str], source: str) -> list[str]:
+    """A problem naming the measures a report lacks (or saying it has none)."""
+    missing = [m.label for m in MEASURES if m.key not in seen]
+    if not missing:
+        return []
+    if len(missing) < len(MEASURES):
+        return [f"{source}: missing line(s) {missing}"]
+    return [f"{source}: no voice-report measure found"]
 
 
 def _pitch_method(preamble: str) -> str | None:
