@@ -143,7 +143,7 @@ def _launch(request: Request, runs_dir: str | Path | None) -> jobs.Job:
 
 
 def submit(runs_dir: str | Path | None, **request: object) -> jobs.Job | Request:
-    """Launch now when no training runs, else queue; returns the :class:`core.jobs.Job` or the :class:`Request`.
+    """Launch now when no training runs, else queue; return the :class:`core.jobs.Job` or :class:`Request`.
 
     Earlier requests go first: with a non-empty queue the new request is queued and the
     oldest one is drained.

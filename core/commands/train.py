@@ -1,10 +1,15 @@
-"""``python -m core train``: cross-validated training into a run folder, with a progress bar.
+"""``python -m core train``: train the outcome model with cross-validation into a run folder.
+
+Build the segment dataset of a cohort, train the dual-input model with patient-grouped
+cross-validation (two stages, cached frozen prefix), and store metrics, predictions and
+one model per fold under runs/<date>-<name>/.
 
 Examples::
 
     python -m core train --cohort demo_cohort --preset quick --name demo --json
     python -m core train --cohort DIR --preset seed --backbone resnet50 --repeats 5 --name zoo
     python -m core train --resume 20250101-120000-demo
+    python -m core train --cohort DIR --config settings.json --folds 3 --name from-file
 
 The progress bar goes to stderr; with ``--json`` the last stdout line is one JSON
 object (``run_dir``, ``status``, ``patient_auroc_mean``/``_std``,
@@ -23,31 +28,38 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.commands.cohort_options import add_cohort_arguments, cohort_source
-from core.config import PRESETS, preset, with_overrides
+from core.commands.cohort_options import cohort_source
+from core.commands.parents import (
+    CACHE_DIR,
+    JSON_QUIET,
+    RUNS_DIR,
+    TRAINING,
+    add_command,
+    backbone_help,
+    cohort,
+    overrides,
+)
+from core.config import PRESETS, ExperimentConfig, preset, with_overrides
+from core.demo import TRUTH_FILE
 from core.errors import ConfigError
 from core.folds import FoldKey
 from core.jobs import time_left
 
-TRUTH_FILE = "demo_truth.json"
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` sub-command."""
-    parser = subparsers.add_parser(
-        "train",
-        help="train the outcome model with cross-validation into a run folder",
-        description="Build the segment dataset of a cohort, train the dual-input model with "
-        "patient-grouped cross-validation (two stages, cached frozen prefix), and store "
-        "metrics, predictions and one model per fold under runs/<date>-<name>/.",
+    parser = add_command(
+        subparsers, run, parents=[cohort(required=False), RUNS_DIR, CACHE_DIR, JSON_QUIET, TRAINING]
     )
-    add_cohort_arguments(parser, required=False)  # not needed with --resume
-    parser.add_argument("--preset", default="seed", choices=PRESETS, help="settings preset (default: seed)")
-    parser.add_argument("--name", help="short run name (folder suffix)")
+    parser.add_argument("--preset", choices=PRESETS, help="settings preset (default: seed)")
     parser.add_argument(
-        "--backbone",
-        help="backbone: efficientnetb0, mobilenetv3small, mobilenetv3large, resnet50, inceptionv3, small_cnn",
+        "--config",
+        metavar="FILE",
+        help="a JSON experiment config (as a run manifest's 'config'), instead of --preset; "
+        "the flags below, given explicitly, override its settings",
     )
+    parser.add_argument("--name", help="short run name (folder suffix)")
+    parser.add_argument("--backbone", help=backbone_help())
     parser.add_argument("--inputs", choices=("dual", "mel", "stft"), help="both branches or one")
     parser.add_argument("--weights", help="imagenet, random, or a weights file")
     parser.add_argument(
@@ -61,59 +73,60 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--augment", action="store_true", help="brightness/contrast augmentation (uncached, slower)"
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any setting, e.g. --set train.finetune_epochs=10 (JSON values)",
-    )
-    parser.add_argument(
-        "--backend",
-        choices=("local", "ray"),
-        default="local",
-        help="local: folds one after another here (default); ray: one Ray task per fold, "
-        "on a local cluster or the one named by $RAY_ADDRESS",
-    )
     parser.add_argument("--resume", metavar="RUN", help="continue a failed or cancelled run")
-    parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
-    parser.add_argument(
-        "--cache-dir", metavar="DIR", help="array cache (default: $VOE_CACHE_DIR or ./.cache/voe)"
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
 
 
 def build_config(args: argparse.Namespace) -> Any:
-    """The preset with the command-line overrides applied."""
-    overrides: dict[str, Any] = {}
-    for key, flag in (
-        ("model.backbone", "backbone"),
-        ("model.inputs", "inputs"),
-        ("model.weights", "weights"),
-        ("split.kind", "split"),
-        ("split.repeats", "repeats"),
-        ("split.n_folds", "folds"),
-        ("split.seed", "seed"),
-    ):
-        if getattr(args, flag) is not None:
-            overrides[key] = getattr(args, flag)
-    if args.augment:
-        overrides["train.augment"] = True
-    for item in args.set:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {item!r}; expected KEY=VALUE")
-        try:
-            overrides[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[key.strip()] = raw
-    if "model.backbone" in overrides:
+    """The preset, or the ``--config`` file, with the flags given on the command line applied over it.
+
+    Raises
+    ------
+    ConfigError
+        ``--config`` together with ``--preset`` (the file names its preset), an unreadable
+        or invalid file (named in the message), or a bad override.
+    """
+    flags = {
+        "model.backbone": args.backbone,
+        "model.inputs": args.inputs,
+        "model.weights": args.weights,
+        "split.kind": args.split,
+        "split.repeats": args.repeats,
+        "split.n_folds": args.folds,
+        "split.seed": args.seed,
+        "train.augment": True if args.augment else None,
+    }
+    changes = {key: value for key, value in flags.items() if value is not None}
+    changes.update(overrides(args.set))
+    if "model.backbone" in changes:
         from core.models.backbones import get_backbone
 
-        overrides["model.backbone"] = get_backbone(str(overrides["model.backbone"])).name
-    return with_overrides(preset(args.preset), overrides)
+        changes["model.backbone"] = get_backbone(str(changes["model.backbone"])).name
+    if args.config and args.preset:
+        raise ConfigError("--config FILE names its own preset; give --config or --preset, not both")
+    base = read_config(args.config) if args.config else preset(args.preset or "seed")
+    return with_overrides(base, changes)
+
+
+def read_config(path: str | Path) -> ExperimentConfig:
+    """The experiment config of a JSON file (:meth:`ExperimentConfig.to_json`, a run manifest's ``config``).
+
+    Settings the file leaves out take their defaults (the seed preset's).
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read, is not JSON, or holds unknown or invalid settings.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    try:
+        config = ExperimentConfig.from_dict(data)
+        config.validate()
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    return config
 
 
 class ProgressBar:
@@ -280,7 +293,8 @@ def _describe(summary: dict[str, Any]) -> str:
         return "n/a" if mean is None else f"{mean:.3f} ± {0.0 if std is None else std:.3f}"
 
     lines = [
-        f"run {summary['run_id']} ({summary['status']}), split {summary['split']}, weights {summary['weights']}",
+        f"run {summary['run_id']} ({summary['status']}), split {summary['split']}, "
+        f"weights {summary['weights']}",
         f"  test AUROC patient {fmt(summary['patient_auroc_mean'], summary['patient_auroc_std'])}, "
         f"segment {fmt(summary['segment_auroc_mean'], summary['segment_auroc_std'])} "
         f"over {summary['folds_done']}/{summary['n_folds']} folds, {summary['seconds'] or 0:.0f} s",
@@ -298,7 +312,7 @@ def _describe(summary: dict[str, Any]) -> str:
 
 
 def start_queued(runs_dir: str | None) -> None:
-    """Start the oldest queued run or sweep (:mod:`core.run_queue`) now that this training let go of the lock."""
+    """Start the oldest queued run or sweep (:mod:`core.run_queue`): this training let go of the lock."""
     from core.run_queue import drain
 
     try:
