@@ -209,33 +209,16 @@ with st.expander("ImageNet weights", expanded=config.model.weights == "imagenet"
     )
 
 if st.button("Queue this run" if job is not None else "Start training", type="primary", key="t_start"):
-    options = [
-        "--backbone",
-        backbone,
-        "--inputs",
-        inputs,
-        "--split",
-        split,
-        "--folds",
-        str(int(folds)),
-        "--repeats",
-        str(int(repeats)),
-        "--set",
-        f"train.warmup_epochs={int(warmup)}",
-        "--set",
-        f"train.finetune_epochs={int(finetune)}",
-        "--backend",
-        backend,
-    ]
-    options += ["--augment"] if augment else []
-    options += cohort_argv(cohort.source)[2:] if cohort.source is not None else []  # label sheet, positive
+    # the settings travel as one config file (train --config FILE); the label mapping as cohort options
+    options = ["--backend", backend, *(cohort_argv(cohort.source)[2:] if cohort.source is not None else [])]
     try:
         submit(
             runs_dir(),
             command="train",
             cohort=cohort.root,
             name=name or "run",
-            preset=preset_name,
+            preset=config.preset,
+            config=config.to_dict(),
             options=options,
         )
     except CoreError as exc:
