@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core import results
+from core import figures, results
 from core.audio import window_lengths
-from core.cohort.classes import ClassNames, class_colours, class_names
+from core.cohort.classes import ClassNames, class_names
 from core.cohort.model import Cohort
 from core.cohort.summary import duration_table, outcome_balance
 from core.config import ExperimentConfig, hyperparameter_table
@@ -179,24 +179,9 @@ def readable_durations(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _balance_figure(outcomes: list[str], counts: list[int], names: ClassNames) -> go.Figure:
-    colours = class_colours(names)
-    fig = go.Figure(
-        go.Bar(
-            x=outcomes,
-            y=counts,
-            text=counts,
-            textposition="auto",
-            marker_color=[colours.get(o, colours["unknown"]) for o in outcomes],
-        )
+    return figures.class_balance(
+        outcomes, counts, names, height=380, title="Patients per outcome", font_size=18
     )
-    fig.update_layout(
-        title="Patients per outcome",
-        yaxis_title="patients",
-        height=380,
-        margin=dict(t=50, b=30),
-        font=dict(size=18),
-    )
-    return fig
 
 
 def _preprocessing_slide(config: ExperimentConfig) -> Slide:
@@ -267,7 +252,19 @@ def _results_slides(run: Run) -> list[Slide]:
     curves = Slide(
         title="ROC and confusion (patient level, test)",
         bullets=["ROC per fold; confusion pooled over folds, each at its validation-chosen threshold"],
-        figures=[_roc_figure(run), _confusion_figure(run)],
+        figures=[
+            figures.roc_curves(
+                results.roc_points(run, level="patient"), height=440, title="ROC per fold", font_size=16
+            ),
+            figures.confusion_matrix(
+                confusion_counts(run),
+                class_names(run),
+                title="Confusion (pooled)",
+                height=440,
+                font_size=16,
+                count_size=28,
+            ),
+        ],
     )
     segments = Slide(
         title="Results per fold (segment level, test)",
@@ -275,25 +272,6 @@ def _results_slides(run: Run) -> list[Slide]:
         tables=[Table("The study's per-fold table, segment level", segment)],
     )
     return [per_fold, curves, segments]
-
-
-def _roc_figure(run: Run) -> go.Figure:
-    roc = results.roc_points(run, level="patient")
-    fig = go.Figure()
-    for fold, part in roc.groupby("fold", sort=False):
-        fig.add_trace(go.Scatter(x=part["fpr"], y=part["tpr"], mode="lines", name=fold))
-    fig.add_trace(
-        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="chance")
-    )
-    fig.update_layout(
-        title="ROC per fold",
-        xaxis_title="false-positive rate",
-        yaxis_title="true-positive rate",
-        height=440,
-        margin=dict(t=50, b=40),
-        font=dict(size=16),
-    )
-    return fig
 
 
 def confusion_counts(run: Run, *, level: str = "patient") -> np.ndarray:
@@ -311,33 +289,6 @@ def confusion_counts(run: Run, *, level: str = "patient") -> np.ndarray:
         )
         matrix += np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]], dtype=int)
     return matrix
-
-
-def _confusion_figure(run: Run) -> go.Figure:
-    matrix = confusion_counts(run)
-    names = list(class_names(run))
-    fig = go.Figure(
-        go.Heatmap(
-            z=matrix,
-            x=names,
-            y=names,
-            text=matrix,
-            texttemplate="%{text}",
-            textfont=dict(size=28),
-            colorscale="Blues",
-            showscale=False,
-        )
-    )
-    fig.update_layout(
-        title="Confusion (pooled)",
-        xaxis_title="predicted",
-        yaxis_title="true",
-        height=440,
-        margin=dict(t=50, b=40),
-        font=dict(size=16),
-        yaxis_autorange="reversed",
-    )
-    return fig
 
 
 def _caveats_slide(run: Run) -> Slide:

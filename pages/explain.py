@@ -15,10 +15,10 @@ from core.explain.cam_grid import common_grid
 from core.explain.cases import confusion_cells
 from core.explain.fold import fold_keys, model_key
 from core.explain.masking_table import masking_overview
+from core.figures import cam_overlay, picked_segment, probability_strip, signed_map
 from core.folds import fold_label, repeats_of
 from core.segment_names import segment_names
 from core.workspace import cache_dir
-from pages.shared.charts import cam_overlay, picked_segment, probability_strip, signed_map
 from pages.shared.sidebar import pick_run, run_notices
 
 METHOD_NAMES = {

@@ -6,7 +6,6 @@ For doctors: large, calm and printable. Every number comes from core.patient.
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from core import patient
@@ -17,8 +16,8 @@ from core.config import AudioConfig
 from core.errors import CoreError
 from core.explain import FoldExplainer
 from core.explain.fold import model_key
+from core.figures import cam_overlay, model_spread
 from core.workspace import cache_dir
-from pages.shared.charts import cam_overlay
 from pages.shared.sidebar import current_cohort, keep_choice, kept_index, paired, pick_run, run_notices
 
 SR = AudioConfig().sample_rate
@@ -105,42 +104,16 @@ with top_right:
     )
     st.markdown(f"**{spread}**")
     table = probability.table
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=table["prob"],
-            y=["model"] * len(table),
-            mode="markers",
-            name="fold model",
-            marker=dict(size=18, color=np.where(table["part"] == "test", "#12355b", "#8da9c4")),
-            text=[
-                f"{words.fold_name(k, repeats=repeats)} ({words.ROLES.get(p, p)})"
-                for k, p in zip(table["fold_key"], table["part"], strict=True)
-            ],
-            hovertemplate="%{text}: %{x:.2f}<extra></extra>",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=table["threshold"],
-            y=["threshold"] * len(table),
-            mode="markers",
-            name="fold threshold",
-            marker=dict(size=16, symbol="line-ns-open", color="#e76f51", line=dict(width=3)),
-            hovertemplate="threshold %{x:.2f}<extra></extra>",
-        )
-    )
-    fig.add_vline(
-        x=probability.mean,
-        line=dict(color="#12355b", dash="dot"),
-        annotation_text=f"mean {probability.mean:.2f}",
-    )
-    fig.update_layout(
-        height=200,
-        margin=dict(t=30, b=30, l=10, r=10),
-        xaxis=dict(range=[0, 1], title=f"probability of {positive_phrase(class_names(run))}"),
-        showlegend=False,
-        font=dict(size=15),
+    fig = model_spread(
+        table["prob"],
+        table["threshold"],
+        mean=probability.mean,
+        hover=[
+            f"{words.fold_name(k, repeats=repeats)} ({words.ROLES.get(p, p)})"
+            for k, p in zip(table["fold_key"], table["part"], strict=True)
+        ],
+        x_title=f"probability of {positive_phrase(class_names(run))}",
+        colours=np.where(table["part"] == "test", "#12355b", "#8da9c4").tolist(),
     )
     st.plotly_chart(fig, width="stretch", key="p_spread")
     st.markdown(

@@ -9,7 +9,6 @@ import hashlib
 from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from core import ood
@@ -17,10 +16,10 @@ from core.cohort.classes import class_names, positive_phrase
 from core.config import ExperimentConfig
 from core.errors import CoreError
 from core.explain.regions import ImageAxes
+from core.figures import cam_overlay, model_spread
 from core.pairing import run_is_synthetic
 from core.predict import NOT_A_DIAGNOSIS, Ensemble, predict_recording
 from core.workspace import cache_dir
-from pages.shared.charts import cam_overlay
 from pages.shared.sidebar import pick_run, run_notices
 
 VERDICT_COLOURS = {"pass": "#d8f3dc", "warn": "#fff3bf", "fail": "#ffc9c9"}
@@ -140,35 +139,12 @@ left.markdown(
 )
 with right:
     st.markdown(result.verdict)
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=result.per_model["prob"],
-            y=["model"] * result.n_models,
-            mode="markers",
-            marker=dict(size=18, color="#12355b"),
-            text=result.per_model["fold_key"],
-            hovertemplate="%{text}: %{x:.2f}<extra></extra>",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=result.per_model["threshold"],
-            y=["threshold"] * result.n_models,
-            mode="markers",
-            marker=dict(size=16, symbol="line-ns-open", color="#e76f51", line=dict(width=3)),
-            hovertemplate="threshold %{x:.2f}<extra></extra>",
-        )
-    )
-    fig.add_vline(
-        x=result.mean, line=dict(color="#12355b", dash="dot"), annotation_text=f"mean {result.mean:.2f}"
-    )
-    fig.update_layout(
-        height=200,
-        margin=dict(t=30, b=30, l=10, r=10),
-        showlegend=False,
-        font=dict(size=15),
-        xaxis=dict(range=[0, 1], title=f"probability of {positive_phrase(class_names(run))}"),
+    fig = model_spread(
+        result.per_model["prob"],
+        result.per_model["threshold"],
+        mean=result.mean,
+        hover=result.per_model["fold_key"].astype(str).tolist(),
+        x_title=f"probability of {positive_phrase(class_names(run))}",
     )
     st.plotly_chart(fig, width="stretch", key="u_spread")
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from core import jobs
+from core import figures, jobs
 from core.commands.cohort_options import cohort_argv
 from core.config import hyperparameter_table, preset, with_overrides
 from core.errors import CoreError
@@ -40,16 +39,7 @@ def live_panel(job: jobs.Job) -> None:
             curves = pd.DataFrame()
         if not curves.empty:
             auroc = curves[(curves["metric"] == "auroc") & (curves["part"].isin(["train", "val"]))]
-            fig = px.line(
-                auroc,
-                x="epoch",
-                y="value",
-                color="fold",
-                line_dash="part",
-                labels={"value": "AUROC", "epoch": "epoch"},
-                range_y=[0, 1.02],
-            )
-            fig.update_layout(height=300, margin=dict(t=10, b=10))
+            fig = figures.learning_curves(auroc, label="AUROC", height=300, range_y=[0, 1.02])
             st.plotly_chart(fig, width="stretch", key="live_curves")
     if not state["alive"]:
         if state["status"] == "complete":

@@ -1,4 +1,4 @@
-"""Plot builders of the pages: the probability strip carries segment ids for picking."""
+"""Figures (core.figures): the probability strip carries segment ids for picking."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from core.explain.cases import confusion_cells
-from pages.shared.charts import picked_segment, probability_strip
+from core.figures import picked_segment, probability_strip
 
 
 def predictions() -> pd.DataFrame:
@@ -49,3 +49,29 @@ def test_picked_segment_reads_the_first_point() -> None:
     assert picked_segment({"selection": {"points": []}}) is None
     assert picked_segment(None) is None
     assert picked_segment({"selection": {"points": [{"x": 0.3}]}}) is None
+
+
+def test_run_charts_draw_the_numbers_they_are_given() -> None:
+    from core.figures import class_balance, confusion_matrix, model_spread, roc_curves
+
+    roc = pd.DataFrame(
+        {
+            "fold": ["fold 1"] * 3 + ["fold 2"] * 3,
+            "fpr": [0.0, 0.5, 1.0, 0.0, 0.25, 1.0],
+            "tpr": [0.0, 0.75, 1.0, 0.0, 0.5, 1.0],
+        }
+    )
+    fig = roc_curves(roc, title="ROC per fold", height=440, font_size=16)
+    assert [t.name for t in fig.data] == ["fold 1", "fold 2", "chance"]
+    assert list(fig.data[1].y) == [0.0, 0.5, 1.0] and fig.layout.height == 440
+    assert fig.layout.title.text == "ROC per fold" and fig.layout.font.size == 16
+    matrix = np.array([[7, 2], [1, 9]])
+    heat = confusion_matrix(matrix, ("HC", "PD"), title="pooled")
+    assert np.array_equal(np.asarray(heat.data[0].z), matrix) and list(heat.data[0].x) == ["HC", "PD"]
+    bars = class_balance(["well", "poor", "unknown"], [17, 26, 1], ("well", "poor"))
+    assert list(bars.data[0].y) == [17, 26, 1] and len(set(bars.data[0].marker.color)) == 3
+    spread = model_spread(
+        pd.Series([0.2, 0.7]), pd.Series([0.5, 0.4]), mean=0.45, hover=["fold 1", "fold 2"], x_title="p"
+    )
+    assert list(spread.data[0].x) == [0.2, 0.7] and list(spread.data[1].x) == [0.5, 0.4]
+    assert spread.layout.shapes[0].x0 == 0.45
