@@ -105,8 +105,10 @@ def _title_slide(run: Run, config: ExperimentConfig) -> Slide:
         f"Preset **{config.preset}**: {config.model.backbone} backbone, {config.model.inputs} input "
         f"(Mel + STFT through one shared backbone)"
         if config.model.inputs == "dual"
-        else f"Preset **{config.preset}**: {config.model.backbone} backbone, {config.model.inputs} input only",
-        f"{config.split.n_folds}-fold cross-validation, {_split_words(run)}, {config.split.repeats} repeat(s)",
+        else f"Preset **{config.preset}**: {config.model.backbone} backbone, "
+        f"{config.model.inputs} input only",
+        f"{config.split.n_folds}-fold cross-validation, {_split_words(run)}, {config.split.repeats} "
+        "repeat(s)",
     ]
     if auroc is not None:
         std = summary.get("patient_auroc_std")
@@ -136,7 +138,8 @@ def _cohort_slide(run: Run, cohort: Cohort | None) -> Slide:
     well, poor = int(data.get("patients_well", 0)), int(data.get("patients_poor", 0))
     names = class_names(run)
     slide.bullets.append(
-        f"**{data.get('n_patients', well + poor)} patients** trained on: {well} {names[0]}, {poor} {names[1]} "
+        f"**{data.get('n_patients', well + poor)} patients** trained on: {well} {names[0]}, {poor} "
+        f"{names[1]} "
         f"({data.get('segments_well', 0)} / {data.get('segments_poor', 0)} segments)"
     )
     if cohort is not None and matches:
@@ -204,7 +207,8 @@ def _preprocessing_slide(config: ExperimentConfig) -> Slide:
             f"{w.window_s * 1000:g} ms (hop {hop_ms:.2f} ms, {overlap * 100:.1f} % overlap)",
             f"Mel: n_fft {s.n_fft}, hop {s.hop_length}, {s.n_mels} mels, power 2, dB (top {s.top_db:g} dB), "
             f"{s.frames} frames; STFT: same n_fft/hop, center=False",
-            f"Images: {s.contrast_low_pct:g}th–{s.contrast_high_pct:g}th percentile contrast (≥ {s.min_range_db:g} dB), "
+            f"Images: {s.contrast_low_pct:g}th–{s.contrast_high_pct:g}th percentile contrast (≥ "
+            f"{s.min_range_db:g} dB), "
             f"grey → {s.image_size} × {s.image_size} → 3 channels",
         ],
     )
@@ -214,12 +218,18 @@ def _model_slide(run: Run, config: ExperimentConfig) -> Slide:
     m, t, sp = config.model, config.train, config.split
     weights = run.manifest.get("weights") or m.weights
     bullets = [
-        f"{'Two inputs (Mel, STFT) through ONE shared' if m.inputs == 'dual' else 'One input (' + m.inputs + ') through a'} "
+        (
+            "Two inputs (Mel, STFT) through ONE shared"
+            if m.inputs == "dual"
+            else f"One input ({m.inputs}) through a"
+        )
+        + " "
         f"{m.backbone} backbone ({weights} weights), global average pooling, Dense {m.head_units} ReLU, "
         f"Dropout {m.dropout:g}, sigmoid",
         f"Stage 1: backbone frozen, {t.warmup_epochs} epochs, Adam {t.warmup_lr:g}; stage 2: last "
         f"{t.unfreeze_ratio * 100:.0f} % trainable, {t.finetune_epochs} epochs, Adam {t.finetune_lr:g}",
-        f"Outer {sp.n_folds}-fold CV ({_split_words(run)}, seed {sp.seed}); inner validation {sp.val_ratio * 100:.0f} % "
+        f"Outer {sp.n_folds}-fold CV ({_split_words(run)}, seed {sp.seed}); inner validation "
+        f"{sp.val_ratio * 100:.0f} % "
         "of the outer train part; early stopping and threshold (F1-best) on validation only",
         f"Patient probability = {t.patient_aggregation} of its segments' probabilities",
     ]
@@ -325,7 +335,8 @@ CSS = """
 :root { --ink: #12355b; --accent: #e76f51; --muted: #5c6b7a; }
 * { box-sizing: border-box; }
 html { scroll-snap-type: y mandatory; }
-body { margin: 0; font-family: "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink); background: #f4f6f8; }
+body { margin: 0; font-family: "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink);
+  background: #f4f6f8; }
 section.slide { scroll-snap-align: start; min-height: 100vh; padding: 3.5vh 5vw 6vh; background: #fff;
   border-bottom: 6px solid var(--accent); position: relative; }
 section.slide h1 { font-size: 2.8rem; margin: 0 0 1.2rem; }

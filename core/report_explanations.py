@@ -59,7 +59,7 @@ def cached_occlusion(run: Run) -> pd.DataFrame:
 
 
 def explanation_slide(run: Run) -> Any:
-    """The "Key explanations" slide from the cached explanations of every finished fold (none computed here)."""
+    """The "Key explanations" slide from the cached explanations of every finished fold (nothing computed)."""
     from core.explain import aggregate_occlusion, cached_masking_table
     from core.report import Slide, Table
 
@@ -88,7 +88,8 @@ def explanation_slide(run: Run) -> Any:
         columns = {k: v for k, v in columns.items() if k in masking.columns}
         slide.bullets.append(
             "Branch masking: mean Δ P(poor) when one branch's image is replaced by black "
-            f"(mel {masking['mel_branch_mean'].mean():+.3f}, STFT {masking['stft_branch_mean'].mean():+.3f} over "
+            f"(mel {masking['mel_branch_mean'].mean():+.3f}, STFT "
+            f"{masking['stft_branch_mean'].mean():+.3f} over "
             f"{len(masking)} fold(s)); positive = the branch pushed towards poor"
         )
         slide.tables.append(

@@ -5,18 +5,22 @@ For doctors: large, calm and printable. Every number comes from core.patient.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 
 from core import patient
 from core import patient_words as words
 from core.audio import load_audio
+from core.cohort import Cohort
 from core.cohort.classes import class_names, positive_phrase
 from core.config import AudioConfig
 from core.errors import CoreError
 from core.explain import FoldExplainer
 from core.explain.fold import model_key
 from core.figures import cam_overlay, model_spread
+from core.runs import Run
 from core.workspace import cache_dir
 from pages.shared.sidebar import current_cohort, keep_choice, kept_index, paired, pick_run, run_notices
 
@@ -26,7 +30,9 @@ st.markdown(
     """<style>
     [data-testid="stMetricValue"] { font-size: 4rem; }
     .voe-calm p, .voe-calm li { font-size: 1.25rem; line-height: 1.6; }
-    @media print { [data-testid="stSidebar"], header, [data-testid="stToolbar"] { display: none !important; } }
+    @media print {
+      [data-testid="stSidebar"], header, [data-testid="stToolbar"] { display: none !important; }
+    }
     </style>""",
     unsafe_allow_html=True,
 )
@@ -53,7 +59,8 @@ known = set(cohort.patients["patient_id"].astype(str))
 choices = [p for p in in_run if p in known]
 if not choices:
     st.error(
-        "None of this run's patients is in the chosen cohort. Choose the cohort the run was trained on in the sidebar."
+        "None of this run's patients is in the chosen cohort. Choose the cohort the run was trained on "
+        "in the sidebar."
     )
     st.stop()
 
@@ -63,7 +70,8 @@ keep_choice("p_patient")
 include_validation = right.toggle(
     "Also count fold models that used this patient for validation",
     key="p_validation",
-    help="Those models did not train on the patient either, but chose their best epoch and threshold with them.",
+    help="Those models did not train on the patient either, but chose their best epoch and threshold "
+    "with them.",
 )
 
 if run.leaky:
@@ -125,8 +133,8 @@ with top_right:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _signal(root: str, recording_id: str) -> np.ndarray:
-    return load_audio(cohort.audio_path(recording_id), name=recording_id)
+def _signal(path: str, recording_id: str) -> np.ndarray:
+    return load_audio(path, name=recording_id)
 
 
 st.subheader("Recordings")
@@ -137,16 +145,19 @@ for i, row in enumerate(recordings.itertuples()):
             f"**{row.phase}-op · vowel {row.vowel}**" + (f" (take {row.take})" if row.take > 1 else "")
         )
         try:
-            st.audio(_signal(str(cohort.root), row.recording_id), sample_rate=SR)
+            st.audio(_signal(str(cohort.audio_path(row.recording_id)), row.recording_id), sample_rate=SR)
         except CoreError as exc:
             st.caption(f"Cannot be played: {exc}")
         st.caption(f"{row.duration_s:.1f} s")
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _explainer(run_dir: str, key: str, version: str, cohort_root: str) -> FoldExplainer:
-    dataset = patient.run_dataset(run, cohort, cache_dir=cache_dir())
-    return patient.fold_explainer(run, key, dataset=dataset)
+def _explainer(
+    run_dir: str, key: str, version: str, cohort_root: str, cache: str, _run: Run, _cohort: Cohort
+) -> FoldExplainer:
+    """Fold ``key`` of ``_run`` (at ``run_dir``; ``version`` names its model file) on ``_cohort``."""
+    dataset = patient.run_dataset(_run, _cohort, cache_dir=Path(cache))
+    return patient.fold_explainer(_run, key, dataset=dataset)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -164,7 +175,7 @@ try:
         "Loading the fold model and explaining this patient's segments (cached after the first time)…"
     ):
         version = model_key(run.path, key)
-        explainer = _explainer(str(run.path), key, version, str(cohort.root))
+        explainer = _explainer(str(run.path), key, version, str(cohort.root), str(cache_dir()), run, cohort)
         explanation = _explanation(str(run.path), key, version, patient_id, threshold, explainer)
 except CoreError as exc:
     st.error(f"The explanation cannot be shown: {exc}")

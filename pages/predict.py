@@ -19,6 +19,7 @@ from core.explain.regions import ImageAxes
 from core.figures import cam_overlay, model_spread
 from core.pairing import run_is_synthetic
 from core.predict import NOT_A_DIAGNOSIS, Ensemble, predict_recording
+from core.runs import Run
 from core.workspace import cache_dir
 from pages.shared.sidebar import pick_run, run_notices
 
@@ -35,8 +36,9 @@ run_notices(run)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def _ensemble(run_dir: str, stamp: int) -> Ensemble:
-    return Ensemble.from_run(run)
+def _ensemble(run_dir: str, stamp: int, _run: Run) -> Ensemble:
+    """The fold models of ``_run`` (the run at ``run_dir`` as of ``stamp``, its manifest's mtime)."""
+    return Ensemble.from_run(_run)
 
 
 config = ExperimentConfig.from_dict(run.manifest["config"])
@@ -44,7 +46,8 @@ selection = config.preprocess.selection
 vowels = " or ".join(f"/{v.lower()}/" for v in selection.vowels)
 st.markdown(
     f"Record a **sustained vowel {vowels}** for about three seconds in a quiet room, as the run's training "
-    f"recordings ({', '.join(selection.phases)}-op). Every one of the run's {len(run.manifest.get('folds_done', []))} "
+    f"recordings ({', '.join(selection.phases)}-op). Every one of the run's "
+    f"{len(run.manifest.get('folds_done', []))} "
     f"fold models gives its probability of {positive_phrase(class_names(run))}."
 )
 
@@ -57,27 +60,28 @@ if audio is None:
     st.stop()
 
 data = audio.getvalue()
+stamp = (run.path / "manifest.json").stat().st_mtime_ns
 suffix = Path(audio.name or "recording.wav").suffix.lower() or ".wav"
 st.audio(data)
 try:
     with st.spinner("Loading the run's fold models…"):
-        ensemble = _ensemble(str(run.path), (run.path / "manifest.json").stat().st_mtime_ns)
+        ensemble = _ensemble(str(run.path), stamp, run)
 except CoreError as exc:
     st.error(f"This run cannot predict: {exc}")
     st.stop()
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _reference(run_dir: str, stamp: int) -> pd.DataFrame | str:
+def _reference(run_dir: str, stamp: int, cache: str, _run: Run) -> pd.DataFrame | str:
     """The training recordings' range, or why it cannot be had (the check is then skipped, saying so)."""
     try:
-        return ood.run_reference(run, cache_dir=cache_dir())
+        return ood.run_reference(_run, cache_dir=Path(cache))
     except CoreError as exc:
         return str(exc)
 
 
 with st.spinner("Measuring the run's training recordings (once per run)…"):
-    reference = _reference(str(run.path), (run.path / "manifest.json").stat().st_mtime_ns)
+    reference = _reference(str(run.path), stamp, str(cache_dir()), run)
 if isinstance(reference, str):
     st.warning(f"This recording cannot be compared with the training data: {reference}.")
     reference = None
@@ -170,8 +174,10 @@ for column, (branch, image, heat) in zip(st.columns(len(shown)), shown, strict=T
     column.plotly_chart(figure, width="stretch", key=f"u_cam_{branch}")
 segment = result.segments.iloc[result.segment]
 st.caption(
-    f"Segment {result.segment + 1} ({segment['start_s'] * 1000:.0f}–{segment['end_s'] * 1000:.0f} ms), the closest "
-    f"to the mean probability, explained by the model of fold {result.explained_by} (the closest to the ensemble mean)."
+    f"Segment {result.segment + 1} ({segment['start_s'] * 1000:.0f}–{segment['end_s'] * 1000:.0f} ms), "
+    "the closest "
+    f"to the mean probability, explained by the model of fold {result.explained_by} (the closest to the "
+    "ensemble mean)."
 )
 st.download_button(
     "Download the per-model table (CSV)",

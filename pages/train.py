@@ -75,7 +75,8 @@ with left:
         "5 folds took about 12 min with early stopping, at most about 27 min; "
         "quick = small CNN, few epochs, finishes the demo's 5 folds in 1–2 min on a CPU; "
         "voice = recommended for real recordings: the whole vowel (0.4 s windows every 0.2 s, up to 24), "
-        "images fitted to the signal (no empty mel filter, no repeated column, band up to each file's Nyquist), "
+        "images fitted to the signal (no empty mel filter, no repeated column, band up to each file's "
+        "Nyquist), "
         "small CNN as in quick.",
     )
     base = preset(preset_name)
