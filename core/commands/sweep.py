@@ -20,9 +20,7 @@ repeats of the test metrics, DeLong against the reference).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,6 +34,7 @@ from core.commands.parents import (
     backbone_help,
     overrides,
 )
+from core.commands.training_session import training_session
 from core.config import PRESETS
 from core.errors import ConfigError
 
@@ -103,10 +102,8 @@ def _find(show: str, runs_dir: str | None) -> Path:
     return found[0]
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    from core.training import RunCancelled
-
-    raise RunCancelled("cancelled")
+def _announce(index: int, total: int, label: str) -> None:
+    print(f"configuration {index + 1}/{total}: {label}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,7 +112,6 @@ def run(args: argparse.Namespace) -> int:
     Returns 0 when every configuration completed, 1 otherwise, 130 when cancelled.
     """
     from core import runs
-    from core.commands.train import start_queued
     from core.locks import training_lock
     from core.sweep import read_sweep, run_sweep, sweep_table
     from core.training import RunCancelled
@@ -127,31 +123,22 @@ def run(args: argparse.Namespace) -> int:
         if not args.cohort or not args.name:
             raise ConfigError("sweep needs --cohort DIR and --name NAME (or --show SWEEP)")
         spec = build_spec(args)
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-        held = contextlib.ExitStack()
-        try:
-            held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=f"sweep {args.name}"))
-
-            def announce(index: int, total: int, label: str) -> None:
-                print(f"configuration {index + 1}/{total}: {label}", file=sys.stderr, flush=True)
-
-            sweep_dir = run_sweep(
-                args.cohort,
-                spec,
-                name=args.name,
-                root=args.runs_dir,
-                cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                backend=args.backend,
-                reference=args.reference,
-                on_config=announce,
-            )
-        except (RunCancelled, KeyboardInterrupt):
-            print("sweep cancelled", file=sys.stderr)
-            return 130
-        finally:
-            held.close()
-            signal.signal(signal.SIGTERM, previous)
-            start_queued(args.runs_dir)
+        with training_session(args.runs_dir) as held:
+            try:
+                held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=f"sweep {args.name}"))
+                sweep_dir = run_sweep(
+                    args.cohort,
+                    spec,
+                    name=args.name,
+                    root=args.runs_dir,
+                    cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                    backend=args.backend,
+                    reference=args.reference,
+                    on_config=_announce,
+                )
+            except (RunCancelled, KeyboardInterrupt):
+                print("sweep cancelled", file=sys.stderr)
+                return 130
     manifest = read_sweep(sweep_dir)
     if manifest["status"] != "complete":
         code = 1

@@ -20,9 +20,7 @@ cleanly (status "cancelled"); ``--resume`` continues from the first unfinished f
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
 import sys
 import time
 from pathlib import Path
@@ -39,6 +37,7 @@ from core.commands.parents import (
     cohort,
     overrides,
 )
+from core.commands.training_session import training_session
 from core.config import PRESETS, ExperimentConfig, preset, with_overrides
 from core.demo import TRUTH_FILE
 from core.errors import ConfigError
@@ -195,12 +194,6 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    from core.training import RunCancelled
-
-    raise RunCancelled("cancelled")
-
-
 def oracle_auroc(cohort_dir: str | Path | None) -> float | None:
     """The demo generator's in-sample reference patient AUROC (its hidden severity scored on the
     same patients), when the cohort is a demo. A reference point, not an upper bound."""
@@ -221,62 +214,50 @@ def run(args: argparse.Namespace) -> int:
     from core.training import RunCancelled, resume_run, start_run
 
     cache = Path(args.cache_dir) if args.cache_dir else None
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     run_dir: Path | None = None
     code = 0
-    held = contextlib.ExitStack()  # the run's claim (resume), then the run store's one training lock
-    try:
-        if args.resume:
-            found = runs.find_run(args.resume, root=args.runs_dir)
-            held.enter_context(claim(found))
-            held.enter_context(training_lock(found.parent, what=found.name))
-            manifest = runs.read_manifest(found)
-            from core.config import ExperimentConfig
-
-            bar = ProgressBar(ExperimentConfig.from_dict(manifest["config"]), enabled=not args.quiet)
-            run_dir = resume_run(
-                found, root=args.runs_dir, cache_dir=cache, progress=bar, backend=args.backend
-            )
-            cohort_dir = manifest["data"].get("cohort_dir")
-        else:
-            if not args.cohort or not args.name:
-                raise ConfigError("train needs --cohort DIR and --name NAME (or --resume RUN)")
-            config = build_config(args)
-            held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=args.name))
-            bar = ProgressBar(config, enabled=not args.quiet)
-            before = (
-                set(runs.runs_root(args.runs_dir).glob("*"))
-                if runs.runs_root(args.runs_dir).is_dir()
-                else set()
-            )
-            cohort_dir = args.cohort
-            try:
-                run_dir = start_run(
-                    cohort_source(args),
-                    config,
-                    name=args.name,
-                    root=args.runs_dir,
-                    cache_dir=cache,
-                    progress=bar,
-                    backend=args.backend,
+    # the session holds the run's claim (resume), then the run store's one training lock
+    with training_session(args.runs_dir) as held:
+        try:
+            if args.resume:
+                found = runs.find_run(args.resume, root=args.runs_dir)
+                held.enter_context(claim(found))
+                held.enter_context(training_lock(found.parent, what=found.name))
+                manifest = runs.read_manifest(found)
+                bar = ProgressBar(ExperimentConfig.from_dict(manifest["config"]), enabled=not args.quiet)
+                run_dir = resume_run(
+                    found, root=args.runs_dir, cache_dir=cache, progress=bar, backend=args.backend
                 )
-            except BaseException:
-                created = sorted(set(runs.runs_root(args.runs_dir).glob("*")) - before)
-                run_dir = created[-1] if created else None
+                cohort_dir = manifest["data"].get("cohort_dir")
+            else:
+                if not args.cohort or not args.name:
+                    raise ConfigError("train needs --cohort DIR and --name NAME (or --resume RUN)")
+                config = build_config(args)
+                held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=args.name))
+                root = runs.runs_root(args.runs_dir)
+                before = set(root.glob("*")) if root.is_dir() else set()
+                cohort_dir = args.cohort
+                try:
+                    run_dir = start_run(
+                        cohort_source(args),
+                        config,
+                        name=args.name,
+                        root=args.runs_dir,
+                        cache_dir=cache,
+                        progress=ProgressBar(config, enabled=not args.quiet),
+                        backend=args.backend,
+                    )
+                except BaseException:
+                    created = sorted(set(root.glob("*")) - before)
+                    run_dir = created[-1] if created else None
+                    raise
+        except (RunCancelled, KeyboardInterrupt):
+            code = 130
+        except Exception as exc:
+            if run_dir is None:
                 raise
-    except RunCancelled:
-        code = 130
-    except KeyboardInterrupt:
-        code = 130
-    except Exception as exc:
-        if run_dir is None:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        code = 1
-    finally:
-        held.close()
-        signal.signal(signal.SIGTERM, previous)
-        start_queued(args.runs_dir)
+            print(f"error: {exc}", file=sys.stderr)
+            code = 1
     if run_dir is None:
         return code
     summary = runs.run_summary(run_dir)
@@ -309,16 +290,3 @@ def _describe(summary: dict[str, Any]) -> str:
     if summary.get("leaky"):
         lines.append("  LEAKY: segments of one patient were split across train and test (comparison only)")
     return "\n".join(lines)
-
-
-def start_queued(runs_dir: str | None) -> None:
-    """Start the oldest queued run or sweep (:mod:`core.run_queue`): this training let go of the lock."""
-    from core.run_queue import drain
-
-    try:
-        job = drain(runs_dir)
-    except Exception as exc:  # the queue must never turn a finished run into an error
-        print(f"warning: could not start the next queued training: {exc}", file=sys.stderr)
-        return
-    if job is not None:
-        print(f"started the next queued training {job.name!r} (process {job.pid})", file=sys.stderr)
