@@ -19,7 +19,7 @@ from core.config import AudioConfig
 from core.errors import CoreError
 from core.explain import FoldExplainer
 from core.explain.fold import model_key
-from core.figures import cam_overlay, model_spread
+from core.figures import gradcam_overlays, model_spread
 from core.runs import Run
 from core.workspace import cache_dir
 from pages.shared.sidebar import current_cohort, keep_choice, kept_index, paired, pick_run, run_notices
@@ -183,21 +183,14 @@ except CoreError as exc:
 
 st.markdown(f'<div class="voe-calm"><p>{explanation.summary.text}</p></div>', unsafe_allow_html=True)
 row = explanation.segments[explanation.segments["segment_id"] == explanation.segment_id].iloc[0]
-images = [(b, getattr(explanation, b), getattr(explanation, f"heatmap_{b}")) for b in ("mel", "stft")]
-images = [(b, image, heat) for b, image, heat in images if image is not None and heat is not None]
-for column, (branch, image, heat) in zip(st.columns(len(images)), images, strict=True):
-    column.plotly_chart(
-        cam_overlay(
-            image,
-            heat,
-            hz=explanation.row_hz[branch],
-            ms=explanation.column_ms[branch],
-            title=f"{'Mel' if branch == 'mel' else 'STFT'} image · Grad-CAM",
-            colorbar="where the model looked",
-        ),
-        width="stretch",
-        key=f"p_cam_{branch}",
-    )
+overlays = gradcam_overlays(
+    explanation,
+    row_hz=explanation.row_hz,
+    column_ms=explanation.column_ms,
+    colorbar="where the model looked",
+)
+for column, (branch, figure) in zip(st.columns(len(overlays)), overlays.items(), strict=True):
+    column.plotly_chart(figure, width="stretch", key=f"p_cam_{branch}")
 st.caption(
     f"The most typical 50 ms segment of {row['recording_id']} (segment {int(row['segment_index']) + 1}, "
     f"{row['start_s'] * 1000:.0f}–{row['end_s'] * 1000:.0f} ms): probability {explanation.segment_prob:.2f}, "

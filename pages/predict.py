@@ -16,7 +16,7 @@ from core.cohort.classes import class_names, positive_phrase
 from core.config import ExperimentConfig
 from core.errors import CoreError
 from core.explain.regions import ImageAxes
-from core.figures import cam_overlay, model_spread
+from core.figures import gradcam_overlays, model_spread
 from core.pairing import run_is_synthetic
 from core.predict import NOT_A_DIAGNOSIS, Ensemble, predict_recording
 from core.runs import Run
@@ -160,17 +160,8 @@ st.subheader("Where the model looked")
 axes = ImageAxes.from_config(config.preprocess)
 
 
-shown = [(b, getattr(result, b), getattr(result, f"heatmap_{b}")) for b in ("mel", "stft")]
-shown = [(b, image, heat) for b, image, heat in shown if image is not None and heat is not None]
-for column, (branch, image, heat) in zip(st.columns(len(shown)), shown, strict=True):
-    figure = cam_overlay(
-        image,
-        heat,
-        hz=axes.row_hz[branch],
-        ms=axes.column_ms[branch],
-        title=f"{'Mel' if branch == 'mel' else 'STFT'} image · Grad-CAM",
-        colorbar="Grad-CAM",
-    )
+overlays = gradcam_overlays(result, row_hz=axes.row_hz, column_ms=axes.column_ms, colorbar="Grad-CAM")
+for column, (branch, figure) in zip(st.columns(len(overlays)), overlays.items(), strict=True):
     column.plotly_chart(figure, width="stretch", key=f"u_cam_{branch}")
 segment = result.segments.iloc[result.segment]
 st.caption(

@@ -75,3 +75,19 @@ def test_run_charts_draw_the_numbers_they_are_given() -> None:
     )
     assert list(spread.data[0].x) == [0.2, 0.7] and list(spread.data[1].x) == [0.5, 0.4]
     assert spread.layout.shapes[0].x0 == 0.45
+
+
+def test_gradcam_overlays_draw_only_the_branches_a_segment_holds() -> None:
+    from types import SimpleNamespace
+
+    from core.figures import gradcam_overlays
+
+    rng = np.random.default_rng(0)
+    image, heat = rng.uniform(0, 255, (8, 8, 3)), rng.uniform(0, 1, (8, 8))
+    segment = SimpleNamespace(mel=image, heatmap_mel=heat, stft=None, heatmap_stft=None)
+    axes = {"mel": np.linspace(8000, 0, 8)}, {"mel": np.linspace(0, 50, 8)}
+    overlays = gradcam_overlays(segment, row_hz=axes[0], column_ms=axes[1], colorbar="Grad-CAM")
+    assert list(overlays) == ["mel"]
+    grey, cam = overlays["mel"].data
+    assert np.allclose(np.asarray(grey.z), image[..., 0]) and np.allclose(np.asarray(cam.z), heat)
+    assert overlays["mel"].layout.title.text == "Mel image · Grad-CAM"

@@ -9,7 +9,7 @@ class balance and occlusion bars.
 
 from __future__ import annotations
 
-from core.figures.maps import cam_overlay, padded_share, signed_map
+from core.figures.maps import cam_overlay, gradcam_overlays, padded_share, signed_map
 from core.figures.results import (
     BRANCH_COLOURS,
     calibration,
@@ -28,6 +28,7 @@ __all__ = [
     "cam_overlay",
     "class_balance",
     "confusion_matrix",
+    "gradcam_overlays",
     "learning_curves",
     "model_spread",
     "occlusion_bands",

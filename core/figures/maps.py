@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -117,4 +119,35 @@ def _map_layout(fig: go.Figure, title: str, end_ms: float | None, note: str | No
         )
 
 
-__all__ = ["cam_overlay", "padded_share", "signed_map"]
+def gradcam_overlays(
+    segment: Any, *, row_hz: dict[str, np.ndarray], column_ms: dict[str, np.ndarray], colorbar: str
+) -> dict[str, go.Figure]:
+    """Grad-CAM over each branch's image of one explained segment, for the branches it holds.
+
+    Parameters
+    ----------
+    segment : object
+        Holds ``mel``/``stft`` images [shape=(S, S, 3)] and ``heatmap_mel``/``heatmap_stft``
+        maps [shape=(S, S)], None for a branch the model does not have (a prediction of
+        :mod:`core.predict`, a patient explanation of :mod:`core.patient`).
+    row_hz, column_ms : dict of np.ndarray [shape=(S,)]
+        Per branch: the frequency of each image row and the time of each column.
+    colorbar : str
+        What the map's colour bar says.
+    """
+    overlays = {}
+    for branch, name in (("mel", "Mel"), ("stft", "STFT")):
+        image, heat = getattr(segment, branch, None), getattr(segment, f"heatmap_{branch}", None)
+        if image is not None and heat is not None:
+            overlays[branch] = cam_overlay(
+                image,
+                heat,
+                hz=row_hz[branch],
+                ms=column_ms[branch],
+                title=f"{name} image · Grad-CAM",
+                colorbar=colorbar,
+            )
+    return overlays
+
+
+__all__ = ["cam_overlay", "gradcam_overlays", "padded_share", "signed_map"]
