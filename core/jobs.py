@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,8 @@ def launch(
         raise JobError(f"job command {command!r}; expected train or sweep")
     if config is not None and command != "train":
         raise JobError("a config file is handed to train only; a sweep takes its grid as options")
-    stem = root / f".train-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    # unique per launch: a refused launch removes its own config file, never another job's
+    stem = root / f".train-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     log, config_file = stem.with_suffix(".log"), stem.with_suffix(".config.json")
     settings = ["--preset", preset]
     if config is not None:
