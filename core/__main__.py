@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(core.commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"core.commands.{info.name}")
-        if hasattr(module, "register"):  # shared option modules (cohort_options) register nothing
+        if hasattr(module, "register"):  # shared option modules (parents, cohort_options) register nothing
             module.register(sub)
     return parser
 

@@ -1,8 +1,8 @@
 """The acoustic baseline of a run as a background job: ``python -m core baseline --run RUN`` in a subprocess.
 
 Like training (:mod:`core.jobs`), the dashboard never computes the baseline in its own
-process: :func:`launch` starts the CLI in a new session, writing its progress lines to a
-log in the run folder, and the page polls :func:`status`. The job does not take the
+process: :func:`launch` starts the CLI through :func:`core.background.start_cli`, writing
+its progress lines to a log in the run folder, and the page polls :func:`status`. The job does not take the
 training lock (a baseline only reads a finished run); it takes the run's own baseline
 lock (``<run>/.baseline.lock``), handed to the subprocess so that it lives exactly as long
 as the job, and a second launch for the same run, from any page or session, is refused.
@@ -12,15 +12,13 @@ This module imports neither TensorFlow nor Keras.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import jobs, locks
-from core.jobs import JobError
+from core import background, locks
+from core.background import JobError
 
 LOCK_NAME = ".baseline.lock"
 LOG_NAME = "baseline-job.log"
@@ -74,34 +72,17 @@ def launch(
         When a baseline job already runs for this run.
     """
     run_dir = Path(run_dir).resolve()
-    argv = [sys.executable, "-m", "core", "baseline", "--run", str(run_dir), "--json", *(options or [])]
-    if cache_dir is not None:
-        argv += ["--cache-dir", str(cache_dir)]
-    lock = locks.FileLock(run_dir / LOCK_NAME)
-    try:
-        lock.acquire(wait=1.0, note={"what": f"baseline of {run_dir.name}"})
-    except locks.LockBusy:
-        raise JobError(f"the acoustic baseline of run {run_dir.name} is already being computed") from None
+    args = ["baseline", "--run", str(run_dir), "--json", *(options or [])]
+    args += ["--cache-dir", str(cache_dir)] if cache_dir is not None else []
     log = run_dir / LOG_NAME
-    try:
-        with open(log, "wb") as out:
-            child = subprocess.Popen(
-                argv,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=Path(__file__).resolve().parents[1],
-                start_new_session=True,
-                pass_fds=(lock.fd,),
-            )
-        jobs._CHILDREN[child.pid] = child
-        job = BaselineJob(
-            pid=child.pid, run_dir=str(run_dir), log=str(log), started=time.time(), argv=argv[1:]
-        )
-        lock.write_note(asdict(job))
-    finally:
-        lock.release()  # the child's inherited descriptor keeps the lock until it exits
-    return job
+    return background.start_cli(
+        args,
+        lock=run_dir / LOCK_NAME,
+        log=log,
+        note={"what": f"baseline of {run_dir.name}"},
+        refused=lambda holder: f"the acoustic baseline of run {run_dir.name} is already being computed",
+        job=lambda pid, argv: BaselineJob(pid, str(run_dir), str(log), time.time(), argv),
+    )
 
 
 def status(job: BaselineJob) -> dict[str, Any]:
@@ -113,9 +94,8 @@ def status(job: BaselineJob) -> dict[str, Any]:
         ``alive`` (bool), ``status`` ("running", "complete" or "failed"), ``exit_code``
         (None while running), ``log_tail`` (last progress lines).
     """
-    child = jobs._CHILDREN.get(job.pid)
-    alive = jobs._alive(job.pid)
-    code = None if alive or child is None else child.returncode
+    alive = background.alive(job.pid)
+    code = background.exit_code(job.pid)
     done = Path(job.run_dir) / "baseline" / "summary.json"
     finished = done.is_file() and done.stat().st_mtime >= job.started - 1
     state = "running" if alive else "complete" if finished and code in (0, None) else "failed"
@@ -123,21 +103,19 @@ def status(job: BaselineJob) -> dict[str, Any]:
         "alive": alive,
         "status": state,
         "exit_code": code,
-        "log_tail": jobs._tail(Path(job.log), lines=4),
+        "log_tail": background.log_tail(job.log, lines=4),
     }
 
 
 def wait(job: BaselineJob, *, timeout: float | None = None, poll: float = 0.5) -> dict[str, Any]:
     """Block until the job ends (or ``timeout``); return its last :func:`status`."""
-    deadline = None if timeout is None else time.time() + timeout
-    while jobs._alive(job.pid) and (deadline is None or time.time() < deadline):
-        time.sleep(poll)
+    background.wait_for(job, timeout=timeout, poll=poll)
     return status(job)
 
 
 def cancel(job: BaselineJob, *, timeout: float = 30.0) -> bool:
     """Stop the job (SIGTERM to its process group); True when it is gone."""
-    return jobs.cancel(job, timeout=timeout)  # only ``pid`` is read
+    return background.cancel(job, timeout=timeout)
 
 
 __all__ = ["LOCK_NAME", "BaselineJob", "JobError", "active_baseline", "cancel", "launch", "status", "wait"]

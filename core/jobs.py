@@ -2,10 +2,11 @@
 
 The dashboard never trains in its own process. :func:`launch` takes the run store's
 training lock (:mod:`core.locks`, the same OS lock that ``python -m core train`` and
-``train --resume`` take in a terminal), starts the CLI in a new session (so it survives
-page reruns and can be cancelled as a group) and hands the locked file to it: the lock
-lives exactly as long as the training process, and a second launch, from any page,
-session or terminal, is refused with a :class:`JobError` naming the busy run. The
+``train --resume`` take in a terminal) and starts the CLI holding it
+(:func:`core.background.start_cli`): the lock lives exactly as long as the training
+process, and a second launch, from any page, session or terminal, is refused with a
+:class:`JobError` naming the busy run. The dashboard's settings reach the CLI as one
+config file (``train --config FILE``), the same JSON a run manifest stores. The
 page polls :func:`status`, which reads the run's ``progress.json`` and manifest;
 :func:`cancel` sends SIGTERM, which the CLI turns into a clean "cancelled" status.
 
@@ -14,24 +15,20 @@ This module imports neither TensorFlow nor Keras.
 
 from __future__ import annotations
 
+import json
 import os
-import signal
-import subprocess
-import sys
 import time
-from dataclasses import asdict, dataclass
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core import locks, runs
+from core import background, locks, runs
+from core.atomic import atomic_write_text
+from core.background import JobError
 from core.errors import RunError
 
 LOCK_NAME = locks.TRAINING_LOCK
-_CHILDREN: dict[int, subprocess.Popen] = {}
-
-
-class JobError(RunError):
-    """A training job cannot be started, found or cancelled."""
 
 
 @dataclass(frozen=True)
@@ -59,17 +56,6 @@ class Job:
     log: str
     started: float
     argv: list[str]
-
-
-def _lock_path(runs_dir: str | Path | None) -> Path:
-    return runs.runs_root(runs_dir) / LOCK_NAME
-
-
-def _alive(pid: int) -> bool:
-    child = _CHILDREN.get(pid)
-    if child is not None:
-        return child.poll() is None
-    return runs.process_alive(pid)
 
 
 def active_job(runs_dir: str | Path | None = None) -> Job | None:
@@ -101,6 +87,7 @@ def launch(
     options: list[str] | None = None,
     cache_dir: str | Path | None = None,
     command: str = "train",
+    config: dict[str, Any] | None = None,
 ) -> Job:
     """Start ``python -m core train`` (or ``sweep``) in the background.
 
@@ -110,7 +97,8 @@ def launch(
         Cohort folder.
     name : str
         Run name.
-    preset : {"seed", "quick"}
+    preset : {"seed", "quick", "voice"}
+        Settings preset (ignored when ``config`` is given).
     runs_dir : path, optional
         Run store (default: ``$VOE_RUNS_DIR`` or ``./runs``).
     options : list of str, optional
@@ -118,6 +106,9 @@ def launch(
     cache_dir : path, optional
     command : {"train", "sweep"}
         The sub-command; a sweep's runs are followed like one run (the newest of the job).
+    config : dict, optional
+        A whole experiment config (:meth:`core.config.ExperimentConfig.to_dict`): written to
+        a JSON file beside the job's log and handed over as ``train --config FILE``.
 
     Raises
     ------
@@ -128,50 +119,30 @@ def launch(
     root.mkdir(parents=True, exist_ok=True)
     if command not in ("train", "sweep"):
         raise JobError(f"job command {command!r}; expected train or sweep")
-    argv = [
-        sys.executable,
-        "-m",
-        "core",
-        command,
-        "--cohort",
-        str(cohort),
-        "--preset",
-        preset,
-        "--name",
-        name,
-        "--json",
-        "--runs-dir",
-        str(root),
-        *(options or []),
-    ]
-    if cache_dir is not None:
-        argv += ["--cache-dir", str(cache_dir)]
-    lock = locks.FileLock(root / LOCK_NAME)
+    if config is not None and command != "train":
+        raise JobError("a config file is handed to train only; a sweep takes its grid as options")
+    # unique per launch: a refused launch removes its own config file, never another job's
+    stem = root / f".train-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    log, config_file = stem.with_suffix(".log"), stem.with_suffix(".config.json")
+    settings = ["--preset", preset]
+    if config is not None:
+        atomic_write_text(config_file, json.dumps(config, indent=2, sort_keys=True))
+        settings = ["--config", str(config_file)]
+    args = [command, "--cohort", str(cohort), *settings, "--name", name, "--json", "--runs-dir", str(root)]
+    args += [*(options or []), *(["--cache-dir", str(cache_dir)] if cache_dir is not None else [])]
     try:
-        lock.acquire(wait=1.0, note={"what": name, "runs_dir": str(root)})
-    except locks.LockBusy as exc:
-        raise JobError(str(locks.busy_training(exc.holder))) from None
-    log = root / f".train-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    try:
-        with open(log, "wb") as out:
-            child = subprocess.Popen(
-                argv,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=Path(__file__).resolve().parents[1],
-                start_new_session=True,
-                pass_fds=(lock.fd,),
-                env={**os.environ, locks.LOCK_FD_ENV: str(lock.fd)},
-            )
-        _CHILDREN[child.pid] = child
-        job = Job(
-            pid=child.pid, name=name, runs_dir=str(root), log=str(log), started=time.time(), argv=argv[1:]
+        return background.start_cli(
+            args,
+            lock=root / LOCK_NAME,
+            log=log,
+            note={"what": name, "runs_dir": str(root)},
+            refused=lambda holder: str(locks.busy_training(holder)),
+            job=lambda pid, argv: Job(pid, name, str(root), str(log), time.time(), argv),
+            hand_down=True,
         )
-        lock.write_note(asdict(job))
-    finally:
-        lock.release()  # closes this process's copy; the child's inherited copy keeps the lock
-    return job
+    except JobError:
+        config_file.unlink(missing_ok=True)  # nothing started: the request keeps its config (queue)
+        raise
 
 
 def run_dir_of(job: Job) -> Path | None:
@@ -200,7 +171,7 @@ def status(job: Job) -> dict[str, Any]:
         status, "starting" before the folder exists), ``progress`` (latest event from
         ``progress.json``), ``log_tail`` (last lines of the job's log).
     """
-    alive = _alive(job.pid)
+    alive = background.alive(job.pid)
     run_dir = run_dir_of(job)
     state = "starting" if alive else "failed"
     progress: dict[str, Any] = {}
@@ -212,16 +183,8 @@ def status(job: Job) -> dict[str, Any]:
         "run_dir": str(run_dir) if run_dir else None,
         "status": state,
         "progress": progress,
-        "log_tail": _tail(Path(job.log)),
+        "log_tail": background.log_tail(job.log),
     }
-
-
-def _tail(path: Path, lines: int = 5) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.replace("\r", "\n").splitlines()[-lines:])
 
 
 def cancel(job: Job, *, timeout: float = 30.0) -> bool:
@@ -232,25 +195,12 @@ def cancel(job: Job, *, timeout: float = 30.0) -> bool:
     stopped : bool
         True when the process is gone (its run is then "cancelled").
     """
-    if not _alive(job.pid):
-        return True
-    try:
-        os.killpg(job.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return True
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if not _alive(job.pid):
-            return True
-        time.sleep(0.2)
-    return False
+    return background.cancel(job, timeout=timeout)
 
 
 def wait(job: Job, *, timeout: float | None = None, poll: float = 0.5) -> dict[str, Any]:
     """Block until the job ends (or ``timeout``); return its last :func:`status`."""
-    deadline = None if timeout is None else time.time() + timeout
-    while _alive(job.pid) and (deadline is None or time.time() < deadline):
-        time.sleep(poll)
+    background.wait_for(job, timeout=timeout, poll=poll)
     return status(job)
 
 

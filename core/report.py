@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core import results
+from core import figures, results
 from core.audio import window_lengths
-from core.cohort.classes import ClassNames, class_colours, class_names
+from core.cohort.classes import ClassNames, class_names
 from core.cohort.model import Cohort
 from core.cohort.summary import duration_table, outcome_balance
 from core.config import ExperimentConfig, hyperparameter_table
@@ -105,8 +105,10 @@ def _title_slide(run: Run, config: ExperimentConfig) -> Slide:
         f"Preset **{config.preset}**: {config.model.backbone} backbone, {config.model.inputs} input "
         f"(Mel + STFT through one shared backbone)"
         if config.model.inputs == "dual"
-        else f"Preset **{config.preset}**: {config.model.backbone} backbone, {config.model.inputs} input only",
-        f"{config.split.n_folds}-fold cross-validation, {_split_words(run)}, {config.split.repeats} repeat(s)",
+        else f"Preset **{config.preset}**: {config.model.backbone} backbone, "
+        f"{config.model.inputs} input only",
+        f"{config.split.n_folds}-fold cross-validation, {_split_words(run)}, {config.split.repeats} "
+        "repeat(s)",
     ]
     if auroc is not None:
         std = summary.get("patient_auroc_std")
@@ -136,7 +138,8 @@ def _cohort_slide(run: Run, cohort: Cohort | None) -> Slide:
     well, poor = int(data.get("patients_well", 0)), int(data.get("patients_poor", 0))
     names = class_names(run)
     slide.bullets.append(
-        f"**{data.get('n_patients', well + poor)} patients** trained on: {well} {names[0]}, {poor} {names[1]} "
+        f"**{data.get('n_patients', well + poor)} patients** trained on: {well} {names[0]}, {poor} "
+        f"{names[1]} "
         f"({data.get('segments_well', 0)} / {data.get('segments_poor', 0)} segments)"
     )
     if cohort is not None and matches:
@@ -179,24 +182,9 @@ def readable_durations(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _balance_figure(outcomes: list[str], counts: list[int], names: ClassNames) -> go.Figure:
-    colours = class_colours(names)
-    fig = go.Figure(
-        go.Bar(
-            x=outcomes,
-            y=counts,
-            text=counts,
-            textposition="auto",
-            marker_color=[colours.get(o, colours["unknown"]) for o in outcomes],
-        )
+    return figures.class_balance(
+        outcomes, counts, names, height=380, title="Patients per outcome", font_size=18
     )
-    fig.update_layout(
-        title="Patients per outcome",
-        yaxis_title="patients",
-        height=380,
-        margin=dict(t=50, b=30),
-        font=dict(size=18),
-    )
-    return fig
 
 
 def _preprocessing_slide(config: ExperimentConfig) -> Slide:
@@ -219,7 +207,8 @@ def _preprocessing_slide(config: ExperimentConfig) -> Slide:
             f"{w.window_s * 1000:g} ms (hop {hop_ms:.2f} ms, {overlap * 100:.1f} % overlap)",
             f"Mel: n_fft {s.n_fft}, hop {s.hop_length}, {s.n_mels} mels, power 2, dB (top {s.top_db:g} dB), "
             f"{s.frames} frames; STFT: same n_fft/hop, center=False",
-            f"Images: {s.contrast_low_pct:g}th–{s.contrast_high_pct:g}th percentile contrast (≥ {s.min_range_db:g} dB), "
+            f"Images: {s.contrast_low_pct:g}th–{s.contrast_high_pct:g}th percentile contrast (≥ "
+            f"{s.min_range_db:g} dB), "
             f"grey → {s.image_size} × {s.image_size} → 3 channels",
         ],
     )
@@ -229,12 +218,18 @@ def _model_slide(run: Run, config: ExperimentConfig) -> Slide:
     m, t, sp = config.model, config.train, config.split
     weights = run.manifest.get("weights") or m.weights
     bullets = [
-        f"{'Two inputs (Mel, STFT) through ONE shared' if m.inputs == 'dual' else 'One input (' + m.inputs + ') through a'} "
+        (
+            "Two inputs (Mel, STFT) through ONE shared"
+            if m.inputs == "dual"
+            else f"One input ({m.inputs}) through a"
+        )
+        + " "
         f"{m.backbone} backbone ({weights} weights), global average pooling, Dense {m.head_units} ReLU, "
         f"Dropout {m.dropout:g}, sigmoid",
         f"Stage 1: backbone frozen, {t.warmup_epochs} epochs, Adam {t.warmup_lr:g}; stage 2: last "
         f"{t.unfreeze_ratio * 100:.0f} % trainable, {t.finetune_epochs} epochs, Adam {t.finetune_lr:g}",
-        f"Outer {sp.n_folds}-fold CV ({_split_words(run)}, seed {sp.seed}); inner validation {sp.val_ratio * 100:.0f} % "
+        f"Outer {sp.n_folds}-fold CV ({_split_words(run)}, seed {sp.seed}); inner validation "
+        f"{sp.val_ratio * 100:.0f} % "
         "of the outer train part; early stopping and threshold (F1-best) on validation only",
         f"Patient probability = {t.patient_aggregation} of its segments' probabilities",
     ]
@@ -267,7 +262,19 @@ def _results_slides(run: Run) -> list[Slide]:
     curves = Slide(
         title="ROC and confusion (patient level, test)",
         bullets=["ROC per fold; confusion pooled over folds, each at its validation-chosen threshold"],
-        figures=[_roc_figure(run), _confusion_figure(run)],
+        figures=[
+            figures.roc_curves(
+                results.roc_points(run, level="patient"), height=440, title="ROC per fold", font_size=16
+            ),
+            figures.confusion_matrix(
+                confusion_counts(run),
+                class_names(run),
+                title="Confusion (pooled)",
+                height=440,
+                font_size=16,
+                count_size=28,
+            ),
+        ],
     )
     segments = Slide(
         title="Results per fold (segment level, test)",
@@ -275,25 +282,6 @@ def _results_slides(run: Run) -> list[Slide]:
         tables=[Table("The study's per-fold table, segment level", segment)],
     )
     return [per_fold, curves, segments]
-
-
-def _roc_figure(run: Run) -> go.Figure:
-    roc = results.roc_points(run, level="patient")
-    fig = go.Figure()
-    for fold, part in roc.groupby("fold", sort=False):
-        fig.add_trace(go.Scatter(x=part["fpr"], y=part["tpr"], mode="lines", name=fold))
-    fig.add_trace(
-        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="chance")
-    )
-    fig.update_layout(
-        title="ROC per fold",
-        xaxis_title="false-positive rate",
-        yaxis_title="true-positive rate",
-        height=440,
-        margin=dict(t=50, b=40),
-        font=dict(size=16),
-    )
-    return fig
 
 
 def confusion_counts(run: Run, *, level: str = "patient") -> np.ndarray:
@@ -311,33 +299,6 @@ def confusion_counts(run: Run, *, level: str = "patient") -> np.ndarray:
         )
         matrix += np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]], dtype=int)
     return matrix
-
-
-def _confusion_figure(run: Run) -> go.Figure:
-    matrix = confusion_counts(run)
-    names = list(class_names(run))
-    fig = go.Figure(
-        go.Heatmap(
-            z=matrix,
-            x=names,
-            y=names,
-            text=matrix,
-            texttemplate="%{text}",
-            textfont=dict(size=28),
-            colorscale="Blues",
-            showscale=False,
-        )
-    )
-    fig.update_layout(
-        title="Confusion (pooled)",
-        xaxis_title="predicted",
-        yaxis_title="true",
-        height=440,
-        margin=dict(t=50, b=40),
-        font=dict(size=16),
-        yaxis_autorange="reversed",
-    )
-    return fig
 
 
 def _caveats_slide(run: Run) -> Slide:
@@ -374,7 +335,8 @@ CSS = """
 :root { --ink: #12355b; --accent: #e76f51; --muted: #5c6b7a; }
 * { box-sizing: border-box; }
 html { scroll-snap-type: y mandatory; }
-body { margin: 0; font-family: "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink); background: #f4f6f8; }
+body { margin: 0; font-family: "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink);
+  background: #f4f6f8; }
 section.slide { scroll-snap-align: start; min-height: 100vh; padding: 3.5vh 5vw 6vh; background: #fff;
   border-bottom: 6px solid var(--accent); position: relative; }
 section.slide h1 { font-size: 2.8rem; margin: 0 0 1.2rem; }

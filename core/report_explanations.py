@@ -11,16 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from core.errors import CoreError
 from core.explain.occlusion import OcclusionSettings
+from core.figures import occlusion_bands
 from core.patient_words import fold_name
 from core.runs import Run
 
-#: Branch names and colours on the slides (distinct, colour-blind safe).
+#: Branch names on the slides (their colours: :data:`core.figures.BRANCH_COLOURS`).
 BRANCH_WORDS = {"mel": "Mel image", "stft": "STFT image"}
-BRANCH_COLOURS = {"mel": "#1f77b4", "stft": "#e76f51"}
 #: Occlusion settings read from the explain store (those of ``python -m core explain``).
 OCCLUSION_SETTINGS: dict[str, Any] = OcclusionSettings().params()
 
@@ -61,7 +60,7 @@ def cached_occlusion(run: Run) -> pd.DataFrame:
 
 
 def explanation_slide(run: Run) -> Any:
-    """The "Key explanations" slide from the cached explanations of every finished fold (none computed here)."""
+    """The "Key explanations" slide from the cached explanations of every finished fold (nothing computed)."""
     from core.explain import aggregate_occlusion, cached_masking_table
     from core.report import Slide, Table
 
@@ -90,7 +89,8 @@ def explanation_slide(run: Run) -> Any:
         columns = {k: v for k, v in columns.items() if k in masking.columns}
         slide.bullets.append(
             "Branch masking: mean Δ P(poor) when one branch's image is replaced by black "
-            f"(mel {masking['mel_branch_mean'].mean():+.3f}, STFT {masking['stft_branch_mean'].mean():+.3f} over "
+            f"(mel {masking['mel_branch_mean'].mean():+.3f}, STFT "
+            f"{masking['stft_branch_mean'].mean():+.3f} over "
             f"{len(masking)} fold(s)); positive = the branch pushed towards poor"
         )
         slide.tables.append(
@@ -115,7 +115,8 @@ def explanation_slide(run: Run) -> Any:
             columns={"mean_delta": "mean Δ P(poor)", "std_delta": "SD", "n_segments": "segments"}
         )
         slide.tables.append(Table("Top 3 regions per branch and axis (mean Δ P(poor) when hidden)", shown))
-        slide.figures.append(_occlusion_figure(summary))
+        where = summary.assign(where=[_where(r) for r in summary.itertuples()])
+        slide.figures.append(occlusion_bands(where, branch_names=BRANCH_WORDS, y_title="Δ P(poor)"))
     return slide
 
 
@@ -133,33 +134,4 @@ def _where(row: Any) -> str:
     )
 
 
-def _occlusion_figure(summary: pd.DataFrame) -> go.Figure:
-    bands = summary[summary["axis"] == "frequency"]
-    fig = go.Figure()
-    for branch, part in bands.groupby("branch", sort=True):
-        part = part.sort_values("region")
-        fig.add_trace(
-            go.Bar(
-                x=[f"band {int(r.region) + 1}" for r in part.itertuples()],
-                y=part["mean_delta"],
-                name=BRANCH_WORDS.get(branch, branch),
-                marker_color=BRANCH_COLOURS.get(branch),
-                customdata=[_where(r) for r in part.itertuples()],
-                hovertemplate="%{customdata}: %{y:.3f}<extra>%{fullData.name}</extra>",
-                error_y=dict(type="data", array=part["std_delta"], color="#5c6b7a"),
-            )
-        )
-    fig.update_layout(
-        title="Frequency bands (low → high): Δ P(poor) when hidden",
-        barmode="group",
-        yaxis_title="Δ P(poor)",
-        xaxis=dict(automargin=True, tickangle=0),
-        height=460,
-        margin=dict(t=60, b=60, l=70, r=20),
-        font=dict(size=16),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
-    )
-    return fig
-
-
-__all__ = ["BRANCH_COLOURS", "BRANCH_WORDS", "OCCLUSION_SETTINGS", "cached_occlusion", "explanation_slide"]
+__all__ = ["BRANCH_WORDS", "OCCLUSION_SETTINGS", "cached_occlusion", "explanation_slide"]

@@ -11,7 +11,7 @@ so two drains never launch the same request; when the lock turns out to be busy 
 all, the claim is put back and the request keeps its place.
 
 Requests hold what ``python -m core train``/``sweep`` needs: the command, the cohort
-folder, run name, preset and options (no personal data). This module imports neither
+folder, run name, preset or whole config, and options (no personal data). This module imports neither
 TensorFlow nor Keras.
 """
 
@@ -23,6 +23,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core import jobs, runs
 from core.atomic import atomic_write_text
@@ -46,6 +47,9 @@ class Request:
         "" for the default.
     queued : float
         ``time.time()`` when queued.
+    config : dict, optional
+        A whole experiment config for ``train --config FILE`` (the Train page's settings);
+        None for the preset plus ``options``.
     """
 
     id: str
@@ -56,6 +60,7 @@ class Request:
     options: list[str] = field(default_factory=list)
     cache_dir: str = ""
     queued: float = 0.0
+    config: dict[str, Any] | None = None
 
 
 def queue_dir(runs_dir: str | Path | None = None) -> Path:
@@ -72,8 +77,9 @@ def enqueue(
     preset: str,
     options: list[str] | None = None,
     cache_dir: str | Path | None = None,
+    config: dict[str, Any] | None = None,
 ) -> Request:
-    """Append a request to the queue and return it."""
+    """Append a request to the queue and return it (``config``: see :attr:`Request.config`)."""
     if command not in ("train", "sweep"):
         raise jobs.JobError(f"queue command {command!r}; expected train or sweep")
     now = time.time()
@@ -86,6 +92,7 @@ def enqueue(
         options=list(options or []),
         cache_dir=str(cache_dir or ""),
         queued=now,
+        config=config,
     )
     folder = queue_dir(runs_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -131,11 +138,12 @@ def _launch(request: Request, runs_dir: str | Path | None) -> jobs.Job:
         options=request.options,
         cache_dir=request.cache_dir or None,
         command=request.command,
+        config=request.config,
     )
 
 
 def submit(runs_dir: str | Path | None, **request: object) -> jobs.Job | Request:
-    """Launch now when no training runs, else queue; returns the :class:`core.jobs.Job` or the :class:`Request`.
+    """Launch now when no training runs, else queue; return the :class:`core.jobs.Job` or :class:`Request`.
 
     Earlier requests go first: with a non-empty queue the new request is queued and the
     oldest one is drained.

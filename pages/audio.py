@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -9,6 +11,7 @@ import streamlit as st
 
 from core.acoustics.agreement import recording_agreement
 from core.audio import load_audio
+from core.cohort import Cohort
 from core.cohort.classes import label_text
 from core.config import AudioConfig, SpectrogramConfig, TrimConfig, WindowConfig
 from core.errors import CoreError
@@ -25,8 +28,8 @@ if cohort is None:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _signal(root: str, recording_id: str, source: str) -> np.ndarray:
-    return load_audio(cohort.audio_path(recording_id), name=source)
+def _signal(path: str, source: str) -> np.ndarray:
+    return load_audio(path, name=source)
 
 
 recordings = cohort.recordings
@@ -39,7 +42,7 @@ vowel = c3.selectbox("Vowel", sorted(mine["vowel"].unique()), key="a_vowel")
 row = mine[mine["vowel"] == vowel].iloc[0]
 
 try:
-    y = _signal(str(cohort.root), row["recording_id"], row["source"])
+    y = _signal(str(cohort.audio_path(row["recording_id"])), row["source"])
 except CoreError as exc:
     st.error(f"This recording cannot be analysed: {exc}")
     st.stop()
@@ -64,7 +67,8 @@ position = s5.selectbox("Span position", ["start", "centre", "stable"], key="a_p
 whole = st.toggle(
     "Whole vowel: windows over the whole kept region (the voice preset)",
     key="a_whole",
-    help="Every window at the hop over the kept region, at most 'Windows' of them, spread evenly when capped.",
+    help="Every window at the hop over the kept region, at most 'Windows' of them, spread evenly when "
+    "capped.",
 )
 if whole:
     w1, w2 = st.columns(2)
@@ -175,13 +179,14 @@ st.subheader("Praat voice report")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _agreement(root: str, recording_id: str):
-    return recording_agreement(cohort, recording_id, cache_dir=cache_dir())
+def _agreement(root: str, recording_id: str, cache: str, _cohort: Cohort) -> pd.DataFrame:
+    """The Praat report of one recording of ``_cohort`` (at ``root``) beside its recomputation."""
+    return recording_agreement(_cohort, recording_id, cache_dir=Path(cache))
 
 
 try:
     with st.spinner("Reading the Praat report and recomputing its measures with parselmouth…"):
-        agreement = _agreement(str(cohort.root), row["recording_id"])
+        agreement = _agreement(str(cohort.root), row["recording_id"], str(cache_dir()), cohort)
 except CoreError as exc:
     st.info(f"No voice measures for this recording: {exc}")
 else:

@@ -30,7 +30,8 @@ classes = " · ".join(
 )
 st.markdown(
     f"**{cohort.layout}** layout · {cohort.n_patients} patients · {len(cohort.recordings)} recordings · "
-    f"{int(severity_counts.get('error', 0))} errors · {int(severity_counts.get('warning', 0))} warnings · {classes}"
+    f"{int(severity_counts.get('error', 0))} errors · {int(severity_counts.get('warning', 0))} warnings "
+    f"· {classes}"
 )
 
 patients = cohort.patients.copy()

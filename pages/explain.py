@@ -4,6 +4,8 @@ to believe."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import plotly.express as px
 import streamlit as st
@@ -15,10 +17,10 @@ from core.explain.cam_grid import common_grid
 from core.explain.cases import confusion_cells
 from core.explain.fold import fold_keys, model_key
 from core.explain.masking_table import masking_overview
+from core.figures import cam_overlay, picked_segment, probability_strip, signed_map
 from core.folds import fold_label, repeats_of
 from core.segment_names import segment_names
 from core.workspace import cache_dir
-from pages.shared.charts import cam_overlay, picked_segment, probability_strip, signed_map
 from pages.shared.sidebar import pick_run, run_notices
 
 METHOD_NAMES = {
@@ -42,8 +44,9 @@ p_label = probability_label(names)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _explainer(run_dir: str, key: str, version: str) -> FoldExplainer:
-    return FoldExplainer(load_fold(run_dir, key, cache_dir=cache_dir()))
+def _explainer(run_dir: str, key: str, version: str, cache: str) -> FoldExplainer:
+    """Fold ``key`` of the run at ``run_dir`` (``version`` names its model file), arrays from ``cache``."""
+    return FoldExplainer(load_fold(run_dir, key, cache_dir=Path(cache)))
 
 
 keys = fold_keys(run.path)
@@ -58,7 +61,7 @@ c1, c2, c3 = st.columns([1, 1, 2])
 key = c1.selectbox("Fold", keys, format_func=lambda k: fold_label(k, repeats=repeats), key="e_fold")
 try:
     with st.spinner("Loading the fold's model and images…"):
-        explainer = _explainer(str(run.path), key, model_key(run.path, key))
+        explainer = _explainer(str(run.path), key, model_key(run.path, key), str(cache_dir()))
 except CoreError as exc:
     st.error(f"This fold cannot be explained: {exc}")
     st.stop()
@@ -109,7 +112,8 @@ with strip_box:
         key=strip_key,
     )
     st.caption(
-        "Click a point to explain that segment (the ringed one is shown below); double-click the plot to clear. "
+        "Click a point to explain that segment (the ringed one is shown below); double-click the plot "
+        "to clear. "
         "The lists above hold the study's 10 cases per cell."
     )
 if segment_id is None:
@@ -163,8 +167,10 @@ if "delta" in maps:
     )
     columns[-1].plotly_chart(fig, width="stretch", key="map_delta")
     st.caption(
-        "ΔCAM compares the same place: both CAMs are resampled onto one grid of frequency (Hz, linear) and time "
-        f"(0–{axes.segment_ms:.0f} ms, the segment's length) before subtracting, and divided by the larger of their "
+        "ΔCAM compares the same place: both CAMs are resampled onto one grid of frequency (Hz, linear) "
+        "and time "
+        f"(0–{axes.segment_ms:.0f} ms, the segment's length) before subtracting, and divided by the "
+        "larger of their "
         f"two peaks (scale {float(maps['delta_scale'][0]):.3g}), so ΔCAM lies in [−1, 1]."
     )
 st.caption(" ".join(axes.captions[b] for b in branches if b in axes.captions))
@@ -192,7 +198,8 @@ bar_slot = st.empty()
 def _occluded(done: int, total: int) -> None:
     bar_slot.progress(
         done / total,
-        text=f"Occluding 10 bands and 10 chunks per branch: {done} of {total} segment(s) (cached after the first time)",
+        text=f"Occluding 10 bands and 10 chunks per branch: {done} of {total} segment(s) (cached after "
+        "the first time)",
     )
 
 
@@ -221,7 +228,8 @@ for column, axis, title in ((left, "frequency", "Frequency bands"), (right, "tim
     fig.update_layout(height=380, margin=dict(t=60, b=10), showlegend=False)
     column.plotly_chart(fig, width="stretch", key=f"occ_{axis}")
 st.caption(
-    f"Bars: {p_label} with the region intact − with it hidden (mean over the scope's segments; error bars: SD). "
+    f"Bars: {p_label} with the region intact − with it hidden (mean over the scope's segments; error "
+    "bars: SD). "
     f"Positive: the region pushed the prediction towards {names[1]}; negative: towards {names[0]}. "
     "Time chunks past the segment's end only repeat its last frame; they are never named as a top region."
 )
@@ -243,7 +251,8 @@ table = masking_overview(run.path, baseline=baseline, names=names)
 if not table["Computed"].all() and st.button("Compute masking for every fold", key="e_mask_all"):
     for other in keys:
         with st.spinner(f"Masking {fold_label(other, repeats=repeats)}…"):
-            _explainer(str(run.path), other, model_key(run.path, other)).masking_summary(baseline=baseline)
+            explainer_of = _explainer(str(run.path), other, model_key(run.path, other), str(cache_dir()))
+            explainer_of.masking_summary(baseline=baseline)
     table = masking_overview(run.path, baseline=baseline, names=names)
 st.dataframe(table, hide_index=True, width="stretch")
 st.caption(
@@ -253,8 +262,10 @@ st.caption(
 
 st.subheader("Which map to believe")
 st.caption(
-    "Deletion/insertion: remove or add pixels in order of importance; a faithful map moves the probability faster than a random order. "
-    "Randomisation: a map that barely changes when the model's weights are randomised shows the image, not the model."
+    "Deletion/insertion: remove or add pixels in order of importance; a faithful map moves the "
+    "probability faster than a random order. "
+    "Randomisation: a map that barely changes when the model's weights are randomised shows the image, "
+    "not the model."
 )
 picked = st.multiselect(
     "Methods",

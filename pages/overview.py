@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import plotly.express as px
 import streamlit as st
 
-from core import jobs
-from core.cohort.classes import class_colours
+from core import figures, jobs
 from core.cohort.summary import outcome_balance
 from core.errors import CoreError
 from core.runs import list_runs
@@ -33,15 +31,7 @@ if cohort is not None:
     left, right = st.columns([2, 3])
     with left:
         st.subheader("Outcome balance")
-        fig = px.bar(
-            balance,
-            x="outcome",
-            y="patients",
-            text="patients",
-            color="outcome",
-            color_discrete_map=class_colours(cohort.class_names),
-        )
-        fig.update_layout(showlegend=False, height=300, margin=dict(t=10, b=10), yaxis_title="patients")
+        fig = figures.class_balance(balance["outcome"], balance["patients"], cohort.class_names)
         st.plotly_chart(fig, width="stretch")
     with right:
         st.subheader("Layout")

@@ -5,20 +5,23 @@ For doctors: large, calm and printable. Every number comes from core.patient.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from core import patient
 from core import patient_words as words
 from core.audio import load_audio
+from core.cohort import Cohort
 from core.cohort.classes import class_names, positive_phrase
 from core.config import AudioConfig
 from core.errors import CoreError
 from core.explain import FoldExplainer
 from core.explain.fold import model_key
+from core.figures import gradcam_overlays, model_spread
+from core.runs import Run
 from core.workspace import cache_dir
-from pages.shared.charts import cam_overlay
 from pages.shared.sidebar import current_cohort, keep_choice, kept_index, paired, pick_run, run_notices
 
 SR = AudioConfig().sample_rate
@@ -27,7 +30,9 @@ st.markdown(
     """<style>
     [data-testid="stMetricValue"] { font-size: 4rem; }
     .voe-calm p, .voe-calm li { font-size: 1.25rem; line-height: 1.6; }
-    @media print { [data-testid="stSidebar"], header, [data-testid="stToolbar"] { display: none !important; } }
+    @media print {
+      [data-testid="stSidebar"], header, [data-testid="stToolbar"] { display: none !important; }
+    }
     </style>""",
     unsafe_allow_html=True,
 )
@@ -54,7 +59,8 @@ known = set(cohort.patients["patient_id"].astype(str))
 choices = [p for p in in_run if p in known]
 if not choices:
     st.error(
-        "None of this run's patients is in the chosen cohort. Choose the cohort the run was trained on in the sidebar."
+        "None of this run's patients is in the chosen cohort. Choose the cohort the run was trained on "
+        "in the sidebar."
     )
     st.stop()
 
@@ -64,7 +70,8 @@ keep_choice("p_patient")
 include_validation = right.toggle(
     "Also count fold models that used this patient for validation",
     key="p_validation",
-    help="Those models did not train on the patient either, but chose their best epoch and threshold with them.",
+    help="Those models did not train on the patient either, but chose their best epoch and threshold "
+    "with them.",
 )
 
 if run.leaky:
@@ -105,42 +112,16 @@ with top_right:
     )
     st.markdown(f"**{spread}**")
     table = probability.table
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=table["prob"],
-            y=["model"] * len(table),
-            mode="markers",
-            name="fold model",
-            marker=dict(size=18, color=np.where(table["part"] == "test", "#12355b", "#8da9c4")),
-            text=[
-                f"{words.fold_name(k, repeats=repeats)} ({words.ROLES.get(p, p)})"
-                for k, p in zip(table["fold_key"], table["part"], strict=True)
-            ],
-            hovertemplate="%{text}: %{x:.2f}<extra></extra>",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=table["threshold"],
-            y=["threshold"] * len(table),
-            mode="markers",
-            name="fold threshold",
-            marker=dict(size=16, symbol="line-ns-open", color="#e76f51", line=dict(width=3)),
-            hovertemplate="threshold %{x:.2f}<extra></extra>",
-        )
-    )
-    fig.add_vline(
-        x=probability.mean,
-        line=dict(color="#12355b", dash="dot"),
-        annotation_text=f"mean {probability.mean:.2f}",
-    )
-    fig.update_layout(
-        height=200,
-        margin=dict(t=30, b=30, l=10, r=10),
-        xaxis=dict(range=[0, 1], title=f"probability of {positive_phrase(class_names(run))}"),
-        showlegend=False,
-        font=dict(size=15),
+    fig = model_spread(
+        table["prob"],
+        table["threshold"],
+        mean=probability.mean,
+        hover=[
+            f"{words.fold_name(k, repeats=repeats)} ({words.ROLES.get(p, p)})"
+            for k, p in zip(table["fold_key"], table["part"], strict=True)
+        ],
+        x_title=f"probability of {positive_phrase(class_names(run))}",
+        colours=np.where(table["part"] == "test", "#12355b", "#8da9c4").tolist(),
     )
     st.plotly_chart(fig, width="stretch", key="p_spread")
     st.markdown(
@@ -152,8 +133,8 @@ with top_right:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _signal(root: str, recording_id: str) -> np.ndarray:
-    return load_audio(cohort.audio_path(recording_id), name=recording_id)
+def _signal(path: str, recording_id: str) -> np.ndarray:
+    return load_audio(path, name=recording_id)
 
 
 st.subheader("Recordings")
@@ -164,16 +145,19 @@ for i, row in enumerate(recordings.itertuples()):
             f"**{row.phase}-op · vowel {row.vowel}**" + (f" (take {row.take})" if row.take > 1 else "")
         )
         try:
-            st.audio(_signal(str(cohort.root), row.recording_id), sample_rate=SR)
+            st.audio(_signal(str(cohort.audio_path(row.recording_id)), row.recording_id), sample_rate=SR)
         except CoreError as exc:
             st.caption(f"Cannot be played: {exc}")
         st.caption(f"{row.duration_s:.1f} s")
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _explainer(run_dir: str, key: str, version: str, cohort_root: str) -> FoldExplainer:
-    dataset = patient.run_dataset(run, cohort, cache_dir=cache_dir())
-    return patient.fold_explainer(run, key, dataset=dataset)
+def _explainer(
+    run_dir: str, key: str, version: str, cohort_root: str, cache: str, _run: Run, _cohort: Cohort
+) -> FoldExplainer:
+    """Fold ``key`` of ``_run`` (at ``run_dir``; ``version`` names its model file) on ``_cohort``."""
+    dataset = patient.run_dataset(_run, _cohort, cache_dir=Path(cache))
+    return patient.fold_explainer(_run, key, dataset=dataset)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -191,7 +175,7 @@ try:
         "Loading the fold model and explaining this patient's segments (cached after the first time)…"
     ):
         version = model_key(run.path, key)
-        explainer = _explainer(str(run.path), key, version, str(cohort.root))
+        explainer = _explainer(str(run.path), key, version, str(cohort.root), str(cache_dir()), run, cohort)
         explanation = _explanation(str(run.path), key, version, patient_id, threshold, explainer)
 except CoreError as exc:
     st.error(f"The explanation cannot be shown: {exc}")
@@ -199,21 +183,14 @@ except CoreError as exc:
 
 st.markdown(f'<div class="voe-calm"><p>{explanation.summary.text}</p></div>', unsafe_allow_html=True)
 row = explanation.segments[explanation.segments["segment_id"] == explanation.segment_id].iloc[0]
-images = [(b, getattr(explanation, b), getattr(explanation, f"heatmap_{b}")) for b in ("mel", "stft")]
-images = [(b, image, heat) for b, image, heat in images if image is not None and heat is not None]
-for column, (branch, image, heat) in zip(st.columns(len(images)), images, strict=True):
-    column.plotly_chart(
-        cam_overlay(
-            image,
-            heat,
-            hz=explanation.row_hz[branch],
-            ms=explanation.column_ms[branch],
-            title=f"{'Mel' if branch == 'mel' else 'STFT'} image · Grad-CAM",
-            colorbar="where the model looked",
-        ),
-        width="stretch",
-        key=f"p_cam_{branch}",
-    )
+overlays = gradcam_overlays(
+    explanation,
+    row_hz=explanation.row_hz,
+    column_ms=explanation.column_ms,
+    colorbar="where the model looked",
+)
+for column, (branch, figure) in zip(st.columns(len(overlays)), overlays.items(), strict=True):
+    column.plotly_chart(figure, width="stretch", key=f"p_cam_{branch}")
 st.caption(
     f"The most typical 50 ms segment of {row['recording_id']} (segment {int(row['segment_index']) + 1}, "
     f"{row['start_s'] * 1000:.0f}–{row['end_s'] * 1000:.0f} ms): probability {explanation.segment_prob:.2f}, "

@@ -9,7 +9,6 @@ import hashlib
 from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from core import ood
@@ -17,10 +16,11 @@ from core.cohort.classes import class_names, positive_phrase
 from core.config import ExperimentConfig
 from core.errors import CoreError
 from core.explain.regions import ImageAxes
+from core.figures import gradcam_overlays, model_spread
 from core.pairing import run_is_synthetic
 from core.predict import NOT_A_DIAGNOSIS, Ensemble, predict_recording
+from core.runs import Run
 from core.workspace import cache_dir
-from pages.shared.charts import cam_overlay
 from pages.shared.sidebar import pick_run, run_notices
 
 VERDICT_COLOURS = {"pass": "#d8f3dc", "warn": "#fff3bf", "fail": "#ffc9c9"}
@@ -36,8 +36,9 @@ run_notices(run)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def _ensemble(run_dir: str, stamp: int) -> Ensemble:
-    return Ensemble.from_run(run)
+def _ensemble(run_dir: str, stamp: int, _run: Run) -> Ensemble:
+    """The fold models of ``_run`` (the run at ``run_dir`` as of ``stamp``, its manifest's mtime)."""
+    return Ensemble.from_run(_run)
 
 
 config = ExperimentConfig.from_dict(run.manifest["config"])
@@ -45,7 +46,8 @@ selection = config.preprocess.selection
 vowels = " or ".join(f"/{v.lower()}/" for v in selection.vowels)
 st.markdown(
     f"Record a **sustained vowel {vowels}** for about three seconds in a quiet room, as the run's training "
-    f"recordings ({', '.join(selection.phases)}-op). Every one of the run's {len(run.manifest.get('folds_done', []))} "
+    f"recordings ({', '.join(selection.phases)}-op). Every one of the run's "
+    f"{len(run.manifest.get('folds_done', []))} "
     f"fold models gives its probability of {positive_phrase(class_names(run))}."
 )
 
@@ -58,27 +60,28 @@ if audio is None:
     st.stop()
 
 data = audio.getvalue()
+stamp = (run.path / "manifest.json").stat().st_mtime_ns
 suffix = Path(audio.name or "recording.wav").suffix.lower() or ".wav"
 st.audio(data)
 try:
     with st.spinner("Loading the run's fold models…"):
-        ensemble = _ensemble(str(run.path), (run.path / "manifest.json").stat().st_mtime_ns)
+        ensemble = _ensemble(str(run.path), stamp, run)
 except CoreError as exc:
     st.error(f"This run cannot predict: {exc}")
     st.stop()
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _reference(run_dir: str, stamp: int) -> pd.DataFrame | str:
+def _reference(run_dir: str, stamp: int, cache: str, _run: Run) -> pd.DataFrame | str:
     """The training recordings' range, or why it cannot be had (the check is then skipped, saying so)."""
     try:
-        return ood.run_reference(run, cache_dir=cache_dir())
+        return ood.run_reference(_run, cache_dir=Path(cache))
     except CoreError as exc:
         return str(exc)
 
 
 with st.spinner("Measuring the run's training recordings (once per run)…"):
-    reference = _reference(str(run.path), (run.path / "manifest.json").stat().st_mtime_ns)
+    reference = _reference(str(run.path), stamp, str(cache_dir()), run)
 if isinstance(reference, str):
     st.warning(f"This recording cannot be compared with the training data: {reference}.")
     reference = None
@@ -140,35 +143,12 @@ left.markdown(
 )
 with right:
     st.markdown(result.verdict)
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=result.per_model["prob"],
-            y=["model"] * result.n_models,
-            mode="markers",
-            marker=dict(size=18, color="#12355b"),
-            text=result.per_model["fold_key"],
-            hovertemplate="%{text}: %{x:.2f}<extra></extra>",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=result.per_model["threshold"],
-            y=["threshold"] * result.n_models,
-            mode="markers",
-            marker=dict(size=16, symbol="line-ns-open", color="#e76f51", line=dict(width=3)),
-            hovertemplate="threshold %{x:.2f}<extra></extra>",
-        )
-    )
-    fig.add_vline(
-        x=result.mean, line=dict(color="#12355b", dash="dot"), annotation_text=f"mean {result.mean:.2f}"
-    )
-    fig.update_layout(
-        height=200,
-        margin=dict(t=30, b=30, l=10, r=10),
-        showlegend=False,
-        font=dict(size=15),
-        xaxis=dict(range=[0, 1], title=f"probability of {positive_phrase(class_names(run))}"),
+    fig = model_spread(
+        result.per_model["prob"],
+        result.per_model["threshold"],
+        mean=result.mean,
+        hover=result.per_model["fold_key"].astype(str).tolist(),
+        x_title=f"probability of {positive_phrase(class_names(run))}",
     )
     st.plotly_chart(fig, width="stretch", key="u_spread")
 
@@ -180,22 +160,15 @@ st.subheader("Where the model looked")
 axes = ImageAxes.from_config(config.preprocess)
 
 
-shown = [(b, getattr(result, b), getattr(result, f"heatmap_{b}")) for b in ("mel", "stft")]
-shown = [(b, image, heat) for b, image, heat in shown if image is not None and heat is not None]
-for column, (branch, image, heat) in zip(st.columns(len(shown)), shown, strict=True):
-    figure = cam_overlay(
-        image,
-        heat,
-        hz=axes.row_hz[branch],
-        ms=axes.column_ms[branch],
-        title=f"{'Mel' if branch == 'mel' else 'STFT'} image · Grad-CAM",
-        colorbar="Grad-CAM",
-    )
+overlays = gradcam_overlays(result, row_hz=axes.row_hz, column_ms=axes.column_ms, colorbar="Grad-CAM")
+for column, (branch, figure) in zip(st.columns(len(overlays)), overlays.items(), strict=True):
     column.plotly_chart(figure, width="stretch", key=f"u_cam_{branch}")
 segment = result.segments.iloc[result.segment]
 st.caption(
-    f"Segment {result.segment + 1} ({segment['start_s'] * 1000:.0f}–{segment['end_s'] * 1000:.0f} ms), the closest "
-    f"to the mean probability, explained by the model of fold {result.explained_by} (the closest to the ensemble mean)."
+    f"Segment {result.segment + 1} ({segment['start_s'] * 1000:.0f}–{segment['end_s'] * 1000:.0f} ms), "
+    "the closest "
+    f"to the mean probability, explained by the model of fold {result.explained_by} (the closest to the "
+    "ensemble mean)."
 )
 st.download_button(
     "Download the per-model table (CSV)",

@@ -6,12 +6,14 @@ Previous / Next buttons answer the left and right arrow keys (Streamlit button s
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import streamlit as st
 
 from core import report
 from core.cohort import Cohort
 from core.errors import CoreError
+from core.runs import Run
 from pages.shared.sidebar import current_cohort, paired, pick_run, run_notices
 
 st.markdown(
@@ -37,30 +39,34 @@ if cohort is not None and not paired(run, cohort):
 run_notices(run)
 
 
-def _stamp() -> str:
+def _stamp(run_dir: Path) -> str:
     """Changes when the run or its cached explanations change, so the slides are rebuilt."""
-    explain = run.path / "explain"
+    explain = run_dir / "explain"
     latest = (
         max((p.stat().st_mtime_ns for p in explain.rglob("*.json")), default=0) if explain.is_dir() else 0
     )
-    return f"{(run.path / 'manifest.json').stat().st_mtime_ns}:{latest}"
+    return f"{(run_dir / 'manifest.json').stat().st_mtime_ns}:{latest}"
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _deck(run_dir: str, stamp: str, cohort_root: str | None, _cohort: Cohort | None) -> list[report.Slide]:
-    return report.slides(run, _cohort)
+def _deck(
+    run_dir: str, stamp: str, cohort_root: str | None, _run: Run, _cohort: Cohort | None
+) -> list[report.Slide]:
+    """The slides of ``_run`` (at ``run_dir`` as of ``stamp``) with ``_cohort`` (at ``cohort_root``)."""
+    return report.slides(_run, _cohort)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _html(run_dir: str, stamp: str, cohort_root: str | None, _cohort: Cohort | None) -> str:
-    return report.export_html(run, _cohort)
+def _html(run_dir: str, stamp: str, cohort_root: str | None, _run: Run, _cohort: Cohort | None) -> str:
+    """:func:`_deck`'s slides as one HTML document."""
+    return report.export_html(_run, _cohort)
 
 
 root = str(cohort.root) if cohort is not None else None
-stamp = _stamp()
+stamp = _stamp(run.path)
 try:
     with st.spinner("Building the slides…"):
-        deck = _deck(str(run.path), stamp, root, cohort)
+        deck = _deck(str(run.path), stamp, root, run, cohort)
 except CoreError as exc:
     st.error(f"The slides cannot be built: {exc}")
     st.stop()
@@ -96,7 +102,7 @@ bar[1].button(
 bar[2].markdown(f"**Slide {index + 1} of {len(deck)}** · {run.path.name}")
 bar[3].download_button(
     "Download the HTML report",
-    data=lambda: _html(str(run.path), stamp, root, cohort),
+    data=lambda: _html(str(run.path), stamp, root, run, cohort),
     file_name=f"{run.path.name}-report.html",
     mime="text/html",
     key="present_download",

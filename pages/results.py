@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
-from core import results
+from core import figures, results
 from core.baseline.comparison import load_comparison
 from core.cohort.classes import class_names, probability_label
 from core.errors import CoreError
@@ -79,66 +78,30 @@ for i, row in thresholds.iterrows():
         run, level=level, repeat=int(row["repeat"]), fold=int(row["fold"]), threshold=threshold
     )
     matrix = np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]])
-    fig = px.imshow(
-        matrix,
-        text_auto=True,
-        color_continuous_scale="Blues",
-        x=list(names),
-        y=list(names),
-        labels={"x": "predicted", "y": "true", "color": "count"},
+    fold = results.fold_label(
+        int(row["repeat"]), int(row["fold"]), repeats=int(thresholds["repeat"].nunique())
     )
-    fig.update_layout(
-        height=240,
-        margin=dict(t=30, b=0, l=0, r=0),
-        coloraxis_showscale=False,
-        title=f"{results.fold_label(int(row['repeat']), int(row['fold']), repeats=int(thresholds['repeat'].nunique()))} · t={threshold:.2f}",
-    )
+    fig = figures.confusion_matrix(matrix, names, title=f"{fold} · t={threshold:.2f}")
     cols[i % len(cols)].plotly_chart(fig, width="stretch", key=f"cm{i}")
 
 left, right = st.columns(2)
 with left:
     st.subheader("ROC (test)")
-    roc = results.roc_points(run, level=level)
-    fig = px.line(
-        roc,
-        x="fpr",
-        y="tpr",
-        color="fold",
-        labels={"fpr": "false-positive rate", "tpr": "true-positive rate"},
-    )
-    fig.add_trace(
-        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="chance")
-    )
-    fig.update_layout(height=360, margin=dict(t=10, b=10))
+    fig = figures.roc_curves(results.roc_points(run, level=level))
     st.plotly_chart(fig, width="stretch")
 with right:
     st.subheader("Calibration (test, pooled)")
-    calibration = results.calibration_points(run, level=level)
-    fig = px.line(
-        calibration,
-        x="predicted",
-        y="observed",
-        markers=True,
-        hover_data=["n"],
-        labels={
-            "predicted": f"mean predicted {probability_label(names)}",
-            "observed": f"observed share {names[1]}",
-        },
+    fig = figures.calibration(
+        results.calibration_points(run, level=level),
+        x_title=f"mean predicted {probability_label(names)}",
+        y_title=f"observed share {names[1]}",
     )
-    fig.add_trace(
-        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="perfect")
-    )
-    fig.update_layout(height=360, margin=dict(t=10, b=10), xaxis_range=[0, 1], yaxis_range=[0, 1])
     st.plotly_chart(fig, width="stretch")
 
 st.subheader("Learning curves")
 metric = st.segmented_control("Metric", ["loss", "acc", "auroc"], default="auroc", key="r_metric") or "auroc"
 curves = results.learning_curves(run)
-chosen = curves[curves["metric"] == metric]
-fig = px.line(
-    chosen, x="epoch", y="value", color="fold", line_dash="part", labels={"value": metric, "epoch": "epoch"}
-)
-fig.update_layout(height=380, margin=dict(t=10, b=10))
+fig = figures.learning_curves(curves[curves["metric"] == metric], label=metric)
 st.plotly_chart(fig, width="stretch")
 st.caption("Test curves are drawn for inspection only: epochs and thresholds are chosen on validation.")
 

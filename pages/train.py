@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from core import jobs
+from core import figures, jobs
 from core.commands.cohort_options import cohort_argv
 from core.config import hyperparameter_table, preset, with_overrides
 from core.errors import CoreError
@@ -40,16 +39,7 @@ def live_panel(job: jobs.Job) -> None:
             curves = pd.DataFrame()
         if not curves.empty:
             auroc = curves[(curves["metric"] == "auroc") & (curves["part"].isin(["train", "val"]))]
-            fig = px.line(
-                auroc,
-                x="epoch",
-                y="value",
-                color="fold",
-                line_dash="part",
-                labels={"value": "AUROC", "epoch": "epoch"},
-                range_y=[0, 1.02],
-            )
-            fig.update_layout(height=300, margin=dict(t=10, b=10))
+            fig = figures.learning_curves(auroc, label="AUROC", height=300, range_y=[0, 1.02])
             st.plotly_chart(fig, width="stretch", key="live_curves")
     if not state["alive"]:
         if state["status"] == "complete":
@@ -85,7 +75,8 @@ with left:
         "5 folds took about 12 min with early stopping, at most about 27 min; "
         "quick = small CNN, few epochs, finishes the demo's 5 folds in 1–2 min on a CPU; "
         "voice = recommended for real recordings: the whole vowel (0.4 s windows every 0.2 s, up to 24), "
-        "images fitted to the signal (no empty mel filter, no repeated column, band up to each file's Nyquist), "
+        "images fitted to the signal (no empty mel filter, no repeated column, band up to each file's "
+        "Nyquist), "
         "small CNN as in quick.",
     )
     base = preset(preset_name)
@@ -209,33 +200,16 @@ with st.expander("ImageNet weights", expanded=config.model.weights == "imagenet"
     )
 
 if st.button("Queue this run" if job is not None else "Start training", type="primary", key="t_start"):
-    options = [
-        "--backbone",
-        backbone,
-        "--inputs",
-        inputs,
-        "--split",
-        split,
-        "--folds",
-        str(int(folds)),
-        "--repeats",
-        str(int(repeats)),
-        "--set",
-        f"train.warmup_epochs={int(warmup)}",
-        "--set",
-        f"train.finetune_epochs={int(finetune)}",
-        "--backend",
-        backend,
-    ]
-    options += ["--augment"] if augment else []
-    options += cohort_argv(cohort.source)[2:] if cohort.source is not None else []  # label sheet, positive
+    # the settings travel as one config file (train --config FILE); the label mapping as cohort options
+    options = ["--backend", backend, *(cohort_argv(cohort.source)[2:] if cohort.source is not None else [])]
     try:
         submit(
             runs_dir(),
             command="train",
             cohort=cohort.root,
             name=name or "run",
-            preset=preset_name,
+            preset=config.preset,
+            config=config.to_dict(),
             options=options,
         )
     except CoreError as exc:

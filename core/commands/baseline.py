@@ -1,4 +1,8 @@
-"""``python -m core baseline --run RUN``: classical acoustic baselines on a CNN run's folds.
+"""``python -m core baseline``: classical acoustic baselines on a CNN run's folds, with paired tests.
+
+Train logistic regression / random forest / SVM pipelines on Praat, CPP and spectral
+measures with the same patient folds as a CNN run, compare them with the CNN (DeLong,
+bootstrap), regress the injected amount, and write <run>/baseline/.
 
 Examples::
 
@@ -17,28 +21,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from core.commands.cohort_options import add_cohort_arguments, cohort_source
+from core.commands.cohort_options import cohort_source
+from core.commands.parents import CACHE_DIR, JSON_QUIET, RUN, RUNS_DIR, add_command, cohort, jobs
 from core.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``baseline`` sub-command."""
-    parser = subparsers.add_parser(
-        "baseline",
-        help="classical acoustic baselines on a CNN run's folds, with paired tests",
-        description="Train logistic regression / random forest / SVM pipelines on Praat, CPP and "
-        "spectral measures with the same patient folds as a CNN run, compare them with the CNN "
-        "(DeLong, bootstrap), regress the injected amount, and write <run>/baseline/.",
+    parser = add_command(
+        subparsers, run, parents=[RUN, RUNS_DIR, cohort(required=False), CACHE_DIR, jobs(), JSON_QUIET]
     )
-    parser.add_argument("--run", required=True, metavar="RUN", help="run id, folder, or unique name")
-    parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
-    add_cohort_arguments(parser, required=False)
     parser.add_argument(
         "--models",
         default="logreg,random_forest,svm",
@@ -58,22 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of inner splits, forests and bootstraps")
     parser.add_argument(
-        "--jobs",
-        type=int,
-        default=min(4, os.cpu_count() or 1),
-        help="worker processes for feature extraction",
-    )
-    parser.add_argument(
         "--agreement",
         action="store_true",
         help="also compare every Praat report of the cohort with its recomputation",
     )
-    parser.add_argument(
-        "--cache-dir", metavar="DIR", help="feature cache (default: $VOE_CACHE_DIR or ./.cache/voe)"
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -182,7 +167,8 @@ def _print_table(summary: dict[str, Any]) -> None:
         )
     for name, entry in summary["models"].items():
         line = (
-            f"  {name:14s} patient AUROC {entry['patient_auroc_mean']:.3f} ± {entry['patient_auroc_std']:.3f}  "
+            f"  {name:14s} patient AUROC {entry['patient_auroc_mean']:.3f} "
+            f"± {entry['patient_auroc_std']:.3f}  "
             f"pooled {entry['pooled_auroc']:.3f}"
         )
         if entry.get("delong_p") is not None:
@@ -191,5 +177,6 @@ def _print_table(summary: dict[str, Any]) -> None:
     dose = summary.get("dose") or {}
     if "mae_ml" in dose:
         print(
-            f"  dose MAE {dose['mae_ml']:.3f} ml (mean-only {dose['mean_baseline_mae_ml']:.3f} ml, n={dose['n']})"
+            f"  dose MAE {dose['mae_ml']:.3f} ml "
+            f"(mean-only {dose['mean_baseline_mae_ml']:.3f} ml, n={dose['n']})"
         )

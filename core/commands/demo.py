@@ -1,4 +1,9 @@
-"""``python -m core demo``: write the synthetic demo cohort."""
+"""``python -m core demo``: write the synthetic demo cohort.
+
+Write a synthetic cohort in the study's folder layout (wavs, Praat voice reports,
+metadata.xlsx/.csv, demo_truth.json), byte-identical for the same seed. OUT must be new,
+empty, or a previous demo cohort (which is replaced).
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,17 @@ import json
 import sys
 from pathlib import Path
 
+from core.commands.parents import JSON, add_command
 from core.demo import generate_cohort
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` sub-command."""
-    parser = subparsers.add_parser(
-        "demo",
-        help="write the synthetic demo cohort",
-        description="Write a synthetic cohort in the study's folder layout (wavs, Praat voice "
-        "reports, metadata.xlsx/.csv, demo_truth.json), byte-identical for the same seed. "
-        "OUT must be new, empty, or a previous demo cohort (which is replaced).",
-    )
+    parser = add_command(subparsers, run, parents=[JSON])
     parser.add_argument("--out", type=Path, required=True, help="destination folder")
     parser.add_argument("--patients", type=int, default=43, help="number of patients (default 43)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,10 +41,12 @@ def run(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     print(f"Demo cohort written to {summary.root}")
     print(
-        f"  {summary.patients} patients ({summary.well} well, {summary.poor} poor), {summary.recordings} recordings"
+        f"  {summary.patients} patients ({summary.well} well, {summary.poor} poor), "
+        f"{summary.recordings} recordings"
     )
     print(
-        f"  in-sample reference patient AUROC (hidden pre-op severity; not a bound): {summary.oracle_patient_auroc:.3f}"
+        "  in-sample reference patient AUROC (hidden pre-op severity; not a bound): "
+        f"{summary.oracle_patient_auroc:.3f}"
     )
     print(f"  {summary.seconds:.1f} s")
     return 0

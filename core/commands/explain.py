@@ -1,4 +1,7 @@
-"""``python -m core explain``: precompute a run's explanations into its run folder.
+"""``python -m core explain``: precompute a run's explanations (cases, CAMs, masking, occlusion).
+
+Pick cases per confusion cell, compute their maps, branch masking and band/time occlusion
+for each finished fold of a run, and cache them in <run>/explain/.
 
 Examples::
 
@@ -22,18 +25,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.commands.parents import CACHE_DIR, JSON_QUIET, RUN, RUNS_DIR, add_command
 from core.errors import ExplainError, RunError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``explain`` sub-command."""
-    parser = subparsers.add_parser(
-        "explain",
-        help="precompute a run's explanations (cases, CAMs, masking, occlusion) into its folder",
-        description="Pick cases per confusion cell, compute their maps, branch masking and band/time "
-        "occlusion for each finished fold of a run, and cache them in <run>/explain/.",
-    )
-    parser.add_argument("--run", required=True, metavar="RUN", help="run id, folder, or unique name")
+    parser = add_command(subparsers, run, parents=[RUN, RUNS_DIR, CACHE_DIR, JSON_QUIET])
     parser.add_argument(
         "--fold", metavar="K", help="one fold (number as stored by the run, from 0, or a key like r0f2)"
     )
@@ -55,13 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also deletion/insertion curves and the randomisation check for the cases",
     )
-    parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
-    parser.add_argument(
-        "--cache-dir", metavar="DIR", help="array cache (default: $VOE_CACHE_DIR or ./.cache/voe)"
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
 
 
 class ProgressBar:
@@ -93,7 +84,8 @@ def _methods(text: str) -> list[str]:
     unknown = [m for m in methods if m not in EXPLAINERS]
     if unknown or not methods:
         raise ExplainError(
-            f"--methods {text!r}: unknown {unknown}; expected a comma-separated subset of {sorted(EXPLAINERS)}"
+            f"--methods {text!r}: unknown {unknown}; "
+            f"expected a comma-separated subset of {sorted(EXPLAINERS)}"
         )
     return methods
 

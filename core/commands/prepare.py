@@ -1,4 +1,7 @@
-"""``python -m core prepare``: cut a cohort into segments and cache their spectrogram arrays.
+"""``python -m core prepare``: build (and cache) the segment spectrogram arrays of a cohort.
+
+Load a cohort, trim and window the selected recordings, compute Mel and STFT images for
+every segment and store them in the disk cache. Prints counts and seconds.
 
 The cache goes to ``--cache-dir`` or, by default, the workspace cache
 (``./.cache/voe``, moved with ``VOE_CACHE_DIR``; see :mod:`core.workspace`), the same
@@ -17,7 +20,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.commands.cohort_options import add_cohort_arguments, cohort_source
+from core.commands.cohort_options import cohort_source
+from core.commands.parents import CACHE_DIR, JSON, add_command, cohort
 from core.config import PHASES, PRESETS, VOWELS, preset
 
 if TYPE_CHECKING:
@@ -26,13 +30,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``prepare`` sub-command."""
-    parser = subparsers.add_parser(
-        "prepare",
-        help="build (and cache) the segment spectrogram arrays of a cohort",
-        description="Load a cohort, trim and window the selected recordings, compute Mel and STFT "
-        "images for every segment and store them in the disk cache. Prints counts and seconds.",
-    )
-    add_cohort_arguments(parser)
+    parser = add_command(subparsers, run, parents=[cohort(), CACHE_DIR, JSON])
     parser.add_argument("--preset", default="seed", choices=PRESETS, help="settings preset (default: seed)")
     parser.add_argument(
         "--phases",
@@ -46,14 +44,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="LIST",
         help=f"comma-separated vowels from {','.join(VOWELS)} (default: the preset's, A)",
     )
-    parser.add_argument(
-        "--cache-dir",
-        default=None,
-        metavar="DIR",
-        help="cache folder (default: $VOE_CACHE_DIR or ./.cache/voe)",
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

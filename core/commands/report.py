@@ -1,4 +1,7 @@
-"""``python -m core report``: a run's lab-meeting slides as one self-contained HTML file.
+"""``python -m core report``: write a run's lab-meeting slides as one self-contained HTML file.
+
+Cohort, method, per-fold results, ROC/confusion and cached explanations of a run, as
+slides in one HTML file with no external resources.
 
 Examples::
 
@@ -16,23 +19,16 @@ import argparse
 import json
 from pathlib import Path
 
+from core.commands.parents import JSON, RUN, RUNS_DIR, add_command
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``report`` sub-command."""
-    parser = subparsers.add_parser(
-        "report",
-        help="write a run's lab-meeting slides as one self-contained HTML file",
-        description="Cohort, method, per-fold results, ROC/confusion and cached explanations of a run, "
-        "as slides in one HTML file with no external resources.",
-    )
-    parser.add_argument("--run", required=True, metavar="RUN", help="run id, folder, or unique name")
+    parser = add_command(subparsers, run, parents=[RUN, RUNS_DIR, JSON])
     parser.add_argument(
         "--cohort", metavar="DIR", help="the run's cohort folder (default: the one in its manifest)"
     )
-    parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
     parser.add_argument("--out", required=True, metavar="FILE", help="HTML file to write")
-    parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

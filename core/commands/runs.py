@@ -1,35 +1,34 @@
-"""``python -m core runs``: list runs; ``runs show RUN [--json]`` prints one run's summary."""
+"""``python -m core runs``: list training runs, or show one.
+
+List the runs in the run store (status, split, weights, test AUROC), or print one run's
+summary with 'runs show RUN'.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from argparse import SUPPRESS
 from typing import Any
+
+from core.commands.parents import JSON, RUNS_DIR, add_command, output, runs_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``runs`` sub-command."""
-    parser = subparsers.add_parser(
-        "runs",
-        help="list training runs, or show one",
-        description="List the runs in the run store (status, split, weights, test AUROC), "
-        "or print one run's summary with 'runs show RUN'.",
-    )
-    parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    """Add the ``runs`` sub-command and its ``show`` action."""
+    parser = add_command(subparsers, run, parents=[RUNS_DIR, JSON])
     actions = parser.add_subparsers(dest="runs_action", metavar="ACTION")
-    show = actions.add_parser("show", help="summary of one run")
+    # the options again after ``show``; suppressed defaults keep those given before it
+    show = actions.add_parser(
+        "show", help="summary of one run", parents=[runs_dir(default=SUPPRESS), output(default=SUPPRESS)]
+    )
     show.add_argument("run", metavar="RUN", help="run id, folder, or unique name")
-    show.add_argument("--runs-dir", dest="show_runs_dir", metavar="DIR", help="run store")
-    show.add_argument("--json", dest="show_json", action="store_true", help="print one JSON object")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from core import runs
 
-    root = getattr(args, "show_runs_dir", None) or args.runs_dir
-    as_json = args.json or getattr(args, "show_json", False)
+    root, as_json = args.runs_dir, args.json
     if args.runs_action == "show":
         summary = runs.run_summary(runs.find_run(args.run, root=root), verify_models=True)
         if as_json:

@@ -1,4 +1,7 @@
-"""``python -m core sweep``: a grid of configurations, R repeats each, on the same patient folds.
+"""``python -m core sweep``: train a grid of presets x backbones x inputs x settings, R repeats each.
+
+Train every configuration of a grid as its own run (R repeats of the patient-grouped
+cross-validation on the same folds) and print the comparison table.
 
 Examples::
 
@@ -17,31 +20,34 @@ repeats of the test metrics, DeLong against the reference).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+from core.commands.parents import (
+    CACHE_DIR,
+    JSON,
+    RUNS_DIR,
+    TRAINING,
+    add_command,
+    backbone_help,
+    overrides,
+)
+from core.commands.training_session import training_session
 from core.config import PRESETS
 from core.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` sub-command."""
-    parser = subparsers.add_parser(
-        "sweep",
-        help="train a grid of presets x backbones x inputs x settings, R repeats each",
-        description="Train every configuration of a grid as its own run (R repeats of the patient-grouped "
-        "cross-validation on the same folds) and print the comparison table.",
-    )
+    parser = add_command(subparsers, run, parents=[RUNS_DIR, CACHE_DIR, JSON, TRAINING])
     parser.add_argument("--cohort", metavar="DIR", help="cohort folder")
     parser.add_argument("--name", help="sweep name (folder suffix; runs are named NAME-<configuration>)")
     parser.add_argument(
         "--preset", action="append", choices=PRESETS, help="preset(s) of the grid (default quick)"
     )
-    parser.add_argument("--backbone", action="append", default=[], help="backbone(s) of the grid")
+    parser.add_argument("--backbone", action="append", default=[], help=f"{backbone_help()}; repeatable")
     parser.add_argument(
         "--inputs", action="append", default=[], choices=("dual", "mel", "stft"), help="input(s)"
     )
@@ -55,25 +61,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--repeats", type=int, default=2, help="repeats per configuration (default 2)")
     parser.add_argument("--folds", type=int, help="outer folds (all configurations)")
     parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override for every configuration, e.g. --set train.finetune_epochs=5",
-    )
-    parser.add_argument(
         "--reference", default="", help="configuration label DeLong compares against (default: first)"
     )
-    parser.add_argument("--backend", choices=("local", "ray"), default="local", help="local (default) or ray")
     parser.add_argument(
         "--show", metavar="SWEEP", help="print the table of an existing sweep instead of training"
     )
-    parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
-    parser.add_argument(
-        "--cache-dir", metavar="DIR", help="array cache (default: $VOE_CACHE_DIR or ./.cache/voe)"
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
-    parser.set_defaults(func=run)
 
 
 def build_spec(args: argparse.Namespace) -> Any:
@@ -83,20 +75,13 @@ def build_spec(args: argparse.Namespace) -> Any:
     common: dict[str, Any] = {}
     if args.folds is not None:
         common["split.n_folds"] = args.folds
-    for item in args.set:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {item!r}; expected KEY=VALUE")
-        try:
-            common[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            common[key.strip()] = raw
-    settings = dict(parse_setting(text) for text in args.setting)
+    common.update(overrides(args.set))
+    grid_settings = dict(parse_setting(text) for text in args.setting)
     return SweepSpec(
         presets=tuple(args.preset or ("quick",)),
         backbones=tuple(args.backbone),
         inputs=tuple(args.inputs),
-        settings=settings,
+        settings=grid_settings,
         repeats=args.repeats,
         common=common,
     )
@@ -117,16 +102,16 @@ def _find(show: str, runs_dir: str | None) -> Path:
     return found[0]
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    from core.training import RunCancelled
-
-    raise RunCancelled("cancelled")
+def _announce(index: int, total: int, label: str) -> None:
+    print(f"configuration {index + 1}/{total}: {label}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train the sweep (or show one); 0 when every configuration completed, 1 otherwise, 130 when cancelled."""
+    """Train the sweep (or show one).
+
+    Returns 0 when every configuration completed, 1 otherwise, 130 when cancelled.
+    """
     from core import runs
-    from core.commands.train import start_queued
     from core.locks import training_lock
     from core.sweep import read_sweep, run_sweep, sweep_table
     from core.training import RunCancelled
@@ -138,31 +123,22 @@ def run(args: argparse.Namespace) -> int:
         if not args.cohort or not args.name:
             raise ConfigError("sweep needs --cohort DIR and --name NAME (or --show SWEEP)")
         spec = build_spec(args)
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-        held = contextlib.ExitStack()
-        try:
-            held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=f"sweep {args.name}"))
-
-            def announce(index: int, total: int, label: str) -> None:
-                print(f"configuration {index + 1}/{total}: {label}", file=sys.stderr, flush=True)
-
-            sweep_dir = run_sweep(
-                args.cohort,
-                spec,
-                name=args.name,
-                root=args.runs_dir,
-                cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                backend=args.backend,
-                reference=args.reference,
-                on_config=announce,
-            )
-        except (RunCancelled, KeyboardInterrupt):
-            print("sweep cancelled", file=sys.stderr)
-            return 130
-        finally:
-            held.close()
-            signal.signal(signal.SIGTERM, previous)
-            start_queued(args.runs_dir)
+        with training_session(args.runs_dir) as held:
+            try:
+                held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=f"sweep {args.name}"))
+                sweep_dir = run_sweep(
+                    args.cohort,
+                    spec,
+                    name=args.name,
+                    root=args.runs_dir,
+                    cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                    backend=args.backend,
+                    reference=args.reference,
+                    on_config=_announce,
+                )
+            except (RunCancelled, KeyboardInterrupt):
+                print("sweep cancelled", file=sys.stderr)
+                return 130
     manifest = read_sweep(sweep_dir)
     if manifest["status"] != "complete":
         code = 1
@@ -189,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"sweep_dir": str(sweep_dir), "status": manifest["status"], "table": rows}))
     else:
         print(
-            f"sweep {manifest['sweep_id']} ({manifest['status']}), reference {args.reference or manifest['reference']}"
+            f"sweep {manifest['sweep_id']} ({manifest['status']}), "
+            f"reference {args.reference or manifest['reference']}"
         )
         print(
             "test metrics at patient level: mean (95 % percentile interval over repeats); DeLong vs reference"

@@ -1,10 +1,15 @@
-"""``python -m core train``: cross-validated training into a run folder, with a progress bar.
+"""``python -m core train``: train the outcome model with cross-validation into a run folder.
+
+Build the segment dataset of a cohort, train the dual-input model with patient-grouped
+cross-validation (two stages, cached frozen prefix), and store metrics, predictions and
+one model per fold under runs/<date>-<name>/.
 
 Examples::
 
     python -m core train --cohort demo_cohort --preset quick --name demo --json
     python -m core train --cohort DIR --preset seed --backbone resnet50 --repeats 5 --name zoo
     python -m core train --resume 20250101-120000-demo
+    python -m core train --cohort DIR --config settings.json --folds 3 --name from-file
 
 The progress bar goes to stderr; with ``--json`` the last stdout line is one JSON
 object (``run_dir``, ``status``, ``patient_auroc_mean``/``_std``,
@@ -15,39 +20,45 @@ cleanly (status "cancelled"); ``--resume`` continues from the first unfinished f
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from core.commands.cohort_options import add_cohort_arguments, cohort_source
-from core.config import PRESETS, preset, with_overrides
+from core.commands.cohort_options import cohort_source
+from core.commands.parents import (
+    CACHE_DIR,
+    JSON_QUIET,
+    RUNS_DIR,
+    TRAINING,
+    add_command,
+    backbone_help,
+    cohort,
+    overrides,
+)
+from core.commands.training_session import training_session
+from core.config import PRESETS, ExperimentConfig, preset, with_overrides
+from core.demo import TRUTH_FILE
 from core.errors import ConfigError
 from core.folds import FoldKey
 from core.jobs import time_left
 
-TRUTH_FILE = "demo_truth.json"
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` sub-command."""
-    parser = subparsers.add_parser(
-        "train",
-        help="train the outcome model with cross-validation into a run folder",
-        description="Build the segment dataset of a cohort, train the dual-input model with "
-        "patient-grouped cross-validation (two stages, cached frozen prefix), and store "
-        "metrics, predictions and one model per fold under runs/<date>-<name>/.",
+    parser = add_command(
+        subparsers, run, parents=[cohort(required=False), RUNS_DIR, CACHE_DIR, JSON_QUIET, TRAINING]
     )
-    add_cohort_arguments(parser, required=False)  # not needed with --resume
-    parser.add_argument("--preset", default="seed", choices=PRESETS, help="settings preset (default: seed)")
-    parser.add_argument("--name", help="short run name (folder suffix)")
+    parser.add_argument("--preset", choices=PRESETS, help="settings preset (default: seed)")
     parser.add_argument(
-        "--backbone",
-        help="backbone: efficientnetb0, mobilenetv3small, mobilenetv3large, resnet50, inceptionv3, small_cnn",
+        "--config",
+        metavar="FILE",
+        help="a JSON experiment config (as a run manifest's 'config'), instead of --preset; "
+        "the flags below, given explicitly, override its settings",
     )
+    parser.add_argument("--name", help="short run name (folder suffix)")
+    parser.add_argument("--backbone", help=backbone_help())
     parser.add_argument("--inputs", choices=("dual", "mel", "stft"), help="both branches or one")
     parser.add_argument("--weights", help="imagenet, random, or a weights file")
     parser.add_argument(
@@ -61,59 +72,60 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--augment", action="store_true", help="brightness/contrast augmentation (uncached, slower)"
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any setting, e.g. --set train.finetune_epochs=10 (JSON values)",
-    )
-    parser.add_argument(
-        "--backend",
-        choices=("local", "ray"),
-        default="local",
-        help="local: folds one after another here (default); ray: one Ray task per fold, "
-        "on a local cluster or the one named by $RAY_ADDRESS",
-    )
     parser.add_argument("--resume", metavar="RUN", help="continue a failed or cancelled run")
-    parser.add_argument("--runs-dir", metavar="DIR", help="run store (default: $VOE_RUNS_DIR or ./runs)")
-    parser.add_argument(
-        "--cache-dir", metavar="DIR", help="array cache (default: $VOE_CACHE_DIR or ./.cache/voe)"
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
 
 
 def build_config(args: argparse.Namespace) -> Any:
-    """The preset with the command-line overrides applied."""
-    overrides: dict[str, Any] = {}
-    for key, flag in (
-        ("model.backbone", "backbone"),
-        ("model.inputs", "inputs"),
-        ("model.weights", "weights"),
-        ("split.kind", "split"),
-        ("split.repeats", "repeats"),
-        ("split.n_folds", "folds"),
-        ("split.seed", "seed"),
-    ):
-        if getattr(args, flag) is not None:
-            overrides[key] = getattr(args, flag)
-    if args.augment:
-        overrides["train.augment"] = True
-    for item in args.set:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {item!r}; expected KEY=VALUE")
-        try:
-            overrides[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[key.strip()] = raw
-    if "model.backbone" in overrides:
+    """The preset, or the ``--config`` file, with the flags given on the command line applied over it.
+
+    Raises
+    ------
+    ConfigError
+        ``--config`` together with ``--preset`` (the file names its preset), an unreadable
+        or invalid file (named in the message), or a bad override.
+    """
+    flags = {
+        "model.backbone": args.backbone,
+        "model.inputs": args.inputs,
+        "model.weights": args.weights,
+        "split.kind": args.split,
+        "split.repeats": args.repeats,
+        "split.n_folds": args.folds,
+        "split.seed": args.seed,
+        "train.augment": True if args.augment else None,
+    }
+    changes = {key: value for key, value in flags.items() if value is not None}
+    changes.update(overrides(args.set))
+    if "model.backbone" in changes:
         from core.models.backbones import get_backbone
 
-        overrides["model.backbone"] = get_backbone(str(overrides["model.backbone"])).name
-    return with_overrides(preset(args.preset), overrides)
+        changes["model.backbone"] = get_backbone(str(changes["model.backbone"])).name
+    if args.config and args.preset:
+        raise ConfigError("--config FILE names its own preset; give --config or --preset, not both")
+    base = read_config(args.config) if args.config else preset(args.preset or "seed")
+    return with_overrides(base, changes)
+
+
+def read_config(path: str | Path) -> ExperimentConfig:
+    """The experiment config of a JSON file (:meth:`ExperimentConfig.to_json`, a run manifest's ``config``).
+
+    Settings the file leaves out take their defaults (the seed preset's).
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read, is not JSON, or holds unknown or invalid settings.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    try:
+        config = ExperimentConfig.from_dict(data)
+        config.validate()
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    return config
 
 
 class ProgressBar:
@@ -182,12 +194,6 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    from core.training import RunCancelled
-
-    raise RunCancelled("cancelled")
-
-
 def oracle_auroc(cohort_dir: str | Path | None) -> float | None:
     """The demo generator's in-sample reference patient AUROC (its hidden severity scored on the
     same patients), when the cohort is a demo. A reference point, not an upper bound."""
@@ -208,62 +214,50 @@ def run(args: argparse.Namespace) -> int:
     from core.training import RunCancelled, resume_run, start_run
 
     cache = Path(args.cache_dir) if args.cache_dir else None
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     run_dir: Path | None = None
     code = 0
-    held = contextlib.ExitStack()  # the run's claim (resume), then the run store's one training lock
-    try:
-        if args.resume:
-            found = runs.find_run(args.resume, root=args.runs_dir)
-            held.enter_context(claim(found))
-            held.enter_context(training_lock(found.parent, what=found.name))
-            manifest = runs.read_manifest(found)
-            from core.config import ExperimentConfig
-
-            bar = ProgressBar(ExperimentConfig.from_dict(manifest["config"]), enabled=not args.quiet)
-            run_dir = resume_run(
-                found, root=args.runs_dir, cache_dir=cache, progress=bar, backend=args.backend
-            )
-            cohort_dir = manifest["data"].get("cohort_dir")
-        else:
-            if not args.cohort or not args.name:
-                raise ConfigError("train needs --cohort DIR and --name NAME (or --resume RUN)")
-            config = build_config(args)
-            held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=args.name))
-            bar = ProgressBar(config, enabled=not args.quiet)
-            before = (
-                set(runs.runs_root(args.runs_dir).glob("*"))
-                if runs.runs_root(args.runs_dir).is_dir()
-                else set()
-            )
-            cohort_dir = args.cohort
-            try:
-                run_dir = start_run(
-                    cohort_source(args),
-                    config,
-                    name=args.name,
-                    root=args.runs_dir,
-                    cache_dir=cache,
-                    progress=bar,
-                    backend=args.backend,
+    # the session holds the run's claim (resume), then the run store's one training lock
+    with training_session(args.runs_dir) as held:
+        try:
+            if args.resume:
+                found = runs.find_run(args.resume, root=args.runs_dir)
+                held.enter_context(claim(found))
+                held.enter_context(training_lock(found.parent, what=found.name))
+                manifest = runs.read_manifest(found)
+                bar = ProgressBar(ExperimentConfig.from_dict(manifest["config"]), enabled=not args.quiet)
+                run_dir = resume_run(
+                    found, root=args.runs_dir, cache_dir=cache, progress=bar, backend=args.backend
                 )
-            except BaseException:
-                created = sorted(set(runs.runs_root(args.runs_dir).glob("*")) - before)
-                run_dir = created[-1] if created else None
+                cohort_dir = manifest["data"].get("cohort_dir")
+            else:
+                if not args.cohort or not args.name:
+                    raise ConfigError("train needs --cohort DIR and --name NAME (or --resume RUN)")
+                config = build_config(args)
+                held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=args.name))
+                root = runs.runs_root(args.runs_dir)
+                before = set(root.glob("*")) if root.is_dir() else set()
+                cohort_dir = args.cohort
+                try:
+                    run_dir = start_run(
+                        cohort_source(args),
+                        config,
+                        name=args.name,
+                        root=args.runs_dir,
+                        cache_dir=cache,
+                        progress=ProgressBar(config, enabled=not args.quiet),
+                        backend=args.backend,
+                    )
+                except BaseException:
+                    created = sorted(set(root.glob("*")) - before)
+                    run_dir = created[-1] if created else None
+                    raise
+        except (RunCancelled, KeyboardInterrupt):
+            code = 130
+        except Exception as exc:
+            if run_dir is None:
                 raise
-    except RunCancelled:
-        code = 130
-    except KeyboardInterrupt:
-        code = 130
-    except Exception as exc:
-        if run_dir is None:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        code = 1
-    finally:
-        held.close()
-        signal.signal(signal.SIGTERM, previous)
-        start_queued(args.runs_dir)
+            print(f"error: {exc}", file=sys.stderr)
+            code = 1
     if run_dir is None:
         return code
     summary = runs.run_summary(run_dir)
@@ -280,7 +274,8 @@ def _describe(summary: dict[str, Any]) -> str:
         return "n/a" if mean is None else f"{mean:.3f} ± {0.0 if std is None else std:.3f}"
 
     lines = [
-        f"run {summary['run_id']} ({summary['status']}), split {summary['split']}, weights {summary['weights']}",
+        f"run {summary['run_id']} ({summary['status']}), split {summary['split']}, "
+        f"weights {summary['weights']}",
         f"  test AUROC patient {fmt(summary['patient_auroc_mean'], summary['patient_auroc_std'])}, "
         f"segment {fmt(summary['segment_auroc_mean'], summary['segment_auroc_std'])} "
         f"over {summary['folds_done']}/{summary['n_folds']} folds, {summary['seconds'] or 0:.0f} s",
@@ -295,16 +290,3 @@ def _describe(summary: dict[str, Any]) -> str:
     if summary.get("leaky"):
         lines.append("  LEAKY: segments of one patient were split across train and test (comparison only)")
     return "\n".join(lines)
-
-
-def start_queued(runs_dir: str | None) -> None:
-    """Start the oldest queued run or sweep (:mod:`core.run_queue`) now that this training let go of the lock."""
-    from core.run_queue import drain
-
-    try:
-        job = drain(runs_dir)
-    except Exception as exc:  # the queue must never turn a finished run into an error
-        print(f"warning: could not start the next queued training: {exc}", file=sys.stderr)
-        return
-    if job is not None:
-        print(f"started the next queued training {job.name!r} (process {job.pid})", file=sys.stderr)

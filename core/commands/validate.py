@@ -1,4 +1,9 @@
-"""``python -m core validate``: load a cohort folder and print its validation report.
+"""``python -m core validate``: check a cohort folder and print its validation report.
+
+Load a cohort folder (study, notebook or class-folder layout, or any folder with a label
+sheet), check every audio file and the metadata or label sheet, and print counts and one
+row per problem. Exit status 0 even when problems exist; 1 when the folder cannot be
+loaded at all.
 
 Paths are shown relative to the cohort folder with names, IDs and record numbers replaced
 by pseudonyms. ``--show-identifiers`` prints the raw relative paths instead: it is meant
@@ -15,20 +20,14 @@ from typing import Any
 
 from core.cohort import LAYOUTS
 from core.cohort.model import Cohort
-from core.commands.cohort_options import add_cohort_arguments, cohort_source
+from core.commands.cohort_options import cohort_source
+from core.commands.parents import JSON, add_command, cohort
 from core.errors import CohortError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``validate`` sub-command."""
-    parser = subparsers.add_parser(
-        "validate",
-        help="check a cohort folder and print its validation report",
-        description="Load a cohort folder (study, notebook or class-folder layout, or any folder with a label "
-        "sheet), check every audio file and the metadata or label sheet, and print counts and one row per problem. Exit status 0 even when "
-        "problems exist; 1 when the folder cannot be loaded at all.",
-    )
-    add_cohort_arguments(parser)
+    parser = add_command(subparsers, run, parents=[cohort(), JSON])
     parser.add_argument(
         "--layout", default="auto", choices=("auto", *LAYOUTS), help="folder layout (default: auto)"
     )
@@ -45,14 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="S",
         help="analysis window in seconds; shorter recordings get a warning (default 0.3)",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
     parser.add_argument(
         "--show-identifiers",
         action="store_true",
         help="show raw relative paths (may hold record numbers); for the data steward's own "
         "terminal only, never for tickets or logs",
     )
-    parser.set_defaults(func=run)
 
 
 def report_rows(cohort: Cohort, *, show_identifiers: bool = False) -> list[dict[str, str]]:

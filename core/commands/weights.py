@@ -1,4 +1,8 @@
-"""``python -m core weights``: ImageNet weights of the backbones (status, fetch, import, verify).
+"""``python -m core weights``: ImageNet weights of the backbones: status, fetch, import, verify.
+
+Where each backbone's ImageNet weights stand (Keras cache, imported, missing), download
+them from Keras' origin, import a file carried over from another machine, or check a
+weights file against Keras' own ImageNet build.
 
 Examples::
 
@@ -20,43 +24,43 @@ import json
 import sys
 from typing import Any
 
+from core.commands.parents import JSON, JSON_QUIET, add_command, backbone_help
 from core.errors import WeightsError
 from core.models.backbones import BACKBONES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``weights`` sub-command and its actions."""
-    parser = subparsers.add_parser(
-        "weights",
-        help="ImageNet weights of the backbones: status, fetch, import, verify",
-        description="Where each backbone's ImageNet weights stand (Keras cache, imported, missing), "
-        "download them from Keras' origin, import a file carried over from another machine, or "
-        "check a weights file against Keras' own ImageNet build.",
-    )
+    parser = add_command(subparsers, run)
     actions = parser.add_subparsers(dest="weights_action", metavar="ACTION", required=True)
-    status = actions.add_parser("status", help="state, file and sha256 of every backbone's weights")
-    status.add_argument("--json", action="store_true", help='print {"backbones": [...]}')
-    fetch = actions.add_parser("fetch", help="download from Keras' origin into the Keras cache (md5 checked)")
+    actions.add_parser("status", parents=[JSON], help="state, file and sha256 of every backbone's weights")
+    fetch = actions.add_parser(
+        "fetch", parents=[JSON_QUIET], help="download from Keras' origin into the Keras cache (md5 checked)"
+    )
     which = fetch.add_mutually_exclusive_group(required=True)
-    which.add_argument("--backbone", help="one backbone")
+    which.add_argument("--backbone", help=backbone_help(None))
     which.add_argument("--all", action="store_true", help="every backbone with ImageNet weights")
-    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
-    fetch.add_argument("--json", action="store_true", help="print the resulting states as JSON")
+    checked = _checked_file()
     imp = actions.add_parser(
-        "import", help="keep a carried-over weights file after checking it against Keras"
+        "import",
+        parents=[checked, JSON],
+        help="keep a carried-over weights file after checking it against Keras",
     )
     imp.add_argument("file", metavar="FILE", help="Keras .h5 or .weights.h5 file")
-    imp.add_argument("--backbone", required=True)
-    imp.add_argument("--image-size", type=int, default=224, help="image side of the check (default 224)")
-    imp.add_argument("--json", action="store_true", help="print the state and the check as JSON")
     verify = actions.add_parser(
-        "verify", help="compare a weights file in the project's backbone with Keras' build"
+        "verify",
+        parents=[checked, JSON],
+        help="compare a weights file in the project's backbone with Keras' build",
     )
-    verify.add_argument("--backbone", required=True)
     verify.add_argument("--file", required=True, metavar="FILE", help="Keras .h5 or .weights.h5 file")
-    verify.add_argument("--image-size", type=int, default=224, help="image side of the check (default 224)")
-    verify.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.set_defaults(func=run)
+
+
+def _checked_file() -> argparse.ArgumentParser:
+    """``--backbone`` (required) and ``--image-size`` of the actions that check a file against Keras."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--backbone", required=True, help=backbone_help(None))
+    parser.add_argument("--image-size", type=int, default=224, help="image side of the check (default 224)")
+    return parser
 
 
 class DownloadBar:

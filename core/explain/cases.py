@@ -155,7 +155,6 @@ def select_segments(
         rows = table
     if rows.empty:
         what = chosen[0] if chosen else "fold"
-        raise ExplainError(
-            f"no segment in scope {what}={segment_id if segment_id is not None else patient_id if patient_id is not None else cell}"
-        )
+        value = segment_id if segment_id is not None else patient_id if patient_id is not None else cell
+        raise ExplainError(f"no segment in scope {what}={value}")
     return rows["segment_id"].to_numpy(dtype=int)

@@ -119,7 +119,8 @@ def summarise(
             )
         else:
             sentences.append(
-                f"Neither image alone moved the probability towards {names[predicted]} by {min_delta:.2f} or more."
+                f"Neither image alone moved the probability towards {names[predicted]} by "
+                f"{min_delta:.2f} or more."
             )
     facts["decisive_branch"] = decisive
 
@@ -157,7 +158,8 @@ def _prediction_sentence(
     poor = int((probs >= threshold).sum())
     return (
         f"The model predicts {what} for {subject}: mean probability of {names[1]} "
-        f"{mean_prob:.2f} over {n} segments (threshold {threshold:.2f}), {poor} of {n} segments above the threshold."
+        f"{mean_prob:.2f} over {n} segments (threshold {threshold:.2f}), {poor} of {n} segments above "
+        "the threshold."
     )
 
 
@@ -189,7 +191,10 @@ def _region_sentence(
     name = BRANCH_NAMES[branch]
     what = "frequency band" if axis == "frequency" else "time chunk"
     if strong.empty:
-        return f"No single {what} of the {name} image moved the probability towards {predicted} by {min_delta:.2f} or more."
+        return (
+            f"No single {what} of the {name} image moved the probability towards {predicted} "
+            f"by {min_delta:.2f} or more."
+        )
     labels = [f"{_label(axis, r, total)} (Δprob {r['mean_delta']:+.2f})" for _, r in strong.iterrows()]
     lead = "In frequency" if axis == "frequency" else "In time"
     noun = "mattered most" if len(labels) == 1 else "mattered most, in this order"

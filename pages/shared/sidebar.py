@@ -212,7 +212,8 @@ def pick_run(*, finished_only: bool = True) -> Run | None:
     st.sidebar.markdown("### Run")
     if table.empty:
         st.info(
-            "No trained run yet. Start one on the Train page: the quick preset trains the demo run in a few minutes."
+            "No trained run yet. Start one on the Train page: the quick preset trains the demo run in "
+            "a few minutes."
         )
         st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
         return None

@@ -1,4 +1,4 @@
-"""Sweep widgets: the Train page's "Sweep" section and the Results page's sweep table (thin: core does the work)."""
+"""Sweep widgets: the Train page's "Sweep" section and the Results page's sweep table (core does the work)."""
 
 from __future__ import annotations
 

@@ -152,3 +152,40 @@ def test_train_page_shows_why_a_fetch_failed(
         for e in at.error
     )
     assert weights_states(at)["EfficientNetB0"] == "missing"
+
+
+def test_train_page_hands_the_cli_its_settings_as_one_config_file(
+    app: AppTest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from core import jobs
+    from core.__main__ import build_parser
+    from core.commands.train import build_config
+    from core.config import preset, with_overrides
+
+    calls = []
+    real_launch = jobs.launch
+
+    def record(**kwargs):
+        calls.append(kwargs)
+        raise jobs.JobError("recorded by the test")
+
+    monkeypatch.setattr(jobs, "launch", record)
+    at = app.switch_page("pages/train.py").run()
+    at.number_input(key="t_folds_quick").set_value(3).run()
+    at.number_input(key="t_finetune_quick").set_value(4).run()
+    at.radio(key="t_inputs").set_value("mel").run()
+    at.button(key="t_start").click().run()  # refused (busy): the run waits in the queue
+    assert not at.exception, at.exception
+    assert any("Train 'demo' queued at position 1." in m.value for m in at.success)
+    call = calls[0]
+    wanted = with_overrides(
+        preset("quick"), {"split.n_folds": 3, "train.finetune_epochs": 4, "model.inputs": "mel"}
+    )
+    assert call["command"] == "train" and call["config"] == wanted.to_dict()
+    assert not any(flag in call["options"] for flag in ("--folds", "--set", "--inputs", "--preset"))
+    # what the CLI receives: --config FILE, read back into the same settings
+    job = real_launch(
+        **{**call, "cohort": tmp_path / "missing", "runs_dir": tmp_path / "runs", "name": "page"}
+    )
+    jobs.wait(job, timeout=120)
+    assert build_config(build_parser().parse_args(job.argv[2:])) == wanted

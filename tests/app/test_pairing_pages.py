@@ -1,4 +1,4 @@
-"""A run is shown beside a cohort only when it was trained on it; choices travel in the URL."""
+"""A run is shown beside its own cohort only; choices travel across pages and in the URL."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Plot builders shared by several pages (drawing only; the numbers come from core)."""
+"""Per-segment and per-model probabilities: the Explain page's strip, the fold models' spread."""
 
 from __future__ import annotations
 
@@ -9,118 +9,6 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.cohort.classes import DEFAULT_CLASS_NAMES, ClassNames, probability_label
-
-
-def cam_overlay(
-    image: np.ndarray,
-    heat: np.ndarray,
-    *,
-    hz: np.ndarray,
-    ms: np.ndarray,
-    title: str,
-    opacity: float = 0.45,
-    signed: bool = False,
-    colorbar: str = "importance",
-    real: np.ndarray | None = None,
-    end_ms: float | None = None,
-) -> go.Figure:
-    """A spectrogram image in grey with an explanation map over it, axes in ms and Hz.
-
-    Parameters
-    ----------
-    image : np.ndarray [shape=(S, S) or (S, S, 3)]
-        The model's input image (row 0 = highest frequency).
-    heat : np.ndarray [shape=(S, S)]
-        Map in [0, 1], or in [-1, 1] when ``signed`` (ΔCAM, diverging colours).
-    hz, ms : np.ndarray [shape=(S,)]
-        Frequency of each row and time of each column.
-    real : np.ndarray [shape=(S,), dtype=bool], optional
-        Columns that carry signal; the others (padding that repeats the last frame) are
-        not drawn, and a note on the plot says how much of the map lay there.
-    end_ms : float, optional
-        The segment's real length: the time axis ends here.
-    """
-    grey = image[..., 0] if image.ndim == 3 else image
-    note = None
-    if real is not None and not real.all():
-        share = padded_share(heat, real)
-        note = f"{int((~real).sum())} padded columns not shown ({share:.0%} of this map)"
-        grey, heat, ms = grey[:, real], heat[:, real], ms[real]
-    fig = go.Figure(
-        go.Heatmap(z=grey.astype(float), x=ms, y=hz, colorscale="gray", showscale=False, hoverinfo="skip")
-    )
-    fig.add_trace(
-        go.Heatmap(
-            z=heat.astype(float),
-            x=ms,
-            y=hz,
-            opacity=opacity,
-            zmin=-1 if signed else 0,
-            zmax=1,
-            colorscale="RdBu_r" if signed else "Inferno",
-            colorbar=dict(title=colorbar),
-            hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:.2f}<extra></extra>",
-        )
-    )
-    _map_layout(fig, title, end_ms, note)
-    return fig
-
-
-def signed_map(delta: np.ndarray, *, hz: np.ndarray, ms: np.ndarray, title: str, colorbar: str) -> go.Figure:
-    """A signed map in [-1, 1] on its own physical grid (ΔCAM on the common Hz × ms grid).
-
-    Parameters
-    ----------
-    delta : np.ndarray [shape=(F, T)]
-    hz : np.ndarray [shape=(F,)]
-        Row 0 = highest frequency.
-    ms : np.ndarray [shape=(T,)]
-    """
-    fig = go.Figure(
-        go.Heatmap(
-            z=delta.astype(float),
-            x=ms,
-            y=hz,
-            zmin=-1,
-            zmax=1,
-            colorscale="RdBu_r",
-            colorbar=dict(title=colorbar),
-            hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:+.2f}<extra></extra>",
-        )
-    )
-    _map_layout(fig, title, float(ms[-1]), None)
-    return fig
-
-
-def padded_share(heat: np.ndarray, real: np.ndarray) -> float:
-    """Share of a map's absolute weight that lies in padded (not real) columns."""
-    weight = np.abs(np.asarray(heat, dtype=float))
-    total = float(weight.sum())
-    return float(weight[:, ~np.asarray(real, dtype=bool)].sum()) / total if total > 0 else 0.0
-
-
-def _map_layout(fig: go.Figure, title: str, end_ms: float | None, note: str | None) -> None:
-    fig.update_layout(
-        title=dict(text=title, font=dict(size=14)),
-        height=390,
-        margin=dict(t=50, b=10, l=10, r=10),
-        xaxis_title="time (ms)",
-        yaxis_title="frequency (Hz)",
-    )
-    if end_ms is not None:
-        fig.update_xaxes(range=[0.0, end_ms])
-    if note:
-        fig.add_annotation(
-            text=note,
-            xref="paper",
-            yref="paper",
-            x=0,
-            y=-0.18,
-            showarrow=False,
-            font=dict(size=11, color="#555"),
-            xanchor="left",
-        )
-
 
 CELL_COLOURS = {"TP": "#c0392b", "FN": "#e67e22", "TN": "#2471a3", "FP": "#7fb3d5"}
 
@@ -225,3 +113,53 @@ def picked_segment(event: Any) -> int | None:
 def _names(part: pd.DataFrame) -> np.ndarray:
     """Segment names for hover text: the ``segment`` column (core.segment_names), else the patient."""
     return (part["segment"] if "segment" in part else part["patient_id"]).astype(str).to_numpy()
+
+
+def model_spread(
+    probs: pd.Series,
+    thresholds: pd.Series,
+    *,
+    mean: float,
+    hover: list[str],
+    x_title: str,
+    colours: list[str] | str = "#12355b",
+) -> go.Figure:
+    """Each fold model's probability for one patient or recording, its threshold, and their mean.
+
+    Parameters
+    ----------
+    probs, thresholds : pd.Series [shape=(M,)]
+        Per model: the probability and the model's validation-chosen threshold.
+    mean : float
+        The mean probability (a dotted line).
+    hover : list of str [length M]
+        What each model's point names on hover (fold, role).
+    x_title : str
+        The probability axis' title, e.g. "probability of a poor outcome".
+    colours : str or list of str
+        Point colour(s), one per model or one for all.
+    """
+    model = dict(size=18, color=colours)
+    threshold = dict(size=16, symbol="line-ns-open", color="#e76f51", line=dict(width=3))
+    fig = go.Figure(
+        [
+            go.Scatter(x=probs, y=["model"] * len(probs), name="fold model", marker=model, text=hover),
+            go.Scatter(
+                x=thresholds, y=["threshold"] * len(thresholds), name="fold threshold", marker=threshold
+            ),
+        ]
+    )
+    fig.update_traces(mode="markers", hovertemplate="%{text}: %{x:.2f}<extra></extra>", selector=0)
+    fig.update_traces(mode="markers", hovertemplate="threshold %{x:.2f}<extra></extra>", selector=1)
+    fig.add_vline(x=mean, line=dict(color="#12355b", dash="dot"), annotation_text=f"mean {mean:.2f}")
+    fig.update_layout(
+        height=200,
+        margin=dict(t=30, b=30, l=10, r=10),
+        showlegend=False,
+        font=dict(size=15),
+        xaxis=dict(range=[0, 1], title=x_title),
+    )
+    return fig
+
+
+__all__ = ["CELL_COLOURS", "model_spread", "picked_segment", "probability_strip"]
