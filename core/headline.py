@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from core.folds import FoldKey
+from core.formatting import mean_sd, nan_to_none
 from core.metrics import auroc
 from core.results import SMALL_FOLD
 from core.runs import Run
@@ -52,8 +52,7 @@ def pooled_auroc(run: Run) -> float | None:
     if table.empty:
         return None
     test = table[table["part"] == "test"]
-    value = auroc(test["label"].to_numpy(dtype=int), test["prob"].to_numpy(dtype=float))
-    return None if np.isnan(value) else float(value)
+    return nan_to_none(auroc(test["label"].to_numpy(dtype=int), test["prob"].to_numpy(dtype=float)))
 
 
 def headline(run: Run) -> list[Statistic]:
@@ -92,7 +91,7 @@ def headline(run: Run) -> list[Statistic]:
         out.append(
             Statistic(
                 "Patient AUROC, mean ± SD over folds",
-                f"{mean:.3f}" + (f" ± {sd:.3f}" if sd is not None else ""),
+                mean_sd(mean, sd),
                 f"The study's number: AUROC of each of {n} folds, then their mean and population SD (ddof=0).",
             )
         )

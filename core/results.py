@@ -12,6 +12,7 @@ from sklearn.metrics import roc_curve
 
 from core.errors import RunError
 from core.folds import FoldKey
+from core.formatting import mean_sd
 from core.metrics import binary_metrics
 from core.runs import Run
 
@@ -89,11 +90,8 @@ def study_table(run: Run, *, level: str, part: str) -> pd.DataFrame:
     summary = {"Fold": SD_LABEL}
     for title, (key, pct) in STUDY_COLUMNS.items():
         values = numeric[key].astype(float)
-        summary[title] = (
-            f"{_fmt(values.mean(), pct)} ± {_fmt(values.std(ddof=0), pct)}"
-            if len(values) > 1
-            else _fmt(values.mean(), pct)
-        )
+        spread = values.std(ddof=0) if len(values) > 1 else None
+        summary[title] = mean_sd(values.mean(), spread, fmt=lambda v, pct=pct: _fmt(v, pct))
     rows.append(summary)
     return pd.DataFrame(rows)
 

@@ -43,6 +43,7 @@ import pandas as pd
 
 from core.atomic import atomic_write_text
 from core.errors import RunError
+from core.formatting import nan_to_none
 from core.metrics import auroc, bootstrap_ci, percentile_ci
 from core.model_files import check_model_file, damaged_folds, record_model_file
 from core.run_health import process_alive, run_state
@@ -313,7 +314,7 @@ def compute_summary(run_dir: str | Path, *, n_boot: int = 1000) -> dict[str, Any
     for _, row in table.iterrows():
         for metric in METRIC_COLUMNS:
             for stat in ("mean", "std"):
-                summary[f"{row['level']}_{metric}_{stat}"] = _float(row[f"{metric}_{stat}"])
+                summary[f"{row['level']}_{metric}_{stat}"] = nan_to_none(row[f"{metric}_{stat}"])
     patient_test = test[test["level"] == "patient"]
     per_repeat = patient_test.groupby("repeat")["auroc"].mean()
     summary["patient_auroc_ci_repeats"] = (
@@ -321,23 +322,22 @@ def compute_summary(run_dir: str | Path, *, n_boot: int = 1000) -> dict[str, Any
     )
     # What it is: the spread of the repeats' mean AUROC (split variability only), not a CI.
     summary["patient_auroc_repeat_range"] = (
-        [_float(per_repeat.min()), _float(per_repeat.max())] if len(per_repeat) > 1 else [None, None]
+        [nan_to_none(per_repeat.min()), nan_to_none(per_repeat.max())]
+        if len(per_repeat) > 1
+        else [None, None]
     )
     patients_path = Path(run_dir) / "predictions_patients.csv"
     if n_boot > 0 and patients_path.is_file():
         patients = pd.read_csv(patients_path)
         pooled = patients[patients["part"] == "test"]
         low, high = bootstrap_ci(pooled, n_boot=n_boot, seed=0)
-        summary["patient_auroc_ci_bootstrap"] = [_float(low), _float(high)]
-        summary["patient_auroc_pooled"] = _float(auroc(pooled["label"].to_numpy(), pooled["prob"].to_numpy()))
+        summary["patient_auroc_ci_bootstrap"] = [nan_to_none(low), nan_to_none(high)]
+        summary["patient_auroc_pooled"] = nan_to_none(
+            auroc(pooled["label"].to_numpy(), pooled["prob"].to_numpy())
+        )
     summary["folds_done"] = int(len(test.groupby(["repeat", "fold"])))
-    summary["best_epoch_mean"] = _float(test.groupby(["repeat", "fold"])["best_epoch"].first().mean())
+    summary["best_epoch_mean"] = nan_to_none(test.groupby(["repeat", "fold"])["best_epoch"].first().mean())
     return summary
-
-
-def _float(value: Any) -> float | None:
-    value = float(value)
-    return None if np.isnan(value) else value
 
 
 def run_summary(run_dir: str | Path, *, verify_models: bool = False) -> dict[str, Any]:

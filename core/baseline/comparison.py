@@ -33,6 +33,7 @@ from core.baseline.models import (
 from core.baseline.selection import INNER, select_comparator
 from core.cohort.model import Cohort
 from core.errors import RunError, TrainingError
+from core.formatting import nan_to_none
 
 #: Folder inside a run that holds the comparison.
 BASELINE_DIR = "baseline"
@@ -264,9 +265,9 @@ def compare_models(
         per_fold = cnn_test.groupby(["repeat", "fold"]).apply(
             lambda t: auroc(t["label"].to_numpy(), t["prob"].to_numpy()), include_groups=False
         )
-        summary["cnn_patient_auroc_mean"] = _clean(per_fold.mean())
-        summary["cnn_patient_auroc_std"] = _clean(per_fold.std(ddof=1))
-        summary["cnn_pooled_auroc"] = _clean(
+        summary["cnn_patient_auroc_mean"] = nan_to_none(per_fold.mean())
+        summary["cnn_patient_auroc_std"] = nan_to_none(per_fold.std(ddof=1))
+        summary["cnn_pooled_auroc"] = nan_to_none(
             auroc(cnn_pooled["label"].to_numpy(), cnn_pooled["prob"].to_numpy())
         )
     return BaselineComparison(
@@ -451,9 +452,9 @@ def _model_row(
                 delong_p=paired["delong_p"],
             )
             entry.update(
-                delong_p=_clean(paired["delong_p"]),
-                cnn_minus_model=_clean(paired["difference"]),
-                difference_ci=[_clean(v) for v in paired["bootstrap_ci"]],
+                delong_p=nan_to_none(paired["delong_p"]),
+                cnn_minus_model=nan_to_none(paired["difference"]),
+                difference_ci=[nan_to_none(v) for v in paired["bootstrap_ci"]],
                 n_paired=paired["n"],
             )
     return row, entry
@@ -470,13 +471,6 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         return None if np.isnan(value) else float(value)
     return value
-
-
-def _clean(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return None if np.isnan(value) else value
 
 
 __all__ = [

@@ -38,6 +38,7 @@ from core.acoustics.egemaps import EGEMAPS_KEYS
 from core.acoustics.spectral import spectral_keys
 from core.config import config_hash
 from core.errors import ConfigError, TrainingError
+from core.formatting import nan_to_none
 from core.metrics import bootstrap_ci, fold_metrics, summarize
 from core.praat.report import MEASURE_KEYS
 
@@ -352,11 +353,11 @@ def model_summary(
     summary: dict[str, Any] = {}
     for metric in METRIC_COLUMNS:
         for stat in ("mean", "std"):
-            summary[f"patient_{metric}_{stat}"] = _float(row[f"{metric}_{stat}"])
+            summary[f"patient_{metric}_{stat}"] = nan_to_none(row[f"{metric}_{stat}"])
     pooled = pooled_test_predictions(predictions)
-    summary["pooled_auroc"] = _float(auroc(pooled["label"].to_numpy(), pooled["prob"].to_numpy()))
+    summary["pooled_auroc"] = nan_to_none(auroc(pooled["label"].to_numpy(), pooled["prob"].to_numpy()))
     low, high = bootstrap_ci(pooled, n_boot=n_boot, seed=seed)
-    summary["pooled_auroc_ci"] = [_float(low), _float(high)]
+    summary["pooled_auroc_ci"] = [nan_to_none(low), nan_to_none(high)]
     summary["folds"] = int(len(test))
     return summary
 
@@ -445,11 +446,6 @@ def _mean_importance(per_fold: list[pd.DataFrame]) -> pd.DataFrame:
     signed = out["kind"].str.startswith("coefficient")
     order = out["importance"].abs().where(signed, out["importance"]).sort_values(ascending=False).index
     return out.loc[order].reset_index()
-
-
-def _float(value: Any) -> float | None:
-    value = float(value)
-    return None if np.isnan(value) else value
 
 
 __all__ = [
