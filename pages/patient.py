@@ -172,8 +172,7 @@ for i, row in enumerate(recordings.itertuples()):
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _explainer(run_dir: str, key: str, version: str, cohort_root: str) -> FoldExplainer:
-    dataset = patient.run_dataset(run, cohort, cache_dir=cache_dir())
-    return patient.fold_explainer(run, key, dataset=dataset)
+    return patient.fold_explainer(run, key, cohort=cohort, cache_dir=cache_dir())
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -17,7 +17,7 @@ ray = pytest.importorskip("ray")
 
 from core import runs  # noqa: E402
 from core.backends.ray_backend import FAULT_ENV, RaySettings, ray_session  # noqa: E402
-from core.training import start_run  # noqa: E402
+from core.run_lifecycle import start_run  # noqa: E402
 
 
 def small_config():
@@ -156,7 +156,7 @@ def test_cancel_stops_the_running_and_pending_tasks(ray_cluster, synthetic_datas
     from core.backends.ray_backend import train_folds
     from core.config import SplitConfig
     from core.splits import make_folds
-    from core.training import RunCancelled
+    from core.run_lifecycle import RunCancelled
 
     dataset = synthetic_dataset()
     config = with_overrides(

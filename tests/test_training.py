@@ -11,7 +11,8 @@ from core.errors import TrainingError
 pytest.importorskip("tensorflow")
 
 from core.splits import make_folds  # noqa: E402
-from core.training import FeatureCache, augment_images, class_weights, train_fold  # noqa: E402
+from core.train_steps import FeatureCache, augment_images  # noqa: E402
+from core.training import class_weights, train_fold  # noqa: E402
 
 
 def tiny_config(**overrides):

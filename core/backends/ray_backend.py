@@ -30,16 +30,15 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pandas as pd
-
 from core.config import ExperimentConfig
 from core.errors import TrainingError
 from core.splits import Fold
+from core.training import FoldResult
 
 FAULT_ENV = "VOE_RAY_FAULT_ONCE"
 #: Exit code of a worker killed on purpose by the fault injection.
@@ -172,24 +171,26 @@ class RemoteModel:
 
 
 @dataclass
-class RemoteFoldResult:
-    """What a fold task returns: :class:`core.training.FoldResult` with the model as bytes."""
+class RemoteFoldResult(FoldResult):
+    """What a fold task returns: a :class:`core.training.FoldResult` with the model as bytes.
 
-    fold: Fold
+    Attributes
+    ----------
+    model : RemoteModel
+    cache_seconds : float
+        The task's feature-cache seconds.
+    worker_pid : int
+    """
+
     model: RemoteModel
-    history: pd.DataFrame
-    best_epoch: int
-    predictions: pd.DataFrame
-    metrics: pd.DataFrame
-    seconds: float
-    cached: bool
     cache_seconds: float
     worker_pid: int
 
 
 def _fold_task(data: dict[str, Any], fold: Fold, config: dict[str, Any], fault_marker: str) -> dict[str, Any]:
     """Train one fold in a Ray worker; return plain data (no TensorFlow objects)."""
-    from core.training import FeatureCache, train_fold
+    from core.train_steps import FeatureCache
+    from core.training import train_fold
 
     dataset = SimpleNamespace(**data)
 
@@ -204,13 +205,7 @@ def _fold_task(data: dict[str, Any], fold: Fold, config: dict[str, Any], fault_m
         path = result.model.save(Path(tmp) / f"{fold.key}.keras")
         keras_bytes, sidecar = path.read_bytes(), path.with_suffix(".json").read_text()
     return {
-        "fold": fold,
-        "history": result.history,
-        "best_epoch": result.best_epoch,
-        "predictions": result.predictions,
-        "metrics": result.metrics,
-        "seconds": result.seconds,
-        "cached": result.cached,
+        **{f.name: getattr(result, f.name) for f in fields(FoldResult) if f.name != "model"},
         "cache_seconds": cache.seconds,
         "keras_bytes": keras_bytes,
         "sidecar": sidecar,
@@ -315,7 +310,7 @@ def train_into_run(
 
     Each finished fold goes through :func:`core.runs.save_fold` (so a cancelled or failed
     run keeps every fold that finished), is added to ``done`` and announced by a
-    ``fold_end`` :class:`core.training.ProgressEvent` to ``emit``.
+    ``fold_end`` :class:`core.progress.ProgressEvent` to ``emit``.
 
     Returns
     -------
@@ -323,7 +318,7 @@ def train_into_run(
         Feature-cache seconds of all tasks.
     """
     from core import runs
-    from core.training import ProgressEvent
+    from core.progress import ProgressEvent
 
     def save(result: RemoteFoldResult, finished: int) -> None:
         runs.save_fold(run_dir, result)

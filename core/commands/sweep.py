@@ -118,7 +118,7 @@ def _find(show: str, runs_dir: str | None) -> Path:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    from core.training import RunCancelled
+    from core.run_lifecycle import RunCancelled
 
     raise RunCancelled("cancelled")
 
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from core.commands.train import start_queued
     from core.locks import training_lock
     from core.sweep import read_sweep, run_sweep, sweep_table
-    from core.training import RunCancelled
+    from core.run_lifecycle import RunCancelled
 
     code = 0
     if args.show:

@@ -183,7 +183,7 @@ class ProgressBar:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    from core.training import RunCancelled
+    from core.run_lifecycle import RunCancelled
 
     raise RunCancelled("cancelled")
 
@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
     from core import runs
     from core.locks import training_lock
     from core.run_health import claim
-    from core.training import RunCancelled, resume_run, start_run
+    from core.run_lifecycle import RunCancelled, resume_run, start_run
 
     cache = Path(args.cache_dir) if args.cache_dir else None
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
