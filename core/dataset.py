@@ -212,7 +212,7 @@ def _select(recordings: pd.DataFrame, config: PreprocessConfig) -> pd.DataFrame:
 def _cut_recording(
     path: Path, source: str, config: PreprocessConfig
 ) -> tuple[WindowPlan | None, np.ndarray, str, float]:
-    """Load, trim and cut one recording; the reason is non-empty when it gives no segment; last its band top."""
+    """Load, trim and cut one recording: plan, segments, why it gives none ("" when it does), band top."""
     try:
         cut = cut_recording(path, config=config, name=source)
     except AudioError as exc:

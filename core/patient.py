@@ -104,7 +104,8 @@ def patient_facts(cohort: Cohort, patient_id: str) -> pd.DataFrame:
     rows = cohort.patients[cohort.patients["patient_id"] == patient_id]
     if rows.empty:
         raise RunError(
-            f"patient {patient_id!r} is not in cohort {cohort.root.name!r}; was the run trained on another cohort?"
+            f"patient {patient_id!r} is not in cohort {cohort.root.name!r}; "
+            "was the run trained on another cohort?"
         )
     row = rows.iloc[0]
     facts = [
@@ -227,7 +228,8 @@ class PatientProbability(ModelSpread):
         return (
             f"{self.n_models} fold models that did not train on this patient give a probability of {what} "
             f"of {self.mean:.2f} on average, from {self.low:.2f} to {self.high:.2f} (SD {self.sd:.2f}); "
-            f"{self.n_poor} of {self.n_models} reach their fold's threshold (mean threshold {self.threshold:.2f})."
+            f"{self.n_poor} of {self.n_models} reach their fold's threshold "
+            f"(mean threshold {self.threshold:.2f})."
         )
 
 
@@ -384,7 +386,7 @@ def explain_patient(explainer: FoldExplainer, patient_id: str, *, threshold: flo
 
 
 def _patient_tables(explainer: FoldExplainer, ids: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """Masking and occlusion rows of some test segments: from the fold's cache, else computed for them only."""
+    """Masking and occlusion rows of some test segments: from the fold's cache, else computed for them."""
     store, fold = explainer.store, explainer.fold
     # Same parameters as FoldExplainer.masking/occlusion, so `python -m core explain` results are found.
     masking = store.load_table(fold, "masking", explainer.cache_params(baseline=MASKING_BASELINE))

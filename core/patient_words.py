@@ -27,7 +27,7 @@ def fold_name(key: str, *, repeats: int = 1) -> str:
 
 
 def compare_numbers(value: float, threshold: float) -> tuple[str, str]:
-    """``value`` and ``threshold`` rounded so that they never read equal when they are not (2 to 4 decimals)."""
+    """``value`` and ``threshold`` rounded so they never read equal when they differ (2 to 4 decimals)."""
     for digits in (2, 3, 4):
         a, b = f"{value:.{digits}f}", f"{threshold:.{digits}f}"
         if a != b or value == threshold:
@@ -40,7 +40,7 @@ def _outcome(name: str, names: tuple[str, str]) -> str:
 
 
 def model_table(probability, *, repeats: int = 1) -> pd.DataFrame:
-    """One row per fold model, in words: model, its role for this patient, probability, threshold, what it says."""
+    """One row per fold model in words: model, its role for this patient, probability, threshold, verdict."""
     table = probability.table
     names = probability.class_names
     rows = []

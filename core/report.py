@@ -80,7 +80,7 @@ def slides(run: Run, cohort: Cohort | None = None) -> list[Slide]:
         Title, cohort, preprocessing, model and protocol, patient-level results, ROC and
         confusion, segment-level results, explanations, caveats.
     """
-    config = ExperimentConfig.from_dict(run.manifest["config"])
+    config = run.config
     return [
         _title_slide(run, config),
         _cohort_slide(run, cohort),
@@ -348,7 +348,7 @@ def _caveats_slide(run: Run) -> Slide:
             "the scores are optimistic"
         )
     weights = run.manifest.get("weights")
-    if weights == "random" and run.manifest["config"]["model"].get("weights") == "imagenet":
+    if weights == "random" and run.config.model.weights == "imagenet":
         bullets.append("ImageNet weights were not available: the backbone started from random initialisation")
     if run.status != "complete":
         bullets.append(

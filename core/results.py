@@ -205,9 +205,9 @@ def compare_runs(runs: list[Run], *, level: str = "patient") -> pd.DataFrame:
         row = {
             "run": run.path.name,
             "split": "segment-level (leaky)" if run.leaky else "patient",
-            "inputs": run.manifest["config"]["model"]["inputs"],
-            "backbone": run.manifest["config"]["model"]["backbone"],
-            "weights": run.manifest.get("weights", ""),
+            "inputs": run.config.model.inputs,
+            "backbone": run.config.model.backbone,
+            "weights": run.info.weights,
             "folds": len(test),
         }
         for key in ("acc", "precision", "recall", "specificity", "f1", "auroc"):

@@ -80,7 +80,7 @@ except CoreError as exc:
     st.error(f"This patient cannot be shown: {exc}")
     st.stop()
 
-repeats = int(run.manifest["config"]["split"].get("repeats", 1))
+repeats = run.repeats
 disagreement = words.disagreement(probability)
 if disagreement:
     st.warning(disagreement, icon=":material/compare_arrows:")

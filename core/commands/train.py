@@ -218,9 +218,9 @@ def run(args: argparse.Namespace) -> int:
             held.enter_context(claim(found))
             held.enter_context(training_lock(found.parent, what=found.name))
             manifest = runs.read_manifest(found)
-            from core.config import ExperimentConfig
+            from core.run import Manifest
 
-            bar = ProgressBar(ExperimentConfig.from_dict(manifest["config"]), enabled=not args.quiet)
+            bar = ProgressBar(Manifest.from_dict(manifest).config, enabled=not args.quiet)
             run_dir = resume_run(
                 found, root=args.runs_dir, cache_dir=cache, progress=bar, backend=args.backend
             )
