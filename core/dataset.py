@@ -1,8 +1,6 @@
 """Segment table and spectrogram image arrays built from a cohort, with a disk cache.
 
-CONTRACT (written before the implementation; the preprocessing engineer fills in
-``build_dataset`` and may add fields, but must keep these): :data:`SEGMENT_COLUMNS`
-and :class:`SegmentDataset`.
+Every reader relies on :data:`SEGMENT_COLUMNS` and :class:`SegmentDataset`.
 
 :func:`build_dataset` reads each selected recording once (resampled, trimmed and cut by
 :mod:`core.audio`), computes the Mel and STFT matrices and images of all segments of

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.cohort.classes import class_names
 from core.demo import TRUTH_FILE
 
 #: The words of the badge shown wherever a synthetic cohort or a run trained on one appears.
@@ -45,7 +46,7 @@ def needed_cohort(run: Any) -> str:
     """Plain words naming the cohort a run was trained on (folder, size, classes, fingerprint)."""
     data = run.manifest.get("data", {})
     folder = data.get("cohort_dir") or "an unrecorded folder"
-    names = data.get("class_names") or ["well", "poor"]
+    names = class_names(run)
     kind = "the synthetic demo cohort" if run_is_synthetic(run) else "the cohort"
     return (
         f"{kind} in {folder} ({data.get('n_patients', '?')} patients, {names[0]} / {names[1]}; "

@@ -35,14 +35,6 @@ if TYPE_CHECKING:
     from core.dataset import SegmentDataset
     from core.models.dual import DualModel
 
-#: The tables of a run folder, by attribute of :class:`Run`.
-TABLES: dict[str, str] = {
-    "epochs": "epochs.csv",
-    "folds": "folds.csv",
-    "segment_predictions": "predictions_segments.csv",
-    "patient_predictions": "predictions_patients.csv",
-}
-
 
 @dataclass(frozen=True)
 class Manifest:
@@ -335,8 +327,11 @@ def load_run(run: str | Path, *, root: str | Path | None = None) -> Run:
         path=path,
         manifest=manifest,
         status=effective_status(manifest, path),
-        **{attribute: table(name) for attribute, name in TABLES.items()},
+        epochs=table("epochs.csv"),
+        folds=table("folds.csv"),
+        segment_predictions=table("predictions_segments.csv"),
+        patient_predictions=table("predictions_patients.csv"),
     )
 
 
-__all__ = ["TABLES", "Manifest", "Run", "load_run"]
+__all__ = ["Manifest", "Run", "load_run"]

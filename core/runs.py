@@ -21,7 +21,7 @@ checked when it is loaded (:mod:`core.model_files`).
 No audio path is written: segments are named by ``recording_id`` and pseudonymous
 ``patient_id``.
 
-The root is ``runs/`` under the current directory, or ``$VOE_RUNS_DIR``, or an argument.
+The root is an argument, else :func:`core.workspace.runs_dir` (``$VOE_RUNS_DIR`` or ``./runs``).
 This module imports neither TensorFlow nor Keras.
 """
 
@@ -47,8 +47,8 @@ from core.model_files import check_model_file, damaged_folds, record_model_file
 from core.run import Run, load_run
 from core.run_health import process_alive, run_state
 from core.run_statistics import compute_summary, fold_table
+from core.workspace import RUNS_ENV, runs_dir
 
-RUNS_ENV = "VOE_RUNS_DIR"
 STATUSES = ("running", "complete", "failed", "cancelled")
 PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "librosa", "scipy")
 MANIFEST = "manifest.json"
@@ -63,10 +63,8 @@ LIST_COLUMNS: tuple[str, ...] = tuple(
 
 
 def runs_root(root: str | Path | None = None) -> Path:
-    """The run store folder: ``root`` if given, else ``$VOE_RUNS_DIR``, else ``./runs``."""
-    if root is not None:
-        return Path(root)
-    return Path(os.environ.get(RUNS_ENV) or Path.cwd() / "runs")
+    """The run store folder: ``root`` if given, else :func:`core.workspace.runs_dir`."""
+    return Path(root) if root is not None else runs_dir()
 
 
 def atomic_write_json(path: Path, data: Any) -> None:

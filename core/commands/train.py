@@ -29,8 +29,6 @@ from core.errors import ConfigError
 from core.folds import FoldKey
 from core.jobs import time_left
 
-TRUTH_FILE = "demo_truth.json"
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` sub-command."""
@@ -191,6 +189,8 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 def oracle_auroc(cohort_dir: str | Path | None) -> float | None:
     """The demo generator's in-sample reference patient AUROC (its hidden severity scored on the
     same patients), when the cohort is a demo. A reference point, not an upper bound."""
+    from core.demo import TRUTH_FILE
+
     if not cohort_dir:
         return None
     truth = Path(cohort_dir) / TRUTH_FILE
