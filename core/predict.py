@@ -352,17 +352,7 @@ def predict_recording(
         try:
             images = recording_images(path, config=preprocess)
         except CoreError as exc:
-            rows = pd.concat(
-                [
-                    quality.checks,
-                    pd.DataFrame(
-                        [{"check": "preprocessing", "verdict": "fail", "value": "—", "reason": str(exc)}]
-                    ),
-                ],
-                ignore_index=True,
-            )
-            failed = QualityReport(rows, quality.sample_rate, quality.channels, quality.duration_s)
-            return Prediction(quality=failed, result=None)
+            return Prediction(quality=quality.with_failure("preprocessing", str(exc)), result=None)
         report = (
             None
             if reference is None

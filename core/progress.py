@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -41,4 +42,24 @@ class ProgressEvent:
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
-__all__ = ["ProgressCallback", "ProgressEvent"]
+def fold_end(result: Any, *, fold_index: int, n_folds: int) -> ProgressEvent:
+    """The ``fold_end`` event of a trained fold: its test AUROCs, best epoch and seconds.
+
+    Parameters
+    ----------
+    result : core.training.FoldResult
+        Or a Ray task's :class:`~core.backends.ray_backend.RemoteFoldResult`.
+    fold_index, n_folds : int
+        Position of the fold among those being trained (0-based) and their number.
+    """
+    test = result.metrics[result.metrics["part"] == "test"].set_index("level")
+    scores = {
+        "segment_auroc": float(test.loc["segment", "auroc"]),
+        "patient_auroc": float(test.loc["patient", "auroc"]),
+        "best_epoch": int(result.best_epoch),
+        "seconds": float(result.seconds),
+    }
+    return ProgressEvent("fold_end", result.fold.key, fold_index, n_folds, metrics=scores)
+
+
+__all__ = ["ProgressCallback", "ProgressEvent", "fold_end"]

@@ -99,6 +99,12 @@ class QualityReport:
         """Reasons of the failed checks."""
         return self.checks.loc[self.checks["verdict"] == "fail", "reason"].tolist()
 
+    def with_failure(self, check: str, reason: str) -> QualityReport:
+        """The same report with one more row: ``check`` failed for ``reason``."""
+        row = pd.DataFrame([{"check": check, "verdict": "fail", "value": "—", "reason": reason}])
+        rows = pd.concat([self.checks, row], ignore_index=True)
+        return QualityReport(rows, self.sample_rate, self.channels, self.duration_s)
+
     def verdict(self, check: str) -> str:
         """Verdict of one check by name ("" when it did not run)."""
         rows = self.checks[self.checks["check"] == check]

@@ -57,7 +57,7 @@ from core.curves import epoch_points, rows_to_predict
 from core.errors import TrainingError
 from core.metrics import fold_metrics
 from core.models.dual import DualModel, build_model
-from core.progress import ProgressCallback, ProgressEvent
+from core.progress import ProgressCallback, ProgressEvent, fold_end
 from core.splits import Fold
 from core.train_steps import FeatureCache, FoldSteps
 
@@ -275,21 +275,7 @@ def train_fold(
         seconds=time.perf_counter() - start,
         cached=cached,
     )
-    test = metrics[metrics["part"] == "test"].set_index("level")
-    emit(
-        ProgressEvent(
-            "fold_end",
-            fold.key,
-            fold_index,
-            n_folds,
-            metrics={
-                "segment_auroc": float(test.loc["segment", "auroc"]),
-                "patient_auroc": float(test.loc["patient", "auroc"]),
-                "best_epoch": result.best_epoch,
-                "seconds": result.seconds,
-            },
-        )
-    )
+    emit(fold_end(result, fold_index=fold_index, n_folds=n_folds))
     return result
 
 

@@ -318,12 +318,12 @@ def train_into_run(
         Feature-cache seconds of all tasks.
     """
     from core import runs
-    from core.progress import ProgressEvent
+    from core.progress import fold_end
 
     def save(result: RemoteFoldResult, finished: int) -> None:
         runs.save_fold(run_dir, result)
         done.add(result.fold.key)
-        emit(ProgressEvent(**progress_after(result, finished, len(folds))))
+        emit(fold_end(result, fold_index=finished - 1, n_folds=len(folds)))
 
     settings = ray_settings()
     runs.update_manifest(
@@ -337,29 +337,11 @@ def _short(exc: BaseException) -> str:
     return text[-1] if text else type(exc).__name__
 
 
-def progress_after(result: RemoteFoldResult, finished: int, total: int) -> dict[str, Any]:
-    """The ``fold_end`` progress event of a finished task (test AUROCs, best epoch, seconds)."""
-    test = result.metrics[result.metrics["part"] == "test"].set_index("level")
-    return {
-        "kind": "fold_end",
-        "fold": result.fold.key,
-        "fold_index": finished - 1,
-        "n_folds": total,
-        "metrics": {
-            "segment_auroc": float(test.loc["segment", "auroc"]),
-            "patient_auroc": float(test.loc["patient", "auroc"]),
-            "best_epoch": int(result.best_epoch),
-            "seconds": float(result.seconds),
-        },
-    }
-
-
 __all__ = [
     "FAULT_ENV",
     "RaySettings",
     "RemoteFoldResult",
     "RemoteModel",
-    "progress_after",
     "ray_session",
     "ray_settings",
     "train_folds",
