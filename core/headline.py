@@ -25,7 +25,7 @@ from core.folds import FoldKey
 from core.formatting import mean_sd, nan_to_none
 from core.metrics import auroc
 from core.results import SMALL_FOLD
-from core.runs import Run
+from core.run import Run
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ def run_is_synthetic(run: Any) -> bool:
     Parameters
     ----------
     run : Run or dict
-        A :class:`core.runs.Run` or its manifest.
+        A :class:`core.run.Run` or its manifest.
     """
     manifest = getattr(run, "manifest", run)
     data = manifest.get("data", {}) if isinstance(manifest, dict) else {}

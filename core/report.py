@@ -35,7 +35,7 @@ from core.config import ExperimentConfig, hyperparameter_table
 from core.errors import CoreError
 from core.pairing import SYNTHETIC_BADGE, run_is_synthetic
 from core.report_explanations import OCCLUSION_SETTINGS, cached_occlusion, explanation_slide
-from core.runs import Run
+from core.run import Run
 
 
 class Table(NamedTuple):

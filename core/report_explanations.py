@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from core.errors import CoreError
 from core.patient_words import fold_name
-from core.runs import Run
+from core.run import Run
 
 #: Branch names and colours on the slides (distinct, colour-blind safe).
 BRANCH_WORDS = {"mel": "Mel image", "stft": "STFT image"}

@@ -1,7 +1,7 @@
 """Tables and curves the Results page shows for one or more runs.
 
 Everything is derived from a run's stored predictions and per-fold metrics
-(:class:`core.runs.Run`), so a page never recomputes a model output.
+(:class:`core.run.Run`), so a page never recomputes a model output.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from core.errors import RunError
 from core.folds import FoldKey
 from core.formatting import mean_sd
 from core.metrics import binary_metrics
-from core.runs import Run
+from core.run import Run
 
 #: The study's per-fold table: column title → (metric key, shown as percent).
 STUDY_COLUMNS: dict[str, tuple[str, bool]] = {

@@ -33,12 +33,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config import ExperimentConfig
 from core.errors import TrainingError
 from core.splits import Fold
 from core.training import FoldResult
+
+if TYPE_CHECKING:
+    from core.dataset import SegmentDataset
 
 FAULT_ENV = "VOE_RAY_FAULT_ONCE"
 #: Exit code of a worker killed on purpose by the fault injection.
@@ -225,7 +228,7 @@ def _task_gpus(ray: Any, settings: RaySettings) -> float:
 
 
 def train_folds(
-    dataset: Any,
+    dataset: SegmentDataset,
     folds: Sequence[Fold],
     config: ExperimentConfig,
     *,
@@ -299,7 +302,7 @@ def train_folds(
 
 def train_into_run(
     run_dir: str | Path,
-    dataset: Any,
+    dataset: SegmentDataset,
     config: ExperimentConfig,
     folds: Sequence[Fold],
     *,
