@@ -175,8 +175,8 @@ def run_sweep(
     on_config : callable, optional
         ``on_config(index, total, label)`` before each configuration starts.
     """
-    from core.runs import _slug
     from core.run_lifecycle import RunCancelled, start_run
+    from core.runs import _slug
 
     grid = configurations(spec)
     labels = [label for label, _ in grid]

@@ -117,8 +117,8 @@ def test_the_heartbeat_thread_beats_while_a_run_trains(tmp_path) -> None:
 
 
 def test_two_trainers_of_one_run_at_once_exactly_one_trains(tmp_path, synthetic_dataset) -> None:
-    from core.splits import make_folds
     from core.run_lifecycle import execute_run
+    from core.splits import make_folds
 
     dataset = synthetic_dataset(patients=8, per_patient=3)
     config = tiny_config()

@@ -155,8 +155,8 @@ def test_cancel_stops_the_running_and_pending_tasks(ray_cluster, synthetic_datas
 
     from core.backends.ray_backend import train_folds
     from core.config import SplitConfig
-    from core.splits import make_folds
     from core.run_lifecycle import RunCancelled
+    from core.splits import make_folds
 
     dataset = synthetic_dataset()
     config = with_overrides(

@@ -391,8 +391,8 @@ def test_a_run_fetches_then_trains_every_fold_from_the_fetched_file(
 ) -> None:
     """Online path end to end: fetch before the first fold, every fold starts from the file, sha256 kept."""
     from core import runs
-    from core.splits import make_folds
     from core.run_lifecycle import execute_run
+    from core.splits import make_folds
 
     keras.utils.set_random_seed(5)
     made = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3))

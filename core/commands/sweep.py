@@ -128,8 +128,8 @@ def run(args: argparse.Namespace) -> int:
     from core import runs
     from core.commands.train import start_queued
     from core.locks import training_lock
-    from core.sweep import read_sweep, run_sweep, sweep_table
     from core.run_lifecycle import RunCancelled
+    from core.sweep import read_sweep, run_sweep, sweep_table
 
     code = 0
     if args.show:
