@@ -72,7 +72,7 @@ def find_or_train_run(args: argparse.Namespace) -> Path:
     if not quick.empty:
         return Path(quick.iloc[0]["run_dir"])
     from core.config import preset
-    from core.training import start_run
+    from core.run_lifecycle import start_run
     from core.workspace import ensure_demo_cohort
 
     log("no complete quick run found: training a demo run (quick preset) first")
@@ -193,13 +193,13 @@ def main(argv: list[str] | None = None) -> int:
     from core.models.runtime import tensorflow
 
     tensorflow()
-    from core.explain.fold import load_fold, load_run_dataset
+    from core.explain.fold import load_fold
+    from core.run import load_run
     from core.runs import read_manifest
 
     run_dir = find_or_train_run(args)
     log(f"run: {run_dir.name}")
-    dataset = load_run_dataset(run_dir, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
-    data = load_fold(run_dir, 0, dataset=dataset)
+    data = load_fold(load_run(run_dir), 0, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
     ids = data.predictions["segment_id"].to_numpy(dtype=int)
     mel, stft = np.asarray(data.mel[ids]), np.asarray(data.stft[ids])
     info = data.model.info

@@ -69,7 +69,7 @@ class PresetRun:
         from core.config import preset, replace
         from core.dataset import build_dataset
         from core.splits import make_folds
-        from core.training import FeatureCache
+        from core.train_steps import FeatureCache
 
         tick = time.perf_counter()
         self.name = name

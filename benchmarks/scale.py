@@ -8,7 +8,7 @@ On the demo cohort (the workspace's, generated when --cohort is not given), the 
 preset with the given folds, fine-tune epochs and image size. The segment dataset is
 built once; then
 
-(a) sequential: :func:`core.training.execute_run` with the local backend;
+(a) sequential: :func:`core.run_lifecycle.execute_run` with the local backend;
 (b) Ray: a local cluster is started (timed apart: ``ray_start_s``), then the same run
     with the Ray backend, one task per fold, ``VOE_RAY_TASK_CPUS`` CPUs each.
 
@@ -40,7 +40,7 @@ def log(text: str) -> None:
 
 def _run(dataset, data, config, folds, root: Path, backend: str) -> tuple[Path, float]:
     from core import runs
-    from core.training import execute_run
+    from core.run_lifecycle import execute_run
 
     run_dir = runs.create_run(
         config.to_dict(),
@@ -76,7 +76,7 @@ def main() -> None:
     from core.config import preset, with_overrides
     from core.runs import read_manifest
     from core.splits import make_folds
-    from core.training import load_training_data
+    from core.training_data import load_training_data
     from core.workspace import ensure_demo_cohort
 
     cohort = Path(args.cohort) if args.cohort else ensure_demo_cohort()

@@ -94,7 +94,9 @@ def main() -> int:
     from core.config import preset, with_overrides
     from core.models.runtime import tensorflow
     from core.splits import make_folds
-    from core.training import FeatureCache, load_training_data, train_fold
+    from core.train_steps import FeatureCache
+    from core.training import train_fold
+    from core.training_data import load_training_data
     from core.workspace import ensure_demo_cohort
 
     tensorflow()

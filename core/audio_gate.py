@@ -1,7 +1,7 @@
 """The audio gate: the one place a recording's bytes are checked and read.
 
 Validate (:func:`core.cohort.validation.inspect_audio`), prepare (:func:`core.audio.load_audio`,
-used by :mod:`core.dataset`) and predict (:func:`core.predict.quality_checks`) all go
+used by :mod:`core.dataset`) and predict (:func:`core.quality.quality_checks`) all go
 through :func:`examine`, so they accept and refuse the same files with the same words.
 
 Checks, in order; the first failed one refuses the file:

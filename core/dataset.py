@@ -1,8 +1,6 @@
 """Segment table and spectrogram image arrays built from a cohort, with a disk cache.
 
-CONTRACT (written before the implementation; the preprocessing engineer fills in
-``build_dataset`` and may add fields, but must keep these): :data:`SEGMENT_COLUMNS`
-and :class:`SegmentDataset`.
+Every reader relies on :data:`SEGMENT_COLUMNS` and :class:`SegmentDataset`.
 
 :func:`build_dataset` reads each selected recording once (resampled, trimmed and cut by
 :mod:`core.audio`), computes the Mel and STFT matrices and images of all segments of
@@ -212,7 +210,7 @@ def _select(recordings: pd.DataFrame, config: PreprocessConfig) -> pd.DataFrame:
 def _cut_recording(
     path: Path, source: str, config: PreprocessConfig
 ) -> tuple[WindowPlan | None, np.ndarray, str, float]:
-    """Load, trim and cut one recording; the reason is non-empty when it gives no segment; last its band top."""
+    """Load, trim and cut one recording: plan, segments, why it gives none ("" when it does), band top."""
     try:
         cut = cut_recording(path, config=config, name=source)
     except AudioError as exc:

@@ -59,10 +59,10 @@ class FoldKey:
         """The storage key, e.g. ``"r0f2"`` (files, manifests, caches)."""
         return f"r{self.repeat}f{self.fold}"
 
-    def label(self, *, repeats: int = 1) -> str:
-        """What people read: "fold 3", or "repeat 2 · fold 3" when the run has repeats > 1."""
+    def label(self, *, repeats: int = 1, sep: str = " · ") -> str:
+        """What people read: "fold 3", or "repeat 2 · fold 3" (``sep`` between) when repeats > 1."""
         if repeats > 1:
-            return f"repeat {self.repeat + 1} · fold {self.fold + 1}"
+            return f"repeat {self.repeat + 1}{sep}fold {self.fold + 1}"
         return f"fold {self.fold + 1}"
 
     def __str__(self) -> str:

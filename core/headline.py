@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from core.folds import FoldKey
+from core.formatting import mean_sd, nan_to_none
 from core.metrics import auroc
 from core.results import SMALL_FOLD
-from core.runs import Run
+from core.run import Run
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,7 @@ def pooled_auroc(run: Run) -> float | None:
     if table.empty:
         return None
     test = table[table["part"] == "test"]
-    value = auroc(test["label"].to_numpy(dtype=int), test["prob"].to_numpy(dtype=float))
-    return None if np.isnan(value) else float(value)
+    return nan_to_none(auroc(test["label"].to_numpy(dtype=int), test["prob"].to_numpy(dtype=float)))
 
 
 def headline(run: Run) -> list[Statistic]:
@@ -82,8 +81,9 @@ def headline(run: Run) -> list[Statistic]:
             Statistic(
                 "95 % CI of the pooled AUROC (bootstrap)",
                 f"{ci[0]:.3f} – {ci[1]:.3f}",
-                "Patients resampled 1000 times with the fold models held fixed: the uncertainty from which patients "
-                "were tested, not from training. It belongs to the pooled AUROC, not to the mean over folds.",
+                "Patients resampled 1000 times with the fold models held fixed: the uncertainty from which "
+                "patients were tested, not from training. It belongs to the pooled AUROC, not to the mean "
+                "over folds.",
             )
         )
     mean, sd = summary.get("patient_auroc_mean"), summary.get("patient_auroc_std")
@@ -92,8 +92,9 @@ def headline(run: Run) -> list[Statistic]:
         out.append(
             Statistic(
                 "Patient AUROC, mean ± SD over folds",
-                f"{mean:.3f}" + (f" ± {sd:.3f}" if sd is not None else ""),
-                f"The study's number: AUROC of each of {n} folds, then their mean and population SD (ddof=0).",
+                mean_sd(mean, sd),
+                f"The study's number: AUROC of each of {n} folds, then their mean and population SD "
+                "(ddof=0).",
             )
         )
     spread = summary.get("patient_auroc_repeat_range") or [None, None]
@@ -102,8 +103,8 @@ def headline(run: Run) -> list[Statistic]:
             Statistic(
                 "Range over repeated splits",
                 f"{spread[0]:.3f} – {spread[1]:.3f}",
-                "Lowest and highest mean-over-folds AUROC across the repeated cross-validations: how much the "
-                "result moves with the split alone. Not a confidence interval.",
+                "Lowest and highest mean-over-folds AUROC across the repeated cross-validations: how much "
+                "the result moves with the split alone. Not a confidence interval.",
             )
         )
     return out
@@ -143,8 +144,9 @@ def small_fold_warning(run: Run, *, level: str = "patient") -> str | None:
     unit = "test patients" if level == "patient" else "test segments"
     parts = [f"{r.fold} ({int(r.n)} {unit}, AUROC {r.auroc:.0%})" for r in few.itertuples()]
     return (
-        f"Small folds: {', '.join(parts)}. With {SMALL_FOLD} or fewer {unit} a fold's AUROC can only take a few "
-        "values (0 %, 50 %, 100 % …): read it as a count, not a rate; the pooled AUROC is steadier."
+        f"Small folds: {', '.join(parts)}. With {SMALL_FOLD} or fewer {unit} a fold's AUROC can only "
+        "take a few values (0 %, 50 %, 100 % …): read it as a count, not a rate; the pooled AUROC is "
+        "steadier."
     )
 
 

@@ -142,6 +142,39 @@ def binary_metrics(y_true: np.ndarray, prob: np.ndarray, *, threshold: float) ->
     }
 
 
+#: How segment probabilities become one per patient or recording (``train.patient_aggregation``).
+AGGREGATIONS: dict[str, Callable[..., np.ndarray]] = {"mean": np.mean, "median": np.median, "max": np.max}
+
+
+def check_aggregation(how: str) -> str:
+    """``how`` when it names one of :data:`AGGREGATIONS`.
+
+    Raises
+    ------
+    ConfigError
+        Naming the bad value and the allowed ones.
+    """
+    if how not in AGGREGATIONS:
+        raise ConfigError(f"patient aggregation {how!r}; expected mean, median or max")
+    return how
+
+
+def aggregate_probabilities(prob: np.ndarray, *, how: str = "mean") -> np.ndarray:
+    """One probability per row from segment probabilities (a recording under each model).
+
+    Parameters
+    ----------
+    prob : np.ndarray [shape=(n, k)]
+        Rows (e.g. models) × segments.
+    how : {"mean", "median", "max"}
+
+    Returns
+    -------
+    np.ndarray [shape=(n,), dtype=float64]
+    """
+    return AGGREGATIONS[check_aggregation(how)](np.asarray(prob, dtype=np.float64), axis=1)
+
+
 def aggregate_patients(predictions: pd.DataFrame, *, how: Aggregation = "mean") -> pd.DataFrame:
     """Patient probabilities from segment probabilities.
 
@@ -157,8 +190,7 @@ def aggregate_patients(predictions: pd.DataFrame, *, how: Aggregation = "mean") 
     patients : pd.DataFrame
         Grouping keys, ``patient_id, label, prob, n_segments``.
     """
-    if how not in ("mean", "median", "max"):
-        raise ConfigError(f"patient aggregation {how!r}; expected mean, median or max")
+    check_aggregation(how)
     keys = [k for k in ("repeat", "fold", "part") if k in predictions.columns] + ["patient_id"]
     grouped = predictions.groupby(keys, sort=True, observed=True)
     table = grouped.agg(label=("label", "first"), prob=("prob", how), n_segments=("prob", "size"))
@@ -347,7 +379,10 @@ __all__ = [
     "COUNT_COLUMNS",
     "METRIC_COLUMNS",
     "ModelSpread",
+    "AGGREGATIONS",
     "aggregate_patients",
+    "aggregate_probabilities",
+    "check_aggregation",
     "auroc",
     "best_threshold",
     "binary_cross_entropy",

@@ -93,7 +93,6 @@ def run_reference(run, *, cache_dir: Path | None = None) -> pd.DataFrame:
         When the run's cohort is not on this machine any more, or changed since training.
     """
     from core.cohort import CohortSource
-    from core.config import ExperimentConfig
 
     data = run.manifest.get("data", {})
     if not data.get("cohort_source") and not data.get("cohort_dir"):
@@ -108,8 +107,7 @@ def run_reference(run, *, cache_dir: Path | None = None) -> pd.DataFrame:
     cohort = source.load()
     if data.get("fingerprint") and cohort.fingerprint() != data["fingerprint"]:
         raise CoreError(f"the cohort at {source.root} changed since run {run.path.name} was trained")
-    config = ExperimentConfig.from_dict(run.manifest["config"]).preprocess
-    return training_reference(cohort, config, cache_dir=cache_dir)
+    return training_reference(cohort, run.config.preprocess, cache_dir=cache_dir)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from core.cohort.classes import class_names
 from core.demo import TRUTH_FILE
+
+if TYPE_CHECKING:
+    from core.cohort.model import Cohort
+    from core.run import Run
 
 #: The words of the badge shown wherever a synthetic cohort or a run trained on one appears.
 SYNTHETIC_BADGE = "synthetic data"
@@ -32,25 +37,13 @@ def run_is_synthetic(run: Any) -> bool:
     Parameters
     ----------
     run : Run or dict
-        A :class:`core.runs.Run` or its manifest.
+        A :class:`core.run.Run` or its manifest.
     """
     manifest = getattr(run, "manifest", run)
     data = manifest.get("data", {}) if isinstance(manifest, dict) else {}
     if "synthetic" in data:
         return bool(data["synthetic"])
     return is_synthetic_cohort(data.get("cohort_dir"))
-
-
-def needed_cohort(run: Any) -> str:
-    """Plain words naming the cohort a run was trained on (folder, size, classes, fingerprint)."""
-    data = run.manifest.get("data", {})
-    folder = data.get("cohort_dir") or "an unrecorded folder"
-    names = data.get("class_names") or ["well", "poor"]
-    kind = "the synthetic demo cohort" if run_is_synthetic(run) else "the cohort"
-    return (
-        f"{kind} in {folder} ({data.get('n_patients', '?')} patients, {names[0]} / {names[1]}; "
-        f"fingerprint {data.get('fingerprint', '?')})"
-    )
 
 
 @dataclass(frozen=True)
@@ -73,7 +66,7 @@ class Pairing:
     needed: str
 
 
-def pair_run(run: Any, cohort: Any) -> Pairing:
+def pair_run(run: Run, cohort: Cohort) -> Pairing:
     """Decide whether ``run`` may be shown beside ``cohort`` (compares fingerprints, never pseudonyms).
 
     Parameters
@@ -86,7 +79,7 @@ def pair_run(run: Any, cohort: Any) -> Pairing:
     Pairing
     """
     needed = needed_cohort(run)
-    expected = run.manifest.get("data", {}).get("fingerprint")
+    expected = run.info.fingerprint
     if not expected:
         message = (
             f"Run {run.path.name} does not record which cohort it was trained on (no fingerprint), "
@@ -96,7 +89,7 @@ def pair_run(run: Any, cohort: Any) -> Pairing:
     actual = cohort.fingerprint()
     if actual == expected:
         return Pairing(ok=True, message="", needed=needed)
-    same_folder = str(Path(cohort.root).resolve()) == run.manifest.get("data", {}).get("cohort_dir")
+    same_folder = str(Path(cohort.root).resolve()) == run.info.data.get("cohort_dir")
     why = (
         "its recordings or labels changed since the run was trained"
         if same_folder
@@ -109,6 +102,18 @@ def pair_run(run: Any, cohort: Any) -> Pairing:
         "or a run trained on this cohort."
     )
     return Pairing(ok=False, message=message, needed=needed)
+
+
+def needed_cohort(run: Run) -> str:
+    """Plain words naming the cohort a run was trained on (folder, size, classes, fingerprint)."""
+    data = run.info.data
+    folder = data.get("cohort_dir") or "an unrecorded folder"
+    names = class_names(run)
+    kind = "the synthetic demo cohort" if run_is_synthetic(run) else "the cohort"
+    return (
+        f"{kind} in {folder} ({data.get('n_patients', '?')} patients, {names[0]} / {names[1]}; "
+        f"fingerprint {data.get('fingerprint', '?')})"
+    )
 
 
 __all__ = [

@@ -26,15 +26,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.cohort.classes import DEFAULT_CLASS_NAMES, ClassNames, class_names, label_text, positive_phrase
+from core.cohort.classes import DEFAULT_CLASS_NAMES, ClassNames, label_text, positive_phrase
 from core.cohort.model import Cohort
 from core.errors import ExplainError, RunError
 from core.explain.fold import FoldExplainer, load_fold
 from core.explain.masking import branch_masking
 from core.explain.occlusion import OcclusionSettings, occlusion_table
 from core.explain.summary import Summary, summarise
+from core.folds import FoldKey
 from core.metrics import ModelSpread
-from core.runs import Run, fold_key
+from core.run import Run
 
 #: Patient-table columns shown as facts, with the words a reader sees.
 FACT_LABELS: dict[str, str] = {
@@ -103,7 +104,8 @@ def patient_facts(cohort: Cohort, patient_id: str) -> pd.DataFrame:
     rows = cohort.patients[cohort.patients["patient_id"] == patient_id]
     if rows.empty:
         raise RunError(
-            f"patient {patient_id!r} is not in cohort {cohort.root.name!r}; was the run trained on another cohort?"
+            f"patient {patient_id!r} is not in cohort {cohort.root.name!r}; "
+            "was the run trained on another cohort?"
         )
     row = rows.iloc[0]
     facts = [
@@ -143,11 +145,9 @@ def patient_recordings(cohort: Cohort, patient_id: str) -> pd.DataFrame:
 
 def patient_thresholds(run: Run) -> pd.DataFrame:
     """Each fold's validation-chosen patient-level threshold: ``repeat, fold, threshold``."""
-    folds = run.folds
-    if folds.empty:
+    if run.folds.empty:
         raise RunError(f"run {run.path.name} has no finished fold yet")
-    rows = folds[(folds["level"] == "patient") & (folds["part"] == "test")]
-    return rows[["repeat", "fold", "threshold"]].reset_index(drop=True)
+    return run.thresholds(level="patient")
 
 
 def fold_predictions(run: Run, patient_id: str, *, include_validation: bool = False) -> pd.DataFrame:
@@ -181,8 +181,8 @@ def fold_predictions(run: Run, patient_id: str, *, include_validation: bool = Fa
         raise RunError(f"run {run.path.name} has no held-out prediction for patient {patient_id!r}")
     mine = mine.merge(patient_thresholds(run), on=["repeat", "fold"], how="left")
     mine = mine.assign(
-        fold_key=[fold_key(int(f), repeat=int(r)) for r, f in zip(mine["repeat"], mine["fold"], strict=True)],
-        predicted=np.where(mine["prob"] >= mine["threshold"], *class_names(run)[::-1]),
+        fold_key=[FoldKey(int(r), int(f)).key for r, f in zip(mine["repeat"], mine["fold"], strict=True)],
+        predicted=np.where(mine["prob"] >= mine["threshold"], *run.class_names[::-1]),
         _order=mine["part"].map({"test": 0, "val": 1}),
     )
     mine = mine.sort_values(["_order", "repeat", "fold"]).reset_index(drop=True)
@@ -228,7 +228,8 @@ class PatientProbability(ModelSpread):
         return (
             f"{self.n_models} fold models that did not train on this patient give a probability of {what} "
             f"of {self.mean:.2f} on average, from {self.low:.2f} to {self.high:.2f} (SD {self.sd:.2f}); "
-            f"{self.n_poor} of {self.n_models} reach their fold's threshold (mean threshold {self.threshold:.2f})."
+            f"{self.n_poor} of {self.n_models} reach their fold's threshold "
+            f"(mean threshold {self.threshold:.2f})."
         )
 
 
@@ -240,7 +241,7 @@ def patient_probability(run: Run, patient_id: str, *, include_validation: bool =
         **ModelSpread.of(table["prob"].to_numpy(dtype=float), table["threshold"].to_numpy(dtype=float)),
         table=table,
         label=int(labels.iloc[0]) if not labels.empty else None,
-        class_names=class_names(run),
+        class_names=run.class_names,
     )
 
 
@@ -255,35 +256,15 @@ def explain_fold(run: Run, patient_id: str) -> str:
     return str(best["fold_key"])
 
 
-def run_dataset(run: Run, cohort: Cohort, *, cache_dir: Path | None = None) -> Any:
-    """The run's segment dataset rebuilt from an already loaded cohort (no second load).
-
-    ``cache_dir`` defaults to the workspace's preprocessing cache, as training's does.
-
-    Raises
-    ------
-    RunError
-        When the cohort is not the one the run was trained on (fingerprint differs).
-    """
-    from core.config import ExperimentConfig
-    from core.dataset import build_dataset
-    from core.workspace import cache_dir as default_cache_dir
-
-    expected = run.manifest.get("data", {}).get("fingerprint")
-    if expected and cohort.fingerprint() != expected:
-        raise RunError(
-            f"run {run.path.name} was trained on another cohort (or this one changed since); "
-            "choose the run's cohort in the sidebar"
-        )
-    config = ExperimentConfig.from_dict(run.manifest["config"])
-    return build_dataset(cohort, config.preprocess, cache_dir=cache_dir or default_cache_dir())
-
-
 def fold_explainer(
-    run: Run, key: str, *, dataset: Any = None, cache_dir: Path | None = None
+    run: Run, key: str, *, cohort: Cohort | None = None, cache_dir: Path | None = None
 ) -> FoldExplainer:
-    """:class:`FoldExplainer` of one fold of the run (loads the fold's model)."""
-    return FoldExplainer(load_fold(run.path, key, dataset=dataset, cache_dir=cache_dir))
+    """:class:`FoldExplainer` of one fold of the run (loads the fold's model).
+
+    With ``cohort``, the images are rebuilt from that already loaded cohort (no second
+    load; :meth:`core.run.Run.dataset` refuses another cohort), else from the run's own.
+    """
+    return FoldExplainer(load_fold(run, key, cohort=cohort, cache_dir=cache_dir))
 
 
 @dataclass(frozen=True)
@@ -369,7 +350,7 @@ def explain_patient(explainer: FoldExplainer, patient_id: str, *, threshold: flo
         masking=masking,
         occlusion=occlusion,
         subject=f"patient {patient_id}",
-        class_names=class_names(Path(data.run_dir)),
+        class_names=data.class_names,
     )
     segments = data.segments.set_index("segment_id").loc[
         ids, ["recording_id", "segment_index", "start_s", "end_s"]
@@ -405,7 +386,7 @@ def explain_patient(explainer: FoldExplainer, patient_id: str, *, threshold: flo
 
 
 def _patient_tables(explainer: FoldExplainer, ids: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """Masking and occlusion rows of some test segments: from the fold's cache, else computed for them only."""
+    """Masking and occlusion rows of some test segments: from the fold's cache, else computed for them."""
     store, fold = explainer.store, explainer.fold
     # Same parameters as FoldExplainer.masking/occlusion, so `python -m core explain` results are found.
     masking = store.load_table(fold, "masking", explainer.cache_params(baseline=MASKING_BASELINE))
@@ -435,66 +416,11 @@ def _patient_tables(explainer: FoldExplainer, ids: np.ndarray) -> tuple[pd.DataF
     return masking, occlusion, "computed for this patient"
 
 
-@dataclass(frozen=True)
-class PatientView:
-    """Everything the Patient page shows for one patient.
-
-    Attributes
-    ----------
-    patient_id : str
-    facts : pd.DataFrame
-        :func:`patient_facts`.
-    recordings : pd.DataFrame
-        :func:`patient_recordings`.
-    probability : PatientProbability
-    explanation : PatientExplanation or None
-        None when not asked for.
-    """
-
-    patient_id: str
-    facts: pd.DataFrame
-    recordings: pd.DataFrame
-    probability: PatientProbability
-    explanation: PatientExplanation | None
-
-
-def patient_view(
-    run: Run,
-    cohort: Cohort,
-    patient_id: str,
-    *,
-    explain: bool = True,
-    include_validation: bool = False,
-    cache_dir: Path | None = None,
-) -> PatientView:
-    """Facts, recordings, held-out probabilities and (optionally) the explanation of one patient.
-
-    Loads the explained fold's model and rebuilds the run's images from ``cohort``
-    (through the preprocessing cache in ``cache_dir``); pages that show several patients
-    keep a :class:`FoldExplainer` per fold and call :func:`explain_patient` instead.
-    """
-    probability = patient_probability(run, patient_id, include_validation=include_validation)
-    explanation = None
-    if explain:
-        key = explain_fold(run, patient_id)
-        explainer = fold_explainer(run, key, dataset=run_dataset(run, cohort, cache_dir=cache_dir))
-        threshold = probability.table.loc[probability.table["fold_key"] == key, "threshold"].iloc[0]
-        explanation = explain_patient(explainer, patient_id, threshold=float(threshold))
-    return PatientView(
-        patient_id=patient_id,
-        facts=patient_facts(cohort, patient_id),
-        recordings=patient_recordings(cohort, patient_id),
-        probability=probability,
-        explanation=explanation,
-    )
-
-
 __all__ = [
     "FACT_LABELS",
     "PREDICTION_COLUMNS",
     "PatientExplanation",
     "PatientProbability",
-    "PatientView",
     "explain_fold",
     "explain_patient",
     "fold_explainer",
@@ -504,7 +430,5 @@ __all__ = [
     "patient_probability",
     "patient_recordings",
     "patient_thresholds",
-    "patient_view",
-    "run_dataset",
     "typical_segment",
 ]

@@ -7,11 +7,11 @@ with repeated cross-validation), the one place to point at the project's fold na
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from core.cohort.classes import is_study, positive_phrase
+from core.errors import RunError
+from core.folds import FoldKey
 
 #: What each part of a fold means for the patient.
 ROLES = {"test": "held out for testing", "val": "used to choose the model's settings (validation)"}
@@ -19,15 +19,15 @@ ROLES = {"test": "held out for testing", "val": "used to choose the model's sett
 
 def fold_name(key: str, *, repeats: int = 1) -> str:
     """ "fold 3" from the internal key "r0f2" (1-based), "repeat 2, fold 3" when the run repeats its split."""
-    match = re.fullmatch(r"r(\d+)f(\d+)", str(key))
-    if match is None:
+    try:
+        fold = FoldKey.parse(key)
+    except RunError:
         return str(key)
-    repeat, fold = int(match.group(1)), int(match.group(2))
-    return f"fold {fold + 1}" if repeats <= 1 else f"repeat {repeat + 1}, fold {fold + 1}"
+    return fold.label(repeats=repeats, sep=", ")
 
 
 def compare_numbers(value: float, threshold: float) -> tuple[str, str]:
-    """``value`` and ``threshold`` rounded so that they never read equal when they are not (2 to 4 decimals)."""
+    """``value`` and ``threshold`` rounded so they never read equal when they differ (2 to 4 decimals)."""
     for digits in (2, 3, 4):
         a, b = f"{value:.{digits}f}", f"{threshold:.{digits}f}"
         if a != b or value == threshold:
@@ -40,7 +40,7 @@ def _outcome(name: str, names: tuple[str, str]) -> str:
 
 
 def model_table(probability, *, repeats: int = 1) -> pd.DataFrame:
-    """One row per fold model, in words: model, its role for this patient, probability, threshold, what it says."""
+    """One row per fold model in words: model, its role for this patient, probability, threshold, verdict."""
     table = probability.table
     names = probability.class_names
     rows = []

@@ -35,7 +35,7 @@ from core.config import ExperimentConfig, hyperparameter_table
 from core.errors import CoreError
 from core.pairing import SYNTHETIC_BADGE, run_is_synthetic
 from core.report_explanations import OCCLUSION_SETTINGS, cached_occlusion, explanation_slide
-from core.runs import Run
+from core.run import Run
 
 
 class Table(NamedTuple):
@@ -80,7 +80,7 @@ def slides(run: Run, cohort: Cohort | None = None) -> list[Slide]:
         Title, cohort, preprocessing, model and protocol, patient-level results, ROC and
         confusion, segment-level results, explanations, caveats.
     """
-    config = ExperimentConfig.from_dict(run.manifest["config"])
+    config = run.config
     return [
         _title_slide(run, config),
         _cohort_slide(run, cohort),
@@ -309,7 +309,7 @@ def _caveats_slide(run: Run) -> Slide:
             "the scores are optimistic"
         )
     weights = run.manifest.get("weights")
-    if weights == "random" and run.manifest["config"]["model"].get("weights") == "imagenet":
+    if weights == "random" and run.config.model.weights == "imagenet":
         bullets.append("ImageNet weights were not available: the backbone started from random initialisation")
     if run.status != "complete":
         bullets.append(

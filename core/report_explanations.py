@@ -16,7 +16,7 @@ from core.errors import CoreError
 from core.explain.occlusion import OcclusionSettings
 from core.figures import occlusion_bands
 from core.patient_words import fold_name
-from core.runs import Run
+from core.run import Run
 
 #: Branch names on the slides (their colours: :data:`core.figures.BRANCH_COLOURS`).
 BRANCH_WORDS = {"mel": "Mel image", "stft": "STFT image"}
@@ -67,7 +67,7 @@ def explanation_slide(run: Run) -> Any:
     slide = Slide(title="Key explanations")
     # Only a set covering every finished fold is shown, so the slide depends on the run alone,
     # never on which folds someone happened to open on the Explain page.
-    done = set(run.manifest.get("folds_done", []))
+    done = {key.key for key in run.fold_keys}
     masking = cached_masking_table(run.path)
     occlusion = cached_occlusion(run)
     if not masking.empty and set(masking["fold_key"]) != done:
@@ -75,7 +75,7 @@ def explanation_slide(run: Run) -> Any:
     if not occlusion.empty and set(occlusion["fold_key"]) != done:
         occlusion = pd.DataFrame()
     hint = f"not computed for every fold yet: run `python -m core explain --run {run.path.name}`"
-    repeats = int(run.manifest["config"]["split"].get("repeats", 1))
+    repeats = run.repeats
     if masking.empty:
         slide.bullets.append(f"Branch masking: {hint}")
     else:

@@ -1,7 +1,7 @@
 """Tables and curves the Results page shows for one or more runs.
 
 Everything is derived from a run's stored predictions and per-fold metrics
-(:class:`core.runs.Run`), so a page never recomputes a model output.
+(:class:`core.run.Run`), so a page never recomputes a model output.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from sklearn.metrics import roc_curve
 
 from core.errors import RunError
 from core.folds import FoldKey
+from core.formatting import mean_sd
 from core.metrics import binary_metrics
-from core.runs import Run
+from core.run import Run
 
 #: The study's per-fold table: column title → (metric key, shown as percent).
 STUDY_COLUMNS: dict[str, tuple[str, bool]] = {
@@ -89,11 +90,8 @@ def study_table(run: Run, *, level: str, part: str) -> pd.DataFrame:
     summary = {"Fold": SD_LABEL}
     for title, (key, pct) in STUDY_COLUMNS.items():
         values = numeric[key].astype(float)
-        summary[title] = (
-            f"{_fmt(values.mean(), pct)} ± {_fmt(values.std(ddof=0), pct)}"
-            if len(values) > 1
-            else _fmt(values.mean(), pct)
-        )
+        spread = values.std(ddof=0) if len(values) > 1 else None
+        summary[title] = mean_sd(values.mean(), spread, fmt=lambda v, pct=pct: _fmt(v, pct))
     rows.append(summary)
     return pd.DataFrame(rows)
 
@@ -207,9 +205,9 @@ def compare_runs(runs: list[Run], *, level: str = "patient") -> pd.DataFrame:
         row = {
             "run": run.path.name,
             "split": "segment-level (leaky)" if run.leaky else "patient",
-            "inputs": run.manifest["config"]["model"]["inputs"],
-            "backbone": run.manifest["config"]["model"]["backbone"],
-            "weights": run.manifest.get("weights", ""),
+            "inputs": run.config.model.inputs,
+            "backbone": run.config.model.backbone,
+            "weights": run.info.weights,
             "folds": len(test),
         }
         for key in ("acc", "precision", "recall", "specificity", "f1", "auroc"):

@@ -21,7 +21,7 @@ checked when it is loaded (:mod:`core.model_files`).
 No audio path is written: segments are named by ``recording_id`` and pseudonymous
 ``patient_id``.
 
-The root is ``runs/`` under the current directory, or ``$VOE_RUNS_DIR``, or an argument.
+The root is an argument, else :func:`core.workspace.runs_dir` (``$VOE_RUNS_DIR`` or ``./runs``).
 This module imports neither TensorFlow nor Keras.
 """
 
@@ -33,7 +33,6 @@ import os
 import re
 import socket
 import time
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -43,21 +42,29 @@ import pandas as pd
 
 from core.atomic import atomic_write_text
 from core.errors import RunError
-from core.metrics import auroc, bootstrap_ci, percentile_ci
+from core.folds import FoldKey
 from core.model_files import check_model_file, damaged_folds, record_model_file
+from core.run import Run, load_run
 from core.run_health import process_alive, run_state
+from core.run_statistics import compute_summary, fold_table
+from core.workspace import RUNS_ENV, runs_dir
 
-RUNS_ENV = "VOE_RUNS_DIR"
 STATUSES = ("running", "complete", "failed", "cancelled")
 PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "librosa", "scipy")
 MANIFEST = "manifest.json"
+#: Columns of :func:`list_runs`, in the order pages show them.
+LIST_COLUMNS: tuple[str, ...] = tuple(
+    (
+        "run_id name status preset backbone inputs split weights patient_auroc_mean "
+        "patient_auroc_std segment_auroc_mean segment_auroc_std folds_done n_folds seconds run_dir "
+        "damaged_folds"
+    ).split()
+)
 
 
 def runs_root(root: str | Path | None = None) -> Path:
-    """The run store folder: ``root`` if given, else ``$VOE_RUNS_DIR``, else ``./runs``."""
-    if root is not None:
-        return Path(root)
-    return Path(os.environ.get(RUNS_ENV) or Path.cwd() / "runs")
+    """The run store folder: ``root`` if given, else :func:`core.workspace.runs_dir`."""
+    return Path(root) if root is not None else runs_dir()
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
@@ -280,66 +287,6 @@ def finish_run(
     return update_manifest(run_dir, status=status, error=error, timings=timings, summary=summary)
 
 
-def fold_table(run_dir: str | Path) -> pd.DataFrame:
-    """Per-fold metrics (``folds.csv``); empty when no fold finished."""
-    path = Path(run_dir) / "folds.csv"
-    return pd.read_csv(path) if path.is_file() else pd.DataFrame()
-
-
-def compute_summary(run_dir: str | Path, *, n_boot: int = 1000) -> dict[str, Any]:
-    """Test metrics, mean ± std over folds, per level; CIs over repeats and patients.
-
-    Returns
-    -------
-    summary : dict
-        ``<level>_<metric>_mean`` / ``_std`` for level in segment, patient and every
-        metric, the SD over folds a population SD (ddof=0, as the study);
-        ``patient_auroc_ci_repeats`` (percentile interval of the repeats' mean patient
-        AUROC, kept for old readers) and ``patient_auroc_repeat_range`` (min–max of the
-        same: the range over repeated splits; None with one repeat);
-        ``patient_auroc_pooled`` (AUROC of all test predictions pooled over folds) and
-        ``patient_auroc_ci_bootstrap`` (its 95 % interval, patients resampled, the fold
-        models held fixed, seed 0; both left out when ``n_boot`` is 0); ``folds_done``;
-        ``best_epoch_mean``.
-    """
-    from core.metrics import METRIC_COLUMNS, summarize
-
-    folds = fold_table(run_dir)
-    if folds.empty:
-        return {}
-    test = folds[folds["part"] == "test"]
-    summary: dict[str, Any] = {}
-    table = summarize(test)
-    for _, row in table.iterrows():
-        for metric in METRIC_COLUMNS:
-            for stat in ("mean", "std"):
-                summary[f"{row['level']}_{metric}_{stat}"] = _float(row[f"{metric}_{stat}"])
-    patient_test = test[test["level"] == "patient"]
-    per_repeat = patient_test.groupby("repeat")["auroc"].mean()
-    summary["patient_auroc_ci_repeats"] = (
-        list(percentile_ci(per_repeat.to_numpy())) if len(per_repeat) > 1 else [None, None]
-    )
-    # What it is: the spread of the repeats' mean AUROC (split variability only), not a CI.
-    summary["patient_auroc_repeat_range"] = (
-        [_float(per_repeat.min()), _float(per_repeat.max())] if len(per_repeat) > 1 else [None, None]
-    )
-    patients_path = Path(run_dir) / "predictions_patients.csv"
-    if n_boot > 0 and patients_path.is_file():
-        patients = pd.read_csv(patients_path)
-        pooled = patients[patients["part"] == "test"]
-        low, high = bootstrap_ci(pooled, n_boot=n_boot, seed=0)
-        summary["patient_auroc_ci_bootstrap"] = [_float(low), _float(high)]
-        summary["patient_auroc_pooled"] = _float(auroc(pooled["label"].to_numpy(), pooled["prob"].to_numpy()))
-    summary["folds_done"] = int(len(test.groupby(["repeat", "fold"])))
-    summary["best_epoch_mean"] = _float(test.groupby(["repeat", "fold"])["best_epoch"].first().mean())
-    return summary
-
-
-def _float(value: Any) -> float | None:
-    value = float(value)
-    return None if np.isnan(value) else value
-
-
 def run_summary(run_dir: str | Path, *, verify_models: bool = False) -> dict[str, Any]:
     """The one-object summary printed by ``train --json`` and ``runs show --json``.
 
@@ -395,26 +342,9 @@ def list_runs(root: str | Path | None = None) -> pd.DataFrame:
                     rows.append(run_summary(run_dir))
                 except (RunError, KeyError):
                     continue
-    columns = [
-        "run_id",
-        "name",
-        "status",
-        "preset",
-        "backbone",
-        "inputs",
-        "split",
-        "weights",
-        "patient_auroc_mean",
-        "patient_auroc_std",
-        "segment_auroc_mean",
-        "segment_auroc_std",
-        "folds_done",
-        "n_folds",
-        "seconds",
-        "run_dir",
-        "damaged_folds",
-    ]
-    return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+    return (
+        pd.DataFrame(rows, columns=list(LIST_COLUMNS)) if rows else pd.DataFrame(columns=list(LIST_COLUMNS))
+    )
 
 
 def find_run(run: str | Path, *, root: str | Path | None = None) -> Path:
@@ -449,64 +379,6 @@ def find_run(run: str | Path, *, root: str | Path | None = None) -> Path:
     )
 
 
-@dataclass
-class Run:
-    """A run loaded for display.
-
-    Attributes
-    ----------
-    path : Path
-    manifest : dict
-    status : str
-        :func:`effective_status`.
-    epochs, folds, segment_predictions, patient_predictions : pd.DataFrame
-        The CSVs (empty tables when missing).
-    """
-
-    path: Path
-    manifest: dict[str, Any]
-    status: str
-    epochs: pd.DataFrame
-    folds: pd.DataFrame
-    segment_predictions: pd.DataFrame
-    patient_predictions: pd.DataFrame
-
-    @property
-    def leaky(self) -> bool:
-        return bool(self.manifest.get("leaky"))
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        return run_summary(self.path)
-
-
-def load_run(run: str | Path, *, root: str | Path | None = None) -> Run:
-    """Load a run's manifest and tables (no model; see :func:`load_fold_model`)."""
-    path = find_run(run, root=root)
-    manifest = read_manifest(path)
-
-    def table(name: str) -> pd.DataFrame:
-        file = path / name
-        return pd.read_csv(file) if file.is_file() else pd.DataFrame()
-
-    return Run(
-        path=path,
-        manifest=manifest,
-        status=effective_status(manifest, path),
-        epochs=table("epochs.csv"),
-        folds=table("folds.csv"),
-        segment_predictions=table("predictions_segments.csv"),
-        patient_predictions=table("predictions_patients.csv"),
-    )
-
-
-def fold_key(fold: int | str, *, repeat: int = 0) -> str:
-    """``"r0f3"`` from 3 (repeat 0) or from the key itself (see :class:`core.folds.FoldKey`)."""
-    from core.folds import FoldKey
-
-    return FoldKey.of(fold, repeat=repeat).key
-
-
 def load_fold_model(
     run: str | Path, fold: int | str, *, repeat: int = 0, root: str | Path | None = None
 ) -> Any:
@@ -521,7 +393,7 @@ def load_fold_model(
     from core.models.dual import DualModel
 
     run_dir = find_run(run, root=root)
-    key = fold_key(fold, repeat=repeat)
+    key = FoldKey.of(fold, repeat=repeat).key
     path = run_dir / "models" / f"{key}.keras"
     if not path.is_file():
         raise RunError(f"run {run_dir.name}: no model for fold {key}")

@@ -13,7 +13,7 @@ is the mean of its folds), and DeLong's test against a reference configuration o
 patients' out-of-fold probabilities averaged over repeats.
 
 This module imports neither TensorFlow nor Ray (training goes through
-:func:`core.training.start_run`, with the chosen backend).
+:func:`core.run_lifecycle.start_run`, with the chosen backend).
 """
 
 from __future__ import annotations
@@ -175,8 +175,8 @@ def run_sweep(
     on_config : callable, optional
         ``on_config(index, total, label)`` before each configuration starts.
     """
+    from core.run_lifecycle import RunCancelled, start_run
     from core.runs import _slug
-    from core.training import RunCancelled, start_run
 
     grid = configurations(spec)
     labels = [label for label, _ in grid]

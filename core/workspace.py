@@ -36,9 +36,13 @@ def uploads_dir() -> Path:
     return cache_dir() / "uploads"
 
 
+#: Environment variable that moves the run store.
+RUNS_ENV = "VOE_RUNS_DIR"
+
+
 def runs_dir() -> Path:
-    """Folder that holds one sub-folder per training run."""
-    return Path(os.environ.get("VOE_RUNS_DIR", Path.cwd() / "runs")).resolve()
+    """Folder that holds one sub-folder per training run (``$VOE_RUNS_DIR``, else ``./runs``)."""
+    return Path(os.environ.get(RUNS_ENV) or Path.cwd() / "runs").resolve()
 
 
 def ensure_demo_cohort(

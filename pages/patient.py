@@ -87,7 +87,7 @@ except CoreError as exc:
     st.error(f"This patient cannot be shown: {exc}")
     st.stop()
 
-repeats = int(run.manifest["config"]["split"].get("repeats", 1))
+repeats = run.repeats
 disagreement = words.disagreement(probability)
 if disagreement:
     st.warning(disagreement, icon=":material/compare_arrows:")
@@ -156,8 +156,7 @@ def _explainer(
     run_dir: str, key: str, version: str, cohort_root: str, cache: str, _run: Run, _cohort: Cohort
 ) -> FoldExplainer:
     """Fold ``key`` of ``_run`` (at ``run_dir``; ``version`` names its model file) on ``_cohort``."""
-    dataset = patient.run_dataset(_run, _cohort, cache_dir=Path(cache))
-    return patient.fold_explainer(_run, key, dataset=dataset)
+    return patient.fold_explainer(_run, key, cohort=_cohort, cache_dir=Path(cache))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -13,7 +13,6 @@ import streamlit as st
 
 from core import ood
 from core.cohort.classes import class_names, positive_phrase
-from core.config import ExperimentConfig
 from core.errors import CoreError
 from core.explain.regions import ImageAxes
 from core.figures import gradcam_overlays, model_spread
@@ -41,13 +40,13 @@ def _ensemble(run_dir: str, stamp: int, _run: Run) -> Ensemble:
     return Ensemble.from_run(_run)
 
 
-config = ExperimentConfig.from_dict(run.manifest["config"])
+config = run.config
 selection = config.preprocess.selection
 vowels = " or ".join(f"/{v.lower()}/" for v in selection.vowels)
 st.markdown(
     f"Record a **sustained vowel {vowels}** for about three seconds in a quiet room, as the run's training "
     f"recordings ({', '.join(selection.phases)}-op). Every one of the run's "
-    f"{len(run.manifest.get('folds_done', []))} "
+    f"{len(run.fold_keys)} "
     f"fold models gives its probability of {positive_phrase(class_names(run))}."
 )
 

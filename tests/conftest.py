@@ -117,7 +117,7 @@ def demo_runs_root(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Pa
     spectrograms in well under a minute, for the pages and the explainers to read.
     """
     from core.config import preset, with_overrides
-    from core.training import start_run
+    from core.run_lifecycle import start_run
 
     root = tmp_path_factory.mktemp("runs")
     config = with_overrides(

@@ -99,8 +99,8 @@ def test_cli_options_build_the_source_and_back(tmp_path: Path) -> None:
 def test_training_data_and_run_readers_use_the_stored_source(tmp_path: Path) -> None:
     from core import runs
     from core.config import preset
-    from core.explain.fold import load_run_dataset
-    from core.training import load_training_data
+    from core.run import load_run
+    from core.training_data import load_training_data
 
     sheet_cohort(tmp_path / "c")
     source = CohortSource(tmp_path / "c", labels=tmp_path / "c" / "labels.csv")
@@ -119,7 +119,7 @@ def test_training_data_and_run_readers_use_the_stored_source(tmp_path: Path) -> 
         folds=["r0f0"],
         root=tmp_path / "runs",
     )
-    rebuilt = load_run_dataset(run_dir, cache_dir=tmp_path / "cache")
+    rebuilt = load_run(run_dir).dataset(cache_dir=tmp_path / "cache")
     pd.testing.assert_frame_equal(rebuilt.segments, dataset.segments)
     np.testing.assert_array_equal(rebuilt.mel, dataset.mel)
 
@@ -129,7 +129,7 @@ def test_a_failed_label_sheet_run_resumes_from_its_manifest(tmp_path: Path) -> N
     from core import runs
     from core.config import preset, with_overrides
     from core.errors import TrainingError
-    from core.training import resume_run, start_run
+    from core.run_lifecycle import resume_run, start_run
 
     sheet_cohort(tmp_path / "c")
     source = CohortSource(tmp_path / "c", labels=tmp_path / "c" / "labels.csv", positive="PD")

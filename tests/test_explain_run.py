@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def tiny_run(demo_cohort_dir, tmp_path_factory):
     from core.config import preset, with_overrides
-    from core.training import start_run
+    from core.run_lifecycle import start_run
 
     root = tmp_path_factory.mktemp("runs")
     cache = tmp_path_factory.mktemp("cache")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core import runs
 from core.errors import RunError
 from core.folds import FoldKey, fold_label, repeats_of, sorted_keys
 from core.results import fold_label as table_label
@@ -45,12 +44,12 @@ def test_every_stored_key_comes_from_fold_key() -> None:
     empty = np.zeros(0, dtype=int)
     assert Fold(repeat=1, fold=3, seed=0, train=empty, val=empty, test=empty).key == "r1f3"
     assert (
-        runs.fold_key(3) == "r0f3"
-        and runs.fold_key(3, repeat=2) == "r2f3"
-        and runs.fold_key("r1f0") == "r1f0"
+        FoldKey.of(3).key == "r0f3"
+        and FoldKey.of(3, repeat=2).key == "r2f3"
+        and FoldKey.of("r1f0").key == "r1f0"
     )
     with pytest.raises(RunError):
-        runs.fold_key("fold 1")
+        FoldKey.of("fold 1")
 
 
 def test_keys_sort_by_repeat_then_fold_not_by_text() -> None:

@@ -11,7 +11,7 @@ import pytest
 from core.headline import comparator_rule, headline, pooled_auroc, small_fold_warning, small_folds
 from core.metrics import auroc, summarize
 from core.results import SD_LABEL
-from core.runs import Run
+from core.run import Run
 
 
 def _run(summary: dict) -> Run:

@@ -69,7 +69,7 @@ def new_run(root: Path, name: str = "locked") -> Path:
 
 
 def test_a_claimed_run_refuses_a_second_trainer_and_a_killed_one_shows_failed_with_a_reason(tmp_path) -> None:
-    from core.training import resume_run
+    from core.run_lifecycle import resume_run
 
     run_dir = new_run(tmp_path)
     runs.update_manifest(run_dir, status="failed")
@@ -117,8 +117,8 @@ def test_the_heartbeat_thread_beats_while_a_run_trains(tmp_path) -> None:
 
 
 def test_two_trainers_of_one_run_at_once_exactly_one_trains(tmp_path, synthetic_dataset) -> None:
+    from core.run_lifecycle import execute_run
     from core.splits import make_folds
-    from core.training import execute_run
 
     dataset = synthetic_dataset(patients=8, per_patient=3)
     config = tiny_config()
@@ -214,7 +214,7 @@ def _try_hold(path: Path, errors: list[str]) -> None:
 def test_two_cli_trainings_and_two_cli_resumes_at_once(tmp_path) -> None:
     from core.demo import generate_cohort
     from core.errors import TrainingError
-    from core.training import start_run
+    from core.run_lifecycle import start_run
 
     cohort = tmp_path / "cohort"
     generate_cohort(cohort, patients=10, seed=5)

@@ -32,8 +32,8 @@ def tiny_config():
 
 def test_damaged_fold_models_are_named_and_refused_on_load(tmp_path, synthetic_dataset) -> None:
     from core.model_files import file_sha256
+    from core.run_lifecycle import execute_run
     from core.splits import make_folds
-    from core.training import execute_run
 
     dataset = synthetic_dataset(patients=8, per_patient=3)
     config = tiny_config()

@@ -15,7 +15,8 @@ from core.errors import RunError
 
 @pytest.fixture(scope="module")
 def run(demo_runs_root):
-    from core.runs import list_runs, load_run
+    from core.run import load_run
+    from core.runs import list_runs
 
     return load_run(list_runs(demo_runs_root)["run_dir"].iloc[0])
 
@@ -121,13 +122,13 @@ def test_typical_segment_is_nearest_the_mean():
 def test_run_dataset_refuses_another_cohort(run, cohort):
     manifest = {**run.manifest, "data": {**run.manifest["data"], "fingerprint": "0" * 16}}
     with pytest.raises(RunError, match="another cohort"):
-        patient.run_dataset(dataclasses.replace(run, manifest=manifest), cohort)
+        dataclasses.replace(run, manifest=manifest).dataset(cohort=cohort)
 
 
 @pytest.mark.slow
 def test_patient_view_explains_with_the_fold_that_held_the_patient_out(run, cohort, tmp_path):
     from core.explain.store import ExplainStore
-    from core.runs import load_run
+    from core.run import load_run
 
     # A private copy, so explanations cached by other tests cannot change which path is taken.
     copy = shutil.copytree(
@@ -135,9 +136,12 @@ def test_patient_view_explains_with_the_fold_that_held_the_patient_out(run, coho
     )
     run = load_run(copy)
     patient_id = patient.patient_ids(run)[3]
-    view = patient.patient_view(run, cohort, patient_id, cache_dir=tmp_path / "cache")
-    explanation = view.explanation
-    row = view.probability.table.iloc[0]
+    probability = patient.patient_probability(run, patient_id)
+    key = patient.explain_fold(run, patient_id)
+    threshold = probability.table.loc[probability.table["fold_key"] == key, "threshold"].iloc[0]
+    explainer = patient.fold_explainer(run, key, cohort=cohort, cache_dir=tmp_path / "cache")
+    explanation = patient.explain_patient(explainer, patient_id, threshold=float(threshold))
+    row = probability.table.iloc[0]
     assert explanation.fold_key == row["fold_key"] and explanation.threshold == row["threshold"]
     stored = run.segment_predictions
     mine = stored[
@@ -164,4 +168,8 @@ def test_patient_view_explains_with_the_fold_that_held_the_patient_out(run, coho
     assert explanation.source == "computed for this patient"
     names = set(ExplainStore(run.path).entries()["name"])
     assert {"patient_masking", "patient_occlusion", "maps_gradcam"} <= names
-    assert view.facts["value"].iloc[0] == patient_id and len(view.recordings) == 8
+    facts, recordings = (
+        patient.patient_facts(cohort, patient_id),
+        patient.patient_recordings(cohort, patient_id),
+    )
+    assert facts["value"].iloc[0] == patient_id and len(recordings) == 8

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core import predict
+from core import predict, quality
 from core.config import PreprocessConfig
+from core.metrics import aggregate_probabilities
 
 
 def wav_bytes(y: np.ndarray, sr: int, *, format: str = "WAV", subtype: str = "PCM_16") -> bytes:
@@ -28,9 +29,9 @@ def vowel(seconds: float, sr: int, *, amplitude: float = 0.5, f0: float = 150.0)
 
 def checks(
     data: bytes, *, suffix: str = ".wav", config: PreprocessConfig | None = None
-) -> predict.QualityReport:
-    with predict.audio_file(data, suffix=suffix) as path:
-        return predict.quality_checks(path, config=config or PreprocessConfig())
+) -> quality.QualityReport:
+    with quality.audio_file(data, suffix=suffix) as path:
+        return quality.quality_checks(path, config=config or PreprocessConfig())
 
 
 def test_a_clean_vowel_passes_every_check():
@@ -99,7 +100,7 @@ def test_clipping_stereo_and_sample_rate_verdicts():
     report = checks(wav_bytes(stereo, 48_000, format="FLAC"), suffix=".flac")
     clipped = float(np.mean(np.abs(stereo) >= 1 - 2.0**-15))
     assert report.checks.set_index("check").loc["clipping", "value"] == f"{100 * clipped:.2f} %"
-    assert report.verdict("clipping") == "fail" and clipped >= predict.CLIP_FAIL_FRACTION
+    assert report.verdict("clipping") == "fail" and clipped >= quality.CLIP_FAIL_FRACTION
     assert report.verdict("channels") == "warn" and report.channels == 2
     assert report.verdict("sample rate") == "pass"
     light = vowel(1.0, 16_000)
@@ -122,10 +123,10 @@ def test_uploaded_bytes_leave_no_file_behind(tmp_path, monkeypatch):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    with predict.audio_file(wav_bytes(vowel(1.0, 16_000), 16_000), suffix=".wav") as path:
+    with quality.audio_file(wav_bytes(vowel(1.0, 16_000), 16_000), suffix=".wav") as path:
         assert path.is_file() and path.parent.parent == scratch
     assert list(scratch.iterdir()) == []
-    with pytest.raises(RuntimeError), predict.audio_file(b"abc", suffix="../../x") as path:
+    with pytest.raises(RuntimeError), quality.audio_file(b"abc", suffix="../../x") as path:
         assert path.name == "recording.wav"  # a suffix from a client never shapes the path
         raise RuntimeError("fails while reading")
     assert list(scratch.iterdir()) == []
@@ -153,8 +154,8 @@ def test_recording_images_are_the_datasets_images(demo_cohort_dir):
 
 def test_aggregate_and_verdict_text():
     prob = np.array([[0.2, 0.4, 0.9], [0.1, 0.1, 0.7]])
-    np.testing.assert_allclose(predict.aggregate(prob, how="mean"), [0.5, 0.3])
-    np.testing.assert_allclose(predict.aggregate(prob, how="max"), [0.9, 0.7])
+    np.testing.assert_allclose(aggregate_probabilities(prob, how="mean"), [0.5, 0.3])
+    np.testing.assert_allclose(aggregate_probabilities(prob, how="max"), [0.9, 0.7])
     text = predict.verdict_text(mean=0.6, low=0.5, high=0.7, n_models=5, n_poor=4)
     assert (
         text.startswith("The models lean towards a poor outcome: 4 of 5") and predict.NOT_A_DIAGNOSIS in text
@@ -165,7 +166,8 @@ def test_aggregate_and_verdict_text():
 
 @pytest.fixture(scope="module")
 def run(demo_runs_root):
-    from core.runs import list_runs, load_run
+    from core.run import load_run
+    from core.runs import list_runs
 
     return load_run(list_runs(demo_runs_root)["run_dir"].iloc[0])
 
@@ -258,6 +260,6 @@ def test_ensemble_needs_finished_folds(run):
 def test_audio_file_passes_paths_through(tmp_path):
     path = tmp_path / "given.wav"
     path.write_bytes(wav_bytes(vowel(0.5, 16_000), 16_000))
-    with predict.audio_file(path) as opened:
+    with quality.audio_file(path) as opened:
         assert opened == Path(path)
     assert path.is_file()

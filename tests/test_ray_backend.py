@@ -15,7 +15,7 @@ import tensorflow  # noqa: F401  (a hard requirement: imported plainly, never sk
 from core import runs  # noqa: E402
 from core.backends.ray_backend import FAULT_ENV, RaySettings, ray_session  # noqa: E402
 from core.config import preset, with_overrides
-from core.training import start_run  # noqa: E402
+from core.run_lifecycle import start_run  # noqa: E402
 
 
 def small_config():
@@ -146,8 +146,8 @@ def test_cancel_stops_the_running_and_pending_tasks(ray_cluster, synthetic_datas
 
     from core.backends.ray_backend import train_folds
     from core.config import SplitConfig
+    from core.run_lifecycle import RunCancelled
     from core.splits import make_folds
-    from core.training import RunCancelled
 
     dataset = synthetic_dataset()
     config = with_overrides(

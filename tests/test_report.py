@@ -38,7 +38,7 @@ def _slide(deck: list[report.Slide], title: str) -> report.Slide:
 
 def test_slides_carry_the_runs_own_tables(run, cohort):
     from core.cohort.summary import duration_table
-    from core.config import ExperimentConfig, hyperparameter_table
+    from core.config import hyperparameter_table
     from core.results import study_table
 
     deck = report.slides(run, cohort)
@@ -53,7 +53,7 @@ def test_slides_carry_the_runs_own_tables(run, cohort):
     assert list(durations.columns[-3:]) == ["shortest (ms)", "longest (ms)", "mean (ms)"]
     raw = duration_table(cohort)["mean_ms"].iloc[-1]
     assert durations["mean (ms)"].iloc[-1] == f"{raw:.1f}" and "," not in durations.to_csv(sep=";")
-    config = ExperimentConfig.from_dict(run.manifest["config"])
+    config = run.config
     pd.testing.assert_frame_equal(
         _slide(deck, "Model and protocol").tables[0].frame, pd.DataFrame(hyperparameter_table(config))
     )

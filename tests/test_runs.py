@@ -89,7 +89,7 @@ def test_a_run_whose_process_died_is_reported_failed(tmp_path) -> None:
 
 
 def test_complete_run_files_summary_listing_and_models(tmp_path, synthetic_dataset) -> None:
-    from core.training import execute_run
+    from core.run_lifecycle import execute_run
 
     dataset = synthetic_dataset(patients=8, per_patient=3, strength=90)
     config = tiny_config()
@@ -128,7 +128,7 @@ def test_complete_run_files_summary_listing_and_models(tmp_path, synthetic_datas
 
 
 def test_failed_fold_then_resume_trains_only_the_rest(tmp_path, synthetic_dataset) -> None:
-    from core.training import execute_run
+    from core.run_lifecycle import execute_run
 
     dataset = synthetic_dataset(patients=8, per_patient=3)
     config = tiny_config()

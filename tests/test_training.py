@@ -9,7 +9,8 @@ import tensorflow  # noqa: F401  (a hard requirement: imported plainly, never sk
 from core.config import SplitConfig, preset, with_overrides
 from core.errors import TrainingError
 from core.splits import make_folds  # noqa: E402
-from core.training import FeatureCache, augment_images, class_weights, train_fold  # noqa: E402
+from core.train_steps import FeatureCache, augment_images  # noqa: E402
+from core.training import class_weights, train_fold  # noqa: E402
 
 
 def tiny_config(**overrides):

@@ -186,7 +186,7 @@ def test_an_interrupted_download_leaves_nothing_and_says_so(
 def test_offline_fails_fast_and_training_falls_back_with_the_reason(
     keras_home, tmp_path, synthetic_dataset
 ) -> None:
-    from core.training import execute_run
+    from core.run_lifecycle import execute_run
 
     start = time.perf_counter()
     reason = ensure_imagenet("efficientnetb0")  # conftest points VOE_WEIGHTS_URL at a closed loopback port
@@ -228,7 +228,7 @@ def run_until_first_fold(tmp_path: Path, dataset, backbone: str, execute_run, ev
 def test_training_fetches_missing_weights_first_and_records_their_sha256(
     origin, keras_home, b0_files, tmp_path, monkeypatch, synthetic_dataset
 ) -> None:
-    from core.training import execute_run
+    from core.run_lifecycle import execute_run
 
     server, base = origin
     body = b0_files["h5"].read_bytes()
@@ -389,8 +389,8 @@ def test_a_run_fetches_then_trains_every_fold_from_the_fetched_file(
 ) -> None:
     """Online path end to end: fetch before the first fold, every fold starts from the file, sha256 kept."""
     from core import runs
+    from core.run_lifecycle import execute_run
     from core.splits import make_folds
-    from core.training import execute_run
 
     keras.utils.set_random_seed(5)
     made = keras.applications.MobileNetV3Small(include_top=False, weights=None, input_shape=(32, 32, 3))

@@ -30,16 +30,18 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from core.config import ExperimentConfig
 from core.errors import TrainingError
 from core.splits import Fold
+from core.training import FoldResult
+
+if TYPE_CHECKING:
+    from core.dataset import SegmentDataset
 
 FAULT_ENV = "VOE_RAY_FAULT_ONCE"
 #: Exit code of a worker killed on purpose by the fault injection.
@@ -172,24 +174,26 @@ class RemoteModel:
 
 
 @dataclass
-class RemoteFoldResult:
-    """What a fold task returns: :class:`core.training.FoldResult` with the model as bytes."""
+class RemoteFoldResult(FoldResult):
+    """What a fold task returns: a :class:`core.training.FoldResult` with the model as bytes.
 
-    fold: Fold
+    Attributes
+    ----------
+    model : RemoteModel
+    cache_seconds : float
+        The task's feature-cache seconds.
+    worker_pid : int
+    """
+
     model: RemoteModel
-    history: pd.DataFrame
-    best_epoch: int
-    predictions: pd.DataFrame
-    metrics: pd.DataFrame
-    seconds: float
-    cached: bool
     cache_seconds: float
     worker_pid: int
 
 
 def _fold_task(data: dict[str, Any], fold: Fold, config: dict[str, Any], fault_marker: str) -> dict[str, Any]:
     """Train one fold in a Ray worker; return plain data (no TensorFlow objects)."""
-    from core.training import FeatureCache, train_fold
+    from core.train_steps import FeatureCache
+    from core.training import train_fold
 
     dataset = SimpleNamespace(**data)
 
@@ -204,13 +208,7 @@ def _fold_task(data: dict[str, Any], fold: Fold, config: dict[str, Any], fault_m
         path = result.model.save(Path(tmp) / f"{fold.key}.keras")
         keras_bytes, sidecar = path.read_bytes(), path.with_suffix(".json").read_text()
     return {
-        "fold": fold,
-        "history": result.history,
-        "best_epoch": result.best_epoch,
-        "predictions": result.predictions,
-        "metrics": result.metrics,
-        "seconds": result.seconds,
-        "cached": result.cached,
+        **{f.name: getattr(result, f.name) for f in fields(FoldResult) if f.name != "model"},
         "cache_seconds": cache.seconds,
         "keras_bytes": keras_bytes,
         "sidecar": sidecar,
@@ -230,7 +228,7 @@ def _task_gpus(ray: Any, settings: RaySettings) -> float:
 
 
 def train_folds(
-    dataset: Any,
+    dataset: SegmentDataset,
     folds: Sequence[Fold],
     config: ExperimentConfig,
     *,
@@ -304,7 +302,7 @@ def train_folds(
 
 def train_into_run(
     run_dir: str | Path,
-    dataset: Any,
+    dataset: SegmentDataset,
     config: ExperimentConfig,
     folds: Sequence[Fold],
     *,
@@ -315,7 +313,7 @@ def train_into_run(
 
     Each finished fold goes through :func:`core.runs.save_fold` (so a cancelled or failed
     run keeps every fold that finished), is added to ``done`` and announced by a
-    ``fold_end`` :class:`core.training.ProgressEvent` to ``emit``.
+    ``fold_end`` :class:`core.progress.ProgressEvent` to ``emit``.
 
     Returns
     -------
@@ -323,12 +321,12 @@ def train_into_run(
         Feature-cache seconds of all tasks.
     """
     from core import runs
-    from core.training import ProgressEvent
+    from core.progress import fold_end
 
     def save(result: RemoteFoldResult, finished: int) -> None:
         runs.save_fold(run_dir, result)
         done.add(result.fold.key)
-        emit(ProgressEvent(**progress_after(result, finished, len(folds))))
+        emit(fold_end(result, fold_index=finished - 1, n_folds=len(folds)))
 
     settings = ray_settings()
     runs.update_manifest(
@@ -342,29 +340,11 @@ def _short(exc: BaseException) -> str:
     return text[-1] if text else type(exc).__name__
 
 
-def progress_after(result: RemoteFoldResult, finished: int, total: int) -> dict[str, Any]:
-    """The ``fold_end`` progress event of a finished task (test AUROCs, best epoch, seconds)."""
-    test = result.metrics[result.metrics["part"] == "test"].set_index("level")
-    return {
-        "kind": "fold_end",
-        "fold": result.fold.key,
-        "fold_index": finished - 1,
-        "n_folds": total,
-        "metrics": {
-            "segment_auroc": float(test.loc["segment", "auroc"]),
-            "patient_auroc": float(test.loc["patient", "auroc"]),
-            "best_epoch": int(result.best_epoch),
-            "seconds": float(result.seconds),
-        },
-    }
-
-
 __all__ = [
     "FAULT_ENV",
     "RaySettings",
     "RemoteFoldResult",
     "RemoteModel",
-    "progress_after",
     "ray_session",
     "ray_settings",
     "train_folds",

@@ -24,7 +24,6 @@ from core.baseline.models import (
     FEATURE_SETS,
     BaselineConfig,
     cross_validate_model,
-    nan_to_none,
     outer_folds,
     pooled_test_predictions,
 )
@@ -39,6 +38,7 @@ from core.baseline.result import (
 from core.baseline.selection import INNER, select_comparator
 from core.cohort.model import Cohort
 from core.errors import RunError, TrainingError
+from core.formatting import nan_to_none
 
 CNN = "cnn"
 

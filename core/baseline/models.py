@@ -38,6 +38,7 @@ from core.acoustics.spectral import spectral_keys
 from core.baseline.importance import fold_importance, mean_importance
 from core.config import config_hash
 from core.errors import ConfigError, TrainingError
+from core.formatting import nan_to_none
 from core.metrics import bootstrap_ci, fold_metrics, summarize
 from core.praat.report import MEASURE_KEYS
 
@@ -410,12 +411,6 @@ def _short_params(params: dict[str, Any]) -> dict[str, Any]:
     return {k.removeprefix("model__"): v for k, v in params.items()}
 
 
-def nan_to_none(value: Any) -> float | None:
-    """A number for JSON: NaN (and None) become None."""
-    if value is None:
-        return None
-    value = float(value)
-    return None if np.isnan(value) else value
 
 
 __all__ = [

@@ -93,14 +93,16 @@ def _methods(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Precompute; 0 when every requested fold is cached, 1 when a damaged fold model was skipped."""
     from core import runs
-    from core.explain.fold import FoldExplainer, fold_keys, load_fold, load_run_dataset
+    from core.explain.fold import FoldExplainer, fold_keys, load_fold
+    from core.folds import FoldKey
     from core.models.runtime import tensorflow
+    from core.run import load_run
 
     methods = _methods(args.methods)
     run_dir = runs.find_run(args.run, root=args.runs_dir)
     keys = fold_keys(run_dir)
     if args.fold is not None:
-        wanted = args.fold if not args.fold.isdigit() else runs.fold_key(int(args.fold), repeat=args.repeat)
+        wanted = args.fold if not args.fold.isdigit() else FoldKey(args.repeat, int(args.fold)).key
         if wanted not in keys:
             raise ExplainError(f"run {run_dir.name}: no finished fold {wanted}; finished: {keys}")
         keys = [wanted]
@@ -109,12 +111,13 @@ def run(args: argparse.Namespace) -> int:
     tensorflow()
     steps_per_fold = 3 + len(methods) * (2 if args.faithfulness else 1)
     bar = ProgressBar(len(keys) * steps_per_fold + 1, enabled=not args.quiet)
-    dataset = load_run_dataset(run_dir, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    loaded, cache = load_run(run_dir), Path(args.cache_dir) if args.cache_dir else None
+    loaded.dataset(cache_dir=cache)
     bar("dataset")
     done, damaged = [], []
     for key in keys:
         try:
-            data = load_fold(run_dir, key, dataset=dataset)
+            data = load_fold(loaded, key, cache_dir=cache)
         except RunError as exc:  # a damaged or missing fold model: say so, explain the other folds
             damaged.append({"fold": key, "error": str(exc)})
             print(f"skipped fold {key}: {exc}", file=sys.stderr)

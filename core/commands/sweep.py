@@ -113,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     """
     from core import runs
     from core.locks import training_lock
+    from core.run_lifecycle import RunCancelled
     from core.sweep import read_sweep, run_sweep, sweep_table
-    from core.training import RunCancelled
 
     code = 0
     if args.show:

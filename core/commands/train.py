@@ -197,6 +197,7 @@ class ProgressBar:
 def oracle_auroc(cohort_dir: str | Path | None) -> float | None:
     """The demo generator's in-sample reference patient AUROC (its hidden severity scored on the
     same patients), when the cohort is a demo. A reference point, not an upper bound."""
+
     if not cohort_dir:
         return None
     truth = Path(cohort_dir) / TRUTH_FILE
@@ -210,8 +211,9 @@ def run(args: argparse.Namespace) -> int:
     """Train (or resume); 0 when complete, 1 when failed, 130 when cancelled."""
     from core import runs
     from core.locks import training_lock
+    from core.run import Manifest
     from core.run_health import claim
-    from core.training import RunCancelled, resume_run, start_run
+    from core.run_lifecycle import RunCancelled, resume_run, start_run
 
     cache = Path(args.cache_dir) if args.cache_dir else None
     run_dir: Path | None = None
@@ -224,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
                 held.enter_context(claim(found))
                 held.enter_context(training_lock(found.parent, what=found.name))
                 manifest = runs.read_manifest(found)
-                bar = ProgressBar(ExperimentConfig.from_dict(manifest["config"]), enabled=not args.quiet)
+                bar = ProgressBar(Manifest.from_dict(manifest).config, enabled=not args.quiet)
                 run_dir = resume_run(
                     found, root=args.runs_dir, cache_dir=cache, progress=bar, backend=args.backend
                 )

@@ -2,7 +2,7 @@
 
 Both commands hold the run store's training lock while they train (:mod:`core.locks`).
 :func:`training_session` turns SIGTERM (the dashboard's Cancel) into
-:class:`core.training.RunCancelled`, releases every lock the command took on the way
+:class:`core.run_lifecycle.RunCancelled`, releases every lock the command took on the way
 out, and then starts the oldest queued training (:mod:`core.run_queue`), whatever way
 the command ended.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    from core.training import RunCancelled
+    from core.run_lifecycle import RunCancelled
 
     raise RunCancelled("cancelled")
 

@@ -213,29 +213,17 @@ class CamExplainer(Explainer):
         grads = context.grads[branch] if context.grads is not None else None
         return self.cam_image(activations, grads, runner=runner, context=context, branch=branch)
 
-    def cam_image(
-        self,
-        activations: np.ndarray,
-        grads: np.ndarray | None,
-        *,
-        runner: StagedRunner,
-        context: PairContext,
-        branch: str,
-    ) -> np.ndarray:
-        """Raw CAM [shape=(n, h, w)]: channels of ``activations`` weighted by :meth:`cam_weights`."""
-        weights = self.cam_weights(activations, grads, runner=runner, context=context, branch=branch)
+    def cam_image(self, activations: np.ndarray, grads: np.ndarray | None, **where: Any) -> np.ndarray:
+        """Raw CAM [shape=(n, h, w)]: channels of ``activations`` weighted by :meth:`cam_weights`.
+
+        ``where`` holds ``runner`` (:class:`StagedRunner`), ``context`` (:class:`PairContext`)
+        and ``branch``, for methods that run the model again (Ablation-CAM).
+        """
+        weights = self.cam_weights(activations, grads, **where)
         return np.einsum("nhwc,nc->nhw", activations, weights).astype(np.float32)
 
-    def cam_weights(
-        self,
-        activations: np.ndarray,
-        grads: np.ndarray | None,
-        *,
-        runner: StagedRunner,
-        context: PairContext,
-        branch: str,
-    ) -> np.ndarray:
-        """One weight per channel [shape=(n, c)]; override this or :meth:`cam_image`."""
+    def cam_weights(self, activations: np.ndarray, grads: np.ndarray | None, **where: Any) -> np.ndarray:
+        """One weight per channel [shape=(n, c)]; override this or :meth:`cam_image` (``where`` as there)."""
         raise NotImplementedError(f"{type(self).__name__} must override cam_weights or cam_image")
 
 

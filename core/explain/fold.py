@@ -1,9 +1,7 @@
 """Explanations of one fold of a stored run, computed once and cached in the run folder.
 
-:func:`load_fold` gathers what a fold's explanations need from the run store (the
-fold's model, its test predictions and threshold, its training segments) and the
-segment images rebuilt from the run's cohort and preprocessing config (the data
-fingerprint must match the run's). :class:`FoldExplainer` answers the pages' and the
+:func:`~core.explain.fold_data.load_fold` gathers what a fold's explanations need from
+the run (:class:`~core.explain.fold_data.FoldData`). :class:`FoldExplainer` answers the pages' and the
 CLI's questions — case picks, maps of a method for some segments, branch masking,
 occlusion tables and their aggregates, faithfulness, plain-language summaries — each
 through :class:`ExplainStore`, so nothing is computed twice for the same model file
@@ -15,27 +13,21 @@ and faithfulness cover the segments asked for (by default the case picks).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core.cohort.classes import class_names
-from core.errors import ExplainError, RunError
+from core.errors import ExplainError
 from core.explain.cases import pick_cases, select_segments
 from core.explain.faithfulness import deletion_insertion, faithfulness_summary, randomisation_check
+from core.explain.fold_data import FoldData, cached_masking_table, fold_keys, load_fold, model_key
 from core.explain.gradcam import delta_cam
 from core.explain.masking import branch_masking, masking_summary, mean_image
 from core.explain.occlusion import aggregate_occlusion, occlusion_table
-from core.explain.regions import ImageAxes
-from core.explain.staged import StagedModel
 from core.explain.store import ExplainStore
 from core.explain.summary import Summary, summarise
-from core.folds import FoldKey, sorted_keys
 from core.segment_names import segment_names
 
 #: Methods whose two branches share units, so ΔCAM is stored beside their maps.
@@ -44,190 +36,6 @@ DELTA_METHODS: tuple[str, ...] = ("gradcam", "gradcampp")
 Progress = Callable[[str], None]
 #: ``on_segments(done, total)``: segments computed so far out of those missing from the cache.
 SegmentProgress = Callable[[int, int], None]
-
-
-@dataclass
-class FoldData:
-    """Everything a fold's explanations are computed from.
-
-    Attributes
-    ----------
-    run_dir : Path
-    fold_key : str
-        e.g. "r0f1".
-    model : StagedModel
-    segments : pd.DataFrame
-        The dataset's segment table (``segment_id`` = row position).
-    mel, stft : np.ndarray [shape=(N, S, S, 3), dtype=uint8]
-        Images of every segment of the dataset.
-    predictions : pd.DataFrame
-        The fold's test predictions: ``segment_id, patient_id, label, prob``.
-    train_ids : np.ndarray [shape=(m,), dtype=int]
-        The fold's training segments (for the training-mean baseline).
-    threshold : float
-        The fold's segment-level decision threshold (chosen on validation).
-    axes : ImageAxes
-    model_key : str
-        Identifies the model file's version (size and modification time).
-    """
-
-    run_dir: Path
-    fold_key: str
-    model: StagedModel
-    segments: pd.DataFrame
-    mel: np.ndarray
-    stft: np.ndarray
-    predictions: pd.DataFrame
-    train_ids: np.ndarray
-    threshold: float
-    axes: ImageAxes
-    model_key: str
-
-
-def model_key(run_dir: Path, fold_key: str) -> str:
-    """Identifies the version of a fold's model file (its size and modification time)."""
-    path = Path(run_dir) / "models" / f"{fold_key}.keras"
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise RunError(f"run {Path(run_dir).name}: no model for fold {fold_key}") from None
-    return hashlib.sha1(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
-
-
-def cached_masking_table(
-    run: str | Path, *, baseline: str = "black", root: str | Path | None = None
-) -> pd.DataFrame:
-    """The study's per-fold masking table from what is cached, without loading any model.
-
-    Returns
-    -------
-    table : pd.DataFrame
-        One row per fold whose masking for the current model file is cached (see
-        :meth:`FoldExplainer.masking_summary`); empty when none is.
-    """
-    from core import runs
-
-    run_dir = runs.find_run(run, root=root)
-    store = ExplainStore(run_dir)
-    rows = []
-    for key in fold_keys(run_dir):
-        fold = _parse_key(key)[1]
-        table = store.load_table(
-            fold, "masking", {"fold": key, "model": model_key(run_dir, key), "baseline": baseline}
-        )
-        if table is not None:
-            rows.append(masking_summary(table, fold=fold).assign(fold_key=key, baseline=baseline))
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-
-
-def fold_keys(run: str | Path, *, root: str | Path | None = None) -> list[str]:
-    """Keys of a run's finished folds in (repeat, fold) order, whatever order they finished in."""
-    from core import runs
-
-    return sorted_keys(list(runs.read_manifest(runs.find_run(run, root=root)).get("folds_done", [])))
-
-
-def load_fold(
-    run: str | Path,
-    fold: int | str,
-    *,
-    repeat: int = 0,
-    root: str | Path | None = None,
-    cache_dir: Path | None = None,
-    dataset: Any = None,
-) -> FoldData:
-    """Load one fold of a run for explanation.
-
-    Parameters
-    ----------
-    run : str or Path
-        Run folder, id or unique name.
-    fold : int or str
-        Fold number as stored by the run (0-based) or its key ("r0f1").
-    repeat : int
-    root, cache_dir : Path, optional
-        Run store and preprocessing cache.
-    dataset : SegmentDataset, optional
-        Reuse an already built dataset (several folds of one run).
-
-    Raises
-    ------
-    RunError
-        When the run, fold, model or predictions are missing, or the cohort changed.
-    """
-    from core import runs
-    from core.config import ExperimentConfig
-
-    run_dir = runs.find_run(run, root=root)
-    manifest = runs.read_manifest(run_dir)
-    key = runs.fold_key(fold, repeat=repeat)
-    if key not in manifest.get("folds_done", []):
-        raise RunError(
-            f"run {run_dir.name}: fold {key} is not finished; finished: {manifest.get('folds_done', [])}"
-        )
-    config = ExperimentConfig.from_dict(manifest["config"])
-    if dataset is None:
-        dataset = load_run_dataset(run_dir, cache_dir=cache_dir)
-    run_table = runs.load_run(run_dir)
-    rep, number = _parse_key(key)
-    preds = run_table.segment_predictions
-    preds = preds[(preds["repeat"] == rep) & (preds["fold"] == number)]
-    test = preds[preds["part"] == "test"][["segment_id", "patient_id", "label", "prob"]].reset_index(
-        drop=True
-    )
-    if test.empty:
-        raise RunError(f"run {run_dir.name}: no test predictions for fold {key}")
-    folds = run_table.folds
-    row = folds[
-        (folds["repeat"] == rep)
-        & (folds["fold"] == number)
-        & (folds["level"] == "segment")
-        & (folds["part"] == "test")
-    ]
-    if row.empty:
-        raise RunError(f"run {run_dir.name}: no segment-level threshold for fold {key} in folds.csv")
-    model = runs.load_fold_model(run_dir, key)
-    return FoldData(
-        run_dir=run_dir,
-        fold_key=key,
-        model=model,
-        segments=dataset.segments,
-        mel=dataset.mel,
-        stft=dataset.stft,
-        predictions=test,
-        train_ids=preds.loc[preds["part"] == "train", "segment_id"].to_numpy(dtype=int),
-        threshold=float(row["threshold"].iloc[0]),
-        axes=ImageAxes.from_config(config.preprocess),
-        model_key=model_key(run_dir, key),
-    )
-
-
-def load_run_dataset(run_dir: Path, *, cache_dir: Path | None = None) -> Any:
-    """The segment dataset a run was trained on, rebuilt from its cohort (fingerprint checked)."""
-    from core import runs
-    from core.cohort import CohortSource
-    from core.config import ExperimentConfig
-    from core.training import load_training_data
-
-    manifest = runs.read_manifest(run_dir)
-    config = ExperimentConfig.from_dict(manifest["config"])
-    source = CohortSource.from_run_data(manifest["data"])
-    cohort_dir = source.root
-    if not Path(cohort_dir).is_dir():
-        raise RunError(
-            f"run {run_dir.name}: its cohort folder {cohort_dir} is gone; the images cannot be rebuilt"
-        )
-    dataset, data = load_training_data(source, config, cache_dir=cache_dir)
-    if data["fingerprint"] != manifest["data"]["fingerprint"]:
-        raise RunError(
-            f"run {run_dir.name}: the cohort at {cohort_dir} changed since training (fingerprint differs)"
-        )
-    return dataset
-
-
-def _parse_key(key: str) -> tuple[int, int]:
-    parsed = FoldKey.parse(key)
-    return parsed.repeat, parsed.fold
 
 
 class FoldExplainer:
@@ -243,7 +51,7 @@ class FoldExplainer:
     def __init__(self, data: FoldData, *, store: ExplainStore | None = None) -> None:
         self.data = data
         self.store = store or ExplainStore(data.run_dir)
-        self.fold = int(_parse_key(data.fold_key)[1])
+        self.fold = data.fold.fold
 
     def segment_name(self, segment_id: int) -> str:
         """The segment's name for people ("P07_S1 · window 9", :mod:`core.segment_names`)."""
@@ -477,7 +285,7 @@ class FoldExplainer:
             if patient_id is not None
             else cell
             if cell is not None
-            else str(FoldKey.parse(self.data.fold_key))
+            else str(self.data.fold)
         )
         return aggregate_occlusion(table[table["segment_id"].isin(ids)], scope=scope)
 
@@ -555,7 +363,7 @@ class FoldExplainer:
             masking=masking[masking["segment_id"].isin(ids)],
             occlusion=occlusion[occlusion["segment_id"].isin(ids)],
             subject=subject,
-            class_names=class_names(Path(self.data.run_dir)),
+            class_names=self.data.class_names,
         )
 
     def precompute(
@@ -596,3 +404,14 @@ class FoldExplainer:
             "methods": list(methods),
             "faithfulness": bool(faithfulness),
         }
+
+
+__all__ = [
+    "DELTA_METHODS",
+    "FoldData",
+    "FoldExplainer",
+    "cached_masking_table",
+    "fold_keys",
+    "load_fold",
+    "model_key",
+]

@@ -35,6 +35,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
 class ExplainStore:
     """Cache of one run's explanations.
 
@@ -77,62 +82,68 @@ class ExplainStore:
 
     def save_table(self, fold: int, name: str, params: dict[str, Any], table: pd.DataFrame) -> Path:
         """Write a table; returns its path."""
-        path = self.path(fold, name, params, ".csv")
-        atomic_write(path, lambda fh: table.to_csv(fh, index=False))
-        self._write_sidecar(path, name, params)
-        return path
+        return self._save(fold, name, params, ".csv", lambda fh: table.to_csv(fh, index=False))
 
     def load_table(self, fold: int, name: str, params: dict[str, Any]) -> pd.DataFrame | None:
         """The cached table, or None when there is none for these parameters."""
-        path = self.path(fold, name, params, ".csv")
-        if not path.is_file():
-            return None
-        try:
-            return pd.read_csv(path)
-        except (OSError, ValueError) as exc:
-            raise RunError(f"cannot read cached explanation {path}: {exc}") from None
+        return self._load(self.path(fold, name, params, ".csv"), pd.read_csv)
 
     def save_arrays(
         self, fold: int, name: str, params: dict[str, Any], arrays: dict[str, np.ndarray]
     ) -> Path:
         """Write named arrays (compressed ``.npz``); returns its path."""
-        path = self.path(fold, name, params, ".npz")
-        atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays), binary=True)
-        self._write_sidecar(path, name, params)
-        return path
+        return self._save(
+            fold, name, params, ".npz", lambda fh: np.savez_compressed(fh, **arrays), binary=True
+        )
 
     def load_arrays(self, fold: int, name: str, params: dict[str, Any]) -> dict[str, np.ndarray] | None:
         """The cached arrays, or None when there are none for these parameters."""
-        path = self.path(fold, name, params, ".npz")
-        if not path.is_file():
-            return None
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return {k: data[k] for k in data.files}
-        except (OSError, ValueError) as exc:
-            raise RunError(f"cannot read cached explanation {path}: {exc}") from None
+        return self._load(self.path(fold, name, params, ".npz"), _read_npz)
 
     def table(
         self, fold: int, name: str, params: dict[str, Any], compute: Callable[[], pd.DataFrame]
     ) -> pd.DataFrame:
         """The cached table for these parameters, computing and saving it the first time."""
-        cached = self.load_table(fold, name, params)
-        if cached is not None:
-            return cached
-        table = compute()
-        self.save_table(fold, name, params, table)
-        return table
+        return self._cached(self.load_table, self.save_table, fold, name, params, compute)
 
     def arrays(
         self, fold: int, name: str, params: dict[str, Any], compute: Callable[[], dict[str, np.ndarray]]
     ) -> dict[str, np.ndarray]:
         """The cached arrays for these parameters, computing and saving them the first time."""
-        cached = self.load_arrays(fold, name, params)
+        return self._cached(self.load_arrays, self.save_arrays, fold, name, params, compute)
+
+    def _save(
+        self,
+        fold: int,
+        name: str,
+        params: dict[str, Any],
+        suffix: str,
+        write: Callable[[Any], Any],
+        *,
+        binary: bool = False,
+    ) -> Path:
+        path = self.path(fold, name, params, suffix)
+        atomic_write(path, write, binary=binary)
+        self._write_sidecar(path, name, params)
+        return path
+
+    @staticmethod
+    def _load(path: Path, read: Callable[[Path], Any]) -> Any:
+        if not path.is_file():
+            return None
+        try:
+            return read(path)
+        except (OSError, ValueError) as exc:
+            raise RunError(f"cannot read cached explanation {path}: {exc}") from None
+
+    @staticmethod
+    def _cached(load: Callable, save: Callable, fold: int, name: str, params: dict, compute: Callable) -> Any:
+        cached = load(fold, name, params)
         if cached is not None:
             return cached
-        arrays = compute()
-        self.save_arrays(fold, name, params, arrays)
-        return arrays
+        value = compute()
+        save(fold, name, params, value)
+        return value
 
     def entries(self, fold: int | None = None) -> pd.DataFrame:
         """What is cached: columns ``fold, name, key, file, params`` (params as a dict)."""

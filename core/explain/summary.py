@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.cohort.classes import DEFAULT_CLASS_NAMES, label_names
 from core.errors import ExplainError
 from core.explain.occlusion import aggregate_occlusion
 
-OUTCOMES: dict[int, str] = {0: "well", 1: "poor"}  # the study's; a run's own names come in ``class_names``
+#: The study's outcome names by label; a run's own names come in ``class_names``.
+OUTCOMES: dict[int, str] = label_names(DEFAULT_CLASS_NAMES)
 BRANCH_NAMES: dict[str, str] = {"mel": "mel", "stft": "STFT"}
 
 
@@ -53,7 +55,7 @@ def summarise(
     subject: str = "this segment",
     top: int = 2,
     min_delta: float = 0.01,
-    class_names: tuple[str, str] = ("well", "poor"),
+    class_names: tuple[str, str] = DEFAULT_CLASS_NAMES,
 ) -> Summary:
     """Summarise which branch, bands and time region carried a decision.
 

@@ -273,13 +273,10 @@ def run_notices(run: Run) -> None:
             "Leaky split: segments of one patient sit in train and test (the study's notebook). "
             "These scores are optimistic; compare with a patient-split run."
         )
-    if run.manifest.get("weights") == "random" and run.manifest["config"]["model"]["weights"] == "imagenet":
+    if run.info.weights == "random" and run.config.model.weights == "imagenet":
         st.info(
             "ImageNet weights were not available on this machine, so the backbone started from random "
-            f"initialisation. {run.manifest.get('weights_reason', '')}"
+            f"initialisation. {run.info.weights_reason}"
         )
     if run.status != "complete":
-        st.warning(
-            f"This run is {run.status}: {len(run.manifest.get('folds_done', []))} of "
-            f"{len(run.manifest.get('folds', []))} folds finished."
-        )
+        st.warning(f"This run is {run.status}: {len(run.fold_keys)} of {len(run.info.folds)} folds finished.")
