@@ -411,8 +411,6 @@ def _short_params(params: dict[str, Any]) -> dict[str, Any]:
     return {k.removeprefix("model__"): v for k, v in params.items()}
 
 
-
-
 __all__ = [
     "BaselineConfig",
     "FEATURE_SETS",
