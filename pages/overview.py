@@ -7,6 +7,7 @@ import streamlit as st
 from core import figures, jobs
 from core.cohort.summary import outcome_balance
 from core.errors import CoreError
+from core.formatting import mean_sd
 from core.runs import list_runs
 from core.workspace import runs_dir
 from pages.shared.sidebar import current_cohort, paired, pick_run, run_notices
@@ -78,20 +79,15 @@ if cohort is not None:
             summary = run.summary
             cols = st.columns(4)
 
-            def _pm(mean: float | None, std: float | None) -> str:
-                return (
-                    "n/a" if mean is None else f"{mean:.3f} ± {std:.3f}" if std is not None else f"{mean:.3f}"
-                )
-
             sd_help = "Mean and population SD (ddof=0, as the study) of the per-fold test AUROC."
             cols[0].metric(
                 "Patient AUROC, mean ± SD over folds",
-                _pm(summary["patient_auroc_mean"], summary["patient_auroc_std"]),
+                mean_sd(summary["patient_auroc_mean"], summary["patient_auroc_std"]),
                 help=sd_help,
             )
             cols[1].metric(
                 "Segment AUROC, mean ± SD over folds",
-                _pm(summary["segment_auroc_mean"], summary["segment_auroc_std"]),
+                mean_sd(summary["segment_auroc_mean"], summary["segment_auroc_std"]),
                 help=sd_help,
             )
             cols[2].metric("Folds", f"{summary['folds_done']} of {summary['n_folds']}")

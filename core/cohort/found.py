@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from core.cohort.model import DEFAULT_CLASS_NAMES
 from core.cohort.validation import AUDIO_SUFFIXES, Severity
 
 #: Placeholder for the raw speaker id inside a displayed path; replaced by the pseudonym.
 SPEAKER_MARK = "\x00"
 
 PartKind = Literal["keep", "mark", "unknown"]
-#: Names of label 0 and 1 when the data do not say otherwise (the study's outcome).
-DEFAULT_CLASS_NAMES: tuple[str, str] = ("well", "poor")
 #: Vowel taken for recordings whose vowel no name or column gives: every preset selects /a/.
 ASSUMED_VOWEL = "A"
 VOWEL_BY_NUMBER: dict[str, str] = {"1": "A", "2": "I", "3": "U", "4": "E"}

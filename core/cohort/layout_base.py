@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.cohort.found import Discovery, FoundFile
+from core.cohort.found import DEFAULT_CLASS_NAMES, Discovery, FoundFile
 from core.cohort.metadata import Sheet
 from core.cohort.validation import AudioCheck, Problem
 
 #: Outcome words of the study's labels, for messages.
-OUTCOME_WORDS: dict[int, str] = {0: "well", 1: "poor"}
+OUTCOME_WORDS: dict[int, str] = dict(enumerate(DEFAULT_CLASS_NAMES))
 
 
 @dataclass

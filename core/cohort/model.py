@@ -17,6 +17,9 @@ import pandas as pd
 
 from core.errors import CohortError
 
+#: Names of label 0 and 1 when the data do not say otherwise (the study's outcome).
+DEFAULT_CLASS_NAMES: tuple[str, str] = ("well", "poor")
+
 if TYPE_CHECKING:
     from core.cohort.inventory import FileInventory
 
@@ -92,7 +95,7 @@ class Cohort:
     recordings: pd.DataFrame
     patients: pd.DataFrame
     problems: pd.DataFrame
-    class_names: tuple[str, str] = ("well", "poor")
+    class_names: tuple[str, str] = DEFAULT_CLASS_NAMES
     source: Any = None
     _paths: dict[str, Path] = field(default_factory=dict, repr=False)
     _identifiers: dict[str, str] = field(default_factory=dict, repr=False)

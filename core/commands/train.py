@@ -42,6 +42,7 @@ from core.config import PRESETS, ExperimentConfig, preset, with_overrides
 from core.demo import TRUTH_FILE
 from core.errors import ConfigError
 from core.folds import FoldKey
+from core.formatting import mean_sd
 from core.jobs import time_left
 
 
@@ -273,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _describe(summary: dict[str, Any]) -> str:
     def fmt(mean: Any, std: Any) -> str:
-        return "n/a" if mean is None else f"{mean:.3f} ± {0.0 if std is None else std:.3f}"
+        return mean_sd(mean, 0.0 if std is None else std)
 
     lines = [
         f"run {summary['run_id']} ({summary['status']}), split {summary['split']}, "
