@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.cohort.source import CohortSource
 from core.config import ExperimentConfig, preset, with_overrides
 from core.errors import ConfigError, RunError
 
@@ -150,7 +151,7 @@ def list_sweeps(runs_root: str | Path | None = None) -> list[Path]:
 
 
 def run_sweep(
-    cohort_dir: str | Path,
+    cohort_dir: str | Path | CohortSource,
     spec: SweepSpec,
     *,
     name: str,
@@ -170,6 +171,8 @@ def run_sweep(
 
     Parameters
     ----------
+    cohort_dir : str, Path or CohortSource
+        The cohort folder, or a folder with its label mapping (every run of the grid gets it).
     reference : str
         Label of the configuration the table compares against (default: the first).
     on_config : callable, optional

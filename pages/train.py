@@ -215,4 +215,4 @@ if st.button("Queue this run" if job is not None else "Start training", type="pr
     except CoreError as exc:
         st.error(str(exc))
 
-sweep_section(cohort.root, runs_dir())
+sweep_section(cohort, runs_dir())

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.commands.cohort_options import cohort_source
 from core.commands.parents import (
     CACHE_DIR,
     JSON,
@@ -32,6 +33,7 @@ from core.commands.parents import (
     TRAINING,
     add_command,
     backbone_help,
+    cohort,
     overrides,
 )
 from core.commands.training_session import training_session
@@ -41,8 +43,9 @@ from core.errors import ConfigError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` sub-command."""
-    parser = add_command(subparsers, run, parents=[RUNS_DIR, CACHE_DIR, JSON, TRAINING])
-    parser.add_argument("--cohort", metavar="DIR", help="cohort folder")
+    parser = add_command(
+        subparsers, run, parents=[cohort(required=False), RUNS_DIR, CACHE_DIR, JSON, TRAINING]
+    )
     parser.add_argument("--name", help="sweep name (folder suffix; runs are named NAME-<configuration>)")
     parser.add_argument(
         "--preset", action="append", choices=PRESETS, help="preset(s) of the grid (default quick)"
@@ -127,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=f"sweep {args.name}"))
                 sweep_dir = run_sweep(
-                    args.cohort,
+                    cohort_source(args),
                     spec,
                     name=args.name,
                     root=args.runs_dir,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.cohort.model import Cohort
+from core.commands.cohort_options import cohort_argv
 from core.errors import CoreError
 from core.models.backbones import BACKBONES
 from core.sweep import list_sweeps, read_sweep, sweep_table
@@ -26,8 +28,12 @@ TABLE_COLUMNS = [
 ]
 
 
-def sweep_section(cohort_root: Path, runs_root: Path) -> None:
-    """Grid choices and a button that launches ``python -m core sweep`` in the background."""
+def sweep_section(cohort: Cohort, runs_root: Path) -> None:
+    """Grid choices and a button that launches ``python -m core sweep`` in the background.
+
+    The cohort's label mapping (a label sheet, its columns, the positive value) travels with
+    the sweep as cohort options, as it does for a single training.
+    """
     with st.expander("Sweep: a grid of configurations, R repeats each, on the same patient folds"):
         name = st.text_input("Sweep name", value="sweep", key="s_name", max_chars=40)
         presets = st.multiselect("Presets", ["quick", "seed"], default=["quick"], key="s_presets")
@@ -74,6 +80,7 @@ def sweep_section(cohort_root: Path, runs_root: Path) -> None:
                 "--folds",
                 str(int(folds)),
             ]
+            options += cohort_argv(cohort.source)[2:] if cohort.source is not None else []
             options += ["--backend", backend] + (
                 ["--set", f"train.finetune_epochs={int(finetune)}"] if finetune else []
             )
@@ -81,7 +88,7 @@ def sweep_section(cohort_root: Path, runs_root: Path) -> None:
                 submit(
                     runs_root,
                     command="sweep",
-                    cohort=cohort_root,
+                    cohort=cohort.root,
                     name=name or "sweep",
                     preset=presets[0],
                     options=options,

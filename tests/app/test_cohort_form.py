@@ -66,3 +66,37 @@ def test_positive_folder_is_chosen_in_the_form(pd_page: AppTest) -> None:
     at.button(key="c_apply").click().run()
     assert not at.exception, at.exception
     assert _summary(at).endswith("PD = 0 (40 patients) · HC = 1 (41 patients)")
+
+
+def test_a_sweep_of_a_label_sheet_cohort_carries_its_mapping(
+    pd_page: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Train page's sweep hands the CLI the label sheet, so every run of the grid reads it."""
+    from core import jobs
+    from core.__main__ import build_parser
+    from core.commands.cohort_options import cohort_source
+
+    calls = []
+
+    def record(**kwargs):
+        calls.append(kwargs)
+        raise jobs.JobError("recorded by the test")
+
+    monkeypatch.setattr(jobs, "launch", record)
+    at = pd_page
+    at.radio(key="c_mode").set_value("A label sheet (CSV or Excel)").run()
+    at.button(key="c_apply").click().run()
+    at = at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    at.button(key="s_start").click().run()
+    assert not at.exception, at.exception
+    call = calls[0]
+    assert call["command"] == "sweep"
+    args = build_parser().parse_args(
+        ["sweep", "--cohort", str(call["cohort"]), "--name", call["name"], *call["options"]]
+    )
+    source = cohort_source(args)
+    assert source.labels == PD_ROOT.resolve() / "labels.csv" and source.positive == "PD"
+    cohort = source.load()
+    assert cohort.layout == "label_sheet" and len(cohort.patients) == 81
+    assert cohort.class_names == ("HC", "PD")
