@@ -188,3 +188,44 @@ def test_clicking_a_point_explains_that_segment(opened: str, browser) -> None:
     )
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
+
+
+def _settled(page) -> None:
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
+
+
+def test_a_second_cohort_loads_from_a_folder_and_its_link_reopens_it(
+    opened: str, browser, pd_root: Path
+) -> None:
+    """A user types the pd_vowels folder into the sidebar: 81 real speakers load, and the URL
+    then carries the cohort, so the link opens the same cohort on another page."""
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    page.goto(f"{opened}/cohort", wait_until="networkidle")
+    page.get_by_text("Validation report").first.wait_for(timeout=60_000)
+    _settled(page)
+    sources = page.locator('[data-testid="stSidebar"] [role="radiogroup"] label')
+    sources.filter(has_text="A folder on this machine").click()
+    _settled(page)
+    folder = page.locator('[data-testid="stSidebar"] input[aria-label="Cohort folder"]').first
+    folder.fill(str(pd_root))
+    folder.press("Enter")
+    page.get_by_text("81 patients · 81 recordings · 0 errors").first.wait_for(timeout=120_000)
+    _settled(page)
+    assert "class_folders" in page.inner_text("body")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    link = page.url
+    assert "cohort=" in link
+    page.close()
+    other = browser.new_page(viewport={"width": 1400, "height": 1600})
+    other.goto(link.replace("/cohort?", "/?"), wait_until="networkidle")
+    other.get_by_text("Voice Outcome Explorer").first.wait_for(timeout=60_000)
+    _settled(other)
+    metrics = other.locator('[data-testid="stMetric"]')
+    metrics.first.wait_for(timeout=60_000)
+    texts = [metrics.nth(i).inner_text() for i in range(metrics.count())]
+    assert any("Patients" in t and "81" in t for t in texts), texts
+    assert "is not that cohort" in other.inner_text("body")  # the demo run is not paired with it
+    assert other.locator('[data-testid="stException"]').count() == 0
+    other.close()
