@@ -146,7 +146,7 @@ def compare(features: dict[str, float], reference: pd.DataFrame) -> OodReport:
         else:
             pad = MARGIN * (high - low)
             outside = not (low - pad <= value <= high + pad)
-            span = f"{fmt.format(low)}–{fmt.format(high)}{unit_text}"
+            span = f"{fmt.format(low)} to {fmt.format(high)}{unit_text}"
         shown = fmt.format(value) + unit_text
         rows.append({"feature": words, "value": shown, "training_range": span, "outside": outside})
         if outside:

@@ -16,6 +16,7 @@ from core.cohort.classes import class_names, positive_phrase
 from core.errors import CoreError
 from core.explain.regions import ImageAxes
 from core.figures import gradcam_overlays, model_spread
+from core.folds import FoldKey
 from core.pairing import run_is_synthetic
 from core.predict import NOT_A_DIAGNOSIS, Ensemble, predict_recording
 from core.runs import Run
@@ -166,7 +167,8 @@ segment = result.segments.iloc[result.segment]
 st.caption(
     f"Segment {result.segment + 1} ({segment['start_s'] * 1000:.0f}–{segment['end_s'] * 1000:.0f} ms), "
     "the closest "
-    f"to the mean probability, explained by the model of fold {result.explained_by} (the closest to the "
+    f"to the mean probability, explained by the model of {FoldKey.parse(result.explained_by)} (the closest "
+    "to the "
     "ensemble mean)."
 )
 st.download_button(

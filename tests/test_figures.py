@@ -91,3 +91,28 @@ def test_gradcam_overlays_draw_only_the_branches_a_segment_holds() -> None:
     grey, cam = overlays["mel"].data
     assert np.allclose(np.asarray(grey.z), image[..., 0]) and np.allclose(np.asarray(cam.z), heat)
     assert overlays["mel"].layout.title.text == "Mel image · Grad-CAM"
+
+
+def test_zero_importance_stays_black_under_streamlits_plotly_theme() -> None:
+    """Streamlit repaints the hex colours #000001-#000032 (its palette placeholders); a map's
+    colour scale must not contain them, or zero importance turns pink on every page."""
+    import re
+
+    from core.figures import cam_overlay
+    from core.figures.maps import IMPORTANCE_SCALE
+
+    rng = np.random.default_rng(1)
+    image, heat = rng.uniform(0, 255, (8, 8)), rng.uniform(0, 1, (8, 8))
+    real = np.array([True] * 6 + [False] * 2)
+    fig = cam_overlay(
+        image, heat, hz=np.linspace(8000, 0, 8), ms=np.linspace(0, 63, 8), title="t", real=real, end_ms=50.0
+    )
+    placeholder = re.compile(r"^#0000(0[1-9]|[12][0-9]|3[0-2])$", re.IGNORECASE)
+    for trace in fig.data:
+        stops = [colour for _, colour in trace.colorscale]
+        assert not any(placeholder.match(colour) for colour in stops), stops
+    cam = fig.data[1]
+    assert cam.colorscale[0][1] == "rgb(0,0,4)" and len(IMPORTANCE_SCALE) == 10
+    assert np.asarray(cam.z).shape == (8, 6)  # the padded columns are not drawn
+    note = fig.layout.annotations[0].text
+    assert note.startswith("2 padded columns not shown") and "of the map's weight" in note

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
+
+#: Plotly's Inferno, its first stop written as rgb: Streamlit's plotly theme treats the hex
+#: colours #000001 … #000032 as placeholders of its own palette and repaints them, so
+#: Inferno's "#000004" (zero importance) would turn pink on every page.
+IMPORTANCE_SCALE: list[str] = ["rgb(0,0,4)", *plotly.colors.sequential.Inferno[1:]]
 
 
 def cam_overlay(
@@ -41,7 +47,7 @@ def cam_overlay(
     note = None
     if real is not None and not real.all():
         share = padded_share(heat, real)
-        note = f"{int((~real).sum())} padded columns not shown ({share:.0%} of this map)"
+        note = f"{int((~real).sum())} padded columns not shown (they held {share:.0%} of the map's weight)"
         grey, heat, ms = grey[:, real], heat[:, real], ms[real]
     fig = go.Figure(
         go.Heatmap(z=grey.astype(float), x=ms, y=hz, colorscale="gray", showscale=False, hoverinfo="skip")
@@ -54,7 +60,7 @@ def cam_overlay(
             opacity=opacity,
             zmin=-1 if signed else 0,
             zmax=1,
-            colorscale="RdBu_r" if signed else "Inferno",
+            colorscale="RdBu_r" if signed else IMPORTANCE_SCALE,
             colorbar=dict(title=colorbar),
             hovertemplate="%{x:.1f} ms · %{y:.0f} Hz · %{z:.2f}<extra></extra>",
         )
@@ -100,7 +106,7 @@ def _map_layout(fig: go.Figure, title: str, end_ms: float | None, note: str | No
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)),
         height=390,
-        margin=dict(t=50, b=10, l=10, r=10),
+        margin=dict(t=50, b=40 if note else 10, l=10, r=10),
         xaxis_title="time (ms)",
         yaxis_title="frequency (Hz)",
     )
@@ -112,7 +118,7 @@ def _map_layout(fig: go.Figure, title: str, end_ms: float | None, note: str | No
             xref="paper",
             yref="paper",
             x=0,
-            y=-0.18,
+            y=-0.3,
             showarrow=False,
             font=dict(size=11, color="#555"),
             xanchor="left",
