@@ -294,6 +294,10 @@ class PatientExplanation:
         What each image row and column shows, per branch.
     source : str
         Where masking and occlusion came from: "cached fold tables" or "computed for this patient".
+    real_columns : dict of str to np.ndarray [shape=(S,), dtype=bool]
+        Per branch: the image columns that carry signal (the rest repeat the last frame).
+    segment_ms : float
+        The segment's real length in ms.
     """
 
     fold_key: str
@@ -310,6 +314,8 @@ class PatientExplanation:
     row_hz: dict[str, np.ndarray]
     column_ms: dict[str, np.ndarray]
     source: str
+    real_columns: dict[str, np.ndarray] | None = None
+    segment_ms: float | None = None
 
 
 def typical_segment(segments: pd.DataFrame) -> int:
@@ -382,6 +388,8 @@ def explain_patient(explainer: FoldExplainer, patient_id: str, *, threshold: flo
         row_hz=data.axes.row_hz,
         column_ms=data.axes.column_ms,
         source=source,
+        real_columns=data.axes.real_columns,
+        segment_ms=data.axes.segment_ms,
     )
 
 

@@ -187,6 +187,8 @@ overlays = gradcam_overlays(
     row_hz=explanation.row_hz,
     column_ms=explanation.column_ms,
     colorbar="where the model looked",
+    real_columns=explanation.real_columns,
+    end_ms=explanation.segment_ms,
 )
 for column, (branch, figure) in zip(st.columns(len(overlays)), overlays.items(), strict=True):
     column.plotly_chart(figure, width="stretch", key=f"p_cam_{branch}")

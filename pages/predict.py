@@ -160,7 +160,14 @@ st.subheader("Where the model looked")
 axes = ImageAxes.from_config(config.preprocess)
 
 
-overlays = gradcam_overlays(result, row_hz=axes.row_hz, column_ms=axes.column_ms, colorbar="Grad-CAM")
+overlays = gradcam_overlays(
+    result,
+    row_hz=axes.row_hz,
+    column_ms=axes.column_ms,
+    colorbar="Grad-CAM",
+    real_columns=axes.real_columns,
+    end_ms=axes.segment_ms,
+)
 for column, (branch, figure) in zip(st.columns(len(overlays)), overlays.items(), strict=True):
     column.plotly_chart(figure, width="stretch", key=f"u_cam_{branch}")
 segment = result.segments.iloc[result.segment]

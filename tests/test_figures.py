@@ -116,3 +116,24 @@ def test_zero_importance_stays_black_under_streamlits_plotly_theme() -> None:
     assert np.asarray(cam.z).shape == (8, 6)  # the padded columns are not drawn
     note = fig.layout.annotations[0].text
     assert note.startswith("2 padded columns not shown") and "of the map's weight" in note
+
+
+def test_gradcam_overlays_end_at_the_segments_length_without_its_padding() -> None:
+    from types import SimpleNamespace
+
+    from core.figures import gradcam_overlays
+
+    rng = np.random.default_rng(2)
+    image, heat = rng.uniform(0, 255, (8, 8, 3)), rng.uniform(0, 1, (8, 8))
+    segment = SimpleNamespace(mel=image, heatmap_mel=heat, stft=image, heatmap_stft=heat)
+    hz = {b: np.linspace(8000, 0, 8) for b in ("mel", "stft")}
+    ms = {b: np.linspace(0, 63, 8) for b in ("mel", "stft")}
+    real = {"mel": np.arange(8) < 6, "stft": np.arange(8) < 7}
+    overlays = gradcam_overlays(
+        segment, row_hz=hz, column_ms=ms, colorbar="Grad-CAM", real_columns=real, end_ms=50.0
+    )
+    assert np.asarray(overlays["mel"].data[1].z).shape == (8, 6)
+    assert np.asarray(overlays["stft"].data[1].z).shape == (8, 7)
+    assert tuple(overlays["mel"].layout.xaxis.range) == (0.0, 50.0)
+    unknown = gradcam_overlays(segment, row_hz=hz, column_ms=ms, colorbar="c", end_ms=float("nan"))
+    assert unknown["mel"].layout.xaxis.range is None and np.asarray(unknown["mel"].data[1].z).shape == (8, 8)

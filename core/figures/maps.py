@@ -126,7 +126,13 @@ def _map_layout(fig: go.Figure, title: str, end_ms: float | None, note: str | No
 
 
 def gradcam_overlays(
-    segment: Any, *, row_hz: dict[str, np.ndarray], column_ms: dict[str, np.ndarray], colorbar: str
+    segment: Any,
+    *,
+    row_hz: dict[str, np.ndarray],
+    column_ms: dict[str, np.ndarray],
+    colorbar: str,
+    real_columns: dict[str, np.ndarray] | None = None,
+    end_ms: float | None = None,
 ) -> dict[str, go.Figure]:
     """Grad-CAM over each branch's image of one explained segment, for the branches it holds.
 
@@ -140,8 +146,13 @@ def gradcam_overlays(
         Per branch: the frequency of each image row and the time of each column.
     colorbar : str
         What the map's colour bar says.
+    real_columns : dict of np.ndarray [shape=(S,), dtype=bool], optional
+        Per branch: the columns that carry signal (padding is not drawn and the plot says so).
+    end_ms : float, optional
+        The segment's real length: the time axis ends here.
     """
     overlays = {}
+    end_ms = end_ms if end_ms is not None and np.isfinite(end_ms) else None
     for branch, name in (("mel", "Mel"), ("stft", "STFT")):
         image, heat = getattr(segment, branch, None), getattr(segment, f"heatmap_{branch}", None)
         if image is not None and heat is not None:
@@ -152,6 +163,8 @@ def gradcam_overlays(
                 ms=column_ms[branch],
                 title=f"{name} image · Grad-CAM",
                 colorbar=colorbar,
+                real=None if real_columns is None else real_columns[branch],
+                end_ms=end_ms,
             )
     return overlays
 
