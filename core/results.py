@@ -189,7 +189,10 @@ def learning_curves(run: Run) -> pd.DataFrame:
 
 
 def compare_runs(runs: list[Run], *, level: str = "patient") -> pd.DataFrame:
-    """Test metrics (mean ± std over folds) of several runs side by side.
+    """Test metrics (mean ± SD over folds) of several runs side by side.
+
+    The SD is the population SD over the test folds (ddof=0), as the study computed it and
+    as the Test table of the Results page shows it.
 
     Returns
     -------
@@ -212,6 +215,6 @@ def compare_runs(runs: list[Run], *, level: str = "patient") -> pd.DataFrame:
         }
         for key in ("acc", "precision", "recall", "specificity", "f1", "auroc"):
             row[f"{key}_mean"] = float(test[key].mean())
-            row[f"{key}_std"] = float(test[key].std(ddof=1)) if len(test) > 1 else float("nan")
+            row[f"{key}_std"] = float(test[key].std(ddof=0)) if len(test) > 1 else float("nan")
         rows.append(row)
     return pd.DataFrame(rows)

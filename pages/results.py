@@ -112,6 +112,7 @@ picked = st.multiselect("Runs", others["run_id"].tolist(), default=[run.path.nam
 if picked:
     table = results.compare_runs([load_run(r) for r in picked], level=level)
     st.dataframe(table, hide_index=True, width="stretch")
+    st.caption("_mean and _std: mean and population SD (ddof=0, as the study) over each run's test folds.")
     st.download_button("Download comparison (CSV)", table.to_csv(index=False), "compare.csv", "text/csv")
     bars = table.melt(
         id_vars=["run", "split"], value_vars=["acc_mean", "f1_mean", "auroc_mean"], var_name="metric"

@@ -93,3 +93,15 @@ def test_a_fold_model_reproduces_its_stored_probabilities(run, cohort, tmp_path)
     ids = rows["segment_id"].to_numpy()
     prob = run.model(key).predict(dataset.mel[ids], dataset.stft[ids])
     np.testing.assert_allclose(prob, rows["prob"], atol=1e-4)
+
+
+def test_compare_runs_spreads_are_the_studys_population_sd(run) -> None:
+    """The Compare runs table and the run's own summary use one SD: over test folds, ddof=0."""
+    from core.results import compare_runs, per_fold
+
+    table = compare_runs([run], level="patient")
+    test = per_fold(run, level="patient", part="test")
+    assert table["folds"].iloc[0] == len(test) == 3
+    assert table["auroc_std"].iloc[0] == pytest.approx(float(np.std(test["auroc"].to_numpy())))
+    assert table["auroc_std"].iloc[0] == pytest.approx(run.summary["patient_auroc_std"], abs=1e-9)
+    assert table["auroc_mean"].iloc[0] == pytest.approx(run.summary["patient_auroc_mean"], abs=1e-9)
