@@ -67,6 +67,31 @@ QUERY_COHORT, QUERY_RUN = "cohort", "run"
 _VIEW_QUERY: dict[str, str] = {"run_id": QUERY_RUN, "p_patient": "patient"}
 
 
+#: CohortSource fields a link carries beside the folder (the label mapping of the Cohort page).
+_SOURCE_QUERY: tuple[str, ...] = (
+    "labels",
+    "path_column",
+    "patient_column",
+    "label_column",
+    "positive",
+    "vowel_column",
+    "phase_column",
+    "take_column",
+    "layout",
+    "metadata",
+)
+
+
+def _source_to_query(source: CohortSource) -> None:
+    """Write the label mapping of ``source`` into the URL (and drop what it does not set)."""
+    plain, mine = CohortSource(source.root).to_dict(), source.to_dict()
+    for key in _SOURCE_QUERY:
+        if mine.get(key) is not None and mine.get(key) != plain.get(key):
+            st.query_params[key] = str(mine[key])
+        elif key in st.query_params:
+            del st.query_params[key]
+
+
 def _restore_from_query() -> None:
     """Once per session, take the cohort, run and view choices from the URL (a shared link)."""
     if st.session_state.get("kept_from_query"):
@@ -79,6 +104,12 @@ def _restore_from_query() -> None:
     elif cohort:
         st.session_state[_KEPT["cohort_source"]] = FOLDER
         st.session_state[_KEPT["cohort_folder"]] = cohort
+        mapping = {key: params[key] for key in _SOURCE_QUERY if params.get(key)}
+        if mapping:
+            try:
+                keep_source(CohortSource.from_dict({"root": str(Path(cohort).resolve()), **mapping}))
+            except (CoreError, TypeError) as exc:
+                st.warning(f"The link's label mapping was not used: {exc}")
     for key, name in _VIEW_QUERY.items():
         if params.get(name):
             st.session_state[f"kept_{key}"] = params[name]
@@ -164,8 +195,11 @@ def chosen_source() -> CohortSource | None:
         return None
     kept = st.session_state.get(SOURCES_KEY, {}).get(str(Path(root).resolve()))
     if not kept:
-        return CohortSource(Path(root))
+        source = CohortSource(Path(root))
+        _source_to_query(source)
+        return source
     source = CohortSource.from_dict(kept)
+    _source_to_query(source)
     st.sidebar.caption(f"Labels: {source.describe()} (set on the Cohort page)")
     return source
 

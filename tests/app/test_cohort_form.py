@@ -100,3 +100,22 @@ def test_a_sweep_of_a_label_sheet_cohort_carries_its_mapping(
     cohort = source.load()
     assert cohort.layout == "label_sheet" and len(cohort.patients) == 81
     assert cohort.class_names == ("HC", "PD")
+
+
+def test_a_link_carries_the_label_mapping(pd_page: AppTest, app_env: Path) -> None:
+    """The URL holds the folder and its label sheet; a new session opened from it reads the same cohort."""
+    at = pd_page
+    at.radio(key="c_mode").set_value("A label sheet (CSV or Excel)").run()
+    at.button(key="c_apply").click().run()
+    assert not at.exception, at.exception
+    link = {key: (value[0] if isinstance(value, list) else value) for key, value in at.query_params.items()}
+    assert link["cohort"] == str(PD_ROOT)
+    assert Path(link["labels"]) == PD_ROOT.resolve() / "labels.csv" and link["positive"] == "PD"
+    fresh = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    for key, value in link.items():
+        fresh.query_params[key] = value
+    fresh.run()
+    assert not fresh.exception, fresh.exception
+    assert {m.label: m.value for m in fresh.metric}["Patients"] == "81"
+    captions = [c.value for c in fresh.sidebar.caption]
+    assert "Labels: pd_vowels with labels from labels.csv, positive = PD (set on the Cohort page)" in captions
