@@ -26,3 +26,18 @@ def app(app_env: Path) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+@pytest.fixture
+def launches(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """Every background launch a page asks for, recorded and refused as busy (so it is queued)."""
+    from core import jobs
+
+    calls: list[dict] = []
+
+    def record(**kwargs):
+        calls.append(kwargs)
+        raise jobs.JobError("recorded by the test")
+
+    monkeypatch.setattr(jobs, "launch", record)
+    return calls

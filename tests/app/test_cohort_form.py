@@ -68,21 +68,12 @@ def test_positive_folder_is_chosen_in_the_form(pd_page: AppTest) -> None:
     assert _summary(at).endswith("PD = 0 (40 patients) · HC = 1 (41 patients)")
 
 
-def test_a_sweep_of_a_label_sheet_cohort_carries_its_mapping(
-    pd_page: AppTest, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_sweep_of_a_label_sheet_cohort_carries_its_mapping(pd_page: AppTest, launches: list[dict]) -> None:
     """The Train page's sweep hands the CLI the label sheet, so every run of the grid reads it."""
-    from core import jobs
     from core.__main__ import build_parser
     from core.commands.cohort_options import cohort_source
 
-    calls = []
-
-    def record(**kwargs):
-        calls.append(kwargs)
-        raise jobs.JobError("recorded by the test")
-
-    monkeypatch.setattr(jobs, "launch", record)
+    calls = launches
     at = pd_page
     at.radio(key="c_mode").set_value("A label sheet (CSV or Excel)").run()
     at.button(key="c_apply").click().run()

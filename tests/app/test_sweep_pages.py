@@ -10,21 +10,12 @@ from streamlit.testing.v1 import AppTest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_train_page_sweep_section_queues_a_parseable_sweep(
-    app: AppTest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from core import jobs
+def test_train_page_sweep_section_queues_a_parseable_sweep(app: AppTest, launches: list[dict]) -> None:
     from core.__main__ import build_parser
     from core.commands.sweep import build_spec
     from core.sweep import configurations
 
-    calls = []
-
-    def record(**kwargs):
-        calls.append(kwargs)
-        raise jobs.JobError("recorded by the test")
-
-    monkeypatch.setattr(jobs, "launch", record)
+    calls = launches
     at = app.switch_page("pages/train.py").run()
     assert not at.exception, at.exception
     at.multiselect(key="s_inputs").set_value(["dual", "mel"]).run()
