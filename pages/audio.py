@@ -173,6 +173,17 @@ if len(plan):
             xaxis_title="time (ms)",
             yaxis_title="frequency (Hz)",
         )
+        segment_ms = len(segment) / SR * 1000
+        if len(item.ms) and float(item.ms[-1]) > segment_ms:  # frames drawn past the segment's end
+            figure.add_vrect(
+                x0=segment_ms,
+                x1=float(item.ms[-1]),
+                fillcolor="white",
+                opacity=0.55,
+                line_width=0,
+                annotation_text="past the segment: padding",
+                annotation_position="top left",
+            )
         column.plotly_chart(figure, width="stretch")
 
 st.subheader("Praat voice report")

@@ -31,3 +31,18 @@ def test_audio_page_slices_and_reslices(app: AppTest) -> None:
     assert len(jitter) == 1
     assert float(jitter["reported"].iloc[0]) > 0
     assert abs(float(jitter["recomputed"].iloc[0]) / float(jitter["reported"].iloc[0]) - 1) < 0.01
+
+
+def test_the_segment_plots_mark_the_frames_past_the_segment(app: AppTest) -> None:
+    """A 50 ms segment drawn on a 0-63 ms axis: the frames past 50 ms are shaded and named as padding."""
+    import json
+
+    at = app.switch_page("pages/audio.py").run()
+    assert not at.exception, at.exception
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    marked = [c for c in charts if c["layout"].get("xaxis", {}).get("title", {}).get("text") == "time (ms)"]
+    assert len(marked) == 2  # the Mel and the STFT matrix of the chosen segment
+    for chart in marked:
+        (shape,) = chart["layout"]["shapes"]
+        assert shape["x0"] == 50.0 and shape["x1"] > 50.0
+        assert chart["layout"]["annotations"][0]["text"] == "past the segment: padding"
