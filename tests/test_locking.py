@@ -21,26 +21,9 @@ import pytest
 from core import locks, run_health, runs
 from core.config import preset, with_overrides
 from core.locks import LockBusy
+from tests.run_configs import tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def tiny_config():
-    return with_overrides(
-        preset("seed"),
-        {
-            "model.backbone": "small_cnn",
-            "model.weights": "random",
-            "split.n_folds": 2,
-            "split.val_ratio": 0.25,
-            "train.warmup_epochs": 1,
-            "train.warmup_lr": 1e-3,
-            "train.finetune_epochs": 1,
-            "train.finetune_lr": 1e-3,
-            "train.unfreeze_ratio": 0.5,
-            "train.batch_size": 8,
-        },
-    )
 
 
 def hold_in_subprocess(code: str, *args: str) -> subprocess.Popen:

@@ -8,26 +8,8 @@ import shutil
 import pytest
 
 from core import runs
-from core.config import preset, with_overrides
 from core.errors import RunError
-
-
-def tiny_config():
-    return with_overrides(
-        preset("seed"),
-        {
-            "model.backbone": "small_cnn",
-            "model.weights": "random",
-            "split.n_folds": 2,
-            "split.val_ratio": 0.25,
-            "train.warmup_epochs": 1,
-            "train.warmup_lr": 1e-3,
-            "train.finetune_epochs": 1,
-            "train.finetune_lr": 1e-3,
-            "train.unfreeze_ratio": 0.5,
-            "train.batch_size": 8,
-        },
-    )
+from tests.run_configs import tiny_config
 
 
 def test_damaged_fold_models_are_named_and_refused_on_load(tmp_path, synthetic_dataset) -> None:

@@ -13,26 +13,10 @@ import pandas as pd
 import pytest
 
 from core import runs
-from core.config import preset, with_overrides
 from core.errors import RunError, TrainingError
+from tests.run_configs import tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def tiny_config(**overrides):
-    base = {
-        "model.backbone": "small_cnn",
-        "model.weights": "random",
-        "split.n_folds": 2,
-        "split.val_ratio": 0.25,
-        "train.warmup_epochs": 1,
-        "train.warmup_lr": 1e-3,
-        "train.finetune_epochs": 1,
-        "train.finetune_lr": 1e-3,
-        "train.unfreeze_ratio": 0.5,
-        "train.batch_size": 8,
-    }
-    return with_overrides(preset("seed"), {**base, **overrides})
 
 
 def new_run(tmp_path: Path, dataset, config) -> Path:
