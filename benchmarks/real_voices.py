@@ -25,7 +25,9 @@ Every choice inside (epochs by early stopping on the inner validation patients,
 thresholds, hyper-parameters, the baseline's model and features) is made on training
 patients only; the test folds only score. ``delong_p``: DeLong's test of the pooled
 patient AUROCs (each patient's test probability averaged over repeats) of ``cnn_preset``
-against the baseline. Progress lines go to stderr (and, with ``--log FILE``, one JSON
+against the baseline. ``late_fusion_*``: the mean of the two models' patient
+probabilities on each test fold (equal weights fixed in advance, nothing fitted).
+Progress lines go to stderr (and, with ``--log FILE``, one JSON
 line per finished fold to that file); the last stdout line is one JSON object with
 ``patients, cnn_preset, cnn_patient_auroc_mean, cnn_patient_auroc_std,
 study_preset_patient_auroc_mean, baseline_model, baseline_patient_auroc_mean, delong_p,
@@ -171,6 +173,27 @@ def baseline(
     )
 
 
+def late_fusion(cnn: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
+    """Per test fold, the AUROC of the mean of the CNN's and the baseline's patient probabilities.
+
+    The fusion is fixed in advance (equal weights, no fitting), so nothing in it looks at
+    a test fold. ``cnn`` and ``base``: test patients with ``repeat, fold, patient_id, label,
+    prob``. Returns ``repeat, fold, auroc``.
+    """
+    from core.metrics import auroc
+
+    both = cnn.merge(
+        base[["repeat", "fold", "patient_id", "prob"]].rename(columns={"prob": "base"}),
+        on=["repeat", "fold", "patient_id"],
+    )
+    both["fused"] = (both["prob"] + both["base"]) / 2
+    rows = [
+        {"repeat": r, "fold": f, "auroc": auroc(g["label"].to_numpy(), g["fused"].to_numpy())}
+        for (r, f), g in both.groupby(["repeat", "fold"])
+    ]
+    return pd.DataFrame(rows)
+
+
 def pooled(predictions: pd.DataFrame) -> pd.DataFrame:
     """Each test patient's probability averaged over repeats: ``patient_id, label, prob``."""
     return (
@@ -193,6 +216,11 @@ def main() -> int:
     )
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for the acoustic features")
     parser.add_argument("--log", metavar="FILE", help="append one JSON line per finished fold")
+    parser.add_argument(
+        "--predictions",
+        metavar="FILE",
+        help="write every test patient's probability (cnn, study preset, baseline) as CSV",
+    )
     parser.add_argument(
         "--baseline-models",
         default=",".join(BASELINE_MODELS),
@@ -254,6 +282,17 @@ def main() -> int:
         both["label"].to_numpy(), both["prob"].to_numpy(), both["base"].to_numpy(), n_boot=1000, seed=0
     )
     base_test = base.folds[(base.folds["part"] == "test") & (base.folds["repeat"] < done)]
+    fused = late_fusion(cnn_pred, base_pred)
+    if args.predictions:
+        columns = ["repeat", "fold", "patient_id", "label", "prob"]
+        pd.concat(
+            [
+                cnn_pred[columns].assign(model=args.preset),
+                pd.concat(study.predictions, ignore_index=True)[columns].assign(model=args.study_preset),
+                base_pred[columns].assign(model="baseline"),
+            ],
+            ignore_index=True,
+        ).to_csv(args.predictions, index=False)
     summary = {
         "patients": int(assignment["patient_id"].nunique()),
         "folds": int(len(cnn_folds)),
@@ -275,6 +314,8 @@ def main() -> int:
         "baseline_candidates": {
             r.candidate: r.patient_auroc_mean for r in candidates.itertuples(index=False)
         },
+        "late_fusion_patient_auroc_mean": float(fused["auroc"].mean()),
+        "late_fusion_patient_auroc_std": float(fused["auroc"].std(ddof=1)),
         "delong_p": float(paired["delong_p"]),
         "cnn_minus_baseline_pooled": float(paired["difference"]),
         "seconds": round(time.perf_counter() - start, 1),

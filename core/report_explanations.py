@@ -14,6 +14,7 @@ import pandas as pd
 
 from core.errors import CoreError
 from core.explain.occlusion import OcclusionSettings
+from core.explain.regions import region_words
 from core.figures import occlusion_bands
 from core.patient_words import fold_name
 from core.run import Run
@@ -105,7 +106,7 @@ def explanation_slide(run: Run) -> Any:
         folds = occlusion["fold_key"].nunique()
         summary = aggregate_occlusion(occlusion, scope="all cached folds")
         top = summary[summary["rank"] <= 3].sort_values(["branch", "axis", "rank"])
-        top = top.assign(where=[_where(r) for r in top.itertuples()])
+        top = top.assign(where=[region_words(r) for r in top.itertuples()])
         slide.bullets.append(
             f"Occlusion over the test segments of {folds} fold(s): regions whose hiding lowers P(poor) most"
         )
@@ -115,23 +116,9 @@ def explanation_slide(run: Run) -> Any:
             columns={"mean_delta": "mean Δ P(poor)", "std_delta": "SD", "n_segments": "segments"}
         )
         slide.tables.append(Table("Top 3 regions per branch and axis (mean Δ P(poor) when hidden)", shown))
-        where = summary.assign(where=[_where(r) for r in summary.itertuples()])
+        where = summary.assign(where=[region_words(r) for r in summary.itertuples()])
         slide.figures.append(occlusion_bands(where, branch_names=BRANCH_WORDS, y_title="Δ P(poor)"))
     return slide
-
-
-def _where(row: Any) -> str:
-    if row.axis == "frequency":
-        return (
-            f"{row.low_hz:.0f}–{row.high_hz:.0f} Hz"
-            if not pd.isna(row.low_hz)
-            else f"band {int(row.region) + 1}"
-        )
-    return (
-        f"{row.start_ms:.1f}–{row.end_ms:.1f} ms"
-        if not pd.isna(row.start_ms)
-        else f"chunk {int(row.region) + 1}"
-    )
 
 
 __all__ = ["BRANCH_WORDS", "OCCLUSION_SETTINGS", "cached_occlusion", "explanation_slide"]

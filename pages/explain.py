@@ -17,6 +17,7 @@ from core.explain.cam_grid import common_grid
 from core.explain.cases import confusion_cells
 from core.explain.fold import fold_keys, model_key
 from core.explain.masking_table import masking_overview
+from core.explain.regions import region_words
 from core.figures import cam_overlay, picked_segment, probability_strip, signed_map
 from core.folds import fold_label, repeats_of
 from core.segment_names import segment_names
@@ -139,6 +140,11 @@ st.caption(
     f"true outcome {label_text(row['label'], names)} · {p_label} = {float(maps['prob'][0]):.3f} · "
     f"threshold of {fold_label(key, repeats=repeats)} {explainer.data.threshold:.2f}"
 )
+if bool(row.get("padded", False)):
+    st.warning(
+        "This segment runs past the end of the recording's voiced part: its end is zero padding "
+        "(the short-clip policy), so what the maps show there is not voice."
+    )
 
 
 branches = [b for b in ("mel", "stft") if f"heatmap_{b}" in maps]
@@ -206,10 +212,7 @@ def _occluded(done: int, total: int) -> None:
 with st.spinner("Occluding 10 bands and 10 chunks per branch (cached after the first time)…"):
     occlusion = explainer.occlusion_summary(on_segments=_occluded, **scope_args)
 bar_slot.empty()
-occlusion["where"] = [
-    f"{r.low_hz:.0f}–{r.high_hz:.0f} Hz" if r.axis == "frequency" else f"{r.start_ms:.1f}–{r.end_ms:.1f} ms"
-    for r in occlusion.itertuples()
-]
+occlusion["where"] = [region_words(r) for r in occlusion.itertuples()]
 left, right = st.columns(2)
 for column, axis, title in ((left, "frequency", "Frequency bands"), (right, "time", "Time chunks")):
     part = occlusion[occlusion["axis"] == axis]

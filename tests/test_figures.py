@@ -137,3 +137,16 @@ def test_gradcam_overlays_end_at_the_segments_length_without_its_padding() -> No
     assert tuple(overlays["mel"].layout.xaxis.range) == (0.0, 50.0)
     unknown = gradcam_overlays(segment, row_hz=hz, column_ms=ms, colorbar="c", end_ms=float("nan"))
     assert unknown["mel"].layout.xaxis.range is None and np.asarray(unknown["mel"].data[1].z).shape == (8, 8)
+
+
+def test_a_one_epoch_learning_curve_is_drawn_as_points_and_a_long_one_as_lines() -> None:
+    from core.figures import learning_curves
+
+    one = pd.DataFrame({"epoch": [1, 1], "value": [0.61, 0.55], "fold": "r0f0", "part": ["train", "val"]})
+    fig = learning_curves(one, label="AUROC")
+    assert [list(t.y) for t in fig.data] == [[0.61], [0.55]]
+    assert all("markers" in t.mode for t in fig.data)  # a single point shows
+    many = pd.DataFrame(
+        {"epoch": [1, 2, 3, 4], "value": [0.5, 0.6, 0.7, 0.72], "fold": "r0f0", "part": "train"}
+    )
+    assert [t.mode for t in learning_curves(many, label="AUROC").data] == ["lines"]

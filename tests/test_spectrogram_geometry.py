@@ -223,3 +223,23 @@ def test_fitted_voice_preset_has_no_padding_and_no_empty_rows() -> None:
         assert not branch.padded_columns.any(), kind
         assert not branch.empty_rows.any() and branch.empty_filters == 0, kind
         assert branch.segment_ms == 400.0
+
+
+def test_region_words_name_padding_chunks_instead_of_a_zero_width_span() -> None:
+    from core.explain.regions import region_words
+
+    axes = ImageAxes.from_config(preset("seed").preprocess)
+    regions = region_table(axes.size, axes=axes)
+    stft_time = regions[(regions["branch"] == "stft") & (regions["axis"] == "time")]
+    words = [region_words(row) for _, row in stft_time.iterrows()]
+    pure_padding = stft_time["signal_fraction"] == 0
+    assert pure_padding.any()  # the seed preset's STFT image ends with columns past the 50 ms segment
+    for text, padding, (_, row) in zip(words, pure_padding, stft_time.iterrows(), strict=True):
+        if padding:
+            assert text == "padding after 50.0 ms"
+        else:
+            assert text == f"{row['start_ms']:.1f}–{row['end_ms']:.1f} ms" and row["end_ms"] > row["start_ms"]
+    band = regions[(regions["branch"] == "mel") & (regions["axis"] == "frequency")].iloc[0]
+    assert region_words(band) == f"0–{band['high_hz']:.0f} Hz"
+    assert [region_words(r) for r in stft_time.head(2).itertuples()] == words[:2]  # row tuples read alike
+    assert region_words(region_table(axes.size).iloc[-1]) == "chunk 10"  # no axes: the chunk's number

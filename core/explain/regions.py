@@ -192,3 +192,31 @@ def _chunk_ms(axes: ImageAxes, branch: str, start: int, stop: int) -> tuple[floa
     if np.isfinite(axes.segment_ms):  # nothing is signal past the segment's end
         edges = np.minimum(edges, axes.segment_ms)
     return float(edges[start]), float(edges[stop])
+
+
+def region_words(row: pd.Series | object, *, ms_digits: int = 1) -> str:
+    """Where a region lies, in words: "250–500 Hz", "12.5–25.0 ms" or "padding after 50.0 ms".
+
+    Parameters
+    ----------
+    row : pd.Series or a row tuple
+        One row of :func:`region_table` (or a table carrying its columns).
+    ms_digits : int
+        Decimals of the millisecond bounds.
+
+    Returns
+    -------
+    str
+        A band's Hz range; a chunk's ms range, or, for a chunk wholly past the segment's
+        end (no real signal), the padding it covers; "band k" / "chunk k" without axes.
+    """
+    get = row.get if isinstance(row, pd.Series) else lambda key: getattr(row, key, None)
+    if get("axis") == "frequency":
+        if pd.isna(get("low_hz")):
+            return f"band {int(get('region')) + 1}"
+        return f"{get('low_hz'):.0f}–{get('high_hz'):.0f} Hz"
+    if pd.isna(get("start_ms")):
+        return f"chunk {int(get('region')) + 1}"
+    if get("signal_fraction") == 0:
+        return f"padding after {get('end_ms'):.{ms_digits}f} ms"
+    return f"{get('start_ms'):.{ms_digits}f}–{get('end_ms'):.{ms_digits}f} ms"

@@ -20,6 +20,7 @@ import pandas as pd
 from core.cohort.classes import DEFAULT_CLASS_NAMES, label_names
 from core.errors import ExplainError
 from core.explain.occlusion import aggregate_occlusion
+from core.explain.regions import region_words
 
 #: The study's outcome names by label; a run's own names come in ``class_names``.
 OUTCOMES: dict[int, str] = label_names(DEFAULT_CLASS_NAMES)
@@ -210,7 +211,7 @@ def _label(axis: str, row: pd.Series, total: int) -> str:
         return f"{_hz(row['low_hz'])}–{_hz(row['high_hz'])}"
     if pd.isna(row["start_ms"]):
         return f"chunk {int(row['region']) + 1} of {total} (from the start)"
-    return f"{row['start_ms']:.0f}–{row['end_ms']:.0f} ms"
+    return region_words(row, ms_digits=0)
 
 
 def _hz(value: float) -> str:

@@ -112,6 +112,9 @@ def learning_curves(
 ) -> go.Figure:
     """One line per fold and part (train solid, validation and test dashed) over the epochs.
 
+    While any line has fewer than three epochs its points are drawn as markers too (a
+    one-epoch line would otherwise not show at all).
+
     Parameters
     ----------
     curves : pd.DataFrame
@@ -127,6 +130,7 @@ def learning_curves(
         line_dash="part",
         labels={"value": label, "epoch": "epoch"},
         range_y=list(range_y) if range_y is not None else None,
+        markers=bool(len(curves)) and int(curves.groupby(["fold", "part"])["epoch"].nunique().min()) < 3,
     )
     _size(fig, height=height, title=None, font_size=None)
     return fig

@@ -18,7 +18,7 @@ def explain_page(app_env: Path, monkeypatch: pytest.MonkeyPatch, demo_runs_root:
     return at
 
 
-def test_explain_page_draws_maps_occlusion_and_masking(explain_page: AppTest) -> None:
+def test_explain_page_draws_maps_occlusion_and_masking(explain_page: AppTest, demo_runs_root: Path) -> None:
     at = explain_page
     titles = [s.value for s in at.subheader]
     assert titles[:3] == [
@@ -49,6 +49,12 @@ def test_explain_page_draws_maps_occlusion_and_masking(explain_page: AppTest) ->
     shown = box.options[box.index].split(" · P(")[0]  # the box's label names the segment the maps show
     assert any(c.value.startswith(shown) for c in at.caption)
     assert list(at.dataframe[0].value["Computed"]) == [True, True, False]
+    # A segment that runs into the zero padding of a short clip says so; a whole one does not.
+    from core.explain import load_fold
+
+    segments = load_fold(demo_runs_root / at.session_state["e_run"], "r0f1").segments
+    padded = bool(segments.iloc[int(at.session_state["e_segment"])]["padded"])
+    assert any("zero padding" in w.value for w in at.warning) == padded
     at.radio(key="e_method").set_value("eigencam").run()
     assert not at.exception, at.exception
     at.segmented_control(key="e_cell").set_value("TN").run()
