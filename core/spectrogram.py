@@ -370,39 +370,28 @@ def real_frames(kind: Kind, *, n_samples: int, config: SpectrogramConfig | None 
     return 1 + (n_samples - n_fft) // hop
 
 
-def image_row_hz(
-    kind: Kind,
-    *,
-    sr: int,
-    n_samples: int,
-    config: SpectrogramConfig | None = None,
-    top_hz: float | None = None,
-) -> np.ndarray:
-    """Frequency shown by each image row (row 0 = top = highest frequency).
+def image_axis(values: np.ndarray, size: int, *, flip: bool = False) -> np.ndarray:
+    """A dB-matrix axis (:func:`matrix_row_hz`, :func:`matrix_column_ms`) at each of the image's pixels.
+
+    The image is the matrix resized with ``cv2.INTER_LINEAR``, so each pixel shows the
+    axis value at its source coordinate (:func:`source_coordinates`).
+
+    Parameters
+    ----------
+    values : np.ndarray [shape=(n,)]
+        The matrix axis: Hz per row (row 0 = lowest) or ms per column.
+    size : int
+        Image side in pixels (``SpectrogramConfig.image_size``).
+    flip : bool
+        For rows: image row 0 is the top, the matrix's last (highest) row.
 
     Returns
     -------
-    hz : np.ndarray [shape=(S,), dtype=float64]
+    axis : np.ndarray [shape=(size,), dtype=float64]
     """
-    config = config or SpectrogramConfig()
-    hz = matrix_row_hz(kind, sr=sr, n_samples=n_samples, config=config, top_hz=top_hz)
-    source = source_coordinates(hz.shape[0], config.image_size)
-    return np.interp(hz.shape[0] - 1 - source, np.arange(hz.shape[0]), hz)
-
-
-def image_column_ms(
-    kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None
-) -> np.ndarray:
-    """Time shown by each image column, in ms from the segment's start.
-
-    Returns
-    -------
-    ms : np.ndarray [shape=(S,), dtype=float64]
-    """
-    config = config or SpectrogramConfig()
-    ms = matrix_column_ms(kind, sr=sr, n_samples=n_samples, config=config)
-    source = source_coordinates(ms.shape[0], config.image_size)
-    return np.interp(source, np.arange(ms.shape[0]), ms)
+    values = np.asarray(values, dtype=float)
+    source = source_coordinates(values.shape[0], size)
+    return np.interp(values.shape[0] - 1 - source if flip else source, np.arange(values.shape[0]), values)
 
 
 def _batch_power(

@@ -13,8 +13,8 @@ from core.spectrogram import (
     contrast_limits,
     fft_params,
     fix_frames,
-    image_column_ms,
-    image_row_hz,
+    image_axis,
+    matrix_column_ms,
     matrix_row_hz,
     mel_db,
     real_frames,
@@ -128,14 +128,15 @@ def test_batched_images_equal_one_at_a_time() -> None:
 def test_axis_helpers_give_hz_per_row_and_ms_per_column() -> None:
     mel_rows = matrix_row_hz("mel", sr=SR, n_samples=800)
     np.testing.assert_allclose(mel_rows, librosa.mel_frequencies(66, fmin=0, fmax=SR / 2)[1:-1])
-    mel_hz = image_row_hz("mel", sr=SR, n_samples=800)
-    stft_hz = image_row_hz("stft", sr=SR, n_samples=800)
+    size = SpectrogramConfig().image_size
+    mel_hz = image_axis(mel_rows, size, flip=True)
+    stft_hz = image_axis(matrix_row_hz("stft", sr=SR, n_samples=800), size, flip=True)
     assert mel_hz.shape == stft_hz.shape == (224,)
     assert np.all(np.diff(mel_hz) <= 0) and np.all(np.diff(stft_hz) <= 0)  # top row is the highest
     assert stft_hz[0] == pytest.approx(SR / 2) and stft_hz[-1] == pytest.approx(0.0)
     assert mel_hz[-1] == pytest.approx(mel_rows[0]) and mel_hz[0] == pytest.approx(mel_rows[-1])
-    mel_ms = image_column_ms("mel", sr=SR, n_samples=800)
-    stft_ms = image_column_ms("stft", sr=SR, n_samples=800)
+    mel_ms = image_axis(matrix_column_ms("mel", sr=SR, n_samples=800), size)
+    stft_ms = image_axis(matrix_column_ms("stft", sr=SR, n_samples=800), size)
     assert mel_ms[0] == pytest.approx(0.0) and mel_ms[-1] == pytest.approx(63.0)  # 63 hops of 1 ms
     assert stft_ms[0] == pytest.approx(4.0)  # centre of the first uncentred 128-sample frame
     assert np.all(np.diff(mel_ms) >= 0)
