@@ -78,8 +78,8 @@ def cepstral_peak_prominence(
     Parameters
     ----------
     sound : parselmouth.Sound
-        The span to measure, mono (``sound.extract_part(...)`` cuts a selection out of a
-        recording: every frame of the span counts).
+        The span to measure, mono; a selection of a recording is cut out first with
+        ``sound.extract_part(start, end, preserve_times=True)``.
     settings : CepstralSettings, optional
 
     Returns
