@@ -53,7 +53,7 @@ from core.audio import cut_segments, normalise, plan_windows, trim_region  # noq
 from core.cohort import load_cohort  # noqa: E402
 from core.config import PreprocessConfig, preset  # noqa: E402
 from core.dataset import build_dataset  # noqa: E402
-from core.spectrogram import mel_db, stft_db, to_grey_images  # noqa: E402
+from core.spectrogram import db_matrix, to_grey_images  # noqa: E402
 
 # The study's 64 mels on a 128-point FFT leave empty filters; librosa says so on every call.
 warnings.filterwarnings("ignore", message="Empty filters detected", category=UserWarning)
@@ -84,8 +84,12 @@ def warm_up(config: PreprocessConfig) -> float:
     y16 = librosa.resample(y, orig_sr=44_100, target_sr=16_000, res_type="soxr_hq")
     region = trim_region(y16, sr=16_000, config=config.trim)
     segments = cut_segments(y16, plan_windows(y16, region, sr=16_000, config=config.window))
-    to_grey_images(mel_db(segments, sr=16_000, config=config.spectrogram), config=config.spectrogram)
-    to_grey_images(stft_db(segments, config=config.spectrogram), config=config.spectrogram)
+    to_grey_images(
+        db_matrix("mel", segments, sr=16_000, config=config.spectrogram), config=config.spectrogram
+    )
+    to_grey_images(
+        db_matrix("stft", segments, sr=16_000, config=config.spectrogram), config=config.spectrogram
+    )
     return time.perf_counter() - started
 
 

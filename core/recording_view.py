@@ -13,7 +13,7 @@ import pandas as pd
 
 from core.audio import WindowPlan, cut_segments, plan_windows, trim_region
 from core.config import SpectrogramConfig, TrimConfig, WindowConfig
-from core.spectrogram import matrix_column_ms, matrix_row_hz, mel_db, stft_db
+from core.spectrogram import db_matrix, matrix_column_ms, matrix_row_hz
 
 
 def waveform_envelope(y: np.ndarray, *, sr: int, max_points: int = 4000) -> pd.DataFrame:
@@ -132,14 +132,10 @@ def segment_spectrograms(
     batch = np.asarray(segment, dtype=np.float32)[None, :]
     n = batch.shape[1]
     return {
-        "mel": Spectrogram(
-            mel_db(batch, sr=sr, config=config)[0],
-            matrix_row_hz("mel", sr=sr, n_samples=n, config=config),
-            matrix_column_ms("mel", sr=sr, n_samples=n, config=config),
-        ),
-        "stft": Spectrogram(
-            stft_db(batch, config=config)[0],
-            matrix_row_hz("stft", sr=sr, n_samples=n, config=config),
-            matrix_column_ms("stft", sr=sr, n_samples=n, config=config),
-        ),
+        kind: Spectrogram(
+            db_matrix(kind, batch, sr=sr, config=config)[0],
+            matrix_row_hz(kind, sr=sr, n_samples=n, config=config),
+            matrix_column_ms(kind, sr=sr, n_samples=n, config=config),
+        )
+        for kind in ("mel", "stft")
     }

@@ -63,40 +63,57 @@ def fft_params(n_samples: int, *, config: SpectrogramConfig | None = None) -> tu
     return n_fft, hop
 
 
-def mel_db(
-    segments: np.ndarray, *, sr: int, config: SpectrogramConfig | None = None, top_hz: float | None = None
+def db_matrix(
+    kind: Kind,
+    segments: np.ndarray,
+    *,
+    sr: int,
+    config: SpectrogramConfig | None = None,
+    top_hz: float | None = None,
 ) -> np.ndarray:
-    """Mel power in dB of every segment, fixed to ``config.frames`` columns.
+    """Mel or STFT power in dB of every segment, fixed to ``config.frames`` columns.
+
+    The study's calls (module docstring): Mel frames centred (``center=True``), STFT
+    frames not (``center=False``); with ``config.fit`` both are uncentred and fitted.
 
     Parameters
     ----------
+    kind : {"mel", "stft"}
     segments : np.ndarray [shape=(n, L)]
         Equal-length segments.
     sr : int
-        Sample rate in Hz.
+        Sample rate in Hz (the STFT uses it with ``config.fit`` only).
     config : SpectrogramConfig, optional
-
     top_hz : float, optional
         With ``config.fit``: the band top of these segments' recording
-        (:func:`core.spectrogram_geometry.band_top_hz`); the analysis Nyquist by default.
+        (:func:`core.spectrogram_geometry.band_top_hz`), the analysis Nyquist by default;
+        the mel filters span 0 Hz..``top_hz`` and the STFT bins below it are resampled
+        onto :func:`matrix_shape`'s rows.
 
     Returns
     -------
-    mel : np.ndarray [shape=(n, n_mels, frames), dtype=float32]
-        Row 0 is the lowest band. With ``config.fit``, ``n_mels`` and ``frames`` are
-        :func:`matrix_shape`'s (no empty filter, no repeated column).
+    db : np.ndarray [shape=(n, rows, frames), dtype=float32]
+        Row 0 is the lowest frequency (0 Hz for the STFT). ``rows`` is ``n_mels``, or
+        ``n_fft // 2 + 1`` with the adaptive ``n_fft`` of :func:`fft_params` (study); with
+        ``config.fit``, ``rows`` and ``frames`` are :func:`matrix_shape`'s (no empty
+        filter, no repeated column).
     """
     config = config or SpectrogramConfig()
-    power, n_fft, (rows, columns) = _batch_power("mel", segments, sr=sr, config=config, center=not config.fit)
+    center = kind == "mel" and not config.fit
+    power, n_fft, (rows, columns) = _batch_power(kind, segments, sr=sr, config=config, center=center)
     if power is None:
         return np.zeros((0, rows, columns), dtype=np.float32)
-    # the study's basis is the same call with the analysis Nyquist as top (librosa's default fmax)
-    basis = geometry.mel_basis(sr, n_fft, rows, (top_hz or sr / 2) if config.fit else sr / 2)
-    # One matrix product over all frames of all segments (faster than a batched matmul).
-    n, bins, frames = power.shape
-    flat = power.transpose(1, 0, 2).reshape(bins, n * frames)
-    mel = (basis @ flat).reshape(rows, n, frames).transpose(1, 0, 2)
-    return fix_frames(_power_to_db(mel, top_db=config.top_db), frames=columns)
+    # the study's top is the analysis Nyquist (librosa's default fmax, every STFT bin)
+    top = (top_hz or sr / 2) if config.fit else sr / 2
+    if kind == "mel":
+        basis = geometry.mel_basis(sr, n_fft, rows, top)
+        # One matrix product over all frames of all segments (faster than a batched matmul).
+        n, bins, frames = power.shape
+        flat = power.transpose(1, 0, 2).reshape(bins, n * frames)
+        power = (basis @ flat).reshape(rows, n, frames).transpose(1, 0, 2)
+    elif config.fit:
+        power = geometry.band_stft_rows(power, sr=sr, n_fft=n_fft, top_hz=top, rows=rows)
+    return fix_frames(_power_to_db(power, top_db=config.top_db), frames=columns)
 
 
 def matrix_shape(
@@ -119,40 +136,6 @@ def matrix_shape(
         return (config.n_mels if kind == "mel" else n_fft // 2 + 1), config.frames
     rows = geometry.fitted_mels(sr, n_fft, config) if kind == "mel" else geometry.stft_rows(sr, n_fft, config)
     return rows, geometry.fitted_frames(n_samples, n_fft, hop)
-
-
-def stft_db(
-    segments: np.ndarray,
-    *,
-    config: SpectrogramConfig | None = None,
-    sr: int = 16_000,
-    top_hz: float | None = None,
-) -> np.ndarray:
-    """STFT power (``center=False``) in dB of every segment, fixed to ``config.frames`` columns.
-
-    Parameters
-    ----------
-    segments : np.ndarray [shape=(n, L)]
-        Equal-length segments.
-    config : SpectrogramConfig, optional
-
-    sr, top_hz
-        Used with ``config.fit`` only: the analysis rate and the recording's band top;
-        the bins from 0 Hz to ``top_hz`` are resampled onto :func:`matrix_shape`'s rows.
-
-    Returns
-    -------
-    stft : np.ndarray [shape=(n, rows, frames), dtype=float32]
-        Row 0 is 0 Hz; ``rows = n_fft // 2 + 1`` with ``n_fft`` the adaptive one from
-        :func:`fft_params` (study), or :func:`matrix_shape`'s with ``config.fit``.
-    """
-    config = config or SpectrogramConfig()
-    power, n_fft, (rows, columns) = _batch_power("stft", segments, sr=sr, config=config, center=False)
-    if power is None:
-        return np.zeros((0, rows, columns), dtype=np.float32)
-    if config.fit:
-        power = geometry.band_stft_rows(power, sr=sr, n_fft=n_fft, top_hz=top_hz or sr / 2, rows=rows)
-    return fix_frames(_power_to_db(power, top_db=config.top_db), frames=columns)
 
 
 def fix_frames(db: np.ndarray, *, frames: int) -> np.ndarray:
@@ -259,7 +242,7 @@ class SegmentImages:
     Attributes
     ----------
     mel_db, stft_db : np.ndarray [shape=(n, rows, frames), dtype=float32]
-        :func:`mel_db` and :func:`stft_db`, row 0 the lowest frequency.
+        :func:`db_matrix` of each kind, row 0 the lowest frequency.
     mel_grey, stft_grey : np.ndarray [shape=(n, S, S), dtype=uint8]
         :func:`to_grey_images` of them (:func:`tile_channels` gives the model's 3 channels).
     """
@@ -301,8 +284,8 @@ def segment_images(
     mel = stft = None
     for top in groups:
         rows = tops == top if top is not None else slice(None)
-        part_mel = mel_db(segments[rows], sr=sr, config=config, top_hz=top)
-        part_stft = stft_db(segments[rows], config=config, sr=sr, top_hz=top)
+        part_mel = db_matrix("mel", segments[rows], sr=sr, config=config, top_hz=top)
+        part_stft = db_matrix("stft", segments[rows], sr=sr, config=config, top_hz=top)
         if mel is None or stft is None:
             mel = np.empty((segments.shape[0], *part_mel.shape[1:]), np.float32)
             stft = np.empty((segments.shape[0], *part_stft.shape[1:]), np.float32)
@@ -370,39 +353,28 @@ def real_frames(kind: Kind, *, n_samples: int, config: SpectrogramConfig | None 
     return 1 + (n_samples - n_fft) // hop
 
 
-def image_row_hz(
-    kind: Kind,
-    *,
-    sr: int,
-    n_samples: int,
-    config: SpectrogramConfig | None = None,
-    top_hz: float | None = None,
-) -> np.ndarray:
-    """Frequency shown by each image row (row 0 = top = highest frequency).
+def image_axis(values: np.ndarray, size: int, *, flip: bool = False) -> np.ndarray:
+    """A dB-matrix axis (:func:`matrix_row_hz`, :func:`matrix_column_ms`) at each of the image's pixels.
+
+    The image is the matrix resized with ``cv2.INTER_LINEAR``, so each pixel shows the
+    axis value at its source coordinate (:func:`source_coordinates`).
+
+    Parameters
+    ----------
+    values : np.ndarray [shape=(n,)]
+        The matrix axis: Hz per row (row 0 = lowest) or ms per column.
+    size : int
+        Image side in pixels (``SpectrogramConfig.image_size``).
+    flip : bool
+        For rows: image row 0 is the top, the matrix's last (highest) row.
 
     Returns
     -------
-    hz : np.ndarray [shape=(S,), dtype=float64]
+    axis : np.ndarray [shape=(size,), dtype=float64]
     """
-    config = config or SpectrogramConfig()
-    hz = matrix_row_hz(kind, sr=sr, n_samples=n_samples, config=config, top_hz=top_hz)
-    source = source_coordinates(hz.shape[0], config.image_size)
-    return np.interp(hz.shape[0] - 1 - source, np.arange(hz.shape[0]), hz)
-
-
-def image_column_ms(
-    kind: Kind, *, sr: int, n_samples: int, config: SpectrogramConfig | None = None
-) -> np.ndarray:
-    """Time shown by each image column, in ms from the segment's start.
-
-    Returns
-    -------
-    ms : np.ndarray [shape=(S,), dtype=float64]
-    """
-    config = config or SpectrogramConfig()
-    ms = matrix_column_ms(kind, sr=sr, n_samples=n_samples, config=config)
-    source = source_coordinates(ms.shape[0], config.image_size)
-    return np.interp(source, np.arange(ms.shape[0]), ms)
+    values = np.asarray(values, dtype=float)
+    source = source_coordinates(values.shape[0], size)
+    return np.interp(values.shape[0] - 1 - source if flip else source, np.arange(values.shape[0]), values)
 
 
 def _batch_power(

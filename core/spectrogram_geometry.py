@@ -256,8 +256,8 @@ def branch_geometry(kind: str, config: PreprocessConfig) -> BranchGeometry:
     """
     from core.spectrogram import (
         fft_params,
-        image_column_ms,
-        image_row_hz,
+        image_axis,
+        matrix_column_ms,
         matrix_row_hz,
         matrix_shape,
         real_frames,
@@ -291,8 +291,8 @@ def branch_geometry(kind: str, config: PreprocessConfig) -> BranchGeometry:
         empty_below_hz = 0.0
     return BranchGeometry(
         kind=kind,
-        row_hz=image_row_hz(kind, sr=sr, n_samples=n_samples, config=spec),
-        column_ms=image_column_ms(kind, sr=sr, n_samples=n_samples, config=spec),
+        row_hz=image_axis(matrix_row_hz(kind, sr=sr, n_samples=n_samples, config=spec), size, flip=True),
+        column_ms=image_axis(matrix_column_ms(kind, sr=sr, n_samples=n_samples, config=spec), size),
         padded_columns=padded,
         empty_rows=np.asarray(empty, dtype=bool),
         segment_ms=n_samples / sr * 1000.0,

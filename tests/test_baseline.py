@@ -14,7 +14,6 @@ from sklearn.metrics import roc_auc_score
 
 from core.baseline import (
     BaselineConfig,
-    bootstrap_auroc_difference,
     compare_models,
     cross_validate_model,
     delong_test,
@@ -23,6 +22,7 @@ from core.baseline import (
     injected_amounts,
     load_comparison,
     outer_folds,
+    paired_comparison,
     structural_components,
 )
 from core.errors import RunError, TrainingError
@@ -81,10 +81,10 @@ def test_bootstrap_difference_interval_brackets_the_observed_difference():
     rng = np.random.default_rng(4)
     y = rng.integers(0, 2, 80)
     strong, weak = y + rng.normal(0, 0.5, 80), y + rng.normal(0, 3, 80)
-    low, high = bootstrap_auroc_difference(y, strong, weak, n_boot=500, seed=1)
+    low, high = paired_comparison(y, strong, weak, n_boot=500, seed=1)["bootstrap_ci"]
     observed = roc_auc_score(y, strong) - roc_auc_score(y, weak)
     assert low < observed < high and low > 0
-    assert bootstrap_auroc_difference(y, strong, strong, n_boot=200) == (0.0, 0.0)
+    assert paired_comparison(y, strong, strong, n_boot=200)["bootstrap_ci"] == [0.0, 0.0]
 
 
 def synthetic_patients(n: int = 40, *, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:

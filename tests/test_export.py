@@ -13,7 +13,7 @@ from core.config import PreprocessConfig
 from core.dataset import SEGMENT_COLUMNS, SegmentDataset
 from core.errors import DatasetError
 from core.export import export_segment_png
-from core.spectrogram import mel_db, stft_db, to_images
+from core.spectrogram import db_matrix, to_images
 
 
 def tiny_dataset() -> SegmentDataset:
@@ -21,7 +21,7 @@ def tiny_dataset() -> SegmentDataset:
     t = np.arange(800) / 16_000
     segments = np.stack([np.sin(2 * np.pi * 200 * t) + 0.05 * rng.standard_normal(800) for _ in range(2)])
     config = PreprocessConfig()
-    mel, stft = mel_db(segments, sr=16_000), stft_db(segments)
+    mel, stft = db_matrix("mel", segments, sr=16_000), db_matrix("stft", segments, sr=16_000)
     table = pd.DataFrame(
         {
             "segment_id": [0, 1],

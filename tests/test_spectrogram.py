@@ -11,14 +11,13 @@ from core.config import SpectrogramConfig, preset
 from core.errors import ConfigError
 from core.spectrogram import (
     contrast_limits,
+    db_matrix,
     fft_params,
     fix_frames,
-    image_column_ms,
-    image_row_hz,
+    image_axis,
+    matrix_column_ms,
     matrix_row_hz,
-    mel_db,
     real_frames,
-    stft_db,
     to_grey_images,
     to_images,
 )
@@ -54,8 +53,8 @@ def repeat_last_column(m: np.ndarray, frames: int) -> np.ndarray:
 def test_mel_and_stft_match_librosa_calls_per_segment() -> None:
     segments = seed_segments()
     config = preset("seed").preprocess.spectrogram
-    mel = mel_db(segments, sr=SR, config=config)
-    stft = stft_db(segments, config=config)
+    mel = db_matrix("mel", segments, sr=SR, config=config)
+    stft = db_matrix("stft", segments, sr=SR, config=config)
     assert mel.shape == (10, 64, 64) and mel.dtype == np.float32
     assert stft.shape == (10, 65, 64) and stft.dtype == np.float32
     for i, seg in enumerate(segments):
@@ -88,8 +87,8 @@ def test_adaptive_fft_for_segments_shorter_than_n_fft() -> None:
         fft_params(4)
     rng = np.random.default_rng(0)
     segments = rng.standard_normal((3, 100)).astype(np.float32)
-    mel = mel_db(segments, sr=SR)
-    stft = stft_db(segments)
+    mel = db_matrix("mel", segments, sr=SR)
+    stft = db_matrix("stft", segments, sr=SR)
     assert mel.shape == (3, 64, 64) and stft.shape == (3, 33, 64)
     s = np.abs(librosa.stft(segments[1], n_fft=64, hop_length=8, center=False)) ** 2
     expected = repeat_last_column(librosa.power_to_db(s, ref=1.0, top_db=80), 64)
@@ -118,7 +117,7 @@ def test_images_are_uint8_three_equal_channels_with_low_frequencies_at_the_botto
 
 
 def test_batched_images_equal_one_at_a_time() -> None:
-    mel = mel_db(seed_segments(), sr=SR)
+    mel = db_matrix("mel", seed_segments(), sr=SR)
     batch = to_grey_images(mel)
     for i in (0, 4, 9):
         np.testing.assert_array_equal(batch[i], to_grey_images(mel[i : i + 1])[0])
@@ -128,14 +127,15 @@ def test_batched_images_equal_one_at_a_time() -> None:
 def test_axis_helpers_give_hz_per_row_and_ms_per_column() -> None:
     mel_rows = matrix_row_hz("mel", sr=SR, n_samples=800)
     np.testing.assert_allclose(mel_rows, librosa.mel_frequencies(66, fmin=0, fmax=SR / 2)[1:-1])
-    mel_hz = image_row_hz("mel", sr=SR, n_samples=800)
-    stft_hz = image_row_hz("stft", sr=SR, n_samples=800)
+    size = SpectrogramConfig().image_size
+    mel_hz = image_axis(mel_rows, size, flip=True)
+    stft_hz = image_axis(matrix_row_hz("stft", sr=SR, n_samples=800), size, flip=True)
     assert mel_hz.shape == stft_hz.shape == (224,)
     assert np.all(np.diff(mel_hz) <= 0) and np.all(np.diff(stft_hz) <= 0)  # top row is the highest
     assert stft_hz[0] == pytest.approx(SR / 2) and stft_hz[-1] == pytest.approx(0.0)
     assert mel_hz[-1] == pytest.approx(mel_rows[0]) and mel_hz[0] == pytest.approx(mel_rows[-1])
-    mel_ms = image_column_ms("mel", sr=SR, n_samples=800)
-    stft_ms = image_column_ms("stft", sr=SR, n_samples=800)
+    mel_ms = image_axis(matrix_column_ms("mel", sr=SR, n_samples=800), size)
+    stft_ms = image_axis(matrix_column_ms("stft", sr=SR, n_samples=800), size)
     assert mel_ms[0] == pytest.approx(0.0) and mel_ms[-1] == pytest.approx(63.0)  # 63 hops of 1 ms
     assert stft_ms[0] == pytest.approx(4.0)  # centre of the first uncentred 128-sample frame
     assert np.all(np.diff(mel_ms) >= 0)
@@ -143,5 +143,5 @@ def test_axis_helpers_give_hz_per_row_and_ms_per_column() -> None:
 
 
 def test_image_size_follows_config() -> None:
-    images = to_images(mel_db(seed_segments()[:2], sr=SR), config=SpectrogramConfig(image_size=96))
+    images = to_images(db_matrix("mel", seed_segments()[:2], sr=SR), config=SpectrogramConfig(image_size=96))
     assert images.shape == (2, 96, 96, 3)

@@ -16,7 +16,7 @@ from core.config import preset, replace
 from core.explain.occlusion import aggregate_occlusion
 from core.explain.regions import ImageAxes, region_table
 from core.explain.summary import summarise
-from core.spectrogram import matrix_column_ms, matrix_row_hz, matrix_shape, mel_db, real_frames, stft_db
+from core.spectrogram import db_matrix, matrix_column_ms, matrix_row_hz, matrix_shape, real_frames
 from core.spectrogram_geometry import (
     band_top_hz,
     empty_mel_filters,
@@ -43,7 +43,7 @@ def test_voice_preset_has_no_empty_mel_filter_at_any_rate(analysis_rate: int) ->
         assert top <= analysis_rate / 2 and top <= max(native / 2, narrowest_band_hz(analysis_rate, spec))
         assert empty_mel_filters(analysis_rate, n_fft, rows, fmax=top) == 0
         noise = np.random.default_rng(1).standard_normal((1, window)).astype(np.float32)
-        mel = mel_db(noise, sr=analysis_rate, config=spec, top_hz=top)
+        mel = db_matrix("mel", noise, sr=analysis_rate, config=spec, top_hz=top)
         assert mel.shape[1] == rows
         # white noise lights every filter: no row sits near the -80 dB floor (a black stripe)
         assert mel[0].mean(axis=1).min() > mel.max() - 30
@@ -65,8 +65,8 @@ def test_fitted_frames_never_repeat_a_column(name: str) -> None:
     rng = np.random.default_rng(0)
     segments = rng.standard_normal((3, window)).astype(np.float32)
     for kind, db in (
-        ("mel", mel_db(segments, sr=sr, config=config.spectrogram)),
-        ("stft", stft_db(segments, config=config.spectrogram, sr=sr)),
+        ("mel", db_matrix("mel", segments, sr=sr, config=config.spectrogram)),
+        ("stft", db_matrix("stft", segments, sr=sr, config=config.spectrogram)),
     ):
         repeated = np.all(np.diff(db, axis=2) == 0, axis=1).mean()
         if config.spectrogram.fit:
@@ -87,13 +87,13 @@ def test_band_follows_each_recordings_nyquist_on_real_audio(pd_root: Path, tmp_p
     top = band_top_hz(sr, native_rate=8_000, config=spec)
     assert top == 4_000
     cut = cut_recording(path, config=config)
-    stft = stft_db(cut.segments, config=spec, sr=sr, top_hz=top)
+    stft = db_matrix("stft", cut.segments, sr=sr, config=spec, top_hz=top)
     rows, frames = matrix_shape("stft", sr=sr, n_samples=cut.segments.shape[1], config=spec)
     assert stft.shape == (len(cut.plan), rows, frames)
     hz = matrix_row_hz("stft", sr=sr, n_samples=cut.segments.shape[1], config=spec, top_hz=top)
     assert hz[-1] == pytest.approx(4_000)
     # an unlimited band would leave the upper half (4..8 kHz) near the floor; the limited one does not
-    full = stft_db(cut.segments, config=replace(spec, band_limit=False), sr=sr, top_hz=sr / 2)
+    full = db_matrix("stft", cut.segments, sr=sr, config=replace(spec, band_limit=False), top_hz=sr / 2)
     upper_full = full[:, full.shape[1] // 2 + 2 :, :].mean() - full.max()
     upper_band = stft[:, stft.shape[1] // 2 :, :].mean() - stft.max()
     assert upper_full < -60 < upper_band
@@ -167,7 +167,7 @@ def test_geometry_of_the_seed_preset_padding_and_empty_mel_rows() -> None:
 
 
 def test_geometry_matches_real_images_of_a_voice_like_segment() -> None:
-    from core.spectrogram import mel_db, stft_db, to_images
+    from core.spectrogram import db_matrix, to_images
 
     config = preset("seed").preprocess
     sr = config.audio.sample_rate
@@ -177,8 +177,8 @@ def test_geometry_matches_real_images_of_a_voice_like_segment() -> None:
     segment = (voice / np.abs(voice).max()).astype(np.float32)[None]
     geometry = image_geometry(config)
     for kind, db in (
-        ("mel", mel_db(segment, sr=sr, config=config.spectrogram)),
-        ("stft", stft_db(segment, config=config.spectrogram)),
+        ("mel", db_matrix("mel", segment, sr=sr, config=config.spectrogram)),
+        ("stft", db_matrix("stft", segment, sr=sr, config=config.spectrogram)),
     ):
         image = np.asarray(to_images(db, config=config.spectrogram))[0, :, :, 0].astype(int)
         padded = geometry[kind].padded_columns
@@ -187,7 +187,7 @@ def test_geometry_matches_real_images_of_a_voice_like_segment() -> None:
         assert (image[:, padded] == image[:, [first_padded]]).all()
         assert not (image[:, ~padded] == image[:, [first_padded]]).all(axis=0).any()
     mel_image = np.asarray(
-        to_images(mel_db(segment, sr=sr, config=config.spectrogram), config=config.spectrogram)
+        to_images(db_matrix("mel", segment, sr=sr, config=config.spectrogram), config=config.spectrogram)
     )[0, :, :, 0]
     empty = geometry["mel"].empty_rows
     # Rows of empty filters are the darkest of the image: the dB floor mapped to black.

@@ -71,31 +71,25 @@ class CepstralSettings:
 
 
 def cepstral_peak_prominence(
-    sound: parselmouth.Sound,
-    *,
-    selection: tuple[float, float] | None = None,
-    settings: CepstralSettings | None = None,
+    sound: parselmouth.Sound, *, settings: CepstralSettings | None = None
 ) -> dict[str, float]:
-    """CPP and CPPS of a sound or a selection of it, in dB.
+    """CPP and CPPS of a sound, in dB.
 
     Parameters
     ----------
     sound : parselmouth.Sound
-        Mono sound.
-    selection : tuple of (float, float), optional
-        Start and end in seconds; None takes the whole sound.
+        The span to measure, mono; a selection of a recording is cut out first with
+        ``sound.extract_part(start, end, preserve_times=True)``.
     settings : CepstralSettings, optional
 
     Returns
     -------
     measures : dict
-        ``cpp_db`` and ``cpps_db``; NaN when the selection is shorter than one analysis
+        ``cpp_db`` and ``cpps_db``; NaN when the sound is shorter than one analysis
         window (``3 / pitch_floor_hz``, 50 ms by default).
     """
     settings = settings or CepstralSettings()
     settings.validate()
-    if selection is not None:
-        sound = sound.extract_part(from_time=selection[0], to_time=selection[1], preserve_times=True)
     # Shorter than one analysis window (3 periods of the floor), Praat pads a single frame: no measure.
     if sound.duration < 3.0 / settings.pitch_floor_hz:
         return dict.fromkeys(CEPSTRAL_KEYS, math.nan)

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from core.acoustics.cepstral import CEPSTRAL_KEYS, CepstralSettings, cepstral_peak_prominence
@@ -161,15 +162,19 @@ def measure_recording(
         "problem": problem,
     }
     if "praat" in groups:
+        # Praat tracks pitch with context around the span (``voice.context_s``), so it takes the selection;
+        # every other group analyses the span alone, cut out here.
         row.update(voice_measures(sound, selection=selection, settings=voice))
     if "cepstral" in groups:
-        row.update(cepstral_peak_prominence(sound, selection=selection, settings=settings.cepstral))
+        part = sound if selection is None else sound.extract_part(start, end, preserve_times=True)
+        row.update(cepstral_peak_prominence(part, settings=settings.cepstral))
+    rate = sound.sampling_frequency
+    first, last = int(round((start - sound.xmin) * rate)), int(round((end - sound.xmin) * rate))
+    span = sound.values.mean(axis=0)[first:last]
     if "spectral" in groups:
-        row.update(_spectral(sound, start, end, settings.spectral))
+        row.update(_spectral(span, int(round(rate)), settings.spectral))
     if "egemaps" in groups:
-        rate = sound.sampling_frequency
-        first, last = int(round((start - sound.xmin) * rate)), int(round((end - sound.xmin) * rate))
-        row.update(egemaps_features(sound.values.mean(axis=0)[first:last], sr=int(round(rate))))
+        row.update(egemaps_features(span, sr=int(round(rate))))
     return row
 
 
@@ -307,15 +312,12 @@ def _span(
     return (sound.xmin + start / rate, sound.xmin + end / rate), "trimmed", settings.voice
 
 
-def _spectral(sound: Any, start: float, end: float, settings: SpectralSettings) -> dict[str, float]:
-    rate = sound.sampling_frequency
-    first, last = int(round((start - sound.xmin) * rate)), int(round((end - sound.xmin) * rate))
-    samples = sound.values.mean(axis=0)[first:last]
+def _spectral(span: np.ndarray, sr: int, settings: SpectralSettings) -> dict[str, float]:
     try:
-        samples = normalise(samples)
+        samples = normalise(span)
     except CoreError:
         return dict.fromkeys(spectral_keys(settings), math.nan)
-    return spectral_statistics(samples, sr=int(round(rate)), settings=settings)
+    return spectral_statistics(samples, sr=sr, settings=settings)
 
 
 def _measure_task(

@@ -5,7 +5,7 @@ AUROC test; ``compare``: single-measure ROC and the paired comparison; ``dose``:
 of the injected amount; ``comparison``: everything against a run folder.
 """
 
-from core.baseline.compare import bootstrap_auroc_difference, feature_roc, paired_comparison
+from core.baseline.compare import feature_roc, paired_comparison
 from core.baseline.comparison import (
     BASELINE_DIR,
     BaselineComparison,
@@ -37,7 +37,6 @@ __all__ = [
     "DeLongResult",
     "DoseResult",
     "ModelResult",
-    "bootstrap_auroc_difference",
     "compare_models",
     "compare_with_run",
     "cross_validate_model",

@@ -102,33 +102,6 @@ def resampled_aurocs(y_true: np.ndarray, score: np.ndarray, draws: np.ndarray) -
     return np.where((m > 0) & (n > 0), values, np.nan)
 
 
-def bootstrap_auroc_difference(
-    y_true: np.ndarray,
-    score_a: np.ndarray,
-    score_b: np.ndarray,
-    *,
-    n_boot: int = 2000,
-    level: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Percentile interval of ``AUROC(a) - AUROC(b)``, resampling cases with their pair of scores.
-
-    Parameters
-    ----------
-    y_true, score_a, score_b : np.ndarray [shape=(n_cases,)]
-
-    Returns
-    -------
-    low, high : float
-        Resamples drawing a single class are dropped.
-    """
-    y = np.asarray(y_true).astype(int)
-    a, b = np.asarray(score_a, dtype=float), np.asarray(score_b, dtype=float)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, y.size, size=(n_boot, y.size))
-    return percentile_ci(resampled_aurocs(y, a, draws) - resampled_aurocs(y, b, draws), level=level)
-
-
 def paired_comparison(
     y_true: np.ndarray,
     score_a: np.ndarray,
@@ -144,15 +117,22 @@ def paired_comparison(
     ----------
     y_true, score_a, score_b : np.ndarray [shape=(n_cases,)]
         E.g. outcome, CNN probability, baseline probability per patient.
+    n_boot, level, seed
+        The bootstrap: resamples of cases (each with its pair of scores), coverage of
+        both intervals, seed of the resampling.
 
     Returns
     -------
     comparison : dict
         ``auroc_a``, ``auroc_b``, ``difference`` (a − b), ``delong_z``, ``delong_p``,
-        ``delong_ci`` (normal interval) and ``bootstrap_ci`` of the difference, ``n``.
+        ``delong_ci`` (normal interval) and ``bootstrap_ci`` (percentile interval; resamples
+        drawing a single class are dropped) of the difference, ``n``.
     """
     result = delong_test(y_true, score_a, score_b, level=level)
-    low, high = bootstrap_auroc_difference(y_true, score_a, score_b, n_boot=n_boot, level=level, seed=seed)
+    y = np.asarray(y_true).astype(int)
+    draws = np.random.default_rng(seed).integers(0, y.size, size=(n_boot, y.size))
+    differences = resampled_aurocs(y, score_a, draws) - resampled_aurocs(y, score_b, draws)
+    low, high = percentile_ci(differences, level=level)
     return {
         "auroc_a": result.auroc_a,
         "auroc_b": result.auroc_b,
@@ -196,7 +176,6 @@ def _one_feature(
 
 __all__ = [
     "FEATURE_ROC_COLUMNS",
-    "bootstrap_auroc_difference",
     "feature_roc",
     "paired_comparison",
     "resampled_aurocs",

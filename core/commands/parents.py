@@ -48,9 +48,12 @@ def add_command(
     return parser
 
 
-def _parent(**options: dict[str, Any]) -> argparse.ArgumentParser:
-    """A parent parser with one option per keyword: ``runs_dir={...}`` adds ``--runs-dir``."""
-    parser = argparse.ArgumentParser(add_help=False)
+def _parent(*parents: argparse.ArgumentParser, **options: dict[str, Any]) -> argparse.ArgumentParser:
+    """A parent parser with the options of ``parents``, then one per keyword.
+
+    ``runs_dir={...}`` adds ``--runs-dir`` with those ``add_argument`` settings.
+    """
+    parser = argparse.ArgumentParser(add_help=False, parents=list(parents))
     for name, spec in options.items():
         parser.add_argument("--" + name.replace("_", "-"), **spec)
     return parser
@@ -104,8 +107,15 @@ def jobs() -> argparse.ArgumentParser:
 
 
 def training() -> argparse.ArgumentParser:
-    """``--set KEY=VALUE`` (repeatable, read by :func:`overrides`) and ``--backend {local,ray}``."""
+    """What every training command takes (``train``, ``sweep``).
+
+    ``--cohort`` (optional) with the label-sheet options, ``--runs-dir``, ``--cache-dir``,
+    ``--set KEY=VALUE`` (repeatable, read by :func:`overrides`) and ``--backend {local,ray}``.
+    """
     return _parent(
+        cohort(required=False),
+        runs_dir(),
+        cache_dir(),
         set=dict(action="append", default=[], metavar="KEY=VALUE", help=_SET),
         backend=dict(choices=("local", "ray"), default="local", help=_BACKEND),
     )

@@ -26,16 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from core.commands.cohort_options import cohort_source
-from core.commands.parents import (
-    CACHE_DIR,
-    JSON,
-    RUNS_DIR,
-    TRAINING,
-    add_command,
-    backbone_help,
-    cohort,
-    overrides,
-)
+from core.commands.parents import JSON, TRAINING, add_command, backbone_help, overrides
 from core.commands.training_session import training_session
 from core.config import PRESETS
 from core.errors import ConfigError
@@ -43,9 +34,7 @@ from core.errors import ConfigError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``sweep`` sub-command."""
-    parser = add_command(
-        subparsers, run, parents=[cohort(required=False), RUNS_DIR, CACHE_DIR, JSON, TRAINING]
-    )
+    parser = add_command(subparsers, run, parents=[TRAINING, JSON])
     parser.add_argument("--name", help="sweep name (folder suffix; runs are named NAME-<configuration>)")
     parser.add_argument(
         "--preset", action="append", choices=PRESETS, help="preset(s) of the grid (default quick)"

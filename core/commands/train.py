@@ -27,16 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from core.commands.cohort_options import cohort_source
-from core.commands.parents import (
-    CACHE_DIR,
-    JSON_QUIET,
-    RUNS_DIR,
-    TRAINING,
-    add_command,
-    backbone_help,
-    cohort,
-    overrides,
-)
+from core.commands.parents import JSON_QUIET, TRAINING, add_command, backbone_help, overrides
 from core.commands.training_session import training_session
 from core.config import PRESETS, ExperimentConfig, preset, with_overrides
 from core.demo import TRUTH_FILE
@@ -48,9 +39,7 @@ from core.jobs import time_left
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` sub-command."""
-    parser = add_command(
-        subparsers, run, parents=[cohort(required=False), RUNS_DIR, CACHE_DIR, JSON_QUIET, TRAINING]
-    )
+    parser = add_command(subparsers, run, parents=[TRAINING, JSON_QUIET])
     parser.add_argument("--preset", choices=PRESETS, help="settings preset (default: seed)")
     parser.add_argument(
         "--config",

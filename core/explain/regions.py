@@ -5,7 +5,7 @@ Images have the lowest frequency at the bottom (row S-1). Band 0 is the LOWEST b
 The rows (columns) are split into K near-equal parts of ``round(S * i / K)`` pixels.
 
 Boundaries come from the frequency and time each image row and column shows
-(:func:`core.spectrogram.image_row_hz`, :func:`core.spectrogram.image_column_ms`):
+(:func:`core.spectrogram.image_axis` of the matrix's Hz per row and ms per column):
 an inner boundary lies halfway between the two pixels either side of it, the outer
 boundaries are 0 Hz and sr/2 (the image spans the whole spectrum) and the first
 column's start clipped at 0 ms. Time columns past the segment's real frames repeat
