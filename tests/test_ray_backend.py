@@ -229,14 +229,21 @@ def test_cancel_stops_the_running_and_pending_tasks(ray_cluster, synthetic_datas
         },
     )
     folds = make_folds(dataset.segments, SplitConfig(n_folds=3, val_ratio=0.25))
-    results = []
+    results, epochs, cancelled_at = [], [], []
 
     def cancel(signum, frame):
+        cancelled_at.append(time.perf_counter())
         raise RunCancelled("cancelled")
 
+    def on_event(event) -> None:
+        if event.kind != "epoch":
+            return
+        epochs.append(event.fold)
+        if len(epochs) == 1:  # a task is training: the cancel signal comes while the driver waits on Ray
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+
     previous = signal.signal(signal.SIGALRM, cancel)
-    signal.alarm(20)
-    start = time.perf_counter()
+    signal.alarm(120)  # in case no epoch ever arrives
     try:
         with pytest.raises(RunCancelled):
             train_folds(
@@ -244,12 +251,15 @@ def test_cancel_stops_the_running_and_pending_tasks(ray_cluster, synthetic_datas
                 folds,
                 config,
                 on_result=lambda r, n: results.append(r),
+                on_event=on_event,
                 settings=RaySettings(num_cpus=2, object_store_mb=128),
             )
+        returned = time.perf_counter()
     finally:
-        signal.alarm(0)
+        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-    assert results == [] and time.perf_counter() - start < 40
+    assert epochs and len(cancelled_at) == 1  # cancelled while a task was training
+    assert results == [] and returned - cancelled_at[0] < 20
     deadline = time.time() + 30
     while time.time() < deadline and ray.available_resources().get("CPU", 0) < 2:
         time.sleep(0.5)
