@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/train.py [--cohort DIR] [--warmup 2] [--finetune 2]
+    python benchmarks/train.py [--cohort DIR] [--warmup 2] [--finetune 2] [--skip-reference] [--image-size N]
 
 On the demo cohort (generated into the workspace when --cohort is not given), the seed
 preset (EfficientNetB0; ImageNet weights when cached, random otherwise — the speed is
@@ -13,7 +13,11 @@ the same), fold r0f0, a few epochs of each stage:
 (b) ours: :func:`core.training.train_fold` (prefix features cached once, per-epoch
     evaluation on cached features), with ``train.curves="full"`` and again with
     ``"fast"`` (only validation predicted per epoch): ``curves_fast_ratio`` is the
-    full fine-tune epoch time over the fast one.
+    full fine-tune epoch time over the fast one; and again with
+    ``train.precision="bfloat16"`` (Keras mixed precision, its own feature cache):
+    ``precision_bf16_ratio`` is the float32 fine-tune epoch time over the bfloat16 one
+    (above 1: bfloat16 is faster). ``bf16_hardware`` says whether a GPU or the CPU's
+    ``avx512_bf16``/``amx_bf16`` computed it, or "none" (TensorFlow emulates it: slower).
 
 Projection of a full 5-fold seed-preset run: every fold runs all 20 + 60 epochs (early
 stopping ignored, an upper bound); ours adds the one-time feature cache and the
@@ -27,6 +31,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -89,10 +94,16 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=2, help="warm-up epochs measured")
     parser.add_argument("--finetune", type=int, default=2, help="fine-tune epochs measured")
     parser.add_argument("--skip-reference", action="store_true", help="skip the notebook-style loop (a)")
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        help="image side in pixels (default: the seed preset's 224; smaller is a quick look)",
+    )
     args = parser.parse_args()
 
     from core.config import preset, with_overrides
     from core.models.runtime import tensorflow
+    from core.precision import PrecisionWarning, bf16_hardware, gpu_count
     from core.splits import make_folds
     from core.train_steps import FeatureCache
     from core.training import train_fold
@@ -108,6 +119,7 @@ def main() -> int:
             "train.warmup_epochs": args.warmup,
             "train.finetune_epochs": args.finetune,
             "train.patience": 10_000,
+            **({"preprocess.spectrogram.image_size": args.image_size} if args.image_size else {}),
         },
     )
     started = time.perf_counter()
@@ -141,6 +153,14 @@ def main() -> int:
     # train.curves="fast": the same fold again (cache reused), predicting only validation per epoch
     fast = train_fold(dataset, fold, with_overrides(config, {"train.curves": "fast"}), cache=cache).history
     fast_s = {stage: fast.loc[fast["stage"] == stage, "seconds"].tolist() for stage in ("warmup", "finetune")}
+    # train.precision="bfloat16": the same fold in mixed precision (its features differ: a cache of its own)
+    bf16_cache = FeatureCache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrecisionWarning)  # reported below as bf16_hardware
+        bf16 = train_fold(
+            dataset, fold, with_overrides(config, {"train.precision": "bfloat16"}), cache=bf16_cache
+        ).history
+    bf16_s = {stage: bf16.loc[bf16["stage"] == stage, "seconds"].tolist() for stage in ("warmup", "finetune")}
     if args.skip_reference:
         reference = {stage: [float("nan")] for stage in ("warmup", "finetune")}
     else:
@@ -150,7 +170,12 @@ def main() -> int:
         # the first epoch of a stage pays tracing; use the later ones when there are any
         return {s: float(np.mean(t[1:] if len(t) > 1 else t)) for s, t in times.items()}
 
-    ref_s, our_s, our_fast = per_stage(reference), per_stage(ours), per_stage(fast_s)
+    ref_s, our_s, our_fast, our_bf16 = (
+        per_stage(reference),
+        per_stage(ours),
+        per_stage(fast_s),
+        per_stage(bf16_s),
+    )
     w, f = full.train.warmup_epochs, full.train.finetune_epochs
     folds = full.split.n_folds
     reference_epoch = (w * ref_s["warmup"] + f * ref_s["finetune"]) / (w + f)
@@ -158,9 +183,10 @@ def main() -> int:
     projected_ours = cache.seconds + folds * (fixed + (w + f) * ours_epoch)
     projected_reference = folds * (w + f) * reference_epoch
     report = {
-        "device": "cpu",
+        "device": "gpu" if gpu_count() else "cpu",
         "backbone": config.model.backbone,
         "weights": result.model.info.weights,
+        "image_size": config.preprocess.spectrogram.image_size,
         "segments": data["n_segments"],
         "fold_sizes": {"train": len(fold.train), "val": len(fold.val), "test": len(fold.test)},
         "reference_warmup_epoch_s": round(ref_s["warmup"], 3),
@@ -174,7 +200,11 @@ def main() -> int:
         "ratio": round(reference_epoch / ours_epoch, 2),
         "curves_fast_finetune_epoch_s": round(our_fast["finetune"], 3),
         "curves_fast_ratio": round(our_s["finetune"] / our_fast["finetune"], 2),
-        "precision": "float32 (train.precision=bfloat16 not built yet)",
+        "precision_bf16_warmup_epoch_s": round(our_bf16["warmup"], 3),
+        "precision_bf16_finetune_epoch_s": round(our_bf16["finetune"], 3),
+        "precision_bf16_cache_s": round(bf16_cache.seconds, 2),
+        "precision_bf16_ratio": round(our_s["finetune"] / our_bf16["finetune"], 2),
+        "bf16_hardware": bf16_hardware() or "none (emulated)",
         "projected_full_cv_s": round(projected_ours, 1),
         "projected_reference_full_cv_s": round(projected_reference, 1),
         "projected_ratio": round(projected_reference / projected_ours, 2),

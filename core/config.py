@@ -346,8 +346,11 @@ class TrainConfig:
     contrast_high: float = 1.1
     patient_aggregation: Literal["mean", "median", "max"] = "mean"
     curves: Literal["full", "fast"] = "full"
+    precision: Literal["float32", "bfloat16"] = "float32"
 
     def validate(self) -> None:
+        if self.precision not in ("float32", "bfloat16"):  # core.precision: bfloat16 = Keras mixed precision
+            raise ConfigError(f"train.precision={self.precision!r}; expected float32 or bfloat16")
         if self.curves not in ("full", "fast"):  # core.curves: "fast" predicts only validation per epoch
             raise ConfigError(f"train.curves={self.curves!r}; expected full or fast")
         if self.warmup_epochs < 0 or self.finetune_epochs < 0:
@@ -549,6 +552,13 @@ def hyperparameter_table(config: ExperimentConfig) -> list[dict[str, str]]:
             "name": "augmentation",
             "meaning": "brightness / contrast jitter",
             "value": f"±{t.brightness:g} / {t.contrast_low:g}–{t.contrast_high:g}" if t.augment else "off",
+        },
+        {
+            "name": "precision",
+            "meaning": "compute dtype of training",
+            "value": "bfloat16 (mixed; float32 weights and output)"
+            if t.precision == "bfloat16"
+            else t.precision,
         },
     ]
 

@@ -18,6 +18,8 @@ class ProgressEvent:
         Fold key such as "r0f2" ("" for run-level events).
     fold_index, n_folds : int
         Position of the fold among the folds being trained (0-based) and their number.
+        With the Ray backend folds train in parallel: ``fold_index`` is then the number
+        of folds finished before the event (:mod:`core.backends.ray_backend`).
     stage : str
         "warmup", "finetune" or "" .
     epoch, epochs : int

@@ -23,6 +23,7 @@ from core.errors import RunError, TrainingError
 from core.models.backbones import get_backbone
 from core.models.download import ensure_imagenet
 from core.models.weights import resolve_weights
+from core.precision import precision_record
 from core.progress import ProgressCallback, ProgressEvent
 from core.run import Manifest
 from core.run_health import Heartbeat, claim
@@ -100,6 +101,7 @@ def execute_run(
 
         if not manifest.get("weights"):  # known before any fold ends, so a stopped run still says it
             _record_weights(run_dir, config, emit)
+        runs.update_manifest(run_dir, precision=precision_record(config.train.precision))
         try:
             cache_seconds = _train_folds(
                 run_dir, dataset, config, todo, done, emit=emit, fail_after=fail_after, backend=backend

@@ -12,17 +12,15 @@ segment) level as mean and percentile 95 % interval over the repeats (each repea
 is the mean of its folds), and DeLong's test against a reference configuration on the
 patients' out-of-fold probabilities averaged over repeats.
 
-This module imports neither TensorFlow nor Ray (training goes through
-:func:`core.run_lifecycle.start_run`, with the chosen backend).
+Training the grid, and resuming a sweep that stopped, is :mod:`core.sweep_training`.
+This module imports neither TensorFlow nor Ray.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.cohort.source import CohortSource
 from core.config import ExperimentConfig, preset, with_overrides
 from core.errors import ConfigError, RunError
 
@@ -136,7 +133,8 @@ def read_sweep(sweep_dir: str | Path) -> dict[str, Any]:
         raise RunError(f"sweep {Path(sweep_dir).name}: cannot read {SWEEP_FILE}: {exc}") from None
 
 
-def _write(sweep_dir: Path, manifest: dict[str, Any]) -> None:
+def write_sweep(sweep_dir: Path, manifest: dict[str, Any]) -> None:
+    """Write ``sweep.json`` atomically."""
     from core.runs import atomic_write_json
 
     atomic_write_json(sweep_dir / SWEEP_FILE, manifest)
@@ -148,117 +146,6 @@ def list_sweeps(runs_root: str | Path | None = None) -> list[Path]:
     if not base.is_dir():
         return []
     return sorted((p for p in base.iterdir() if (p / SWEEP_FILE).is_file()), reverse=True)
-
-
-def run_sweep(
-    cohort_dir: str | Path | CohortSource,
-    spec: SweepSpec,
-    *,
-    name: str,
-    root: str | Path | None = None,
-    cache_dir: Path | None = None,
-    backend: str = "local",
-    reference: str = "",
-    progress: Callable[[Any], None] | None = None,
-    on_config: Callable[[int, int, str], None] | None = None,
-) -> Path:
-    """Train every configuration of ``spec`` into its own run folder; return the sweep folder.
-
-    Configurations run one after another (with ``backend="ray"`` the folds and repeats of
-    each run in parallel, in one Ray session for the whole sweep). A configuration that
-    fails is recorded as failed and the sweep goes on; a cancel (SIGTERM, Ctrl-C) stops it
-    and marks it "cancelled".
-
-    Parameters
-    ----------
-    cohort_dir : str, Path or CohortSource
-        The cohort folder, or a folder with its label mapping (every run of the grid gets it).
-    reference : str
-        Label of the configuration the table compares against (default: the first).
-    on_config : callable, optional
-        ``on_config(index, total, label)`` before each configuration starts.
-    """
-    from core.run_lifecycle import RunCancelled, start_run
-    from core.runs import _slug
-
-    grid = configurations(spec)
-    labels = [label for label, _ in grid]
-    if reference and reference not in labels:
-        raise ConfigError(f"sweep reference {reference!r} is not one of {labels}")
-    base = sweeps_root(root)
-    base.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    sweep_dir = base / f"{stamp}-{_slug(name)}"
-    suffix = 1
-    while sweep_dir.exists():
-        suffix += 1
-        sweep_dir = base / f"{stamp}-{_slug(name)}-{suffix}"
-    sweep_dir.mkdir()
-    manifest: dict[str, Any] = {
-        "sweep_id": sweep_dir.name,
-        "name": name,
-        "created": dt.datetime.now().isoformat(timespec="seconds"),
-        "spec": spec.to_dict(),
-        "reference": reference or labels[0],
-        "backend": backend,
-        "status": "running",
-        "configurations": [
-            {"label": label, "config_hash": config.hash(), "run_id": "", "status": "pending", "error": ""}
-            for label, config in grid
-        ],
-    }
-    _write(sweep_dir, manifest)
-    session = contextlib.nullcontext()
-    if backend == "ray":
-        from core.backends.ray_backend import ray_session
-
-        session = ray_session()
-    status = "complete"
-    with session:
-        for index, (label, config) in enumerate(grid):
-            entry = manifest["configurations"][index]
-            if on_config is not None:
-                on_config(index, len(grid), label)
-            before = _run_ids(root)
-            entry["status"] = "running"
-            _write(sweep_dir, manifest)
-            try:
-                run_dir = start_run(
-                    cohort_dir,
-                    config,
-                    name=f"{name}-{label}",
-                    root=root,
-                    cache_dir=cache_dir,
-                    progress=progress,
-                    backend=backend,
-                )
-                entry.update(run_id=run_dir.name, status="complete")
-            except (RunCancelled, KeyboardInterrupt):
-                entry.update(run_id=_new_run(root, before), status="cancelled")
-                manifest["status"] = "cancelled"
-                _write(sweep_dir, manifest)
-                raise
-            except Exception as exc:
-                entry.update(
-                    run_id=_new_run(root, before), status="failed", error=f"{type(exc).__name__}: {exc}"
-                )
-                status = "failed"
-            _write(sweep_dir, manifest)
-    manifest["status"] = status
-    _write(sweep_dir, manifest)
-    return sweep_dir
-
-
-def _run_ids(root: str | Path | None) -> set[str]:
-    from core.runs import runs_root
-
-    base = runs_root(root)
-    return {p.name for p in base.iterdir()} if base.is_dir() else set()
-
-
-def _new_run(root: str | Path | None, before: set[str]) -> str:
-    created = sorted(_run_ids(root) - before - {SWEEPS})
-    return created[-1] if created else ""
 
 
 def sweep_runs(
@@ -388,8 +275,8 @@ __all__ = [
     "list_sweeps",
     "parse_setting",
     "read_sweep",
-    "run_sweep",
     "sweep_runs",
     "sweep_table",
     "sweeps_root",
+    "write_sweep",
 ]

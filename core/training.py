@@ -57,6 +57,7 @@ from core.curves import epoch_points, rows_to_predict
 from core.errors import TrainingError
 from core.metrics import fold_metrics
 from core.models.dual import DualModel, build_model
+from core.precision import precision_scope
 from core.progress import ProgressCallback, ProgressEvent, fold_end
 from core.splits import Fold
 from core.train_steps import FeatureCache, FoldSteps
@@ -161,13 +162,14 @@ def train_fold(
     sample_weight = np.where(y == 1, weights_of[1], weights_of[0]).astype(np.float32)
 
     image_size = int(dataset.mel.shape[1])
-    model = build_model(
-        config.model,
-        image_size=image_size,
-        unfreeze_ratio=train_cfg.unfreeze_ratio,
-        backbone_seed=config.split.seed,
-        head_seed=fold.seed * 100 + fold.fold,
-    )
+    with precision_scope(train_cfg.precision):  # train.precision: the layers keep the policy they get here
+        model = build_model(
+            config.model,
+            image_size=image_size,
+            unfreeze_ratio=train_cfg.unfreeze_ratio,
+            backbone_seed=config.split.seed,
+            head_seed=fold.seed * 100 + fold.fold,
+        )
     images = {"mel": dataset.mel, "stft": dataset.stft}
     cache = cache if cache is not None else FeatureCache()
     if cache.ensure(model, images):

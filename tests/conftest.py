@@ -110,11 +110,20 @@ def synthetic_dataset():
 
 
 @pytest.fixture(scope="session")
-def demo_runs_root(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Path) -> Path:
+def demo_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The segment cache of :func:`demo_runs_root` (other runs of its config reuse its dataset)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def demo_runs_root(
+    tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Path, demo_cache_dir: Path
+) -> Path:
     """A run store holding one small finished run on the demo cohort.
 
     Small CNN, 64 px images, 3 patient folds, 3 epochs: real training on real demo
-    spectrograms in well under a minute, for the pages and the explainers to read.
+    spectrograms in well under a minute, for the pages and the explainers to read (and
+    the sequential run the Ray backend's run must equal, tests/test_ray_backend.py).
     """
     from core.config import preset, with_overrides
     from core.run_lifecycle import start_run
@@ -128,24 +137,76 @@ def demo_runs_root(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Pa
             "preprocess.spectrogram.image_size": 64,
         },
     )
-    start_run(demo_cohort_dir, config, name="fixture", root=root, cache_dir=tmp_path_factory.mktemp("cache"))
+    start_run(demo_cohort_dir, config, name="fixture", root=root, cache_dir=demo_cache_dir)
     return root
 
 
 @pytest.fixture(scope="session")
-def demo_sweep_root(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Path) -> Path:
-    """A run store holding one finished sweep: quick preset, dual vs mel inputs, 2 repeats × 2 folds.
+def demo_sweep_resumed(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Path) -> dict:
+    """A finished sweep that was cancelled in its second configuration and then resumed.
 
-    32 px images and 2 fine-tune epochs: real training of 8 small folds on the demo cohort.
+    Quick preset, dual vs mel inputs, 2 repeats × 2 folds, 32 px images, 2 fine-tune
+    epochs: real training of 8 small folds on the demo cohort. The sweep is cancelled
+    (as SIGTERM would) when the second configuration's run starts its second fold, then
+    :func:`core.sweep_training.resume_sweep` finishes it. Returns ``root`` (the run
+    store), ``stopped`` (each run's manifest and model files' mtimes when it stopped)
+    and ``resumed`` (the configurations announced and the folds started by the resume).
     """
-    from core.sweep import SweepSpec, run_sweep
+    from core import runs
+    from core.run_lifecycle import RunCancelled
+    from core.sweep import SweepSpec, list_sweeps, sweep_runs
+    from core.sweep_training import resume_sweep, run_sweep
 
     root = tmp_path_factory.mktemp("sweep_runs")
+    cache = tmp_path_factory.mktemp("sweep_cache")
     spec = SweepSpec(
         presets=("quick",),
         inputs=("dual", "mel"),
         repeats=2,
         common={"split.n_folds": 2, "train.finetune_epochs": 2, "preprocess.spectrogram.image_size": 32},
     )
-    run_sweep(demo_cohort_dir, spec, name="grid", root=root, cache_dir=tmp_path_factory.mktemp("sweep_cache"))
-    return root
+    current: list[int] = []
+
+    def cancel_in_second(event) -> None:
+        if current == [0, 1] and event.kind == "fold_start" and event.fold_index == 1:
+            raise RunCancelled("cancelled")
+
+    with pytest.raises(RunCancelled):
+        run_sweep(
+            demo_cohort_dir,
+            spec,
+            name="grid",
+            root=root,
+            cache_dir=cache,
+            progress=cancel_in_second,
+            on_config=lambda index, total, label: current.append(index),
+        )
+    (sweep_dir,) = list_sweeps(root)
+    stopped = {
+        entry["label"]: {
+            "manifest": runs.read_manifest(run_dir),
+            "models": {p.name: p.stat().st_mtime_ns for p in (run_dir / "models").glob("*.keras")},
+        }
+        for entry, run_dir in sweep_runs(sweep_dir)
+        if run_dir is not None
+    }
+    resumed: dict[str, list] = {"configurations": [], "folds": []}
+
+    def record(event) -> None:
+        if event.kind == "fold_start":
+            resumed["folds"].append(event.fold)
+
+    resume_sweep(
+        sweep_dir.name,
+        root=root,
+        cache_dir=cache,
+        progress=record,
+        on_config=lambda index, total, label: resumed["configurations"].append(label),
+    )
+    return {"root": root, "sweep_dir": sweep_dir, "stopped": stopped, "resumed": resumed}
+
+
+@pytest.fixture(scope="session")
+def demo_sweep_root(demo_sweep_resumed: dict) -> Path:
+    """A run store holding one finished sweep (:func:`demo_sweep_resumed`'s)."""
+    return demo_sweep_resumed["root"]

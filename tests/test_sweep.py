@@ -130,3 +130,55 @@ def test_sweep_of_two_configurations_by_two_repeats_completes(demo_sweep_root: P
         table["configuration"]
     )
     assert shown["table"][1]["auroc_mean"] == pytest.approx(row["auroc_mean"])
+
+
+@pytest.mark.slow
+def test_an_interrupted_sweep_resumes_and_trains_only_what_is_missing(demo_sweep_resumed, capsys) -> None:
+    """Cancelled in its second configuration after one fold; the resume trains that run's other folds only."""
+    from core import runs
+    from core.__main__ import main
+
+    root, sweep_dir = demo_sweep_resumed["root"], demo_sweep_resumed["sweep_dir"]
+    stopped, resumed = demo_sweep_resumed["stopped"], demo_sweep_resumed["resumed"]
+    dual, mel = "quick-small_cnn-dual", "quick-small_cnn-mel"
+    assert (
+        stopped[dual]["manifest"]["status"] == "complete"
+        and len(stopped[dual]["manifest"]["folds_done"]) == 4
+    )
+    assert stopped[mel]["manifest"]["status"] == "cancelled" and stopped[mel]["manifest"]["folds_done"] == [
+        "r0f0"
+    ]
+
+    # the resume announced only the unfinished configuration and trained only its missing folds
+    assert resumed["configurations"] == [mel]
+    assert resumed["folds"] == ["r0f1", "r1f0", "r1f1"]
+    manifest = read_sweep(sweep_dir)
+    assert manifest["status"] == "complete" and [e["status"] for e in manifest["configurations"]] == [
+        "complete",
+        "complete",
+    ]
+    after = {entry["label"]: run_dir for entry, run_dir in sweep_runs(sweep_dir)}
+    assert {label: run_dir.name for label, run_dir in after.items()} == {
+        label: record["manifest"]["run_id"] for label, record in stopped.items()
+    }  # the same two runs, no new one
+    assert sorted(p.name for p in root.iterdir() if (p / "manifest.json").is_file()) == sorted(
+        record["manifest"]["run_id"] for record in stopped.values()
+    )
+    # the complete run was not touched: same manifest, same model files
+    assert runs.read_manifest(after[dual]) == stopped[dual]["manifest"]
+    models = {p.name: p.stat().st_mtime_ns for p in (after[dual] / "models").glob("*.keras")}
+    assert models == stopped[dual]["models"]
+    # the resumed run kept its finished fold's model and now holds all four folds
+    mel_manifest = runs.read_manifest(after[mel])
+    assert mel_manifest["status"] == "complete" and sorted(mel_manifest["folds_done"]) == [
+        "r0f0",
+        "r0f1",
+        "r1f0",
+        "r1f1",
+    ]
+    assert (after[mel] / "models" / "r0f0.keras").stat().st_mtime_ns == stopped[mel]["models"]["r0f0.keras"]
+    assert len(list((after[mel] / "models").glob("*.keras"))) == 4
+
+    # a complete sweep is not resumed again (the CLI names it)
+    assert main(["sweep", "--resume", sweep_dir.name, "--runs-dir", str(root)]) == 2
+    assert f"sweep {sweep_dir.name} is already complete" in capsys.readouterr().err

@@ -18,6 +18,13 @@ a lost node) is retried up to ``VOE_RAY_MAX_RETRIES`` times; an error raised by 
 training itself is not retried and fails the run. Cancelling the run (SIGTERM, Ctrl-C)
 cancels every task still pending or running.
 
+Progress: each task pushes its :class:`core.progress.ProgressEvent` objects (cache,
+fold start, every epoch) to a :class:`ray.util.queue.Queue` (an actor that takes no CPU);
+the driver drains it between its waits for finished tasks, so ``progress.json`` and the
+CLI bar follow every epoch of every fold as with the local backend. Folds train in
+parallel, so an event's ``fold_index`` counts the folds finished before it (the bar moves
+forward) and its ``fold`` names the fold that reported.
+
 Fault injection for tests: with ``VOE_RAY_FAULT_ONCE=<marker file>`` the first task
 to finish an epoch creates the marker and kills its own worker (``os._exit``); every
 later attempt sees the marker and trains normally.
@@ -30,13 +37,14 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from core.config import ExperimentConfig
 from core.errors import TrainingError
+from core.progress import ProgressEvent
 from core.splits import Fold
 from core.training import FoldResult
 
@@ -183,27 +191,42 @@ class RemoteFoldResult(FoldResult):
     cache_seconds : float
         The task's feature-cache seconds.
     worker_pid : int
+    bf16_hardware : str
+        With ``train.precision="bfloat16"``: what computed bfloat16 in the worker
+        (:func:`core.precision.bf16_hardware`; "" when emulated, or for float32).
     """
 
     model: RemoteModel
     cache_seconds: float
     worker_pid: int
+    bf16_hardware: str = ""
 
 
-def _fold_task(data: dict[str, Any], fold: Fold, config: dict[str, Any], fault_marker: str) -> dict[str, Any]:
-    """Train one fold in a Ray worker; return plain data (no TensorFlow objects)."""
+def _fold_task(
+    data: dict[str, Any], fold: Fold, config: dict[str, Any], fault_marker: str, events: Any = None
+) -> dict[str, Any]:
+    """Train one fold in a Ray worker; return plain data (no TensorFlow objects).
+
+    ``events`` (a :class:`ray.util.queue.Queue`) receives every progress event of the
+    fold but its end, which the driver announces once the fold is saved.
+    """
+    from core.precision import bf16_hardware
     from core.train_steps import FeatureCache
     from core.training import train_fold
 
     dataset = SimpleNamespace(**data)
+    experiment = ExperimentConfig.from_dict(config)
 
     def progress(event: Any) -> None:
         if fault_marker and event.kind == "epoch" and not os.path.exists(fault_marker):
             Path(fault_marker).write_text(f"worker {os.getpid()} killed during fold {fold.key}\n")
             os._exit(FAULT_EXIT)
+        if events is not None and event.kind != "fold_end":
+            with contextlib.suppress(Exception):  # a lost progress line must never fail the fold
+                events.put(event, timeout=10)
 
     cache = FeatureCache()
-    result = train_fold(dataset, fold, ExperimentConfig.from_dict(config), cache=cache, progress=progress)
+    result = train_fold(dataset, fold, experiment, cache=cache, progress=progress)
     with tempfile.TemporaryDirectory() as tmp:
         path = result.model.save(Path(tmp) / f"{fold.key}.keras")
         keras_bytes, sidecar = path.read_bytes(), path.with_suffix(".json").read_text()
@@ -213,6 +236,7 @@ def _fold_task(data: dict[str, Any], fold: Fold, config: dict[str, Any], fault_m
         "keras_bytes": keras_bytes,
         "sidecar": sidecar,
         "worker_pid": os.getpid(),
+        "bf16_hardware": bf16_hardware() if experiment.train.precision == "bfloat16" else "",
     }
 
 
@@ -233,6 +257,7 @@ def train_folds(
     config: ExperimentConfig,
     *,
     on_result: Callable[[RemoteFoldResult, int], None],
+    on_event: Callable[[ProgressEvent], None] | None = None,
     settings: RaySettings | None = None,
     poll_s: float = 0.5,
 ) -> float:
@@ -246,8 +271,13 @@ def train_folds(
     config : ExperimentConfig
     on_result : callable
         ``on_result(result, n_finished)`` in the driver, in order of completion (saves the fold).
+    on_event : callable, optional
+        Receives, in the driver, the tasks' progress events (cache, fold start, every
+        epoch) while they train, each before its fold's ``on_result``.
     settings : RaySettings, optional
         Default: :func:`ray_settings`.
+    poll_s : float
+        Seconds between two looks at the tasks (and their progress events).
 
     Returns
     -------
@@ -270,23 +300,12 @@ def train_folds(
             max_retries=settings.max_retries,
             retry_exceptions=False,
         )
+        events = _event_queue() if on_event is not None else None
         fault = os.environ.get(FAULT_ENV, "")
         config_dict = config.to_dict()
-        pending = {task.remote(data, fold, config_dict, fault): fold for fold in folds}
-        cache_seconds, finished = 0.0, 0
+        pending = {task.remote(data, fold, config_dict, fault, events): fold for fold in folds}
         try:
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1, timeout=poll_s)
-                for ref in ready:
-                    fold = pending.pop(ref)
-                    try:
-                        raw = ray.get(ref)
-                    except Exception as exc:
-                        raise TrainingError(f"fold {fold.key} failed on Ray: {_short(exc)}") from None
-                    result = _as_result(raw)
-                    finished += 1
-                    cache_seconds += result.cache_seconds
-                    on_result(result, finished)
+            return _collect(ray, pending, on_result, lambda: _drain(ray, events, on_event), poll_s)
         except BaseException as exc:
             for ref in pending:
                 with contextlib.suppress(Exception):
@@ -297,7 +316,55 @@ def train_folds(
             if isinstance(exc, SystemError) and isinstance(cause, (KeyboardInterrupt, Exception)):
                 raise cause from None
             raise
+        finally:
+            if events is not None:
+                with contextlib.suppress(Exception):
+                    events.shutdown()
+
+
+def _collect(
+    ray: Any,
+    pending: dict[Any, Fold],
+    on_result: Callable[[RemoteFoldResult, int], None],
+    drain: Callable[[], None],
+    poll_s: float,
+) -> float:
+    """Wait for the tasks of ``pending`` (emptied as they finish); return their cache seconds."""
+    cache_seconds, finished = 0.0, 0
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=poll_s)
+        drain()  # a finished task's events are all queued: they go out before its fold's end
+        for ref in ready:
+            fold = pending.pop(ref)
+            try:
+                raw = ray.get(ref)
+            except Exception as exc:
+                raise TrainingError(f"fold {fold.key} failed on Ray: {_short(exc)}") from None
+            result = _as_result(raw)
+            finished += 1
+            cache_seconds += result.cache_seconds
+            on_result(result, finished)
     return cache_seconds
+
+
+def _event_queue() -> Any:
+    """A queue actor the tasks push their progress events to; it asks for no CPU."""
+    from ray.util.queue import Queue
+
+    return Queue(actor_options={"num_cpus": 0})
+
+
+def _drain(ray: Any, events: Any, on_event: Callable[[ProgressEvent], None] | None) -> None:
+    """Hand every queued progress event to ``on_event``, oldest first."""
+    if events is None or on_event is None:
+        return
+    try:
+        waiting = events.qsize()
+        batch = events.get_nowait_batch(waiting) if waiting else []
+    except ray.exceptions.RayError:  # the queue's actor is gone: progress stops, the training goes on
+        return
+    for event in batch:
+        on_event(event)
 
 
 def train_into_run(
@@ -313,7 +380,9 @@ def train_into_run(
 
     Each finished fold goes through :func:`core.runs.save_fold` (so a cancelled or failed
     run keeps every fold that finished), is added to ``done`` and announced by a
-    ``fold_end`` :class:`core.progress.ProgressEvent` to ``emit``.
+    ``fold_end`` :class:`core.progress.ProgressEvent` to ``emit``; the tasks' epoch events
+    reach ``emit`` while they train. With ``train.precision="bfloat16"`` the manifest's
+    ``precision.hardware`` says what the workers computed bfloat16 on.
 
     Returns
     -------
@@ -321,18 +390,30 @@ def train_into_run(
         Feature-cache seconds of all tasks.
     """
     from core import runs
+    from core.precision import precision_record
     from core.progress import fold_end
 
-    def save(result: RemoteFoldResult, finished: int) -> None:
+    finished = [0]
+    hardware: set[str] = set()
+
+    def save(result: RemoteFoldResult, n_finished: int) -> None:
         runs.save_fold(run_dir, result)
         done.add(result.fold.key)
-        emit(fold_end(result, fold_index=finished - 1, n_folds=len(folds)))
+        finished[0] = n_finished
+        emit(fold_end(result, fold_index=n_finished - 1, n_folds=len(folds)))
+        if config.train.precision == "bfloat16":  # the workers', not the driver's, hardware
+            record = precision_record("bfloat16", hardware=result.bf16_hardware)
+            hardware.add(record["hardware"])
+            runs.update_manifest(run_dir, precision={**record, "hardware": ", ".join(sorted(hardware))})
+
+    def forward(event: ProgressEvent) -> None:
+        emit(replace(event, fold_index=finished[0], n_folds=len(folds)))
 
     settings = ray_settings()
     runs.update_manifest(
         run_dir, backend="ray", ray={"address": settings.address or "local", "task_cpus": settings.task_cpus}
     )
-    return train_folds(dataset, folds, config, on_result=save, settings=settings)
+    return train_folds(dataset, folds, config, on_result=save, on_event=forward, settings=settings)
 
 
 def _short(exc: BaseException) -> str:

@@ -10,11 +10,14 @@ Examples::
     python -m core sweep --cohort DIR --name lr --preset seed \\
         --setting lr5:train.finetune_lr=1e-5 --setting lr4:train.finetune_lr=1e-4 --repeats 40
     python -m core sweep --show 20250101-120000-grid --reference quick-small_cnn-dual
+    python -m core sweep --resume 20250101-120000-grid --backend ray
 
 Each configuration becomes a normal run folder; ``runs/_sweeps/<id>/sweep.json`` ties
-them together. With ``--json`` the last stdout line is one object: ``sweep_dir``,
-``status`` and ``table`` (one row per configuration: mean and 95 % interval over
-repeats of the test metrics, DeLong against the reference).
+them together. ``--resume SWEEP`` continues a sweep that stopped: complete runs are
+skipped, incomplete ones resume from their first unfinished fold, missing ones start.
+With ``--json`` the last stdout line is one object: ``sweep_dir``, ``status`` and
+``table`` (one row per configuration: mean and 95 % interval over repeats of the test
+metrics, DeLong against the reference).
 """
 
 from __future__ import annotations
@@ -58,6 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--show", metavar="SWEEP", help="print the table of an existing sweep instead of training"
     )
+    parser.add_argument(
+        "--resume",
+        metavar="SWEEP",
+        help="continue a stopped sweep (id, or a unique prefix or suffix of it): complete runs are "
+        "skipped, incomplete ones resumed",
+    )
 
 
 def build_spec(args: argparse.Namespace) -> Any:
@@ -79,58 +88,63 @@ def build_spec(args: argparse.Namespace) -> Any:
     )
 
 
-def _find(show: str, runs_dir: str | None) -> Path:
-    from core.errors import RunError
-    from core.sweep import list_sweeps
-
-    path = Path(show)
-    if (path / "sweep.json").is_file():
-        return path
-    found = [
-        p for p in list_sweeps(runs_dir) if p.name == show or p.name.startswith(show) or p.name.endswith(show)
-    ]
-    if len(found) != 1:
-        raise RunError(f"sweep {show!r}: {'no' if not found else len(found)} sweeps match")
-    return found[0]
-
-
 def _announce(index: int, total: int, label: str) -> None:
     print(f"configuration {index + 1}/{total}: {label}", file=sys.stderr, flush=True)
 
 
+def _train(args: argparse.Namespace) -> Path:
+    """Train (or resume) the sweep while holding the run store's training lock; its folder."""
+    from core import runs
+    from core.locks import training_lock
+    from core.sweep_training import find_sweep, resume_sweep, run_sweep
+
+    cache_dir = Path(args.cache_dir) if args.cache_dir else None
+    if args.resume:
+        sweep_dir = find_sweep(args.resume, args.runs_dir)
+        with training_session(args.runs_dir) as held:
+            held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=f"sweep {sweep_dir.name}"))
+            return resume_sweep(
+                sweep_dir,
+                root=args.runs_dir,
+                cache_dir=cache_dir,
+                backend=args.backend,
+                on_config=_announce,
+            )
+    if not args.cohort or not args.name:
+        raise ConfigError("sweep needs --cohort DIR and --name NAME (or --show / --resume SWEEP)")
+    spec = build_spec(args)
+    with training_session(args.runs_dir) as held:
+        held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=f"sweep {args.name}"))
+        return run_sweep(
+            cohort_source(args),
+            spec,
+            name=args.name,
+            root=args.runs_dir,
+            cache_dir=cache_dir,
+            backend=args.backend,
+            reference=args.reference,
+            on_config=_announce,
+        )
+
+
 def run(args: argparse.Namespace) -> int:
-    """Train the sweep (or show one).
+    """Train the sweep, resume it, or show one.
 
     Returns 0 when every configuration completed, 1 otherwise, 130 when cancelled.
     """
-    from core import runs
-    from core.locks import training_lock
     from core.run_lifecycle import RunCancelled
-    from core.sweep import read_sweep, run_sweep, sweep_table
+    from core.sweep import read_sweep, sweep_table
+    from core.sweep_training import find_sweep
 
     code = 0
     if args.show:
-        sweep_dir = _find(args.show, args.runs_dir)
+        sweep_dir = find_sweep(args.show, args.runs_dir)
     else:
-        if not args.cohort or not args.name:
-            raise ConfigError("sweep needs --cohort DIR and --name NAME (or --show SWEEP)")
-        spec = build_spec(args)
-        with training_session(args.runs_dir) as held:
-            try:
-                held.enter_context(training_lock(runs.runs_root(args.runs_dir), what=f"sweep {args.name}"))
-                sweep_dir = run_sweep(
-                    cohort_source(args),
-                    spec,
-                    name=args.name,
-                    root=args.runs_dir,
-                    cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                    backend=args.backend,
-                    reference=args.reference,
-                    on_config=_announce,
-                )
-            except (RunCancelled, KeyboardInterrupt):
-                print("sweep cancelled", file=sys.stderr)
-                return 130
+        try:
+            sweep_dir = _train(args)
+        except (RunCancelled, KeyboardInterrupt):
+            print("sweep cancelled", file=sys.stderr)
+            return 130
     manifest = read_sweep(sweep_dir)
     if manifest["status"] != "complete":
         code = 1

@@ -116,13 +116,15 @@ class DualModel:
         return self.info.branches
 
     def prefix(self, images: Any) -> Any:
-        """Frozen stage: images ``[n, S, S, 3]`` (uint8 or float, 0..255) -> prefix tensor."""
+        """Frozen stage: images ``[n, S, S, 3]`` (uint8 or float, 0..255) -> prefix tensor (float32)."""
         tf = tensorflow()
-        return self.prefix_model(tf.cast(images, tf.float32), training=False)
+        # float32 out also from a model built in bfloat16 (core.precision): caches and callers see one dtype
+        return tf.cast(self.prefix_model(tf.cast(images, tf.float32), training=False), tf.float32)
 
     def tail(self, x: Any) -> Any:
-        """Trainable backbone stage: prefix output -> feature map ``[n, h, w, c]`` (before pooling)."""
-        return self.tail_model(x, training=False)
+        """Trainable backbone stage: prefix output -> float32 feature map ``[n, h, w, c]``, before pooling."""
+        tf = tensorflow()
+        return tf.cast(self.tail_model(x, training=False), tf.float32)
 
     def head(self, *maps: Any, training: bool = False) -> Any:
         """Classifier stage: one feature map per branch (mel first) -> probability ``[n]``."""
@@ -137,13 +139,13 @@ class DualModel:
             tf = tensorflow()
 
             def prefix(x: Any) -> Any:
-                return self.prefix_model(tf.cast(x, tf.float32), training=False)
+                return self.prefix(x)
 
             def tail(x: Any) -> Any:
-                return self.tail_model(x, training=False)
+                return self.tail(x)
 
             def pooled(x: Any) -> Any:
-                return tf.reduce_mean(self.tail_model(x, training=False), axis=[1, 2])
+                return tf.reduce_mean(self.tail(x), axis=[1, 2])
 
             def prob(*xs: Any) -> Any:
                 return self.head(*(self.tail_model(x, training=False) for x in xs))
@@ -260,6 +262,9 @@ class DualModel:
     def backbone_fingerprint(self) -> str:
         """Hash of the prefix and tail weights: equal fingerprints give equal cached features."""
         digest = hashlib.sha1()
+        policy = self.prefix_model.dtype_policy.name
+        if policy != "float32":  # bfloat16 compute gives other features from the same weights
+            digest.update(policy.encode())
         for weight in (*self.prefix_model.weights, *self.tail_model.weights):
             digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
         return digest.hexdigest()[:16]
@@ -372,7 +377,8 @@ def build_model(
         name="dense",
     )(features)
     h = layers.Dropout(config.dropout, name="dropout")(h)
-    prob = layers.Dense(1, activation="sigmoid", name="prob")(h)
+    # float32 also under a mixed-precision policy (core.precision): probabilities stay float32
+    prob = layers.Dense(1, activation="sigmoid", name="prob", dtype="float32")(h)
     classifier = keras.Model(features, prob, name="classifier")
 
     map_inputs = [keras.Input(feature_shape, name=f"{b}_map") for b in branches]
