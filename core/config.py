@@ -344,6 +344,11 @@ class TrainConfig:
     brightness: float = 0.08
     contrast_low: float = 0.9
     contrast_high: float = 1.1
+    spec_augment: Literal["off", "mask", "mask+mix"] = "off"  # core.augment
+    mask_time: float = 0.2
+    mask_freq: float = 0.15
+    masks: int = 1
+    mixup_alpha: float = 0.2
     patient_aggregation: Literal["mean", "median", "max"] = "mean"
     curves: Literal["full", "fast"] = "full"
 
@@ -362,6 +367,15 @@ class TrainConfig:
             raise ConfigError(f"train.label_smoothing={self.label_smoothing}; expected 0..0.5")
         if self.threshold_steps < 2:
             raise ConfigError(f"train.threshold_steps={self.threshold_steps}; expected >= 2")
+        if self.spec_augment not in ("off", "mask", "mask+mix"):
+            raise ConfigError(f"train.spec_augment={self.spec_augment!r}; expected off, mask or mask+mix")
+        if not (0 <= self.mask_time < 1 and 0 <= self.mask_freq < 1 and 0 <= self.masks <= 8):
+            raise ConfigError(
+                f"train.mask_time={self.mask_time}, mask_freq={self.mask_freq}, masks={self.masks}; "
+                "expected shares 0..1 and 0..8 masks"
+            )
+        if not self.mixup_alpha > 0:
+            raise ConfigError(f"train.mixup_alpha={self.mixup_alpha}; expected > 0")
         if self.patient_aggregation not in ("mean", "median", "max"):
             raise ConfigError(
                 f"train.patient_aggregation={self.patient_aggregation!r}; expected mean, median or max"
@@ -549,6 +563,14 @@ def hyperparameter_table(config: ExperimentConfig) -> list[dict[str, str]]:
             "name": "augmentation",
             "meaning": "brightness / contrast jitter",
             "value": f"±{t.brightness:g} / {t.contrast_low:g}–{t.contrast_high:g}" if t.augment else "off",
+        },
+        {
+            "name": "spec_augment",
+            "meaning": "time/frequency masks (widest share), mixup α",
+            "value": t.spec_augment
+            if t.spec_augment == "off"
+            else f"{t.spec_augment}: {t.masks} × {t.mask_time:g} / {t.mask_freq:g}"
+            + (f", α {t.mixup_alpha:g}" if t.spec_augment == "mask+mix" else ""),
         },
     ]
 
