@@ -8,8 +8,8 @@ Usage::
 
 Each ``--option NAME:KEY=VALUE,KEY=VALUE`` (empty after the colon: the preset as it is)
 trains the first ``--folds`` outer folds of repeat 0 (5 folds, seed 42, patients
-stratified by label) with the preset and those overrides. A comma-separated value list
-of a vowel selection is written with ``+``: ``preprocess.selection.vowels=A+I+U+E``.
+stratified by label) with the preset and those overrides. A list value is written
+with ``/``: ``preprocess.selection.vowels=A/I/U/E``.
 
 Reported per option: patient AUROC on each fold's inner validation patients (``val``,
 the criterion; note that the best epoch was also chosen on them, so it is optimistic
@@ -33,13 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def parse_option(text: str) -> tuple[str, dict[str, Any]]:
-    """``NAME:KEY=VALUE,KEY=VALUE`` → (NAME, overrides); ``+`` separates a list's items."""
+    """``NAME:KEY=VALUE,KEY=VALUE`` → (NAME, overrides); ``/`` separates a list's items."""
     name, _, rest = text.partition(":")
     changes: dict[str, Any] = {}
     for item in filter(None, rest.split(",")):
         key, _, raw = item.partition("=")
-        if "+" in raw:
-            changes[key] = raw.split("+")
+        if "/" in raw:
+            changes[key] = raw.split("/")
             continue
         try:
             changes[key] = json.loads(raw)

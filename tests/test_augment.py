@@ -152,6 +152,10 @@ def test_training_with_masks_and_mixup_is_finite_seeded_and_differs_from_off(syn
     off = train_fold(dataset, fold, tiny_config(**common))
     off_uncached = train_fold(dataset, fold, tiny_config(**common), force_uncached=True)
     np.testing.assert_allclose(off.predictions["prob"], off_uncached.predictions["prob"], atol=1e-4)
+    inert = train_fold(
+        dataset, fold, tiny_config(**common, **{"train.mask_time": 0.5, "train.mixup_alpha": 1.0})
+    )
+    np.testing.assert_array_equal(inert.predictions["prob"], off.predictions["prob"])  # off: settings unused
     runs = {}
     for mode in ("mask", "mask+mix"):
         config = tiny_config(**common, **{"train.spec_augment": mode, "train.mask_time": 0.3})
