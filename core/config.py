@@ -344,15 +344,21 @@ class TrainConfig:
     brightness: float = 0.08
     contrast_low: float = 0.9
     contrast_high: float = 1.1
+    spec_augment: Literal["off", "mask", "mask+mix"] = "off"  # core.augment
+    mask_time: float = 0.2
+    mask_freq: float = 0.15
+    masks: int = 1
+    mixup_alpha: float = 0.2
     patient_aggregation: Literal["mean", "median", "max"] = "mean"
     curves: Literal["full", "fast"] = "full"
     precision: Literal["float32", "bfloat16"] = "float32"
 
     def validate(self) -> None:
-        if self.precision not in ("float32", "bfloat16"):  # core.precision: bfloat16 = Keras mixed precision
-            raise ConfigError(f"train.precision={self.precision!r}; expected float32 or bfloat16")
-        if self.curves not in ("full", "fast"):  # core.curves: "fast" predicts only validation per epoch
-            raise ConfigError(f"train.curves={self.curves!r}; expected full or fast")
+        for name, choices in _TRAIN_CHOICES.items():
+            # core.precision, core.curves ("fast" predicts only validation per epoch), core.augment
+            if getattr(self, name) not in choices:
+                expected = f"{', '.join(choices[:-1])} or {choices[-1]}"
+                raise ConfigError(f"train.{name}={getattr(self, name)!r}; expected {expected}")
         if self.warmup_epochs < 0 or self.finetune_epochs < 0:
             raise ConfigError("train epochs must be >= 0")
         if self.warmup_epochs + self.finetune_epochs == 0:
@@ -365,10 +371,22 @@ class TrainConfig:
             raise ConfigError(f"train.label_smoothing={self.label_smoothing}; expected 0..0.5")
         if self.threshold_steps < 2:
             raise ConfigError(f"train.threshold_steps={self.threshold_steps}; expected >= 2")
-        if self.patient_aggregation not in ("mean", "median", "max"):
+        if not (0 <= self.mask_time < 1 and 0 <= self.mask_freq < 1 and 0 <= self.masks <= 8):
             raise ConfigError(
-                f"train.patient_aggregation={self.patient_aggregation!r}; expected mean, median or max"
+                f"train.mask_time={self.mask_time}, mask_freq={self.mask_freq}, masks={self.masks}; "
+                "expected shares 0..1 and 0..8 masks"
             )
+        if not self.mixup_alpha > 0:
+            raise ConfigError(f"train.mixup_alpha={self.mixup_alpha}; expected > 0")
+
+
+#: The allowed values of TrainConfig's choice fields.
+_TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
+    "precision": ("float32", "bfloat16"),
+    "curves": ("full", "fast"),
+    "spec_augment": ("off", "mask", "mask+mix"),
+    "patient_aggregation": ("mean", "median", "max"),
+}
 
 
 @dataclass(frozen=True)
@@ -471,7 +489,11 @@ PRESETS: tuple[str, ...] = ("seed", "quick", "voice")
 
 
 def with_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> ExperimentConfig:
-    """Apply dotted overrides such as ``{"model.backbone": "resnet50"}``."""
+    """Apply dotted overrides such as ``{"model.backbone": "resnet50"}``.
+
+    A list setting given as text is split at commas: ``{"preprocess.selection.vowels":
+    "A,I,U,E"}`` is ``("A", "I", "U", "E")``.
+    """
     data = config.to_dict()
     for dotted, value in overrides.items():
         node = data
@@ -482,6 +504,8 @@ def with_overrides(config: ExperimentConfig, overrides: dict[str, Any]) -> Exper
             node = node[part]
         if parts[-1] not in node:
             raise ConfigError(f"unknown setting {dotted!r}")
+        if isinstance(node[parts[-1]], list | tuple) and isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
         node[parts[-1]] = value
     new = ExperimentConfig.from_dict(data)
     new.validate()
@@ -559,6 +583,14 @@ def hyperparameter_table(config: ExperimentConfig) -> list[dict[str, str]]:
             "value": "bfloat16 (mixed; float32 weights and output)"
             if t.precision == "bfloat16"
             else t.precision,
+        },
+        {
+            "name": "spec_augment",
+            "meaning": "time/frequency masks (widest share), mixup α",
+            "value": t.spec_augment
+            if t.spec_augment == "off"
+            else f"{t.spec_augment}: {t.masks} × {t.mask_time:g} / {t.mask_freq:g}"
+            + (f", α {t.mixup_alpha:g}" if t.spec_augment == "mask+mix" else ""),
         },
     ]
 

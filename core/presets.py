@@ -18,7 +18,12 @@ sees, with every value fixed here in advance (none was tuned on a test fold):
   interpolate), the small CNN trained from scratch as in "quick";
 - training: the quick preset's protocol (Adam 1e-3, 30 epochs, early stopping on the
   inner validation patients' AUROC, threshold on them); patient probability = mean over
-  all of the patient's windows.
+  all of the patient's windows;
+- spectrogram augmentation (``train.spec_augment``, :mod:`core.augment`) stays "off":
+  compared by the inner validation patients' AUROC (never the test folds), masks and
+  mask+mix did not beat it on both cohorts measured (demo, quick preset, folds r0f0-r0f2:
+  off 0.944, mask 0.889, mask+mix 0.833; pd_vowels, this preset, fold r0f0 only: off
+  0.600, mask 0.800, mask+mix 0.640), so the evidence does not favour changing it.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 :class:`FeatureCache` holds the frozen prefix's output (and the pooled warm-up features)
 of every segment per backbone state; :class:`FoldSteps` compiles a stage's train step and
-evaluates on the cached features; :func:`augment_images` is the input augmentation of the
-uncached path. :func:`core.training.train_fold` drives them (see its module docstring for
-why the cache makes training fast).
+evaluates on the cached features; :func:`augment_images` (brightness/contrast) and
+:func:`core.augment.spec_augment` (masks, mixup) are the input augmentation of the
+uncached path. :func:`core.training.train_fold` drives them (see its module docstring
+for why the cache makes training fast).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from core.augment import spec_augment
 from core.config import ExperimentConfig
 from core.models.dual import DualModel
 from core.models.runtime import tensorflow
@@ -115,11 +117,13 @@ class FoldSteps:
         losses_of: Any,
         lr: float,
         specs: list[Any],
+        prepare: Callable[[list[Any], Any, Any], tuple[list[Any], Any, Any]] | None = None,
     ) -> Any:
         """A compiled train step; ``specs`` give the inputs' shapes with a free batch size.
 
         The signature is fixed up front, so the short last batch of an epoch does not
-        trace the step a second time.
+        trace the step a second time. ``prepare(inputs, y, w)`` (augmentation that may
+        change labels and weights, :mod:`core.augment`) runs first when given.
         """
         tf = self.tf
         optimizer = self.keras.optimizers.Adam(learning_rate=lr)
@@ -128,6 +132,8 @@ class FoldSteps:
 
         @tf.function(input_signature=[specs, vector, vector], autograph=False)
         def step(inputs: list[Any], y: Any, w: Any) -> Any:
+            if prepare is not None:
+                inputs, y, w = prepare(inputs, y, w)
             with tf.GradientTape() as tape:
                 prob = forward(inputs)
                 loss = self.loss_fn(y[:, None], prob[:, None], sample_weight=w)
@@ -175,25 +181,41 @@ class FoldSteps:
         train = self.config.train
         variables = [*model.tail_model.trainable_variables, *model.head_model.trainable_variables]
 
-        def forward(inputs: list[Any]) -> Any:
+        def prepare(inputs: list[Any], y: Any, w: Any) -> tuple[list[Any], Any, Any]:
             seed = inputs[-1]
-            maps = []
-            for i, x in enumerate(inputs[:-1]):
-                if train.augment:
-                    x = augment_images(
+            images = list(inputs[:-1])
+            if train.augment:
+                images = [
+                    augment_images(
                         x,
                         brightness=train.brightness,
                         contrast_low=train.contrast_low,
                         contrast_high=train.contrast_high,
                         seed=seed + i,
                     )
-                maps.append(model.tail(model.prefix(x)))
+                    for i, x in enumerate(images)
+                ]
+            images, y, w = spec_augment(
+                images,
+                y,
+                w,
+                mode=train.spec_augment,
+                mask_time=train.mask_time,
+                mask_freq=train.mask_freq,
+                masks=train.masks,
+                mixup_alpha=train.mixup_alpha,
+                seed=seed + 7919,  # apart from the brightness/contrast seeds (seed + branch)
+            )
+            return [*images, seed], y, w
+
+        def forward(inputs: list[Any]) -> Any:
+            maps = [model.tail(model.prefix(x)) for x in inputs[:-1]]
             return model.head(*maps, training=True)
 
         first = self.images[branches[0]]
         image_spec = spec(first.shape[1:], tf.as_dtype(first.dtype))
         specs = [image_spec] * len(branches) + [tf.TensorSpec((2,), tf.int32)]
-        step = self._step(forward, variables, model.head_model, lr, specs)
+        step = self._step(forward, variables, model.head_model, lr, specs, prepare)
         return step, lambda rows, seed: [
             *(tf.constant(self.images[b][rows]) for b in branches),
             tf.constant([seed, 0], dtype=tf.int32),

@@ -25,7 +25,8 @@ Per-epoch evaluation of train, validation and test runs on the cached features, 
 head in one compiled graph per batch, so no feature map leaves the graph
 (:meth:`core.models.dual.DualModel.predict_prefix`). Train steps and evaluation are
 traced once per stage with a free batch size, so an epoch's short last batch costs no
-second trace. With input augmentation on, training batches must go through the whole
+second trace. With input augmentation on (``train.augment``, or ``train.spec_augment``:
+masks and mixup, :mod:`core.augment`), training batches must go through the whole
 model ("uncached" path); evaluation still uses the cache (evaluation is never
 augmented).
 
@@ -83,8 +84,9 @@ class FoldResult:
     best_epoch : int
         Epoch (1-based over both stages) with the highest validation AUROC.
     predictions : pd.DataFrame
-        One row per segment of the fold: ``segment_id, recording_id, patient_id, part,
-        label, prob``.
+        One row per segment of the fold: ``segment_id, recording_id, patient_id, vowel,
+        part, label, prob``. A patient's probability aggregates all of the patient's
+        segments, over every selected vowel (``preprocess.selection.vowels``).
     metrics : pd.DataFrame
         :func:`core.metrics.fold_metrics` of ``predictions``.
     seconds : float
@@ -174,7 +176,7 @@ def train_fold(
     cache = cache if cache is not None else FeatureCache()
     if cache.ensure(model, images):
         emit(ProgressEvent("cache", fold.key, fold_index, n_folds, metrics={"seconds": cache.seconds}))
-    cached = not (train_cfg.augment or force_uncached)
+    cached = not (train_cfg.augment or train_cfg.spec_augment != "off" or force_uncached)
     trainer = FoldSteps(model, config, cache=cache, images=images)
     rng = np.random.default_rng(fold.seed * 100 + fold.fold)
     emit(ProgressEvent("fold_start", fold.key, fold_index, n_folds))
@@ -259,6 +261,7 @@ def train_fold(
             "segment_id": chosen["segment_id"].to_numpy(),
             "recording_id": chosen["recording_id"].to_numpy(),
             "patient_id": chosen["patient_id"].to_numpy(),
+            "vowel": chosen["vowel"].to_numpy(),
             "part": part_names,
             "label": y[eval_rows].astype(int),
             "prob": prob.astype(float),

@@ -6,8 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from core import figures, jobs
+from core.augment import SPEC_AUGMENT_MODES
 from core.commands.cohort_options import cohort_argv
-from core.config import hyperparameter_table, preset, with_overrides
+from core.config import VOWELS, hyperparameter_table, preset, with_overrides
 from core.errors import CoreError
 from core.models.backbones import BACKBONES
 from core.models.download import fetch_in_background, fetch_jobs
@@ -129,6 +130,24 @@ with left:
         key="t_augment",
         help="Slower: the backbone's features cannot be cached when the images change.",
     )
+    spec_augment = st.radio(
+        "Spectrogram augmentation",
+        list(SPEC_AUGMENT_MODES),
+        index=list(SPEC_AUGMENT_MODES).index(base.train.spec_augment),
+        horizontal=True,
+        key=f"t_spec_augment_{preset_name}",
+        help="mask = SpecAugment's time and frequency masks on training images; mask+mix adds mixup "
+        "between training pairs (labels mixed too). Slower: the backbone's features cannot be cached.",
+    )
+    vowels = st.multiselect(
+        "Vowels (pre-op)",
+        list(VOWELS),
+        default=list(base.preprocess.selection.vowels),
+        key=f"t_vowels_{preset_name}",
+        help="One model over every chosen vowel: each patient's recordings of all of them are cut into "
+        "segments, and the patient's probability is the mean over all of those segments. A patient's "
+        "vowels always stay in the same fold.",
+    )
     backend = st.radio(
         "Backend",
         ["local", "ray"],
@@ -146,6 +165,8 @@ overrides = {
     "train.warmup_epochs": int(warmup),
     "train.finetune_epochs": int(finetune),
     "train.augment": bool(augment),
+    "train.spec_augment": spec_augment,
+    "preprocess.selection.vowels": list(vowels),
 }
 try:
     config = with_overrides(base, overrides)

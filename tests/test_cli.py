@@ -99,3 +99,18 @@ def test_backbone_help_lists_the_registry() -> None:
     actions = {a.dest: a for a in parser._subparsers._group_actions[0].choices["train"]._actions}
     for name in BACKBONES:
         assert name in actions["backbone"].help
+
+
+def test_train_takes_vowels_and_spectrogram_augmentation_flags() -> None:
+    parser = build_parser()
+    config = build_config(
+        parser.parse_args(["train", "--preset", "quick", "--vowels", "a,I, u,E", "--spec-augment", "mask"])
+    )
+    assert config.preprocess.selection.vowels == ("A", "I", "U", "E") and config.train.spec_augment == "mask"
+    listed = build_config(parser.parse_args(["train", "--set", 'preprocess.selection.vowels=["A","E"]']))
+    assert listed.preprocess.selection.vowels == ("A", "E")
+    plain = build_config(parser.parse_args(["train", "--set", "preprocess.selection.vowels=A, I,U"]))
+    assert plain.preprocess.selection.vowels == ("A", "I", "U")  # text for a list setting: split at commas
+    with pytest.raises(ConfigError, match="selection.vowels"):
+        build_config(parser.parse_args(["train", "--vowels", "A,O"]))
+    assert build_config(parser.parse_args(["train", "--preset", "quick"])).train.spec_augment == "off"

@@ -286,3 +286,34 @@ def test_missing_file_becomes_a_problem_row_without_its_raw_path(cohort: Cohort)
     assert ds.problems["source"].tolist()[-1] == "P07/pre/P07S1.wav"  # rows follow the cohort order
     assert "10000007" not in ds.problems.to_string()
     assert len(ds) == 30
+
+
+@pytest.mark.slow
+def test_demo_cohort_all_four_vowels_give_every_patient_each_vowel_and_folds_keep_patients(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from core.cohort import load_cohort
+    from core.splits import assert_no_leakage, make_folds
+
+    cohort = load_cohort(request.getfixturevalue("demo_cohort_dir"))
+    quick = preset("quick").preprocess
+    only_a = build_dataset(cohort, quick, cache_dir=tmp_path / "cache")
+    aiue = replace(quick, selection=SelectionConfig(vowels=("A", "I", "U", "E")))
+    ds = build_dataset(cohort, aiue, cache_dir=tmp_path / "cache")
+    assert ds.problems.empty and len(ds) == 4 * len(only_a) == 1720
+    per_patient = ds.segments.groupby("patient_id")["vowel"].agg(lambda v: "".join(sorted(set(v))))
+    assert len(per_patient) == 43 and set(per_patient) == {"AEIU"}
+    assert (ds.segments.groupby(["patient_id", "vowel"]).size() == 10).all()
+    a_rows = np.flatnonzero(ds.segments["vowel"].to_numpy() == "A")
+    np.testing.assert_array_equal(ds.mel[a_rows], only_a.mel)  # the /a/ segments are the A-only run's
+    i_rows = np.flatnonzero(ds.segments["vowel"].to_numpy() == "I")
+    assert not np.array_equal(ds.mel[i_rows], only_a.mel)
+    folds_a = make_folds(only_a.segments, preset("quick").split)
+    for fold, fold_a in zip(make_folds(ds.segments, preset("quick").split), folds_a, strict=True):
+        assert_no_leakage(ds.segments, fold)
+        for part in ("train", "val", "test"):
+            rows = getattr(fold, part)
+            table = ds.segments.iloc[rows]
+            assert (table.groupby("patient_id")["vowel"].nunique() == 4).all()  # all of a patient's vowels
+            same = set(only_a.segments["patient_id"].iloc[getattr(fold_a, part)])
+            assert set(table["patient_id"]) == same  # the same patient folds as with /a/ alone

@@ -125,3 +125,22 @@ def test_leaky_fold_trains_too(synthetic_dataset) -> None:
     fold = make_folds(dataset.segments, SplitConfig(kind="segment_leaky", n_folds=2, val_ratio=0.25))[0]
     result = train_fold(dataset, fold, config)
     assert result.fold.leaky and len(result.predictions) == len(dataset)
+
+
+def test_predictions_carry_the_vowel_and_patients_aggregate_over_all_vowels(synthetic_dataset) -> None:
+    from core.metrics import aggregate_patients
+
+    dataset = synthetic_dataset(patients=8, per_patient=4)
+    dataset.segments["vowel"] = np.tile(["A", "I", "U", "E"], 8)
+    config = tiny_config(**{"split.n_folds": 2, "train.finetune_epochs": 1})
+    result = train_fold(dataset, make_folds(dataset.segments, config.split)[0], config)
+    predictions = result.predictions
+    expected = dataset.segments.set_index("segment_id").loc[predictions["segment_id"], "vowel"]
+    np.testing.assert_array_equal(predictions["vowel"].to_numpy(), expected.to_numpy())
+    patients = aggregate_patients(predictions)
+    assert (patients["n_segments"] == 4).all() and set(predictions["vowel"]) == {"A", "I", "U", "E"}
+    first = patients.iloc[0]
+    mine = predictions[
+        (predictions["patient_id"] == first["patient_id"]) & (predictions["part"] == first["part"])
+    ]
+    assert np.isclose(first["prob"], mine["prob"].mean())

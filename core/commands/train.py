@@ -62,6 +62,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--augment", action="store_true", help="brightness/contrast augmentation (uncached, slower)"
     )
+    parser.add_argument(
+        "--spec-augment",
+        choices=("off", "mask", "mask+mix"),
+        help="time/frequency masks, and mixup with mix (core.augment; uncached, slower)",
+    )
+    parser.add_argument(
+        "--vowels",
+        metavar="LIST",
+        help="comma-separated vowels from A,I,U,E, one model over all of them, e.g. A,I,U,E "
+        "(default: the preset's, A)",
+    )
     parser.add_argument("--resume", metavar="RUN", help="continue a failed or cancelled run")
 
 
@@ -83,6 +94,10 @@ def build_config(args: argparse.Namespace) -> Any:
         "split.n_folds": args.folds,
         "split.seed": args.seed,
         "train.augment": True if args.augment else None,
+        "train.spec_augment": args.spec_augment,
+        "preprocess.selection.vowels": [v.strip().upper() for v in args.vowels.split(",") if v.strip()]
+        if args.vowels
+        else None,
     }
     changes = {key: value for key, value in flags.items() if value is not None}
     changes.update(overrides(args.set))

@@ -189,3 +189,24 @@ def test_train_page_hands_the_cli_its_settings_as_one_config_file(
     )
     jobs.wait(job, timeout=120)
     assert build_config(build_parser().parse_args(job.argv[2:])) == wanted
+
+
+def test_train_page_offers_all_four_vowels_and_spectrogram_augmentation(app: AppTest, launches: list) -> None:
+    from core.config import preset, with_overrides
+
+    at = app.switch_page("pages/train.py").run()
+    assert at.multiselect(key="t_vowels_quick").value == ["A"]
+    assert at.radio(key="t_spec_augment_quick").value == "off"
+    at.multiselect(key="t_vowels_quick").set_value([]).run()
+    assert any("selection.vowels" in e.value for e in at.error)  # no vowel: a clear error, nothing queued
+    at.multiselect(key="t_vowels_quick").set_value(["A", "I", "U", "E"]).run()
+    at.radio(key="t_spec_augment_quick").set_value("mask+mix").run()
+    values = dict(zip(at.dataframe[0].value["name"], at.dataframe[0].value["value"], strict=True))
+    assert values["spec_augment"] == "mask+mix: 1 × 0.2 / 0.15, α 0.2"
+    at.button(key="t_start").click().run()
+    assert not at.exception, at.exception
+    wanted = with_overrides(
+        preset("quick"),
+        {"preprocess.selection.vowels": ["A", "I", "U", "E"], "train.spec_augment": "mask+mix"},
+    )
+    assert launches[0]["config"] == wanted.to_dict()
