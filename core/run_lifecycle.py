@@ -184,6 +184,28 @@ def start_run(
 
     ``cohort_dir`` is a folder or a :class:`~core.cohort.source.CohortSource` (label sheet).
     """
+    run_dir, dataset = prepare_run(cohort_dir, config, name=name, root=root, cache_dir=cache_dir)
+    execute_run(run_dir, dataset, config, progress=progress, fail_after=fail_after, backend=backend)
+    return run_dir
+
+
+def prepare_run(
+    cohort_dir: str | Path | CohortSource,
+    config: ExperimentConfig,
+    *,
+    name: str,
+    root: str | Path | None = None,
+    cache_dir: Path | None = None,
+) -> tuple[Path, SegmentDataset]:
+    """Validate the config, build the dataset and create the run folder (nothing trained yet).
+
+    Returns
+    -------
+    run_dir : Path
+        The new run folder, its manifest listing every planned repeat × fold.
+    dataset : SegmentDataset
+        The dataset the run trains on (:func:`execute_run`).
+    """
     config.validate()
     dataset, data = load_training_data(cohort_dir, config, cache_dir=cache_dir)
     folds = make_folds(dataset.segments, config.split)
@@ -195,8 +217,7 @@ def start_run(
         folds=[f.key for f in folds],
         root=root,
     )
-    execute_run(run_dir, dataset, config, progress=progress, fail_after=fail_after, backend=backend)
-    return run_dir
+    return run_dir, dataset
 
 
 def resume_run(

@@ -261,25 +261,12 @@ def _train_one(
     on_created: Callable[[], None],
 ) -> None:
     """Resume the configuration's run, or create it (its id into ``entry`` at once) and train it."""
-    from core import runs
-    from core.run_lifecycle import execute_run, resume_run
-    from core.splits import make_folds
-    from core.training_data import load_training_data
+    from core.run_lifecycle import execute_run, prepare_run, resume_run
 
     if run_dir is not None:
         resume_run(run_dir, root=root, cache_dir=cache_dir, progress=progress, backend=backend)
         return
-    config.validate()
-    dataset, data = load_training_data(source, config, cache_dir=cache_dir)
-    folds = make_folds(dataset.segments, config.split)
-    run_dir = runs.create_run(
-        config.to_dict(),
-        name=name,
-        config_hash=config.hash(),
-        data=data,
-        folds=[f.key for f in folds],
-        root=root,
-    )
+    run_dir, dataset = prepare_run(source, config, name=name, root=root, cache_dir=cache_dir)
     entry["run_id"] = run_dir.name
     on_created()
     execute_run(run_dir, dataset, config, progress=progress, backend=backend)
