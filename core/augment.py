@@ -36,10 +36,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.config import TRAIN_CHOICES
 from core.models.runtime import tensorflow
 
 #: Values of ``train.spec_augment``.
-SPEC_AUGMENT_MODES: tuple[str, ...] = ("off", "mask", "mask+mix")
+SPEC_AUGMENT_MODES: tuple[str, ...] = TRAIN_CHOICES["spec_augment"]
 
 
 def _seed(seed: Any, salt: int) -> Any:

@@ -354,7 +354,7 @@ class TrainConfig:
     precision: Literal["float32", "bfloat16"] = "float32"
 
     def validate(self) -> None:
-        for name, choices in _TRAIN_CHOICES.items():
+        for name, choices in TRAIN_CHOICES.items():
             # core.precision, core.curves ("fast" predicts only validation per epoch), core.augment
             if getattr(self, name) not in choices:
                 expected = f"{', '.join(choices[:-1])} or {choices[-1]}"
@@ -380,8 +380,8 @@ class TrainConfig:
             raise ConfigError(f"train.mixup_alpha={self.mixup_alpha}; expected > 0")
 
 
-#: The allowed values of TrainConfig's choice fields.
-_TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
+#: The allowed values of TrainConfig's choice fields (core.precision, core.augment read them here).
+TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
     "precision": ("float32", "bfloat16"),
     "curves": ("full", "fast"),
     "spec_augment": ("off", "mask", "mask+mix"),
@@ -596,6 +596,7 @@ def hyperparameter_table(config: ExperimentConfig) -> list[dict[str, str]]:
 
 
 __all__ = [
+    "TRAIN_CHOICES",
     "AudioConfig",
     "ExperimentConfig",
     "ModelConfig",

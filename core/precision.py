@@ -27,7 +27,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
+from core.config import TRAIN_CHOICES
+
+PRECISIONS: tuple[str, ...] = TRAIN_CHOICES["precision"]
 #: Keras dtype policy of each precision.
 POLICIES: dict[str, str] = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 #: /proc/cpuinfo flags of CPUs that compute bfloat16 natively.
