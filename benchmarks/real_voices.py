@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -67,7 +68,7 @@ def patient_folds(dataset: Any, folds: list[Any]) -> pd.DataFrame:
 class PresetRun:
     """One preset's dataset, folds and the results of the folds trained so far."""
 
-    def __init__(self, name: str, cohort: Any, *, repeats: int, cache_dir: Path) -> None:
+    def __init__(self, name: str, cohort: Any, *, repeats: int, cache_dir: Path, quiet: bool = False) -> None:
         from core.config import preset, replace
         from core.dataset import build_dataset
         from core.splits import make_folds
@@ -76,48 +77,95 @@ class PresetRun:
         tick = time.perf_counter()
         self.name = name
         config = preset(name)
-        self.config = replace(config, split=replace(config.split, repeats=repeats))
+        # Learning curves are not needed here: "fast" predicts only the validation patients
+        # after each epoch (what early stopping reads), so every result is the same as "full".
+        train = replace(config.train, curves="fast")
+        self.config = replace(config, split=replace(config.split, repeats=repeats), train=train)
         self.dataset = build_dataset(cohort, self.config.preprocess, cache_dir=cache_dir)
         self.folds = make_folds(self.dataset.segments, self.config.split)
         self.assignment = patient_folds(self.dataset, self.folds)
         self.cache = FeatureCache()
         self.predictions: list[pd.DataFrame] = []
         self.per_fold: list[dict[str, Any]] = []
-        log(
-            f"{name}: {len(self.dataset)} segments of "
-            f"{self.dataset.segments['patient_id'].nunique()} patients "
-            f"({time.perf_counter() - tick:.0f} s to build)"
-        )
+        if not quiet:
+            log(
+                f"{name}: {len(self.dataset)} segments of "
+                f"{self.dataset.segments['patient_id'].nunique()} patients "
+                f"({time.perf_counter() - tick:.0f} s to build)"
+            )
 
-    def train_repeat(self, repeat: int, sink: Any) -> None:
-        """Train the five folds of one repeat; append their patient test predictions and AUROCs."""
+    def train(self, index: int) -> tuple[dict[str, Any], pd.DataFrame]:
+        """Train fold ``self.folds[index]``: its summary row and its test patients' probabilities."""
         from core.metrics import aggregate_patients, auroc
         from core.training import train_fold
 
-        for fold in (f for f in self.folds if f.repeat == repeat):
-            result = train_fold(self.dataset, fold, self.config, cache=self.cache)
-            test = result.predictions[result.predictions["part"] == "test"]
-            patients = aggregate_patients(test, how=self.config.train.patient_aggregation)
-            value = auroc(patients["label"].to_numpy(), patients["prob"].to_numpy())
-            row = {
-                "repeat": fold.repeat,
-                "fold": fold.fold,
-                "auroc": value,
-                "best_epoch": result.best_epoch,
-                "seconds": round(result.seconds, 1),
-            }
-            self.per_fold.append(row)
-            self.predictions.append(patients.assign(repeat=fold.repeat, fold=fold.fold))
-            log(
-                f"{self.name} {fold.key}: patient AUROC {value:.3f} (best epoch {result.best_epoch}, "
-                f"{result.seconds:.0f} s)"
-            )
-            if sink is not None:
-                sink.write(json.dumps({"preset": self.name, **row}) + "\n")
-                sink.flush()
+        fold = self.folds[index]
+        result = train_fold(self.dataset, fold, self.config, cache=self.cache)
+        test = result.predictions[result.predictions["part"] == "test"]
+        patients = aggregate_patients(test, how=self.config.train.patient_aggregation)
+        value = auroc(patients["label"].to_numpy(), patients["prob"].to_numpy())
+        row = {
+            "repeat": fold.repeat,
+            "fold": fold.fold,
+            "auroc": value,
+            "best_epoch": result.best_epoch,
+            "seconds": round(result.seconds, 1),
+        }
+        return row, patients.assign(repeat=fold.repeat, fold=fold.fold)
+
+    def record(self, row: dict[str, Any], patients: pd.DataFrame, sink: Any) -> None:
+        """Keep one trained fold's results (and log them)."""
+        self.per_fold.append(row)
+        self.predictions.append(patients)
+        log(
+            f"{self.name} r{row['repeat']}f{row['fold']}: patient AUROC {row['auroc']:.3f} "
+            f"(best epoch {row['best_epoch']}, {row['seconds']:.0f} s)"
+        )
+        if sink is not None:
+            sink.write(json.dumps({"preset": self.name, **row}) + "\n")
+            sink.flush()
+
+    def fold_indices(self, repeat: int) -> list[int]:
+        return [i for i, f in enumerate(self.folds) if f.repeat == repeat]
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame(self.per_fold)
+        return pd.DataFrame(self.per_fold).sort_values(["repeat", "fold"]).reset_index(drop=True)
+
+
+#: The worker process's presets, built once by :func:`_start_worker`.
+_WORKER_RUNS: dict[str, PresetRun] = {}
+
+
+def _start_worker(cohort: Any, names: list[str], repeats: int, cache_dir: Path, threads: int) -> None:
+    """Worker initialiser: TensorFlow with ``threads`` intra-op threads, the presets from the cache."""
+    import os
+
+    os.environ["VOE_TF_THREADS"] = str(threads)
+    from core.models.runtime import tensorflow
+
+    tensorflow()
+    for name in names:
+        _WORKER_RUNS[name] = PresetRun(name, cohort, repeats=repeats, cache_dir=cache_dir, quiet=True)
+
+
+def _train_in_worker(name: str, index: int) -> tuple[str, dict[str, Any], pd.DataFrame]:
+    return (name, *_WORKER_RUNS[name].train(index))
+
+
+def train_repeat(runs: list[PresetRun], repeat: int, sink: Any, pool: Any) -> None:
+    """Train every fold of one repeat for each preset, in ``pool``'s processes or here."""
+    tasks = [(run, i) for run in runs for i in run.fold_indices(repeat)]
+    by_name = {run.name: run for run in runs}
+    if pool is None:
+        for run, i in tasks:
+            run.record(*run.train(i), sink)
+        return
+    from concurrent.futures import as_completed
+
+    futures = [pool.submit(_train_in_worker, run.name, i) for run, i in tasks]
+    for future in as_completed(futures):
+        name, row, patients = future.result()
+        by_name[name].record(row, patients, sink)
 
 
 def baseline(
@@ -215,6 +263,13 @@ def main() -> int:
         "--cache-dir", metavar="DIR", help="segment and feature cache (default: the workspace's)"
     )
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for the acoustic features")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="processes that train folds at once, each with CPUs/workers TensorFlow threads "
+        "(default 2; 1 trains in this process)",
+    )
     parser.add_argument("--log", metavar="FILE", help="append one JSON line per finished fold")
     parser.add_argument(
         "--predictions",
@@ -245,6 +300,7 @@ def main() -> int:
     tensorflow()
     cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     cohort = cohort_source(args).load()
+    pool = None
     sink = open(args.log, "a") if args.log else None  # noqa: SIM115 - closed below
     try:
         cnn = PresetRun(args.preset, cohort, repeats=args.repeats, cache_dir=cache)
@@ -256,15 +312,28 @@ def main() -> int:
         base, candidates = baseline(
             cohort, assignment, cache_dir=cache, jobs=args.jobs, sink=sink, models=models
         )
+        if args.workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            threads = max(1, (os.cpu_count() or 2) // args.workers)
+            pool = ProcessPoolExecutor(
+                max_workers=args.workers,
+                mp_context=multiprocessing.get_context("spawn"),  # never fork a process holding TF
+                initializer=_start_worker,
+                initargs=(cohort, [args.preset, args.study_preset], args.repeats, cache, threads),
+            )
+            log(f"training folds in {args.workers} worker processes, {threads} TensorFlow thread(s) each")
         done = 0
         for repeat in range(args.repeats):  # repeat-major, so a time limit still compares whole repeats
-            cnn.train_repeat(repeat, sink)
-            study.train_repeat(repeat, sink)
+            train_repeat([cnn, study], repeat, sink, pool)
             done += 1
             if args.time_limit and time.perf_counter() - start > args.time_limit and done < args.repeats:
                 log(f"time limit reached after {done} of {args.repeats} repeats")
                 break
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         if sink is not None:
             sink.close()
     cnn_pred, cnn_folds, study_folds = (
