@@ -18,6 +18,12 @@ from its training part):
   cores) on the "clinical" (Praat + CPP), "all" (+ MFCC/spectral) and "all_egemaps"
   (+ openSMILE eGeMAPSv02) sets.
 
+Folds train in ``--workers`` processes at once (default 2, each with CPUs / workers
+TensorFlow threads; ``--workers 1`` trains them one after another in this process). A
+fold's figures do not depend on where it trained beyond float round-off, which can move
+early stopping by an epoch. Per epoch only the validation patients are predicted
+(``train.curves="fast"``): early stopping reads nothing else, and no learning curve is drawn.
+
 ``--time-limit S`` stops after the repeat during which S seconds have passed; the
 summary then covers the repeats completed (``repeats``), on the same folds for all three.
 
