@@ -4,16 +4,19 @@ A per-vowel sweep (:func:`per_vowel_settings`) trains, on the same patient folds
 configuration per vowel (``preprocess.selection.vowels=[V]``) and one over all of them
 together. Nothing in the run format changes: every member is an ordinary run with one
 model per fold. :func:`fuse_runs` then averages, per repeat × fold × part, each patient's
-probabilities over the vowel models that scored that patient (a patient without an /i/
-recording is fused over the vowels it has), and scores the fused probabilities at patient
-level with the metric functions of :mod:`core.metrics`: the threshold is the F1-best on the
-fused validation patients, then applied to the test patients.
+probabilities over the vowel models that scored that patient (:func:`fuse_tables`: a
+patient missing from a member is averaged over the vowels it has), and scores the fused
+probabilities at patient level with the metric functions of :mod:`core.metrics`: the
+threshold is the F1-best on the fold's fused validation patients, then applied to its test
+patients. Only the validation and test parts are fused (train patients are the models' own).
 
 Fold assignment: the folds are drawn from each run's own patient table (stratified by
-outcome), so two member runs share the patient → fold map only when they hold the same
-patients. :func:`fuse_runs` checks it: every patient must sit in the same part of the same
-fold in every member that holds it, otherwise it refuses (:class:`VowelFusionError`),
-as it does for runs of another cohort, split or number of repeats.
+outcome, same seed), so the members share the patient → fold map exactly when they hold the
+same patients, as on the demo cohort, where every patient has all four pre-op vowels.
+Where some patients lack a vowel, that vowel's run draws other folds; :func:`fuse_runs`
+checks every patient's part in every fold across the members and refuses
+(:class:`VowelFusionError`) rather than mix a model's training patients into the fused
+validation or test part, as it refuses runs of another cohort, split or fold plan.
 
 This module imports neither TensorFlow nor Keras.
 """
@@ -167,7 +170,8 @@ def _check_patient_map(stacked: pd.DataFrame) -> None:
         raise VowelFusionError(
             f"cannot fuse: {moved.index.get_level_values('patient_id').nunique()} patient(s) sit in "
             f"different parts of the same fold in different vowel runs (first in repeat {repeat}, "
-            f"fold {fold}); the runs do not share the patient folds"
+            f"fold {fold}); the runs do not share the patient folds (the folds are drawn from each run's "
+            "own patients: a patient without one of the vowels changes that vowel run's folds)"
         )
     if (labels > 1).any():
         raise VowelFusionError("cannot fuse: a patient carries different labels in different vowel runs")
