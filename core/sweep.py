@@ -194,6 +194,7 @@ def sweep_table(
         averaged per repeat × fold × part (:func:`core.vowel_fusion.fuse_runs`), status
         "partial" while a member is unfinished, "not fused: <reason>" when refused.
     """
+    from core.baseline.delong import delong_test
     from core.runs import fold_table
 
     manifest = read_sweep(sweep_dir)
@@ -209,8 +210,6 @@ def sweep_table(
         rows.append(row)
     if level == "patient":
         _add_fusions(sweep_dir, rows, oof, level_ci=level_ci)
-    from core.baseline.delong import delong_test
-
     table = pd.DataFrame(rows)
     table["reference"] = table["configuration"] == reference
     table["delong_diff"], table["delong_p"] = np.nan, np.nan
@@ -257,7 +256,7 @@ def _metric_cells(folds: pd.DataFrame, *, level: str, level_ci: float) -> dict[s
 def _add_fusions(
     sweep_dir: str | Path, rows: list[dict[str, Any]], oof: dict[str, pd.DataFrame], *, level_ci: float
 ) -> None:
-    """Append a row per group of one-vowel runs (:mod:`core.vowel_fusion`), after its last member."""
+    """Append a row per group of one-vowel runs (:mod:`core.vowel_fusion`) after the configurations."""
     from core.vowel_fusion import (
         VowelFusionError,
         fuse_runs,
@@ -274,7 +273,8 @@ def _add_fusions(
         try:
             fusion = fuse_runs(members)
         except VowelFusionError as exc:
-            rows.append({**row, "status": f"not fused: {exc}", "repeats": 0, "folds": 0})
+            empty = _metric_cells(pd.DataFrame(), level="patient", level_ci=level_ci)
+            rows.append({**row, **empty, "status": f"not fused: {exc}"})
             continue
         if any(s != "complete" for s in statuses):
             row["status"] = "partial"

@@ -247,7 +247,10 @@ def sweep_vowel_groups(sweep_dir: str | Path) -> list[tuple[str, dict[str, Path]
     for entry, run_dir in sweep_runs(sweep_dir):
         if run_dir is None:
             continue
-        config = read_manifest(run_dir)["config"]
+        try:
+            config = read_manifest(run_dir)["config"]
+        except RunError:  # a run folder without a readable manifest: no member
+            continue
         selection = config["preprocess"]["selection"]
         if len(selection["vowels"]) != 1:
             continue

@@ -209,3 +209,28 @@ def test_fusion_refuses_runs_of_another_vowel_split_or_fold_map(
     table.to_csv(other / "predictions_patients.csv", index=False)
     with pytest.raises(VowelFusionError, match="different parts of the same fold"):
         fuse_runs({"A": members["A"], "I": other})
+
+
+@pytest.mark.slow
+def test_sweep_table_names_a_refused_fusion_instead_of_failing(
+    demo_vowel_sweep: dict, tmp_path: Path
+) -> None:
+    from core.sweep import sweep_table
+
+    root = tmp_path / "runs"
+    shutil.copytree(demo_vowel_sweep["root"], root)
+    sweep_dir = root / "_sweeps" / demo_vowel_sweep["sweep_dir"].name
+    ((_, members),) = sweep_vowel_groups(sweep_dir)
+    table = pd.read_csv(members["I"] / "predictions_patients.csv")
+    moved = table.index[(table["fold"] == 1) & (table["part"] == "test")][:2]
+    table.loc[moved, "part"] = "val"
+    table.to_csv(members["I"] / "predictions_patients.csv", index=False)
+    shown = sweep_table(sweep_dir)
+    row = shown.iloc[-1]
+    assert row["configuration"] == "fused per vowel (A+I) · quick-small_cnn-dual"
+    assert row["status"].startswith("not fused: cannot fuse: 2 patient(s) sit in different parts")
+    assert row["auroc"] == "n/a" and np.isnan(row["val_auroc_mean"]) and np.isnan(row["delong_p"])
+    assert (
+        shown.iloc[:3]["auroc"].tolist()
+        == sweep_table(demo_vowel_sweep["sweep_dir"]).iloc[:3]["auroc"].tolist()
+    )
