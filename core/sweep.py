@@ -184,12 +184,17 @@ def sweep_table(
         ``configuration, status, repeats, folds``; for each metric ``m`` of
         :data:`core.metrics.METRIC_COLUMNS`: ``m_mean``, ``m_low``, ``m_high`` (percentile
         interval of the repeats' means; NaN with one repeat) and ``m`` as
-        "0.994 (0.992-0.995)"; then ``delong_diff`` (AUROC of the configuration minus the
-        reference's, on repeat-averaged patient probabilities), ``delong_p`` (two-sided)
-        and ``reference`` (True on the reference row).
+        "0.994 (0.992-0.995)"; ``val_auroc_mean`` (AUROC of the inner validation part at
+        the same level, mean over folds then repeats: what a choice between rows may use);
+        then ``delong_diff`` (AUROC of the configuration minus the reference's, on
+        repeat-averaged patient probabilities), ``delong_p`` (two-sided) and ``reference``
+        (True on the reference row). At patient level, every group of one-vowel
+        configurations that differ only in their vowel (a ``--per-vowel`` sweep) adds a
+        row "fused per vowel (A+I+U+E) · <base>": the members' patient probabilities
+        averaged per repeat × fold × part (:func:`core.vowel_fusion.fuse_runs`), status
+        "partial" while a member is unfinished, "not fused: <reason>" when refused.
     """
     from core.baseline.delong import delong_test
-    from core.metrics import METRIC_COLUMNS, percentile_ci
     from core.runs import fold_table
 
     manifest = read_sweep(sweep_dir)
@@ -197,27 +202,14 @@ def sweep_table(
     rows: list[dict[str, Any]] = []
     oof: dict[str, pd.DataFrame] = {}
     for entry, run_dir in sweep_runs(sweep_dir):
-        row: dict[str, Any] = {
-            "configuration": entry["label"],
-            "status": entry["status"],
-            "repeats": 0,
-            "folds": 0,
-        }
+        row: dict[str, Any] = {"configuration": entry["label"], "status": entry["status"]}
         folds = fold_table(run_dir) if run_dir is not None else pd.DataFrame()
-        test = folds[(folds["part"] == "test") & (folds["level"] == level)] if not folds.empty else folds
-        per_repeat = test.groupby("repeat")[list(METRIC_COLUMNS)].mean() if len(test) else pd.DataFrame()
-        row["repeats"], row["folds"] = int(len(per_repeat)), int(len(test))
-        for metric in METRIC_COLUMNS:
-            values = per_repeat[metric].to_numpy(dtype=float) if len(per_repeat) else np.array([])
-            mean = float(np.nanmean(values)) if values.size and not np.isnan(values).all() else float("nan")
-            low, high = (
-                percentile_ci(values, level=level_ci) if values.size > 1 else (float("nan"), float("nan"))
-            )
-            row.update({f"{metric}_mean": mean, f"{metric}_low": low, f"{metric}_high": high})
-            row[metric] = _cell(mean, low, high)
+        row.update(_metric_cells(folds, level=level, level_ci=level_ci))
         if run_dir is not None and (run_dir / "predictions_patients.csv").is_file():
             oof[entry["label"]] = _patient_oof(run_dir)
         rows.append(row)
+    if level == "patient":
+        _add_fusions(sweep_dir, rows, oof, level_ci=level_ci)
     table = pd.DataFrame(rows)
     table["reference"] = table["configuration"] == reference
     table["delong_diff"], table["delong_p"] = np.nan, np.nan
@@ -234,6 +226,61 @@ def sweep_table(
             )
             table.loc[i, ["delong_diff", "delong_p"]] = [result.difference, result.p_value]
     return table
+
+
+def _metric_cells(folds: pd.DataFrame, *, level: str, level_ci: float) -> dict[str, Any]:
+    """``repeats, folds``, the test metrics' mean / interval / cell, and ``val_auroc_mean``.
+
+    Parameters
+    ----------
+    folds : pd.DataFrame
+        Per-fold metrics (``folds.csv`` rows: ``repeat, level, part`` and the metrics); may be empty.
+    """
+    from core.metrics import METRIC_COLUMNS, percentile_ci
+
+    test = folds[(folds["part"] == "test") & (folds["level"] == level)] if not folds.empty else folds
+    per_repeat = test.groupby("repeat")[list(METRIC_COLUMNS)].mean() if len(test) else pd.DataFrame()
+    row: dict[str, Any] = {"repeats": int(len(per_repeat)), "folds": int(len(test))}
+    for metric in METRIC_COLUMNS:
+        values = per_repeat[metric].to_numpy(dtype=float) if len(per_repeat) else np.array([])
+        mean = float(np.nanmean(values)) if values.size and not np.isnan(values).all() else float("nan")
+        low, high = percentile_ci(values, level=level_ci) if values.size > 1 else (float("nan"),) * 2
+        row.update({f"{metric}_mean": mean, f"{metric}_low": low, f"{metric}_high": high})
+        row[metric] = _cell(mean, low, high)
+    val = folds[(folds["part"] == "val") & (folds["level"] == level)] if not folds.empty else folds
+    val_auroc = val.groupby("repeat")["auroc"].mean().to_numpy(dtype=float) if len(val) else np.array([])
+    row["val_auroc_mean"] = float(np.nanmean(val_auroc)) if np.isfinite(val_auroc).any() else float("nan")
+    return row
+
+
+def _add_fusions(
+    sweep_dir: str | Path, rows: list[dict[str, Any]], oof: dict[str, pd.DataFrame], *, level_ci: float
+) -> None:
+    """Append a row per group of one-vowel runs (:mod:`core.vowel_fusion`) after the configurations."""
+    from core.vowel_fusion import (
+        VowelFusionError,
+        fuse_runs,
+        fused_label,
+        repeat_averaged_test,
+        sweep_vowel_groups,
+    )
+
+    for base, members in sweep_vowel_groups(sweep_dir):
+        label = fused_label(base, list(members))
+        names = {p.name for p in members.values()}
+        statuses = [e["status"] for e, run_dir in sweep_runs(sweep_dir) if run_dir and run_dir.name in names]
+        row: dict[str, Any] = {"configuration": label, "status": "complete"}
+        try:
+            fusion = fuse_runs(members)
+        except VowelFusionError as exc:
+            empty = _metric_cells(pd.DataFrame(), level="patient", level_ci=level_ci)
+            rows.append({**row, **empty, "status": f"not fused: {exc}"})
+            continue
+        if any(s != "complete" for s in statuses):
+            row["status"] = "partial"
+        row.update(_metric_cells(fusion.folds, level="patient", level_ci=level_ci))
+        oof[label] = repeat_averaged_test(fusion.patients)
+        rows.append(row)
 
 
 def _cell(mean: float, low: float, high: float) -> str:

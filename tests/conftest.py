@@ -210,3 +210,57 @@ def demo_sweep_resumed(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir
 def demo_sweep_root(demo_sweep_resumed: dict) -> Path:
     """A run store holding one finished sweep (:func:`demo_sweep_resumed`'s)."""
     return demo_sweep_resumed["root"]
+
+
+@pytest.fixture(scope="session")
+def demo_vowel_sweep(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Path) -> dict:
+    """``python -m core sweep --per-vowel A,I`` on the demo cohort: 3 configurations, 2 folds, 32 px.
+
+    Returns ``root`` (the run store), ``sweep_dir`` and ``shown`` (the command's ``--json`` object).
+    """
+    import json
+    import subprocess
+    import sys
+
+    from core.sweep import list_sweeps
+
+    root = tmp_path_factory.mktemp("vowel_runs")
+    cache = tmp_path_factory.mktemp("vowel_cache")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "sweep",
+            "--cohort",
+            str(demo_cohort_dir),
+            "--name",
+            "vf",
+            "--preset",
+            "quick",
+            "--per-vowel",
+            "A,I",
+            "--folds",
+            "2",
+            "--repeats",
+            "1",
+            "--set",
+            "preprocess.spectrogram.image_size=32",
+            "--set",
+            "train.finetune_epochs=2",
+            "--set",
+            "train.curves=fast",
+            "--runs-dir",
+            str(root),
+            "--cache-dir",
+            str(cache),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=1200,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    (sweep_dir,) = list_sweeps(root)
+    return {"root": root, "sweep_dir": sweep_dir, "shown": json.loads(out.stdout.strip().splitlines()[-1])}

@@ -9,6 +9,7 @@ Examples::
         --backbone small_cnn --backbone mobilenetv3small --repeats 5 --backend ray --json
     python -m core sweep --cohort DIR --name lr --preset seed \\
         --setting lr5:train.finetune_lr=1e-5 --setting lr4:train.finetune_lr=1e-4 --repeats 40
+    python -m core sweep --cohort DIR --name vowels --preset quick --per-vowel A,I,U,E
     python -m core sweep --show 20250101-120000-grid --reference quick-small_cnn-dual
     python -m core sweep --resume 20250101-120000-grid --backend ray
 
@@ -17,7 +18,9 @@ them together. ``--resume SWEEP`` continues a sweep that stopped: complete runs 
 skipped, incomplete ones resume from their first unfinished fold, missing ones start.
 With ``--json`` the last stdout line is one object: ``sweep_dir``, ``status`` and
 ``table`` (one row per configuration: mean and 95 % interval over repeats of the test
-metrics, DeLong against the reference).
+metrics, the inner validation patients' AUROC ``val_auroc_mean``, DeLong against the
+reference). ``--per-vowel A,I,U,E`` trains one configuration per vowel and one over all
+of them; the table adds their fusion at patient level (:mod:`core.vowel_fusion`).
 """
 
 from __future__ import annotations
@@ -53,6 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME:KEY=VALUE[,KEY=VALUE]",
         help="a named set of overrides; each is one value of the grid's settings axis",
     )
+    parser.add_argument(
+        "--per-vowel",
+        metavar="V,V[,...]",
+        help="per-vowel sweep: one configuration per vowel and one over all of them (e.g. A,I,U,E); "
+        "the table adds their patient-level fusion",
+    )
     parser.add_argument("--repeats", type=int, default=2, help="repeats per configuration (default 2)")
     parser.add_argument("--folds", type=int, help="outer folds (all configurations)")
     parser.add_argument(
@@ -78,6 +87,10 @@ def build_spec(args: argparse.Namespace) -> Any:
         common["split.n_folds"] = args.folds
     common.update(overrides(args.set))
     grid_settings = dict(parse_setting(text) for text in args.setting)
+    if args.per_vowel:
+        from core.vowel_fusion import per_vowel_settings
+
+        grid_settings.update(per_vowel_settings(args.per_vowel))
     return SweepSpec(
         presets=tuple(args.preset or ("quick",)),
         backbones=tuple(args.backbone),
@@ -163,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
             "recall",
             "specificity",
             "f1",
+            "val_auroc_mean",
             "delong_diff",
             "delong_p",
             "reference",
@@ -178,8 +192,14 @@ def run(args: argparse.Namespace) -> int:
             "test metrics at patient level: mean (95 % percentile interval over repeats); DeLong vs reference"
         )
         print(
-            table[
-                ["configuration", "status", "repeats", "auroc", "acc", "f1", "delong_diff", "delong_p"]
-            ].to_string(index=False)
+            "val_auroc: inner validation patients' AUROC, mean over folds and repeats (choose by this); "
+            "fused per vowel: the one-vowel runs' patient probabilities averaged per repeat x fold"
+        )
+        columns = ["configuration", "status", "repeats", "auroc", "acc", "f1", "val_auroc_mean"]
+        shown = table[[*columns, "delong_diff", "delong_p"]].rename(columns={"val_auroc_mean": "val_auroc"})
+        print(
+            shown.to_string(
+                index=False, float_format="{:.3f}".format, formatters={"delong_p": "{:.3g}".format}
+            )
         )
     return code

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.cohort.model import Cohort
 from core.commands.cohort_options import cohort_argv
+from core.config import VOWELS
 from core.errors import CoreError
 from core.models.backbones import BACKBONES
 from core.sweep import list_sweeps, read_sweep, sweep_table
@@ -23,6 +24,7 @@ TABLE_COLUMNS = [
     "recall",
     "specificity",
     "f1",
+    "val_auroc_mean",
     "delong_diff",
     "delong_p",
 ]
@@ -42,6 +44,14 @@ def sweep_section(cohort: Cohort, runs_root: Path) -> None:
             "Backbones (none: each preset's own)", list(labels), format_func=labels.get, key="s_backbones"
         )
         inputs = st.multiselect("Inputs (none: dual)", ["dual", "mel", "stft"], key="s_inputs")
+        per_vowel = st.multiselect(
+            "Per vowel (none: off)",
+            list(VOWELS),
+            key="s_vowels",
+            help="Two or more vowels: one configuration per vowel plus one over all of them, on the same "
+            "patient folds; the Results page adds their fusion (each patient's probabilities averaged "
+            "over its vowels). Compare them by the inner validation patients' AUROC.",
+        )
         c1, c2, c3 = st.columns(3)
         repeats = c1.number_input(
             "Repeats per configuration",
@@ -68,12 +78,16 @@ def sweep_section(cohort: Cohort, runs_root: Path) -> None:
             help="ray: the folds and repeats of each configuration train in parallel Ray tasks.",
         )
         n = max(len(presets), 1) * max(len(backbones), 1) * max(len(inputs), 1)
+        n *= len(per_vowel) + 1 if len(per_vowel) >= 2 else 1
         st.caption(
             f"{n} configuration(s) × {int(repeats)} repeat(s) × {int(folds)} folds = "
             f"{n * int(repeats) * int(folds)} fold trainings."
         )
-        if st.button("Start sweep", key="s_start", disabled=not presets):
+        if len(per_vowel) == 1:
+            st.caption("Per vowel needs two or more vowels (one vowel alone: the Vowels choice above).")
+        if st.button("Start sweep", key="s_start", disabled=not presets or len(per_vowel) == 1):
             options = [f"--preset={p}" for p in presets[1:]] + [f"--backbone={b}" for b in backbones]
+            options += ["--per-vowel", ",".join(per_vowel)] if per_vowel else []
             options += [f"--inputs={i}" for i in inputs] + [
                 "--repeats",
                 str(int(repeats)),
@@ -122,7 +136,10 @@ def sweep_results(runs_root: Path) -> None:
     st.caption(
         f"Sweep {manifest['status']} · test metrics at {level or 'patient'} level: mean over repeats "
         "(95 % percentile interval of the repeats' fold means, as seed 003's table); DeLong: AUROC "
-        f"difference to {reference!r} and two-sided p on the patients' repeat-averaged probabilities."
+        f"difference to {reference!r} and two-sided p on the patients' repeat-averaged probabilities. "
+        "val_auroc_mean: the inner validation patients' AUROC, mean over folds and repeats (compare "
+        "configurations by this, not by test AUROC). 'fused per vowel' rows (patient level only): each "
+        "patient's probabilities from the one-vowel runs averaged per repeat × fold over the vowels it has."
     )
     st.dataframe(table[TABLE_COLUMNS], hide_index=True, width="stretch")
     st.download_button(

@@ -61,3 +61,51 @@ def test_results_page_shows_the_sweep_table(
     assert not at.exception, at.exception
     table = at.dataframe[-1].value
     assert table["delong_p"].isna().tolist() == [False, True]
+
+
+def test_train_page_queues_a_per_vowel_sweep(app: AppTest, launches: list[dict]) -> None:
+    from core.__main__ import build_parser
+    from core.commands.sweep import build_spec
+    from core.sweep import configurations
+
+    at = app.switch_page("pages/train.py").run()
+    at.multiselect(key="s_vowels").set_value(["A"]).run()
+    assert at.button(key="s_start").disabled  # one vowel alone is not a per-vowel sweep
+    at.multiselect(key="s_vowels").set_value(["A", "I", "U", "E"]).run()
+    assert any("5 configuration(s) × 2 repeat(s) × 5 folds = 50" in c.value for c in at.caption)
+    at.button(key="s_start").click().run()
+    assert not at.exception, at.exception
+    call = launches[0]
+    assert call["options"][:2] == ["--per-vowel", "A,I,U,E"]
+    args = build_parser().parse_args(
+        ["sweep", "--cohort", str(call["cohort"]), "--name", call["name"], "--preset", call["preset"]]
+        + call["options"]
+    )
+    grid = configurations(build_spec(args))
+    assert [label for label, _ in grid] == [
+        "quick-small_cnn-dual-vowel_A",
+        "quick-small_cnn-dual-vowel_I",
+        "quick-small_cnn-dual-vowel_U",
+        "quick-small_cnn-dual-vowel_E",
+        "quick-small_cnn-dual-vowels_AIUE",
+    ]
+    assert grid[-1][1].preprocess.selection.vowels == ("A", "I", "U", "E")
+
+
+@pytest.mark.slow
+def test_results_page_shows_the_fused_per_vowel_row(
+    app_env: Path, monkeypatch: pytest.MonkeyPatch, demo_vowel_sweep: dict
+) -> None:
+    from core.sweep import sweep_table
+
+    monkeypatch.setenv("VOE_RUNS_DIR", str(demo_vowel_sweep["root"]))
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    at = at.switch_page("pages/results.py").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[-1].value
+    expected = sweep_table(demo_vowel_sweep["sweep_dir"])
+    assert table["configuration"].iloc[-1] == "fused per vowel (A+I) · quick-small_cnn-dual"
+    assert table["val_auroc_mean"].tolist() == pytest.approx(expected["val_auroc_mean"].tolist())
+    assert table["auroc"].tolist() == expected["auroc"].tolist()
+    assert any("fused per vowel" in c.value and "inner validation" in c.value for c in at.caption)
