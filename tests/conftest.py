@@ -37,16 +37,26 @@ def require_shared(present: bool, what: str) -> None:
 #: sorting by test count); a long file handed out last would leave the other worker idle at the end.
 #: Longest first (from ``--durations``); the remaining files follow in their usual order.
 LONGEST_FILES: tuple[str, ...] = (
-    "tests/test_ray_backend.py",
+    "tests/test_ray_backend.py",  # first: it also trains the shared demo run
     "tests/test_weights.py",  # second: the other worker starts without waiting for the demo run
     "tests/e2e/test_browser.py",
+    "tests/test_explain_run.py",
+    "tests/test_locking.py",
+    "tests/test_sweep.py",
+    "tests/test_runs.py",
     "tests/app/test_model_pages.py",
     "tests/test_report.py",
-    "tests/test_explain_run.py",
     "tests/test_baseline.py",
     "tests/test_training.py",
     "tests/test_predict.py",
+    "tests/app/test_share_pages.py",
     "tests/test_cohort.py",
+    "tests/test_cohort_source.py",
+    "tests/app/test_cohort_form.py",
+    "tests/app/test_pairing_pages.py",
+    "tests/test_augment.py",
+    "tests/test_demo.py",
+    "tests/test_jobs.py",
 )
 
 
@@ -221,14 +231,30 @@ def demo_sweep_resumed(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir
     :func:`core.sweep_training.resume_sweep` finishes it. Returns ``root`` (the run
     store), ``stopped`` (each run's manifest and model files' mtimes when it stopped)
     and ``resumed`` (the configurations announced and the folds started by the resume).
+    Trained once per test session (:func:`built_once`); ``root`` is this worker's copy
+    (file times kept).
     """
+    import json
+
+    def build(folder: Path) -> None:
+        (folder / "runs").mkdir()
+        (folder / "cache").mkdir()
+        record = _sweep_cancelled_and_resumed(folder / "runs", folder / "cache", demo_cohort_dir)
+        (folder / "record.json").write_text(json.dumps(record))
+
+    built = built_once(tmp_path_factory, "demo_sweep", build)
+    record = json.loads((built / "record.json").read_text())
+    root = Path(shutil.copytree(built / "runs", tmp_path_factory.mktemp("sweep_runs") / "runs"))
+    return {"root": root, "sweep_dir": root / "_sweeps" / record["sweep"], **record["result"]}
+
+
+def _sweep_cancelled_and_resumed(root: Path, cache: Path, demo_cohort_dir: Path) -> dict:
+    """The training of :func:`demo_sweep_resumed` into ``root``: its sweep's name and what it saw."""
     from core import runs
     from core.run_lifecycle import RunCancelled
     from core.sweep import SweepSpec, list_sweeps, sweep_runs
     from core.sweep_training import resume_sweep, run_sweep
 
-    root = tmp_path_factory.mktemp("sweep_runs")
-    cache = tmp_path_factory.mktemp("sweep_cache")
     spec = SweepSpec(
         presets=("quick",),
         inputs=("dual", "mel"),
@@ -273,7 +299,7 @@ def demo_sweep_resumed(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir
         progress=record,
         on_config=lambda index, total, label: resumed["configurations"].append(label),
     )
-    return {"root": root, "sweep_dir": sweep_dir, "stopped": stopped, "resumed": resumed}
+    return {"sweep": sweep_dir.name, "result": {"stopped": stopped, "resumed": resumed}}
 
 
 @pytest.fixture(scope="session")
