@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,66 @@ def require_shared(present: bool, what: str) -> None:
     pytest.skip(f"{what} not found")
 
 
+#: Test files that keep one worker busy longest (minutes: model trainings, a Ray cluster, a browser,
+#: occlusion of whole folds), handed out first. xdist's ``--dist loadfile`` gives each worker the next
+#: file in collection order (``--no-loadscope-reorder`` in pyproject keeps that order instead of
+#: sorting by test count); a long file handed out last would leave the other worker idle at the end.
+#: Longest first (from ``--durations``); the remaining files follow in their usual order.
+LONGEST_FILES: tuple[str, ...] = (
+    "tests/test_ray_backend.py",  # first: it also trains the shared demo run
+    "tests/test_weights.py",  # second: the other worker starts without waiting for the demo run
+    "tests/e2e/test_browser.py",
+    "tests/test_explain_run.py",
+    "tests/test_locking.py",
+    "tests/test_sweep.py",
+    "tests/test_runs.py",
+    "tests/app/test_model_pages.py",
+    "tests/test_report.py",
+    "tests/test_baseline.py",
+    "tests/test_training.py",
+    "tests/test_predict.py",
+    "tests/app/test_share_pages.py",
+    "tests/test_cohort.py",
+    "tests/test_cohort_source.py",
+    "tests/app/test_cohort_form.py",
+    "tests/app/test_pairing_pages.py",
+    "tests/test_augment.py",
+    "tests/test_demo.py",
+    "tests/test_jobs.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the longest test files first; a file's tests stay together and in their order."""
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder that ``build(folder)`` fills once per test session, shared by the xdist workers.
+
+    Under xdist the first worker to ask builds it in the session's common temp folder
+    (the parent of each worker's own) while holding a file lock; the others wait for it
+    and reuse it, so a session fixture that costs a training is paid once, not once per
+    worker. Without xdist it is an ordinary ``tmp_path_factory`` folder.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    import fcntl
+
+    folder = tmp_path_factory.getbasetemp().parent / f"shared-{name}"
+    with open(folder.parent / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (folder / ".built").is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker that failed half-way
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def svd_root() -> Path:
     """Folder of 162 real SVD recordings (``Datasets/<class>/<session>-<vowel>_<pitch>.wav``)."""
@@ -45,12 +107,16 @@ def pd_root() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_cohort_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default demo cohort (43 patients, seed 0), generated once per test session."""
+    """The default demo cohort (43 patients, seed 0), generated once per test session.
+
+    Shared by the xdist workers (:func:`built_once`): no test writes into it.
+    """
     from core.demo import generate_cohort
 
-    out = tmp_path_factory.mktemp("demo") / "cohort"
-    generate_cohort(out, patients=43, seed=0)
-    return out
+    def build(folder: Path) -> None:
+        generate_cohort(folder / "cohort", patients=43, seed=0)
+
+    return built_once(tmp_path_factory, "demo", build) / "cohort"
 
 
 def _synthetic_dataset(
@@ -110,25 +176,16 @@ def synthetic_dataset():
 
 
 @pytest.fixture(scope="session")
-def demo_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The segment cache of :func:`demo_runs_root` (other runs of its config reuse its dataset)."""
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="session")
-def demo_runs_root(
-    tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Path, demo_cache_dir: Path
-) -> Path:
-    """A run store holding one small finished run on the demo cohort.
+def demo_run_built(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: Path) -> Path:
+    """One small finished run on the demo cohort (``runs/``) and its segment cache (``cache/``).
 
     Small CNN, 64 px images, 3 patient folds, 3 epochs: real training on real demo
-    spectrograms in well under a minute, for the pages and the explainers to read (and
-    the sequential run the Ray backend's run must equal, tests/test_ray_backend.py).
+    spectrograms, done once per test session (:func:`built_once`, shared by the xdist
+    workers). Tests use their worker's copies: :func:`demo_runs_root`, :func:`demo_cache_dir`.
     """
     from core.config import preset, with_overrides
     from core.run_lifecycle import start_run
 
-    root = tmp_path_factory.mktemp("runs")
     config = with_overrides(
         preset("quick"),
         {
@@ -137,8 +194,31 @@ def demo_runs_root(
             "preprocess.spectrogram.image_size": 64,
         },
     )
-    start_run(demo_cohort_dir, config, name="fixture", root=root, cache_dir=demo_cache_dir)
-    return root
+
+    def build(folder: Path) -> None:
+        start_run(demo_cohort_dir, config, name="fixture", root=folder / "runs", cache_dir=folder / "cache")
+
+    return built_once(tmp_path_factory, "demo_run", build)
+
+
+@pytest.fixture(scope="session")
+def demo_cache_dir(tmp_path_factory: pytest.TempPathFactory, demo_run_built: Path) -> Path:
+    """The segment cache of :func:`demo_runs_root` (other runs of its config reuse its dataset).
+
+    This worker's own copy: tests may add entries.
+    """
+    return Path(shutil.copytree(demo_run_built / "cache", tmp_path_factory.mktemp("cache") / "cache"))
+
+
+@pytest.fixture(scope="session")
+def demo_runs_root(tmp_path_factory: pytest.TempPathFactory, demo_run_built: Path) -> Path:
+    """A run store holding one small finished run on the demo cohort (:func:`demo_run_built`).
+
+    Small CNN, 64 px images, 3 patient folds, 3 epochs, for the pages and the explainers
+    to read (and the sequential run the Ray backend's run must equal,
+    tests/test_ray_backend.py). This worker's own copy: tests may add explanations to it.
+    """
+    return Path(shutil.copytree(demo_run_built / "runs", tmp_path_factory.mktemp("runs") / "runs"))
 
 
 @pytest.fixture(scope="session")
@@ -151,14 +231,30 @@ def demo_sweep_resumed(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir
     :func:`core.sweep_training.resume_sweep` finishes it. Returns ``root`` (the run
     store), ``stopped`` (each run's manifest and model files' mtimes when it stopped)
     and ``resumed`` (the configurations announced and the folds started by the resume).
+    Trained once per test session (:func:`built_once`); ``root`` is this worker's copy
+    (file times kept).
     """
+    import json
+
+    def build(folder: Path) -> None:
+        (folder / "runs").mkdir()
+        (folder / "cache").mkdir()
+        record = _sweep_cancelled_and_resumed(folder / "runs", folder / "cache", demo_cohort_dir)
+        (folder / "record.json").write_text(json.dumps(record))
+
+    built = built_once(tmp_path_factory, "demo_sweep", build)
+    record = json.loads((built / "record.json").read_text())
+    root = Path(shutil.copytree(built / "runs", tmp_path_factory.mktemp("sweep_runs") / "runs"))
+    return {"root": root, "sweep_dir": root / "_sweeps" / record["sweep"], **record["result"]}
+
+
+def _sweep_cancelled_and_resumed(root: Path, cache: Path, demo_cohort_dir: Path) -> dict:
+    """The training of :func:`demo_sweep_resumed` into ``root``: its sweep's name and what it saw."""
     from core import runs
     from core.run_lifecycle import RunCancelled
     from core.sweep import SweepSpec, list_sweeps, sweep_runs
     from core.sweep_training import resume_sweep, run_sweep
 
-    root = tmp_path_factory.mktemp("sweep_runs")
-    cache = tmp_path_factory.mktemp("sweep_cache")
     spec = SweepSpec(
         presets=("quick",),
         inputs=("dual", "mel"),
@@ -203,7 +299,7 @@ def demo_sweep_resumed(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir
         progress=record,
         on_config=lambda index, total, label: resumed["configurations"].append(label),
     )
-    return {"root": root, "sweep_dir": sweep_dir, "stopped": stopped, "resumed": resumed}
+    return {"sweep": sweep_dir.name, "result": {"stopped": stopped, "resumed": resumed}}
 
 
 @pytest.fixture(scope="session")
