@@ -196,7 +196,7 @@ def baseline(
     for feature_set in BASELINE_FEATURES:
         x = features[list(FEATURE_SETS[feature_set])]
         for model in models:
-            config = BaselineConfig(models=(model,), features=feature_set, n_boot=1000)
+            config = BaselineConfig(models=(model,), features=feature_set, n_boot=1000, n_jobs=jobs)
             result = cross_validate_model(x, labels, assignment, model=model, config=config)
             candidates[f"{model}:{feature_set}"] = result
             log(
@@ -268,7 +268,12 @@ def main() -> int:
     parser.add_argument(
         "--cache-dir", metavar="DIR", help="segment and feature cache (default: the workspace's)"
     )
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes for the acoustic features")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        help="worker processes for the acoustic features and the baseline grid searches",
+    )
     parser.add_argument(
         "--workers",
         type=int,

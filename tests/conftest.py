@@ -57,6 +57,8 @@ LONGEST_FILES: tuple[str, ...] = (
     "tests/test_augment.py",
     "tests/test_demo.py",
     "tests/test_jobs.py",
+    "tests/test_vowel_fusion.py",
+    "tests/app/test_sweep_pages.py",
 )
 
 
@@ -313,15 +315,30 @@ def demo_vowel_sweep(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: 
     """``python -m core sweep --per-vowel A,I`` on the demo cohort: 3 configurations, 2 folds, 32 px.
 
     Returns ``root`` (the run store), ``sweep_dir`` and ``shown`` (the command's ``--json`` object).
+    Trained once per test session (:func:`built_once`); ``root`` is this worker's copy.
     """
+    import json
+
+    from core.sweep import list_sweeps
+
+    def build(folder: Path) -> None:
+        shown = _per_vowel_sweep(folder / "runs", folder / "cache", demo_cohort_dir)
+        (folder / "shown.json").write_text(json.dumps(shown))
+
+    built = built_once(tmp_path_factory, "vowel_sweep", build)
+    root = Path(shutil.copytree(built / "runs", tmp_path_factory.mktemp("vowel_runs") / "runs"))
+    (sweep_dir,) = list_sweeps(root)
+    return {"root": root, "sweep_dir": sweep_dir, "shown": json.loads((built / "shown.json").read_text())}
+
+
+def _per_vowel_sweep(root: Path, cache: Path, demo_cohort_dir: Path) -> dict:
+    """Run :func:`demo_vowel_sweep`'s command into ``root``; its ``--json`` object."""
     import json
     import subprocess
     import sys
 
-    from core.sweep import list_sweeps
-
-    root = tmp_path_factory.mktemp("vowel_runs")
-    cache = tmp_path_factory.mktemp("vowel_cache")
+    root.mkdir()
+    cache.mkdir()
     out = subprocess.run(
         [
             sys.executable,
@@ -358,5 +375,4 @@ def demo_vowel_sweep(tmp_path_factory: pytest.TempPathFactory, demo_cohort_dir: 
         timeout=1200,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    (sweep_dir,) = list_sweeps(root)
-    return {"root": root, "sweep_dir": sweep_dir, "shown": json.loads(out.stdout.strip().splitlines()[-1])}
+    return json.loads(out.stdout.strip().splitlines()[-1])
