@@ -265,10 +265,10 @@ def _add_fusions(
         sweep_vowel_groups,
     )
 
+    status_of = {run_dir.name: entry["status"] for entry, run_dir in sweep_runs(sweep_dir) if run_dir}
     for base, members in sweep_vowel_groups(sweep_dir):
         label = fused_label(base, list(members))
-        names = {p.name for p in members.values()}
-        statuses = [e["status"] for e, run_dir in sweep_runs(sweep_dir) if run_dir and run_dir.name in names]
+        statuses = [status_of.get(p.name) for p in members.values()]
         row: dict[str, Any] = {"configuration": label, "status": "complete"}
         try:
             fusion = fuse_runs(members)

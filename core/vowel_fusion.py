@@ -262,12 +262,6 @@ def sweep_vowel_groups(sweep_dir: str | Path) -> list[tuple[str, dict[str, Path]
     return [(base, members) for base, members in groups.values() if len(members) >= 2]
 
 
-def per_repeat_means(folds: pd.DataFrame, *, part: str, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Each repeat's mean over its folds of a part's patient-level metrics [shape=(repeats, columns)]."""
-    chosen = folds[(folds["part"] == part) & (folds["level"] == "patient")]
-    return chosen.groupby("repeat")[list(columns)].mean() if len(chosen) else pd.DataFrame(columns=columns)
-
-
 def repeat_averaged_test(patients: pd.DataFrame) -> pd.DataFrame:
     """Fused test probability per patient averaged over repeats: ``patient_id, label, prob``."""
     test = patients[patients["part"] == "test"]
@@ -283,7 +277,6 @@ __all__ = [
     "fuse_runs",
     "fuse_tables",
     "fused_label",
-    "per_repeat_means",
     "per_vowel_settings",
     "repeat_averaged_test",
     "sweep_vowel_groups",
