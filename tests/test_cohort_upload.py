@@ -165,6 +165,27 @@ def test_uploads_at_the_same_time_all_succeed_in_their_own_folders(tmp_path: Pat
     assert sorted(p.name for p in dest.iterdir()) == sorted({r.parent.name for r in roots})  # no staging left
 
 
+def test_clean_up_skips_a_folder_that_another_upload_removes_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest = tmp_path / "uploads"
+    kept = extract_cohort_zip(_zip({"c/a.wav": b"\x01" * 100}), dest_root=dest)
+    staging = dest / ".0123456789abcdef.partial-race"
+    staging.mkdir()
+    is_dir = Path.is_dir
+
+    def seen_then_gone(self: Path) -> bool:  # another upload's rename lands just after the check
+        found = is_dir(self)
+        if found and self == staging:
+            staging.rmdir()
+        return found
+
+    monkeypatch.setattr(Path, "is_dir", seen_then_gone)
+    assert clean_uploads(dest, now=time.time() + 7200) == []
+    monkeypatch.undo()
+    assert (kept / "a.wav").read_bytes() == b"\x01" * 100  # the complete upload is kept
+
+
 def test_old_uploads_are_cleaned_by_age_and_count(tmp_path: Path) -> None:
     dest = tmp_path / "uploads"
     roots = [extract_cohort_zip(_zip({f"c{i}/a.wav": bytes([i]) * 10}), dest_root=dest) for i in range(5)]

@@ -317,8 +317,12 @@ def clean_uploads(
         if not folder.is_dir():
             continue
         mark = folder / COMPLETE
-        used = mark.stat().st_mtime if mark.is_file() else folder.stat().st_mtime
-        if not mark.is_file():
+        try:
+            complete = mark.is_file()
+            used = (mark if complete else folder).stat().st_mtime
+        except FileNotFoundError:  # another upload moved or removed it meanwhile
+            continue
+        if not complete:
             if now - used > 3600:  # staging abandoned by a crashed upload
                 removed.append(folder.name)
         else:
