@@ -75,3 +75,21 @@ def epoch_points(
     for part, point in points.items():
         row.update({f"{part}_{name}": value for name, value in point.items()})
     return row
+
+
+def curves_caption(mode: str) -> str:
+    """What a run's learning curves show, in its ``train.curves`` mode (a caption under the plot)."""
+    if mode not in CURVES:
+        raise ConfigError(f"train.curves={mode!r}; expected one of {CURVES}")
+    if mode == "full":
+        return (
+            "After every epoch the model in inference mode predicted the train, validation and "
+            "test parts. Test curves are drawn for inspection only: epochs and thresholds are "
+            "chosen on validation."
+        )
+    return (
+        "train.curves=fast: only the validation curve is the model in inference mode after each "
+        "epoch. The train curve comes from the training steps themselves (dropout on, weights "
+        "moving during the epoch), as Keras reports it; test curves were not computed. Epochs "
+        "and thresholds are chosen on validation."
+    )

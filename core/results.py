@@ -173,7 +173,11 @@ def calibration_points(run: Run, *, level: str, part: str = "test", bins: int = 
 
 
 def learning_curves(run: Run) -> pd.DataFrame:
-    """Per-epoch curves in long form: ``fold, epoch, stage, part, metric, value``."""
+    """Per-epoch curves in long form: ``fold, epoch, stage, part, metric, value``.
+
+    Points that were not computed (NaN: the test part under ``train.curves="fast"``) are
+    left out, so no legend entry names a line that is not drawn.
+    """
     if run.epochs.empty:
         raise RunError(f"run {run.path.name} has no epochs recorded yet")
     repeats = int(run.epochs["repeat"].nunique())
@@ -181,6 +185,7 @@ def learning_curves(run: Run) -> pd.DataFrame:
     long = run.epochs.melt(
         id_vars=["repeat", "fold", "epoch", "stage"], value_vars=value_columns, var_name="series"
     )
+    long = long.dropna(subset=["value"]).reset_index(drop=True)
     long[["part", "metric"]] = long["series"].str.split("_", n=1, expand=True)
     long["fold"] = [
         fold_label(r, f, repeats=repeats) for r, f in zip(long["repeat"], long["fold"], strict=True)

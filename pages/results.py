@@ -10,6 +10,7 @@ import streamlit as st
 from core import figures, results
 from core.baseline.comparison import load_comparison
 from core.cohort.classes import class_names, probability_label
+from core.curves import curves_caption
 from core.errors import CoreError
 from core.headline import comparator_rule, headline, small_fold_warning
 from core.runs import list_runs, load_run
@@ -103,7 +104,7 @@ metric = st.segmented_control("Metric", ["loss", "acc", "auroc"], default="auroc
 curves = results.learning_curves(run)
 fig = figures.learning_curves(curves[curves["metric"] == metric], label=metric)
 st.plotly_chart(fig, width="stretch")
-st.caption("Test curves are drawn for inspection only: epochs and thresholds are chosen on validation.")
+st.caption(curves_caption(run.config.train.curves))
 
 st.subheader("Compare runs")
 others = list_runs(runs_dir())

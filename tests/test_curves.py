@@ -65,3 +65,13 @@ def test_fast_curves_train_the_same_model_as_full_curves(synthetic_dataset) -> N
     np.testing.assert_allclose(fast.predictions["prob"], full.predictions["prob"], atol=1e-5)
     assert fast.history["test_auroc"].isna().all() and full.history["test_auroc"].notna().all()
     assert fast.history["train_auroc"].between(0, 1).all()
+
+
+def test_the_caption_says_what_each_mode_drew() -> None:
+    from core.curves import curves_caption
+
+    assert "test parts" in curves_caption("full") and "not computed" not in curves_caption("full")
+    fast = curves_caption("fast")
+    assert "training steps" in fast and "test curves were not computed" in fast
+    with pytest.raises(ConfigError, match="train.curves='slow'"):
+        curves_caption("slow")

@@ -105,3 +105,20 @@ def test_compare_runs_spreads_are_the_studys_population_sd(run) -> None:
     assert table["auroc_std"].iloc[0] == pytest.approx(float(np.std(test["auroc"].to_numpy())))
     assert table["auroc_std"].iloc[0] == pytest.approx(run.summary["patient_auroc_std"], abs=1e-9)
     assert table["auroc_mean"].iloc[0] == pytest.approx(run.summary["patient_auroc_mean"], abs=1e-9)
+
+
+def test_learning_curves_leave_out_what_fast_curves_did_not_compute(run) -> None:
+    """With train.curves=fast the test part is NaN: no rows, so no legend entry without a line."""
+    from core.figures import learning_curves as curves_figure
+    from core.results import learning_curves
+
+    full = learning_curves(run)
+    assert set(full["part"]) == {"train", "val", "test"} and full["value"].notna().all()
+    epochs = run.epochs.copy()
+    epochs[[c for c in epochs.columns if c.startswith("test_")]] = np.nan
+    fast = learning_curves(dataclasses.replace(run, epochs=epochs))
+    assert set(fast["part"]) == {"train", "val"}
+    kept = full[full["part"] != "test"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(fast, kept)
+    figure = curves_figure(fast[fast["metric"] == "auroc"], label="AUROC")
+    assert len(figure.data) == 2 * 3 and not any("test" in trace.name for trace in figure.data)

@@ -54,6 +54,9 @@ def test_results_page_shows_fold_tables_and_reacts_to_level(app_with_run: AppTes
     assert test_table["AUROC (%)"].iloc[0].endswith("%")
     assert test_table["Best epoch"].iloc[0].isdigit()
     assert " ± " in test_table["AUROC (%)"].iloc[-1]
+    from core.curves import curves_caption
+
+    assert curves_caption("full") in [c.value for c in at.caption]  # the demo run drew full curves
     at.segmented_control(key="r_level").set_value("segment").run()
     assert not at.exception, at.exception
     assert at.subheader[0].value == "Test (segment level)"
