@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from core.config import SplitConfig
 from core.errors import ConfigError, CoreError, RunError
 from core.sweep import SweepSpec, configurations, sweep_runs
 from core.vowel_fusion import (
@@ -26,11 +27,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_per_vowel_settings_give_one_configuration_per_vowel_and_one_over_all() -> None:
     settings = per_vowel_settings("a, I,U")
+    cohort = {"split.patients": "cohort"}  # every member: folds over the cohort's patients
     assert settings == {
-        "vowel_A": {"preprocess.selection.vowels": ["A"]},
-        "vowel_I": {"preprocess.selection.vowels": ["I"]},
-        "vowel_U": {"preprocess.selection.vowels": ["U"]},
-        "vowels_AIU": {"preprocess.selection.vowels": ["A", "I", "U"]},
+        "vowel_A": {"preprocess.selection.vowels": ["A"], **cohort},
+        "vowel_I": {"preprocess.selection.vowels": ["I"], **cohort},
+        "vowel_U": {"preprocess.selection.vowels": ["U"], **cohort},
+        "vowels_AIU": {"preprocess.selection.vowels": ["A", "I", "U"], **cohort},
     }
     grid = configurations(SweepSpec(settings=settings, repeats=1, common={"split.n_folds": 3}))
     assert [label for label, _ in grid] == [
@@ -40,7 +42,7 @@ def test_per_vowel_settings_give_one_configuration_per_vowel_and_one_over_all() 
         "quick-small_cnn-dual-vowels_AIU",
     ]
     assert [c.preprocess.selection.vowels for _, c in grid] == [("A",), ("I",), ("U",), ("A", "I", "U")]
-    assert len({c.split for _, c in grid}) == 1  # one split: the same patient folds
+    assert {c.split for _, c in grid} == {SplitConfig(n_folds=3, patients="cohort")}  # one patient map
     for bad in ("A", "A,A", "A,O", ""):
         with pytest.raises(ConfigError, match="per-vowel"):
             per_vowel_settings(bad)
