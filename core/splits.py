@@ -139,6 +139,7 @@ def make_folds(
             fold = Fold(repeat, fold_no, seed, train, val, test, leaky=config.kind != "patient")
             if not fold.leaky:
                 assert_no_leakage(segments, fold)
+            if config.patients == "cohort":  # the default keeps drawing (and accepting) what it always did
                 assert_trainable(segments, fold)
             folds.append(fold)
     return folds
@@ -200,8 +201,10 @@ def assert_trainable(segments: pd.DataFrame, fold: Fold) -> None:
 
     Training needs both classes (class weights), validation too (early stopping on its
     AUROC, the best epoch and the F1 threshold are chosen there, never on test), and the
-    test part at least one segment. Patient folds drawn over the run's own patients always
-    pass; folds drawn over the cohort's patients may not, for a vowel some patients lack.
+    test part at least one segment. :func:`make_folds` checks the folds drawn over the
+    cohort's patients, which a vowel some patients lack can leave short. (Folds drawn over the
+    run's own patients are not checked, so old runs resume as they started; on a very small
+    cohort their stratified validation draw of 2 patients may hold one class.)
 
     Raises
     ------

@@ -254,6 +254,35 @@ def test_cohort_folds_refuse_a_fold_whose_validation_or_test_part_lacks_this_run
     assert set(one_class["label"].to_numpy()[kept.test]) == {1}
 
 
+@settings(max_examples=30, deadline=None, database=None)
+@given(
+    n_well=st.integers(5, 14),
+    n_poor=st.integers(5, 14),
+    gone=st.sets(st.integers(0, 27), max_size=8),
+    seed=st.integers(0, 10_000),
+    n_folds=st.integers(2, 4),
+)
+def test_property_cohort_folds_keep_each_patients_part_or_refuse(n_well, n_poor, gone, seed, n_folds) -> None:
+    full = segment_table([0] * n_well + [1] * n_poor, [3] * (n_well + n_poor))
+    patients = labelled_patients(full)[["patient_id", "label"]]
+    missing = {f"P{p:02d}" for p in gone}
+    partial = full[~full["patient_id"].isin(missing)].reset_index(drop=True)
+    config = SplitConfig(n_folds=n_folds, seed=seed, val_ratio=0.3, patients="cohort")
+    on_full = make_folds(full, SplitConfig(n_folds=n_folds, seed=seed, val_ratio=0.3))  # not checked
+    try:
+        on_partial = make_folds(partial, config, patients=patients)
+    except TrainingError as exc:  # refused only when a part really lacks what training needs
+        assert "expected both classes" in str(exc) or "expected at least one segment" in str(exc)
+        return
+    for whole, part in zip(on_full, on_partial, strict=True):
+        assert_no_leakage(partial, part)
+        expected = {p: v for p, v in part_map(full, whole).items() if p not in missing}
+        assert part_map(partial, part) == expected
+        for rows in (part.train, part.val):
+            assert set(partial["label"].to_numpy()[rows]) == {0, 1}
+        assert len(part.test) > 0
+
+
 def test_splits_metrics_runs_and_jobs_import_without_tensorflow() -> None:
     code = (
         "import sys, core.splits, core.metrics, core.runs, core.jobs; "
