@@ -271,7 +271,9 @@ def _cohort_map(cohort_dir: Path, config) -> tuple[pd.DataFrame, list]:
 
 @pytest.mark.slow
 def test_per_vowel_sweep_fuses_when_some_patients_lack_a_vowel(demo_cohort_dir: Path, tmp_path: Path) -> None:
-    from core.config import preset, with_overrides
+    from core.config import hyperparameter_table, preset, with_overrides
+    from core.results import compare_runs
+    from core.run import load_run
     from core.run_lifecycle import prepare_run
     from core.splits import make_folds
     from core.sweep import sweep_table
@@ -327,6 +329,11 @@ def test_per_vowel_sweep_fuses_when_some_patients_lack_a_vowel(demo_cohort_dir: 
     assert set(fusion.folds["part"]) == {"val", "test"} and fusion.folds["auroc"].notna().all()
     row = sweep_table(sweep_dir).set_index("configuration").loc[f"fused per vowel (A+I) · {base}"]
     assert row["status"] == "complete" and row["folds"] == 2
+    member = load_run(members["I"])  # the Results page and the report say how the folds were drawn
+    assert member.config.split.patients == "cohort" and member.config.hash() == member.info.config_hash
+    assert compare_runs([member])["split"].tolist() == ["patient (cohort folds)"]
+    (split_row,) = [r for r in hyperparameter_table(member.config) if r["name"] == "SPLIT"]
+    assert split_row["value"] == "patients (folds over the cohort's patients)"
     # the old way: the /i/ run's own patients give other folds, which fuse_tables refuses
     data, _ = load_training_data(cohort_dir, configs["I"], cache_dir=tmp_path / "cache")
     segments = data.segments
