@@ -249,6 +249,7 @@ class PreprocessConfig:
 
 
 SplitKind = Literal["patient", "segment_leaky"]
+SplitPatients = Literal["with_segments", "cohort"]
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,12 @@ class SplitConfig:
         Fraction of the outer-train patients held out for validation (0.15).
     repeats : int
         Repeated CV runs for confidence intervals.
+    patients : {"with_segments", "cohort"}
+        Which patients the patient folds are drawn over: those with labelled segments in
+        this run (default, as every run before), or every labelled patient of the cohort
+        under the selected phases, whatever vowels they recorded ("cohort": runs that select
+        different vowels share one patient → fold map; a patient without segments in a run
+        adds no rows to it). "cohort" needs ``kind="patient"``.
     """
 
     kind: SplitKind = "patient"
@@ -275,6 +282,7 @@ class SplitConfig:
     seed: int = 42
     val_ratio: float = 0.15
     repeats: int = 1
+    patients: SplitPatients = "with_segments"
 
     def validate(self) -> None:
         if self.kind not in ("patient", "segment_leaky"):
@@ -285,6 +293,10 @@ class SplitConfig:
             raise ConfigError(f"split.val_ratio={self.val_ratio}; expected 0.05..0.5")
         if not 1 <= self.repeats <= 100:
             raise ConfigError(f"split.repeats={self.repeats}; expected 1..100")
+        if self.patients not in ("with_segments", "cohort"):
+            raise ConfigError(f"split.patients={self.patients!r}; expected with_segments or cohort")
+        if self.patients == "cohort" and self.kind != "patient":
+            raise ConfigError("split.patients='cohort' draws patient folds; expected split.kind='patient'")
 
 
 Inputs = Literal["dual", "mel", "stft"]
@@ -412,12 +424,28 @@ class ExperimentConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     def hash(self) -> str:
-        return config_hash(self.to_dict())
+        """:func:`config_hash` of :meth:`to_dict`, less the :data:`HASH_NEUTRAL_DEFAULTS` at their default."""
+        data = self.to_dict()
+        for dotted, default in HASH_NEUTRAL_DEFAULTS.items():
+            *path, name = dotted.split(".")
+            node = data
+            for part in path:
+                node = node[part]
+            if node.get(name) == default:
+                del node[name]
+        return config_hash(data)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
         """Rebuild a config from :meth:`to_dict` output; unknown keys are an error."""
         return _from_dict(cls, data, "config")
+
+
+#: Settings added after runs were stored, left out of :meth:`ExperimentConfig.hash` while they
+#: hold this default: every config made before keeps its hash, so its runs still resume and
+#: its sweeps still match their grid. (Fields added earlier, such as ``train.curves``, are
+#: hashed: runs stored since then carry hashes that include them.)
+HASH_NEUTRAL_DEFAULTS: dict[str, Any] = {"split.patients": "with_segments"}
 
 
 def config_hash(data: dict[str, Any]) -> str:
@@ -529,7 +557,11 @@ def hyperparameter_table(config: ExperimentConfig) -> list[dict[str, str]]:
         {
             "name": "SPLIT",
             "meaning": "what the folds keep apart",
-            "value": "patients" if s.kind == "patient" else "segments (leaky)",
+            "value": {"with_segments": "patients", "cohort": "patients (folds over the cohort's patients)"}[
+                s.patients
+            ]
+            if s.kind == "patient"
+            else "segments (leaky)",
         },
         {"name": "REPEATS", "meaning": "repeated cross-validation runs", "value": str(s.repeats)},
         {"name": "BATCH_SIZE", "meaning": "samples per gradient step", "value": str(t.batch_size)},
@@ -596,6 +628,7 @@ def hyperparameter_table(config: ExperimentConfig) -> list[dict[str, str]]:
 
 
 __all__ = [
+    "HASH_NEUTRAL_DEFAULTS",
     "TRAIN_CHOICES",
     "AudioConfig",
     "ExperimentConfig",

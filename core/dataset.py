@@ -71,6 +71,10 @@ class SegmentDataset:
         The settings that produced the arrays.
     problems : pd.DataFrame
         Recordings that produced no segments, columns ``source, severity, reason``.
+    cohort_patients : pd.DataFrame or None
+        The cohort's labelled patients under the selected phases, whatever vowels they
+        recorded (``patient_id, label``), which ``split.patients="cohort"`` draws the folds
+        over (:func:`core.training_data.load_training_data` sets it); None otherwise.
     """
 
     segments: pd.DataFrame
@@ -80,6 +84,7 @@ class SegmentDataset:
     stft_db: np.ndarray
     config: PreprocessConfig
     problems: pd.DataFrame
+    cohort_patients: pd.DataFrame | None = None
 
     def __len__(self) -> int:
         return int(self.segments.shape[0])

@@ -15,6 +15,7 @@ from core.folds import FoldKey
 from core.formatting import mean_sd
 from core.metrics import binary_metrics
 from core.run import Run
+from core.splits import split_label
 
 #: The study's per-fold table: column title → (metric key, shown as percent).
 STUDY_COLUMNS: dict[str, tuple[str, bool]] = {
@@ -202,7 +203,8 @@ def compare_runs(runs: list[Run], *, level: str = "patient") -> pd.DataFrame:
     Returns
     -------
     pd.DataFrame
-        One row per run: ``run, split, inputs, backbone, weights`` and
+        One row per run: ``run, split`` ("patient", "patient (cohort folds)" when drawn over
+        the cohort's patients, or "segment-level (leaky)"), ``inputs, backbone, weights`` and
         ``<metric>_mean`` / ``<metric>_std`` for ACC … AUROC.
     """
     rows = []
@@ -212,7 +214,7 @@ def compare_runs(runs: list[Run], *, level: str = "patient") -> pd.DataFrame:
         test = per_fold(run, level=level, part="test")
         row = {
             "run": run.path.name,
-            "split": "segment-level (leaky)" if run.leaky else "patient",
+            "split": "segment-level (leaky)" if run.leaky else split_label(run.config.split),
             "inputs": run.config.model.inputs,
             "backbone": run.config.model.backbone,
             "weights": run.info.weights,

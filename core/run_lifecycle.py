@@ -86,7 +86,7 @@ def execute_run(
             raise TrainingError(
                 f"run {run_dir.name}: config hash {config.hash()} differs from {manifest['config_hash']}"
             )
-        folds = make_folds(dataset.segments, config.split)
+        folds = make_folds(dataset.segments, config.split, patients=dataset.cohort_patients)
         done = set(manifest["folds_done"])
         todo = [f for f in folds if f.key not in done]
         already = float(manifest["timings"].get("seconds", 0.0))
@@ -208,7 +208,7 @@ def prepare_run(
     """
     config.validate()
     dataset, data = load_training_data(cohort_dir, config, cache_dir=cache_dir)
-    folds = make_folds(dataset.segments, config.split)
+    folds = make_folds(dataset.segments, config.split, patients=dataset.cohort_patients)
     run_dir = runs.create_run(
         config.to_dict(),
         name=name,

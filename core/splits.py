@@ -89,7 +89,9 @@ def labelled_patients(segments: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def make_folds(segments: pd.DataFrame, config: SplitConfig) -> list[Fold]:
+def make_folds(
+    segments: pd.DataFrame, config: SplitConfig, *, patients: pd.DataFrame | None = None
+) -> list[Fold]:
     """All outer folds of every repeat for a segment table.
 
     Parameters
@@ -98,7 +100,12 @@ def make_folds(segments: pd.DataFrame, config: SplitConfig) -> list[Fold]:
         Segment table with at least ``patient_id`` and ``label`` (Int64 0/1/<NA>);
         rows with an unknown label are left out of every part.
     config : SplitConfig
-        Kind, number of folds, seed, inner validation ratio and repeats.
+        Kind, number of folds, seed, inner validation ratio, repeats, and which patients
+        the folds are drawn over (``patients``).
+    patients : pd.DataFrame, optional
+        With ``config.patients == "cohort"`` (required then): the cohort's labelled
+        patients, ``patient_id, label`` (one row each); every labelled patient of
+        ``segments`` must be one of them, with the same label. Ignored otherwise.
 
     Returns
     -------
@@ -110,20 +117,30 @@ def make_folds(segments: pd.DataFrame, config: SplitConfig) -> list[Fold]:
     ------
     TrainingError
         If there are too few patients (or segments, for the leaky kind) of a class for
-        the number of folds, or no validation patient of each class can be drawn.
+        the number of folds, or no validation patient of each class can be drawn; with
+        "cohort" patients, when the table is missing or disagrees with the segments, or a
+        fold's training or validation part lacks a class of this run's segments, or its
+        test part has none.
     """
     config.validate()
+    table = labelled_patients(segments) if config.kind == "patient" else None
+    if config.kind == "patient" and config.patients == "cohort":
+        table = cohort_table(segments, patients)
     folds: list[Fold] = []
     for repeat in range(config.repeats):
         seed = config.seed + repeat
-        if config.kind == "patient":
-            made = _patient_folds(segments, n_folds=config.n_folds, seed=seed, val_ratio=config.val_ratio)
+        if table is not None:
+            made = _patient_folds(
+                segments, table, n_folds=config.n_folds, seed=seed, val_ratio=config.val_ratio
+            )
         else:
             made = _segment_folds(segments, n_folds=config.n_folds, seed=seed, val_ratio=config.val_ratio)
         for fold_no, (train, val, test) in enumerate(made):
             fold = Fold(repeat, fold_no, seed, train, val, test, leaky=config.kind != "patient")
             if not fold.leaky:
                 assert_no_leakage(segments, fold)
+            if config.patients == "cohort":  # the default keeps drawing (and accepting) what it always did
+                assert_trainable(segments, fold)
             folds.append(fold)
     return folds
 
@@ -150,6 +167,65 @@ def assert_no_leakage(segments: pd.DataFrame, fold: Fold) -> None:
             raise TrainingError(f"fold {fold.key}: patients {shared[:5]} are in both {a} and {b}")
 
 
+def cohort_table(segments: pd.DataFrame, patients: pd.DataFrame | None) -> pd.DataFrame:
+    """The cohort's labelled patients as ``patient_id, label``, sorted, checked against ``segments``.
+
+    Raises
+    ------
+    TrainingError
+        No table given, a patient twice or without a 0/1 label, or a patient of the
+        segments missing from it or labelled otherwise.
+    """
+    if patients is None:
+        raise TrainingError("split.patients='cohort' needs the cohort's labelled patient table; none given")
+    table = patients[["patient_id", "label"]].sort_values("patient_id", kind="stable").reset_index(drop=True)
+    twice = table["patient_id"][table["patient_id"].duplicated()].tolist()
+    if twice:
+        raise TrainingError(f"the cohort's patient table lists patients {twice[:5]} twice")
+    if table["label"].isna().any() or not table["label"].isin([0, 1]).all():
+        raise TrainingError("the cohort's patient table holds a label other than 0 or 1")
+    table["label"] = table["label"].astype(int)
+    own = labelled_patients(segments).set_index("patient_id")["label"]
+    cohort = table.set_index("patient_id")["label"]
+    missing = sorted(set(own.index) - set(cohort.index))
+    if missing:
+        raise TrainingError(f"patients {missing[:5]} have segments but are not in the cohort's patient table")
+    differ = own.index[own.to_numpy() != cohort.loc[own.index].to_numpy()].tolist()
+    if differ:
+        raise TrainingError(f"patients {differ[:5]} carry another label in the cohort's patient table")
+    return table
+
+
+def assert_trainable(segments: pd.DataFrame, fold: Fold) -> None:
+    """Raise when a fold cannot be trained honestly on these segments.
+
+    Training needs both classes (class weights), validation too (early stopping on its
+    AUROC, the best epoch and the F1 threshold are chosen there, never on test), and the
+    test part at least one segment. :func:`make_folds` checks the folds drawn over the
+    cohort's patients, which a vowel some patients lack can leave short. (Folds drawn over the
+    run's own patients are not checked, so old runs resume as they started; on a very small
+    cohort their stratified validation draw of 2 patients may hold one class.)
+
+    Raises
+    ------
+    TrainingError
+        Naming the fold, the part and its segments per class.
+    """
+    labels = segments["label"].to_numpy(dtype="float64", na_value=np.nan)
+    parts = (("training", fold.train, "both classes"), ("validation", fold.val, "both classes"))
+    for part, rows, expected in (*parts, ("test", fold.test, "at least one segment")):
+        counts = np.bincount(labels[rows].astype(int), minlength=2)
+        if counts.sum() > 0 and (part == "test" or counts.min() > 0):
+            continue
+        n_patients = segments["patient_id"].iloc[rows].nunique()
+        raise TrainingError(
+            f"fold {fold.key}: its {part} part holds {counts[0]} segment(s) of label 0 and {counts[1]} of "
+            f"label 1 ({n_patients} patient(s)) in this run; expected {expected}. Too few of that part's "
+            "patients have segments of the selected vowels (folds drawn over the cohort's patients): "
+            "use fewer folds, a larger split.val_ratio, or leave that vowel out"
+        )
+
+
 def _check_classes(labels: np.ndarray, *, n_folds: int, unit: str) -> None:
     counts = np.bincount(labels, minlength=2)
     if counts.min() < n_folds:
@@ -172,9 +248,9 @@ def _inner_val(labels: np.ndarray, *, val_ratio: float, seed: int) -> tuple[np.n
 
 
 def _patient_folds(
-    segments: pd.DataFrame, *, n_folds: int, seed: int, val_ratio: float
+    segments: pd.DataFrame, table: pd.DataFrame, *, n_folds: int, seed: int, val_ratio: float
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    table = labelled_patients(segments)
+    """Stratified folds over ``table``'s patients (``patient_id, label``), as segment rows."""
     labels = table["label"].to_numpy()
     _check_classes(labels, n_folds=n_folds, unit="patients")
     known = np.flatnonzero(segments["label"].notna().to_numpy())
@@ -183,7 +259,7 @@ def _patient_folds(
     ids = table["patient_id"].to_numpy()
 
     def rows(patient_positions: np.ndarray) -> np.ndarray:
-        chosen = [rows_of[p] for p in ids[patient_positions]]
+        chosen = [rows_of[p] for p in ids[patient_positions] if p in rows_of]
         return np.sort(np.concatenate(chosen)).astype(np.int64) if chosen else np.empty(0, np.int64)
 
     outer = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
@@ -208,4 +284,19 @@ def _segment_folds(
     return made
 
 
-__all__ = ["Fold", "assert_no_leakage", "labelled_patients", "make_folds"]
+def split_label(config: SplitConfig) -> str:
+    """Short name of a split for tables: "patient", "patient (cohort folds)" or "segment-level (leaky)"."""
+    if config.kind != "patient":
+        return "segment-level (leaky)"
+    return "patient (cohort folds)" if config.patients == "cohort" else "patient"
+
+
+__all__ = [
+    "Fold",
+    "assert_no_leakage",
+    "assert_trainable",
+    "cohort_table",
+    "labelled_patients",
+    "make_folds",
+    "split_label",
+]

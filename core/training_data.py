@@ -6,14 +6,18 @@ the dataset here, so they cut and draw the same segments from the same cohort.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from core.cohort import CohortSource, as_source
 from core.config import ExperimentConfig
 from core.dataset import SegmentDataset, build_dataset
 from core.errors import TrainingError
 from core.pairing import is_synthetic_cohort
+from core.splits import labelled_patients
 from core.workspace import cache_dir as default_cache_dir
 
 
@@ -30,6 +34,8 @@ def load_training_data(
     Returns
     -------
     dataset : SegmentDataset
+        With ``split.patients="cohort"``, its ``cohort_patients`` is the table the folds
+        are drawn over (:func:`cohort_patients`).
     data : dict
         ``fingerprint`` (cohort audio + labels), ``preprocess_hash``, ``cohort_dir``
         (the folder, never an audio path), ``cohort_source`` (how to load it again),
@@ -40,6 +46,8 @@ def load_training_data(
     cohort_dir = source.root
     cohort = source.load()
     dataset = build_dataset(cohort, config.preprocess, cache_dir=cache_dir or default_cache_dir())
+    if config.split.patients == "cohort":  # the folds are drawn over these (core.splits)
+        dataset = replace(dataset, cohort_patients=cohort_patients(cohort.recordings, config))
     segments = dataset.segments
     labelled = segments[segments["label"].notna()]
     per_patient = labelled.groupby("patient_id")["label"].first()
@@ -63,4 +71,22 @@ def load_training_data(
     return dataset, data
 
 
-__all__ = ["load_training_data"]
+def cohort_patients(recordings: pd.DataFrame, config: ExperimentConfig) -> pd.DataFrame:
+    """The cohort's labelled patients under the selected phases, whatever vowels they recorded.
+
+    Parameters
+    ----------
+    recordings : pd.DataFrame
+        ``Cohort.recordings`` (``patient_id, phase, vowel, label``).
+
+    Returns
+    -------
+    patients : pd.DataFrame
+        ``patient_id, label`` (0/1), one row per patient with a labelled recording of one
+        of ``config.preprocess.selection.phases``, sorted by ``patient_id``.
+    """
+    chosen = recordings[recordings["phase"].isin(config.preprocess.selection.phases)]
+    return labelled_patients(chosen)[["patient_id", "label"]]
+
+
+__all__ = ["cohort_patients", "load_training_data"]

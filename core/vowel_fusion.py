@@ -10,13 +10,18 @@ probabilities at patient level with the metric functions of :mod:`core.metrics`:
 threshold is the F1-best on the fold's fused validation patients, then applied to its test
 patients. Only the validation and test parts are fused (train patients are the models' own).
 
-Fold assignment: the folds are drawn from each run's own patient table (stratified by
-outcome, same seed), so the members share the patient → fold map exactly when they hold the
-same patients, as on the demo cohort, where every patient has all four pre-op vowels.
-Where some patients lack a vowel, that vowel's run draws other folds; :func:`fuse_runs`
-checks every patient's part in every fold across the members and refuses
-(:class:`VowelFusionError`) rather than mix a model's training patients into the fused
-validation or test part, as it refuses runs of another cohort, split or fold plan.
+Fold assignment: every member is drawn with ``split.patients="cohort"``
+(:mod:`core.splits`): the folds are stratified over the cohort's labelled patients (same
+seed scheme, inner validation drawn the same way), not over the patients with segments in
+the run, so all members share one patient → fold map even where some patients lack a
+vowel; such a patient simply has no rows in that vowel's run and is fused over the vowels
+it has. A member whose fold would lack a class in its training or validation part, or
+hold no test segment, for its vowel is refused before it trains (that member's run fails
+with the reason; the other vowels still fuse). :func:`fuse_runs` still checks every
+patient's part in every fold across the members and refuses (:class:`VowelFusionError`)
+rather than mix a model's training patients into the fused validation or test part, as
+it refuses runs of another cohort, split or fold plan (one-vowel runs drawn over their
+own patients, as before this setting, share the map only when they hold the same patients).
 
 This module imports neither TensorFlow nor Keras.
 """
@@ -24,13 +29,13 @@ This module imports neither TensorFlow nor Keras.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from core.config import VOWELS
+from core.config import VOWELS, SplitConfig
 from core.errors import ConfigError, RunError
 
 #: Setting name of a per-vowel sweep's single-vowel configurations, e.g. ``vowel_I``.
@@ -50,7 +55,8 @@ def per_vowel_settings(vowels: str | list[str] | tuple[str, ...]) -> dict[str, d
     Returns
     -------
     settings : dict
-        ``{"vowel_A": {"preprocess.selection.vowels": ["A"]}, ..., "vowels_AIUE": {...}}``.
+        ``{"vowel_A": {"preprocess.selection.vowels": ["A"], "split.patients": "cohort"}, ...,
+        "vowels_AIUE": {...}}``: every member draws its folds over the cohort's patients.
 
     Raises
     ------
@@ -62,8 +68,9 @@ def per_vowel_settings(vowels: str | list[str] | tuple[str, ...]) -> dict[str, d
     bad = [v for v in items if v not in VOWELS]
     if bad or len(items) < 2 or len(set(items)) != len(items):
         raise ConfigError(f"per-vowel sweep vowels={items}; expected two or more distinct of {VOWELS}")
-    settings = {f"{MEMBER_PREFIX}{v}": {"preprocess.selection.vowels": [v]} for v in items}
-    settings[f"{ALL_PREFIX}{''.join(items)}"] = {"preprocess.selection.vowels": items}
+    shared = {"split.patients": "cohort"}  # one patient -> fold map for every member
+    settings = {f"{MEMBER_PREFIX}{v}": {"preprocess.selection.vowels": [v], **shared} for v in items}
+    settings[f"{ALL_PREFIX}{''.join(items)}"] = {"preprocess.selection.vowels": items, **shared}
     return settings
 
 
@@ -170,8 +177,9 @@ def _check_patient_map(stacked: pd.DataFrame) -> None:
         raise VowelFusionError(
             f"cannot fuse: {moved.index.get_level_values('patient_id').nunique()} patient(s) sit in "
             f"different parts of the same fold in different vowel runs (first in repeat {repeat}, "
-            f"fold {fold}); the runs do not share the patient folds (the folds are drawn from each run's "
-            "own patients: a patient without one of the vowels changes that vowel run's folds)"
+            f"fold {fold}); the runs do not share the patient folds (drawn over each run's own patients, "
+            "a patient without one of the vowels changes that vowel run's folds; split.patients='cohort' "
+            "shares them)"
         )
     if (labels > 1).any():
         raise VowelFusionError("cannot fuse: a patient carries different labels in different vowel runs")
@@ -221,7 +229,7 @@ def fuse_runs(runs: dict[str, str | Path], *, threshold_steps: int = 201) -> Fus
 
 _SAME = {
     "cohorts": lambda m: m.get("data", {}).get("cohort_source") or m.get("data", {}).get("cohort_dir"),
-    "split settings": lambda m: m["config"]["split"],
+    "split settings": lambda m: {**asdict(SplitConfig()), **m["config"]["split"]},  # older runs: defaults
     "fold plans": lambda m: sorted(m.get("folds", [])),
 }
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from core.config import SplitConfig
 from core.errors import ConfigError, CoreError, RunError
 from core.sweep import SweepSpec, configurations, sweep_runs
 from core.vowel_fusion import (
@@ -26,11 +27,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_per_vowel_settings_give_one_configuration_per_vowel_and_one_over_all() -> None:
     settings = per_vowel_settings("a, I,U")
+    cohort = {"split.patients": "cohort"}  # every member: folds over the cohort's patients
     assert settings == {
-        "vowel_A": {"preprocess.selection.vowels": ["A"]},
-        "vowel_I": {"preprocess.selection.vowels": ["I"]},
-        "vowel_U": {"preprocess.selection.vowels": ["U"]},
-        "vowels_AIU": {"preprocess.selection.vowels": ["A", "I", "U"]},
+        "vowel_A": {"preprocess.selection.vowels": ["A"], **cohort},
+        "vowel_I": {"preprocess.selection.vowels": ["I"], **cohort},
+        "vowel_U": {"preprocess.selection.vowels": ["U"], **cohort},
+        "vowels_AIU": {"preprocess.selection.vowels": ["A", "I", "U"], **cohort},
     }
     grid = configurations(SweepSpec(settings=settings, repeats=1, common={"split.n_folds": 3}))
     assert [label for label, _ in grid] == [
@@ -40,7 +42,7 @@ def test_per_vowel_settings_give_one_configuration_per_vowel_and_one_over_all() 
         "quick-small_cnn-dual-vowels_AIU",
     ]
     assert [c.preprocess.selection.vowels for _, c in grid] == [("A",), ("I",), ("U",), ("A", "I", "U")]
-    assert len({c.split for _, c in grid}) == 1  # one split: the same patient folds
+    assert {c.split for _, c in grid} == {SplitConfig(n_folds=3, patients="cohort")}  # one patient map
     for bad in ("A", "A,A", "A,O", ""):
         with pytest.raises(ConfigError, match="per-vowel"):
             per_vowel_settings(bad)
@@ -234,3 +236,123 @@ def test_sweep_table_names_a_refused_fusion_instead_of_failing(
         shown.iloc[:3]["auroc"].tolist()
         == sweep_table(demo_vowel_sweep["sweep_dir"]).iloc[:3]["auroc"].tolist()
     )
+
+
+# ------------------------- a cohort where some patients lack /i/: folds over the cohort's patients
+
+
+def _remove_vowel(cohort_dir: Path, patients: set[str], vowel: str = "I") -> None:
+    """Delete the pre-op ``vowel`` recording (wav and voice report) of ``patients`` from a cohort copy."""
+    from core.cohort import as_source
+
+    cohort = as_source(cohort_dir).load()
+    chosen = cohort.recordings[
+        cohort.recordings["patient_id"].isin(patients)
+        & (cohort.recordings["vowel"] == vowel)
+        & (cohort.recordings["phase"] == "pre")
+    ]
+    assert len(chosen) == len(patients)
+    for rid in chosen["recording_id"]:
+        wav = cohort.audio_path(rid)
+        wav.unlink()
+        wav.with_suffix(".txt").unlink(missing_ok=True)
+
+
+def _cohort_map(cohort_dir: Path, config) -> tuple[pd.DataFrame, list]:
+    """The cohort's patient table and the folds over it (one row per patient)."""
+    from core.cohort import as_source
+    from core.splits import make_folds
+    from core.training_data import cohort_patients
+
+    patients = cohort_patients(as_source(cohort_dir).load().recordings, config)
+    rows = patients.assign(label=patients["label"].astype("Int64"))
+    return patients, make_folds(rows, config.split, patients=patients)
+
+
+@pytest.mark.slow
+def test_per_vowel_sweep_fuses_when_some_patients_lack_a_vowel(demo_cohort_dir: Path, tmp_path: Path) -> None:
+    from core.config import hyperparameter_table, preset, with_overrides
+    from core.results import compare_runs
+    from core.run import load_run
+    from core.run_lifecycle import prepare_run
+    from core.splits import make_folds
+    from core.sweep import sweep_table
+    from core.sweep_training import run_sweep
+    from core.training_data import load_training_data
+
+    cohort_dir = tmp_path / "cohort"
+    shutil.copytree(demo_cohort_dir, cohort_dir)
+    common = {"split.n_folds": 2, "train.finetune_epochs": 2, "preprocess.spectrogram.image_size": 32}
+    settings = per_vowel_settings("A,I")
+    del settings["vowels_AI"]  # the two one-vowel members are what is fused
+    configs = {v: with_overrides(preset("quick"), {**common, **settings[f"vowel_{v}"]}) for v in "AI"}
+    patients, folds = _cohort_map(cohort_dir, configs["I"])
+    ids, labels = patients["patient_id"].to_numpy(), patients["label"].to_numpy()
+    first, second = folds
+    # without /i/: 3 test patients of fold 0 (not in fold 1's validation part), one of fold 0's
+    # validation patients of a class it has two or more of, 2 test patients of fold 1 (not in fold
+    # 0's validation part): every validation part keeps both classes
+    val_class = 0 if (labels[first.val] == 0).sum() >= 2 else 1
+    lacking = {*[p for p in ids[first.test] if p not in set(ids[second.val])][:3]}
+    lacking.add(ids[first.val][labels[first.val] == val_class][0])
+    lacking |= set([p for p in ids[second.test] if p not in set(ids[first.val])][:2])
+    assert len(lacking) == 6
+    _remove_vowel(cohort_dir, lacking)
+
+    sweep_dir = run_sweep(
+        cohort_dir,
+        SweepSpec(settings=settings, repeats=1, common={**common, "train.curves": "fast"}),
+        name="gaps",
+        root=tmp_path / "runs",
+        cache_dir=tmp_path / "cache",
+    )
+    ((base, members),) = sweep_vowel_groups(sweep_dir)
+    fusion = fuse_runs(members)  # drawn over each run's own patients, this was refused
+    a, i = (pd.read_csv(members[v] / "predictions_patients.csv") for v in "AI")
+    assert set(a["patient_id"]) == set(ids) and set(i["patient_id"]) == set(ids) - lacking
+    keys = ["repeat", "fold", "patient_id"]
+    both = a.merge(i, on=keys, suffixes=("_a", "_i"))
+    assert len(both) == len(i) and (both["part_a"] == both["part_i"]).all()  # one patient -> part map
+    for fold_no, fold in enumerate(folds):  # ... the map drawn over the cohort's patients
+        expected = dict(zip(ids, fold.part_of(len(ids)), strict=True))
+        got = a[a["fold"] == fold_no].set_index("patient_id")["part"]
+        assert got.to_dict() == expected
+    fused = fusion.patients.set_index(["fold", "patient_id"])
+    alone = fused[fused["n_vowels"] == 1]
+    assert set(alone.index.get_level_values("patient_id")) == lacking and (alone["vowels"] == "A").all()
+    assert set(alone["part"]) == {"val", "test"}
+    a_fused = a[a["part"].isin(["val", "test"])].set_index(["fold", "patient_id"])["prob"]
+    np.testing.assert_allclose(alone["prob"], a_fused.loc[alone.index], rtol=1e-12)
+    two = both[both["part_a"].isin(["val", "test"])].set_index(["fold", "patient_id"])
+    np.testing.assert_allclose(fused.loc[two.index, "prob"], (two["prob_a"] + two["prob_i"]) / 2, rtol=1e-12)
+    assert len(fusion.patients) == int(a["part"].isin(["val", "test"]).sum())
+    assert set(fusion.folds["part"]) == {"val", "test"} and fusion.folds["auroc"].notna().all()
+    row = sweep_table(sweep_dir).set_index("configuration").loc[f"fused per vowel (A+I) · {base}"]
+    assert row["status"] == "complete" and row["folds"] == 2
+    member = load_run(members["I"])  # the Results page and the report say how the folds were drawn
+    assert member.config.split.patients == "cohort" and member.config.hash() == member.info.config_hash
+    assert compare_runs([member])["split"].tolist() == ["patient (cohort folds)"]
+    (split_row,) = [r for r in hyperparameter_table(member.config) if r["name"] == "SPLIT"]
+    assert split_row["value"] == "patients (folds over the cohort's patients)"
+    # the old way: the /i/ run's own patients give other folds, which fuse_tables refuses
+    data, _ = load_training_data(cohort_dir, configs["I"], cache_dir=tmp_path / "cache")
+    segments = data.segments
+    own = make_folds(segments, with_overrides(configs["I"], {"split.patients": "with_segments"}).split)
+    old_i = i.copy()
+    for fold_no, fold in enumerate(own):
+        parts = dict(zip(segments["patient_id"], fold.part_of(len(segments)), strict=True))
+        chosen = old_i["fold"] == fold_no
+        old_i.loc[chosen, "part"] = old_i.loc[chosen, "patient_id"].map(parts)
+    assert (old_i["part"] != i["part"]).any()
+    with pytest.raises(VowelFusionError, match="different parts of the same fold"):
+        fuse_tables({"A": a, "I": old_i})
+    # every well (or poor) validation patient of fold 0 without /i/: that vowel's run is refused
+    # before it trains, naming the fold and the part; no run folder is made
+    gone = set(ids[first.val][labels[first.val] == 1 - val_class])
+    _remove_vowel(cohort_dir, gone)
+    before = sorted((tmp_path / "runs").iterdir())
+    with pytest.raises(CoreError, match=r"fold r0f0: its validation part holds .* expected both classes"):
+        prepare_run(
+            cohort_dir, configs["I"], name="refused", root=tmp_path / "runs", cache_dir=tmp_path / "cache"
+        )
+    assert sorted((tmp_path / "runs").iterdir()) == before
