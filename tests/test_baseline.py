@@ -365,3 +365,51 @@ def test_resampled_aurocs_equal_sklearn_on_each_resample():
     draws[0] = np.flatnonzero(y == 1)[0]  # a resample of one class
     expected = [roc_auc_score(y[d], score[d]) if np.unique(y[d]).size == 2 else np.nan for d in draws]
     np.testing.assert_allclose(resampled_aurocs(y, score, draws), expected)
+
+
+@pytest.mark.filterwarnings("ignore:Skipping features without any observed values")
+@pytest.mark.parametrize("model", ["svm", "logreg", "random_forest"])
+def test_importance_equals_scikit_learns_on_the_whole_pipeline_and_skips_a_dropped_column(model):
+    """Permuting after impute/scale with the midrank AUROC gives scikit-learn's own numbers."""
+    from sklearn.inspection import permutation_importance
+
+    from core.baseline.importance import fold_importance
+    from core.baseline.models import baseline_pipeline
+
+    features, labels = synthetic_patients(60, seed=3)
+    rng = np.random.default_rng(3)
+    for k in range(6):  # a few more noise measures, one of them with ties
+        features[f"extra_{k}"] = rng.normal(0, 1, len(features)).round(1 if k == 0 else 6)
+    train, test = features.index[::2], features.index[1::2]
+    features["never_in_training"] = np.nan
+    features.loc[test[:4], "never_in_training"] = 1.0  # only test patients have it: the imputer drops it
+    pipeline, _ = baseline_pipeline(model, seed=0, n_trees=25)
+    pipeline.fit(features.loc[train], labels.loc[train].to_numpy())
+    x_test, y_test = features.loc[test], labels.loc[test].to_numpy()
+
+    table = fold_importance(model, pipeline, x_test, y_test, features.columns, seed=7)
+    assert list(table["feature"]) == list(features.columns)
+    values = table.set_index("feature")["importance"]
+    assert values["never_in_training"] == 0.0  # the model never saw it
+    if model == "svm":
+        expected = permutation_importance(
+            pipeline, x_test, y_test, scoring="roc_auc", n_repeats=10, random_state=7
+        ).importances_mean
+        np.testing.assert_allclose(values.to_numpy(), expected, atol=1e-12)
+        assert values.idxmax() == "signal" and values["signal"] > 0.1
+    else:
+        fitted = pipeline.named_steps["model"]
+        own = fitted.coef_[0] if model == "logreg" else fitted.feature_importances_
+        np.testing.assert_array_equal(values.drop("never_in_training").to_numpy(), own)
+        assert values.abs().idxmax() == "signal"
+
+
+def test_midrank_auroc_equals_roc_auc_score_with_ties():
+    from core.baseline.delong import midrank_auroc
+
+    rng = np.random.default_rng(11)
+    for n in (5, 17, 80):
+        y = np.r_[0, 1, rng.integers(0, 2, n - 2)]
+        scores = rng.normal(y * 0.7, 1.0).round(1)  # rounded: many ties across the classes
+        assert midrank_auroc(y, scores) == pytest.approx(roc_auc_score(y, scores), abs=1e-12)
+        assert midrank_auroc(y, -scores) == pytest.approx(1 - roc_auc_score(y, scores), abs=1e-12)

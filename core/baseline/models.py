@@ -282,8 +282,9 @@ def cross_validate_model(
         members = folds.loc[folds["repeat"] == repeat, "patient_id"]
         test_ids = test["patient_id"].tolist()
         train_ids = [p for p in members if p not in set(test_ids)]
-        x_train, y_train = features.loc[train_ids], labels.loc[train_ids].to_numpy()
-        x_test, y_test = features.loc[test_ids], labels.loc[test_ids].to_numpy()
+        # arrays, not frames: scikit-learn re-checks a frame's columns on every fit and scoring
+        x_train, y_train = features.loc[train_ids].to_numpy(float), labels.loc[train_ids].to_numpy()
+        x_test, y_test = features.loc[test_ids].to_numpy(float), labels.loc[test_ids].to_numpy()
         inner = _inner_cv(y_train, config, seed=config.seed + 1000 * int(repeat) + int(fold))
         pipeline, grid = baseline_pipeline(model, seed=config.seed, n_trees=config.n_trees)
         search = GridSearchCV(
