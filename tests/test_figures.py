@@ -150,3 +150,8 @@ def test_a_one_epoch_learning_curve_is_drawn_as_points_and_a_long_one_as_lines()
         {"epoch": [1, 2, 3, 4], "value": [0.5, 0.6, 0.7, 0.72], "fold": "r0f0", "part": "train"}
     )
     assert [t.mode for t in learning_curves(many, label="AUROC").data] == ["lines"]
+    assert learning_curves(many, label="AUROC").layout.xaxis.dtick == 1  # ticks on whole epochs
+    long = pd.DataFrame(
+        {"epoch": range(1, 31), "value": np.linspace(0.5, 0.9, 30), "fold": "r0f0", "part": "val"}
+    )
+    assert learning_curves(long, label="AUROC").layout.xaxis.dtick is None  # plotly's own ticks

@@ -113,7 +113,8 @@ def learning_curves(
     """One line per fold and part (train solid, validation and test dashed) over the epochs.
 
     While any line has fewer than three epochs its points are drawn as markers too (a
-    one-epoch line would otherwise not show at all).
+    one-epoch line would otherwise not show at all); up to 12 epochs, the axis ticks
+    each whole epoch.
 
     Parameters
     ----------
@@ -132,6 +133,8 @@ def learning_curves(
         range_y=list(range_y) if range_y is not None else None,
         markers=bool(len(curves)) and int(curves.groupby(["fold", "part"])["epoch"].nunique().min()) < 3,
     )
+    if len(curves) and int(curves["epoch"].max()) <= 12:  # whole epochs: no tick at 1.5
+        fig.update_xaxes(dtick=1)
     _size(fig, height=height, title=None, font_size=None)
     return fig
 
