@@ -309,7 +309,7 @@ def run_summary(run_dir: str | Path, *, verify_models: bool = False) -> dict[str
         "backbone": manifest["config"].get("model", {}).get("backbone", ""),
         "inputs": manifest["config"].get("model", {}).get("inputs", ""),
         "leaky": bool(manifest.get("leaky")),
-        "split": "segment-level (leaky)" if manifest.get("leaky") else "patient",
+        "split": "segment-level (leaky)" if manifest.get("leaky") else _split_label(manifest),
         "weights": manifest.get("weights") or "",
         "weights_reason": manifest.get("weights_reason", ""),
         "patient_auroc_mean": summary.get("patient_auroc_mean"),
@@ -326,6 +326,16 @@ def run_summary(run_dir: str | Path, *, verify_models: bool = False) -> dict[str
         "error": reason,
         "damaged_folds": damaged,
     }
+
+
+def _split_label(manifest: dict[str, Any]) -> str:
+    """:func:`core.splits.split_label` of the run's split settings (older runs: defaults filled in)."""
+    from core.config import SplitConfig
+    from core.splits import split_label
+
+    settings = manifest.get("config", {}).get("split", {})
+    known = {k: v for k, v in settings.items() if k in SplitConfig.__dataclass_fields__}
+    return split_label(SplitConfig(**known))
 
 
 def list_runs(root: str | Path | None = None) -> pd.DataFrame:

@@ -275,6 +275,7 @@ def test_per_vowel_sweep_fuses_when_some_patients_lack_a_vowel(demo_cohort_dir: 
     from core.results import compare_runs
     from core.run import load_run
     from core.run_lifecycle import prepare_run
+    from core.runs import list_runs
     from core.splits import make_folds
     from core.sweep import sweep_table
     from core.sweep_training import run_sweep
@@ -332,6 +333,8 @@ def test_per_vowel_sweep_fuses_when_some_patients_lack_a_vowel(demo_cohort_dir: 
     member = load_run(members["I"])  # the Results page and the report say how the folds were drawn
     assert member.config.split.patients == "cohort" and member.config.hash() == member.info.config_hash
     assert compare_runs([member])["split"].tolist() == ["patient (cohort folds)"]
+    listed = list_runs(Path(members["I"]).parent).set_index("run_dir").loc[str(members["I"])]
+    assert listed["split"] == "patient (cohort folds)"  # the run list says so too
     (split_row,) = [r for r in hyperparameter_table(member.config) if r["name"] == "SPLIT"]
     assert split_row["value"] == "patients (folds over the cohort's patients)"
     # the old way: the /i/ run's own patients give other folds, which fuse_tables refuses

@@ -252,7 +252,7 @@ def pick_run(*, finished_only: bool = True) -> Run | None:
         st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
         return None
     labels = {
-        row.run_id: f"{row.run_id} · {row.status}" + (" · leaky" if row.split != "patient" else "")
+        row.run_id: f"{row.run_id} · {row.status}" + (" · leaky" if "leaky" in row.split else "")
         for row in table.itertuples()
     }
     for row in table.itertuples():
