@@ -214,7 +214,7 @@ def compare_runs(runs: list[Run], *, level: str = "patient") -> pd.DataFrame:
         test = per_fold(run, level=level, part="test")
         row = {
             "run": run.path.name,
-            "split": "segment-level (leaky)" if run.leaky else split_label(run.config.split),
+            "split": split_label(run.config.split),
             "inputs": run.config.model.inputs,
             "backbone": run.config.model.backbone,
             "weights": run.info.weights,

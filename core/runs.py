@@ -309,7 +309,7 @@ def run_summary(run_dir: str | Path, *, verify_models: bool = False) -> dict[str
         "backbone": manifest["config"].get("model", {}).get("backbone", ""),
         "inputs": manifest["config"].get("model", {}).get("inputs", ""),
         "leaky": bool(manifest.get("leaky")),
-        "split": "segment-level (leaky)" if manifest.get("leaky") else _split_label(manifest),
+        "split": _split_label(manifest),
         "weights": manifest.get("weights") or "",
         "weights_reason": manifest.get("weights_reason", ""),
         "patient_auroc_mean": summary.get("patient_auroc_mean"),

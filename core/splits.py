@@ -123,9 +123,10 @@ def make_folds(
         test part has none.
     """
     config.validate()
-    table = labelled_patients(segments) if config.kind == "patient" else None
-    if config.kind == "patient" and config.patients == "cohort":
-        table = cohort_table(segments, patients)
+    table = None
+    if config.kind == "patient":
+        cohort = config.patients == "cohort"
+        table = cohort_table(segments, patients) if cohort else labelled_patients(segments)
     folds: list[Fold] = []
     for repeat in range(config.repeats):
         seed = config.seed + repeat
